@@ -1,0 +1,98 @@
+/**
+ * The `warden` command line and the one wiring point that reads process.env. Each subcommand parses
+ * its flags, builds what it needs and hands it over explicitly.
+ */
+import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { startGateway } from "../gateway/index.js";
+import { openStoreReadOnly, setSecretCommand } from "./store-commands.js";
+import { hostPort, resolveMap, UsageError } from "./args.js";
+
+const HELP = `warden — egress gateway and control plane for AI agents
+
+Usage:
+  warden gateway --home DIR --policies DIR --listen HOST:PORT --control HOST:PORT
+                 [--upstream-ca FILE]... [--resolve HOST=IP:PORT]...
+  warden secret set NAME [--home DIR]     value on stdin
+  warden audit verify [--home DIR]
+  warden help
+
+Environment: WARDEN_HOME (default ~/.warden), WARDEN_MASTER_KEY (else DIR/master.key).`;
+
+const env = process.env;
+const defaultHome = (): string => env.WARDEN_HOME ?? join(homedir(), ".warden");
+
+async function gateway(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      home: { type: "string" },
+      policies: { type: "string" },
+      listen: { type: "string", default: "127.0.0.1:7480" },
+      control: { type: "string", default: "127.0.0.1:7421" },
+      "upstream-ca": { type: "string", multiple: true, default: [] },
+      resolve: { type: "string", multiple: true, default: [] },
+    },
+  });
+  const home = resolve(values.home ?? defaultHome());
+  const upstreamCa = await Promise.all((values["upstream-ca"] ?? []).map((f) => readFile(f, "utf8")));
+  const gw = await startGateway({
+    home,
+    policiesDir: resolve(values.policies ?? join(home, "policies")),
+    listen: hostPort(values.listen ?? "", "--listen"),
+    control: hostPort(values.control ?? "", "--control"),
+    upstreamCa,
+    resolve: resolveMap(values.resolve ?? []),
+    masterKey: env.WARDEN_MASTER_KEY,
+    // The listening line must be the first stdout line; logs before it go to stderr.
+    log: (event, fields) => process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), event, ...fields })}\n`),
+  });
+  process.stdout.write(`${JSON.stringify({ event: "listening", proxy: gw.proxyAddress, control: gw.controlAddress })}\n`);
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    gw.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+async function audit(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub !== "verify") throw new UsageError("usage: warden audit verify [--home DIR]");
+  const { values } = parseArgs({ args: rest, options: { home: { type: "string" } } });
+  const store = openStoreReadOnly(resolve(values.home ?? defaultHome()));
+  const r = store.verifyAudit();
+  store.close();
+  process.stdout.write(`${JSON.stringify(r.ok ? r : { ok: false, entries: r.entries, seq: r.badSeq, problem: r.problem })}\n`);
+  process.exitCode = r.ok ? 0 : 1;
+}
+
+async function secret(argv: string[]): Promise<void> {
+  const [sub, name, ...rest] = argv;
+  if (sub !== "set" || !name) throw new UsageError("usage: warden secret set NAME [--home DIR]  (value on stdin)");
+  const { values } = parseArgs({ args: rest, options: { home: { type: "string" } } });
+  await setSecretCommand({ home: resolve(values.home ?? defaultHome()), name, masterKey: env.WARDEN_MASTER_KEY, stdin: process.stdin });
+  process.stderr.write(`secret ${name} saved\n`);
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { gateway, audit, secret };
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === "help" || cmd === "--help" || cmd === "-h") return void process.stdout.write(`${HELP}\n`);
+  const run = COMMANDS[cmd];
+  if (!run) throw new UsageError(`unknown command "${cmd}"\n\n${HELP}`);
+  await run(rest);
+}
+
+main(process.argv.slice(2)).catch((err: Error) => {
+  process.stderr.write(`warden: ${err instanceof UsageError ? err.message : (err.stack ?? err.message)}\n`);
+  process.exit(err instanceof UsageError ? 2 : 1);
+});

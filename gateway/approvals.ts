@@ -1,0 +1,259 @@
+/**
+ * Held requests. Untrusted inputs: the agent's request (it chooses method, URL, body and reason) and
+ * the `by` of every vote (whoever reaches the control API or a chat button). We guarantee: an approval
+ * is bound to one fingerprint and lets at most one request through; only listed approvers count, each
+ * once; any deny, an expiry, an approver that cannot be told, or a shutdown refuses the request.
+ */
+import { randomUUID } from "node:crypto";
+import type { ApprovalView, Approver, RoleResolver } from "./approver.js";
+import type { ApprovalRecord, ApprovalState, Store, Vote } from "./store.js";
+
+/** The parts of a request an approval is created from. */
+export interface HoldRequest {
+  readonly fingerprint: string;
+  readonly agent: string;
+  readonly method: string;
+  readonly url: string;
+  readonly host: string;
+  readonly path: string;
+  readonly policy: string;
+  readonly rule: string;
+  readonly bodyPreview: string;
+  readonly reason: string | null;
+  readonly needed: number;
+  readonly approvers: readonly string[];
+  readonly timeoutMs: number;
+  readonly grantMs: number | null;
+}
+
+export type HoldOutcome =
+  | { readonly outcome: "approved"; readonly approval?: string; readonly via: "vote" | "grant" }
+  | { readonly outcome: "denied" | "expired" | "shutting_down" | "unavailable"; readonly approval: string };
+
+export type DecideResult =
+  | { readonly ok: true; readonly approval: ApprovalView }
+  | { readonly ok: false; readonly status: 400 | 403 | 404 | 409; readonly code: string; readonly message: string };
+
+export interface DecideInput {
+  readonly decision: "approve" | "deny";
+  readonly by: string;
+  readonly scope: "once" | "grant";
+}
+
+export interface ApprovalsOptions {
+  readonly store: Store;
+  readonly audit: (entry: Record<string, unknown>) => void;
+  readonly approver?: Approver;
+  readonly roles?: RoleResolver;
+  readonly now?: () => number;
+  readonly newId?: () => string;
+}
+
+type Waiter = (o: HoldOutcome) => void;
+
+/** Creates the approvals engine; call `resume()` once at start to re-arm timers of stored approvals. */
+export function createApprovals(opts: ApprovalsOptions) {
+  const { store, audit, approver, roles, now = Date.now, newId = randomUUID } = opts;
+  const waiters = new Map<string, Waiter[]>();
+  const timers = new Map<string, NodeJS.Timeout>();
+  let closing = false;
+
+  function save(rec: ApprovalRecord, event: string, extra: Record<string, unknown> = {}): ApprovalRecord {
+    store.putApproval(rec);
+    audit({ type: event, approval: rec.id, agent: rec.agent, policy: rec.policy, rule: rec.rule, state: rec.state, ...extra });
+    if (event !== "approval_requested") notify(rec);
+    return rec;
+  }
+
+  function notify(rec: ApprovalRecord): void {
+    approver?.updated?.(toView(rec)).catch(() => undefined);
+  }
+
+  function settle(rec: ApprovalRecord): void {
+    const t = timers.get(rec.id);
+    if (t) clearTimeout(t);
+    timers.delete(rec.id);
+    const list = waiters.get(rec.id) ?? [];
+    waiters.delete(rec.id);
+    if (rec.state === "approved") {
+      const [first, ...rest] = list;
+      if (!first) return; // nobody waiting (e.g. after a restart): the next identical request uses it
+      save({ ...rec, state: "used" }, "approval_used");
+      first({ outcome: "approved", approval: rec.id, via: "vote" });
+      // Single use: identical requests that joined do not ride on the same approval.
+      for (const w of rest) w({ outcome: "denied", approval: rec.id });
+      return;
+    }
+    const outcome = rec.state === "expired" ? "expired" : "denied";
+    for (const w of list) w({ outcome, approval: rec.id });
+  }
+
+  function arm(rec: ApprovalRecord): void {
+    if (timers.has(rec.id)) return;
+    const delay = Math.max(0, rec.expiresAt - now());
+    // setTimeout overflows past ~24.8 days; re-arm in steps so long timeouts still fire.
+    const t = setTimeout(() => {
+      timers.delete(rec.id);
+      const cur = store.getApproval(rec.id);
+      if (!cur || (cur.state !== "pending" && cur.state !== "approved")) return;
+      if (cur.expiresAt > now()) return arm(cur);
+      settle(save({ ...cur, state: "expired" }, "approval_expired"));
+    }, Math.min(delay, 2 ** 31 - 1));
+    t.unref();
+    timers.set(rec.id, t);
+  }
+
+  function expireIfDue(rec: ApprovalRecord): ApprovalRecord {
+    if ((rec.state === "pending" || rec.state === "approved") && rec.expiresAt <= now()) {
+      const expired = save({ ...rec, state: "expired" }, "approval_expired");
+      settle(expired);
+      return expired;
+    }
+    return rec;
+  }
+
+  function wait(id: string, signal?: AbortSignal): Promise<HoldOutcome> {
+    return new Promise((resolve) => {
+      const waiter: Waiter = (o) => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(o);
+      };
+      // The agent hung up: drop the waiter, keep the approval pending so a retry can join it.
+      const onAbort = (): void => {
+        const list = waiters.get(id)?.filter((w) => w !== waiter) ?? [];
+        waiters.set(id, list);
+        resolve({ outcome: "denied", approval: id });
+      };
+      waiters.set(id, [...(waiters.get(id) ?? []), waiter]);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  function isAllowed(by: string, approvers: readonly string[]): boolean {
+    return approvers.some((a) =>
+      a.startsWith("role:") ? (roles?.hasRole(by, a.slice(5)) ?? false) : a === by,
+    );
+  }
+
+  return {
+    /** Holds a request until it is decided; returns at once when a grant or unused approval covers it. */
+    async hold(req: HoldRequest, signal?: AbortSignal): Promise<HoldOutcome> {
+      if (closing) return { outcome: "shutting_down", approval: "" };
+      const t = now();
+      if ((store.grantUntil(req.agent, req.policy, req.rule) ?? 0) > t) return { outcome: "approved", via: "grant" };
+      const found = store.findApproval(req.fingerprint, ["approved", "pending"]);
+      const existing = found && expireIfDue(found);
+      if (existing?.state === "approved") {
+        save({ ...existing, state: "used" }, "approval_used");
+        return { outcome: "approved", approval: existing.id, via: "vote" };
+      }
+      if (existing?.state === "pending") {
+        arm(existing);
+        audit({ type: "approval_joined", approval: existing.id, agent: req.agent });
+        return wait(existing.id, signal);
+      }
+      const { timeoutMs, ...rest } = req;
+      const rec = save(
+        { ...rest, id: newId(), createdAt: t, expiresAt: t + timeoutMs, votes: [], state: "pending" },
+        "approval_requested",
+        { method: req.method, host: req.host, path: req.path },
+      );
+      arm(rec);
+      const pending = wait(rec.id, signal);
+      if (approver) {
+        try {
+          await approver.requested(toView(rec));
+        } catch {
+          // No channel could reach an approver: nobody can say yes, so say no now.
+          settle(save({ ...rec, state: "denied" }, "approval_undeliverable"));
+          return { outcome: "unavailable", approval: rec.id };
+        }
+      }
+      return pending;
+    },
+
+    /** Applies one person's vote. Never throws for bad input; see `DecideResult`. */
+    decide(id: string, input: DecideInput): DecideResult {
+      const found = store.getApproval(id);
+      if (!found) return { ok: false, status: 404, code: "not_found", message: "no such approval" };
+      const rec = expireIfDue(found);
+      if (rec.state !== "pending") {
+        return { ok: false, status: 409, code: "already_decided", message: `approval is ${rec.state}` };
+      }
+      if (!isAllowed(input.by, rec.approvers)) {
+        audit({ type: "approval_vote_refused", approval: id, by: input.by, reason: "not_an_approver" });
+        return { ok: false, status: 403, code: "not_an_approver", message: `${input.by} may not decide this approval` };
+      }
+      if (rec.votes.some((v) => v.by === input.by)) {
+        return { ok: false, status: 409, code: "already_voted", message: `${input.by} already voted` };
+      }
+      if (input.decision === "approve" && input.scope === "grant" && !rec.grantMs) {
+        return { ok: false, status: 400, code: "no_grant", message: "this rule offers no grant window" };
+      }
+      const vote: Vote = { ...input, at: now() };
+      const votes = [...rec.votes, vote];
+      const approvals = votes.filter((v) => v.decision === "approve");
+      let state: ApprovalState = "pending";
+      if (input.decision === "deny") state = "denied";
+      else if (approvals.length >= rec.needed) state = "approved";
+      const next = save({ ...rec, votes, state }, "approval_vote", { by: input.by, decision: input.decision, scope: input.scope });
+      // A grant needs every approving voter to have chosen it: one "once" keeps it to this request.
+      if (state === "approved" && rec.grantMs && approvals.every((v) => v.scope === "grant")) {
+        store.putGrant(rec.agent, rec.policy, rec.rule, now() + rec.grantMs);
+        audit({ type: "grant_created", approval: id, agent: rec.agent, policy: rec.policy, rule: rec.rule, ms: rec.grantMs });
+      }
+      if (state !== "pending") settle(next);
+      return { ok: true, approval: toView(store.getApproval(id) ?? next) };
+    },
+
+    list(state?: ApprovalState): ApprovalView[] {
+      return store.listApprovals(state).map((r) => toView(expireIfDue(r))).filter((v) => !state || v.state === state);
+    },
+
+    get(id: string): ApprovalView | undefined {
+      const r = store.getApproval(id);
+      return r && toView(r);
+    },
+
+    /** Re-arms expiry timers for approvals left pending by a previous run. */
+    resume(): void {
+      for (const r of store.listApprovals("pending")) arm(expireIfDue(r));
+      for (const r of store.listApprovals("approved")) arm(expireIfDue(r));
+    },
+
+    /** Answers every held request with `shutting_down`; stored approvals stay pending for a retry. */
+    shutdown(): void {
+      closing = true;
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
+      for (const [id, list] of waiters) for (const w of list) w({ outcome: "shutting_down", approval: id });
+      waiters.clear();
+    },
+  };
+}
+
+export type Approvals = ReturnType<typeof createApprovals>;
+
+/** The API/card shape of a stored approval. */
+export function toView(r: ApprovalRecord): ApprovalView {
+  return {
+    id: r.id,
+    agent: r.agent,
+    method: r.method,
+    url: r.url,
+    host: r.host,
+    path: r.path,
+    policy: r.policy,
+    rule: r.rule,
+    bodyPreview: r.bodyPreview,
+    reason: r.reason,
+    createdAt: new Date(r.createdAt).toISOString(),
+    expiresAt: new Date(r.expiresAt).toISOString(),
+    needed: r.needed,
+    approvals: r.votes.filter((v) => v.decision === "approve").map((v) => v.by),
+    deniedBy: r.votes.find((v) => v.decision === "deny")?.by,
+    approvers: r.approvers,
+    grantMs: r.grantMs,
+    state: r.state,
+  };
+}

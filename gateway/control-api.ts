@@ -1,0 +1,203 @@
+/**
+ * The control API (DESIGN.md §3, contract). Untrusted: every request body and path segment. Every
+ * route needs the bearer token from control.token (compared in constant time); bodies are parsed with
+ * zod and capped; secret values go in and never come out (only names are listed).
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import { z } from "zod";
+import { evaluate, formatIssues, type PolicySet } from "../policies/index.js";
+import type { Approvals } from "./approvals.js";
+import { AGENT_NAME, type Credentials, SECRET_NAME } from "./credentials.js";
+import type { Metrics } from "./metrics.js";
+import type { ReloadResult } from "./policy-source.js";
+import type { Store } from "./store.js";
+import { parseAbsoluteForm } from "./target.js";
+
+/** Hooks `warden start` adds so the same endpoints also start and stop containers. */
+export interface AgentHooks {
+  started?(name: string, provider: string | undefined): Promise<Record<string, unknown>>;
+  stopped?(name: string): Promise<void>;
+  describe?(name: string): Promise<Record<string, unknown>>;
+}
+
+export interface ControlDeps {
+  readonly token: string;
+  readonly store: Store;
+  readonly credentials: Credentials;
+  readonly approvals: Approvals;
+  readonly metrics: Metrics;
+  readonly policies: { readonly set: PolicySet; reload(): Promise<ReloadResult> };
+  /** Env an agent process needs, placeholders included. */
+  readonly agentEnv: (name: string, token: string) => Record<string, string>;
+  readonly audit: (entry: Record<string, unknown>) => void;
+  readonly hooks?: AgentHooks;
+}
+
+const NewAgent = z.strictObject({ name: z.string().regex(AGENT_NAME), provider: z.string().max(32).optional() });
+const SecretBody = z.strictObject({ value: z.string().min(1).max(64 * 1024) });
+const Decision = z.strictObject({
+  decision: z.enum(["approve", "deny"]),
+  by: z.string().regex(/^[a-z][a-z0-9_-]{0,31}:[^\s]{1,128}$/, "must be <platform>:<userId>"),
+  scope: z.enum(["once", "grant"]).default("once"),
+});
+const PolicyTest = z.strictObject({ agent: z.string().regex(AGENT_NAME), method: z.string().max(16), url: z.string().max(8192) });
+
+const ROUTES = new Set(["GET /v1/audit/verify", "POST /v1/policies/reload", "POST /v1/policies/test"]);
+
+type Reply = { status: number; body?: unknown; text?: string };
+const fail = (status: number, code: string, message: string, extra: object = {}): Reply => ({
+  status,
+  body: { error: { code, message, ...extra } },
+});
+
+/** Creates the control API server (not yet listening). */
+export function createControlServer(deps: ControlDeps): http.Server {
+  const expected = createHash("sha256").update(`Bearer ${deps.token}`).digest();
+  return http.createServer((req, res) => {
+    const given = createHash("sha256").update(req.headers.authorization ?? "").digest();
+    if (!timingSafeEqual(given, expected)) return send(res, fail(401, "unauthorized", "bearer token required"));
+    readJson(req)
+      .then((body) => route(deps, req.method ?? "GET", new URL(req.url ?? "/", "http://control"), body))
+      .then((reply) => send(res, reply))
+      .catch((err: Error) => send(res, fail(400, "bad_request", err.message)));
+  });
+}
+
+async function route(deps: ControlDeps, method: string, url: URL, body: unknown): Promise<Reply> {
+  const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  // Literal routes (/v1/audit/verify) win over parameter routes (/v1/agents/:name).
+  const literal = `${method} /${parts.join("/")}`;
+  const key = ROUTES.has(literal) ? literal : `${method} /${parts.map((p, i) => (i === 2 ? ":" : p)).join("/")}`;
+  const id = parts[2] ?? "";
+  const parse = <T>(schema: z.ZodType<T>): T | Reply => {
+    const r = schema.safeParse(body ?? {});
+    return r.success ? r.data : fail(400, "bad_request", z.prettifyError(r.error));
+  };
+  switch (key) {
+    case "GET /v1/health":
+      return { status: 200, body: { ok: true } };
+    case "GET /metrics":
+      return { status: 200, text: deps.metrics.render() };
+    case "POST /v1/agents": {
+      const b = parse(NewAgent);
+      if ("status" in b) return b;
+      const token = deps.credentials.issueToken(b.name);
+      const extra = (await deps.hooks?.started?.(b.name, b.provider)) ?? {};
+      deps.audit({ type: "agent_created", agent: b.name });
+      return { status: 201, body: { name: b.name, token, env: deps.agentEnv(b.name, token), ...extra } };
+    }
+    case "GET /v1/agents":
+      return {
+        status: 200,
+        body: await Promise.all(
+          deps.store.listAgents().map(async (a) => ({
+            name: a.name,
+            createdAt: new Date(a.createdAt).toISOString(),
+            ...((await deps.hooks?.describe?.(a.name)) ?? {}),
+          })),
+        ),
+      };
+    case "DELETE /v1/agents/:": {
+      await deps.hooks?.stopped?.(id);
+      if (!deps.credentials.removeAgent(id)) return fail(404, "not_found", `no agent ${id}`);
+      deps.audit({ type: "agent_deleted", agent: id });
+      return { status: 204 };
+    }
+    case "PUT /v1/secrets/:": {
+      if (!SECRET_NAME.test(id)) return fail(400, "bad_request", "secret names look like GITHUB_TOKEN");
+      const b = parse(SecretBody);
+      if ("status" in b) return b;
+      deps.credentials.setSecret(id, b.value);
+      deps.audit({ type: "secret_set", secret: id });
+      return { status: 204 };
+    }
+    case "GET /v1/secrets":
+      return { status: 200, body: deps.credentials.listSecrets() };
+    case "DELETE /v1/secrets/:": {
+      if (!deps.credentials.deleteSecret(id)) return fail(404, "not_found", `no secret ${id}`);
+      deps.audit({ type: "secret_deleted", secret: id });
+      return { status: 204 };
+    }
+    case "GET /v1/approvals": {
+      const state = url.searchParams.get("state");
+      const states = ["pending", "approved", "denied", "expired", "used"] as const;
+      if (state && !states.includes(state as never)) return fail(400, "bad_request", `state is one of ${states.join(", ")}`);
+      return { status: 200, body: deps.approvals.list((state ?? undefined) as (typeof states)[number] | undefined) };
+    }
+    case "GET /v1/approvals/:": {
+      const a = deps.approvals.get(id);
+      return a ? { status: 200, body: a } : fail(404, "not_found", "no such approval");
+    }
+    case "POST /v1/approvals/:/decision": {
+      const b = parse(Decision);
+      if ("status" in b) return b;
+      const r = deps.approvals.decide(id, b);
+      return r.ok ? { status: 200, body: r.approval } : fail(r.status, r.code, r.message);
+    }
+    case "POST /v1/policies/reload": {
+      const r = await deps.policies.reload();
+      if (r.ok) return { status: 200, body: { ok: true, policies: r.policies } };
+      return fail(422, "policy_invalid", formatIssues(r.issues), { issues: r.issues });
+    }
+    case "GET /v1/policies":
+      return {
+        status: 200,
+        body: deps.policies.set.policies.map((p) => ({ name: p.name, file: p.file, hosts: p.hosts, default: p.default })),
+      };
+    case "POST /v1/policies/test": {
+      const b = parse(PolicyTest);
+      if ("status" in b) return b;
+      const parsed = parseAbsoluteForm(b.url.replace(/^https:/i, "http:"));
+      if (!parsed) return fail(400, "bad_request", "url must look like https://host/path");
+      const path = parsed.pathAndQuery.split("?")[0] ?? "/";
+      return { status: 200, body: evaluate(deps.policies.set, { agent: b.agent, method: b.method, host: parsed.target.host, path }) };
+    }
+    case "GET /v1/audit": {
+      const after = Number(url.searchParams.get("after") ?? 0);
+      const limit = Math.min(Number(url.searchParams.get("limit") ?? 1000), 10_000);
+      if (!Number.isInteger(after) || !Number.isInteger(limit) || limit < 1) return fail(400, "bad_request", "after and limit are integers");
+      return { status: 200, body: deps.store.listAudit(after, limit) };
+    }
+    case "GET /v1/audit/verify": {
+      const v = deps.store.verifyAudit();
+      return { status: 200, body: v.ok ? v : { ok: false, entries: v.entries, seq: v.badSeq, problem: v.problem } };
+    }
+    default:
+      return fail(404, "not_found", `no route ${method} ${url.pathname}`);
+  }
+}
+
+function send(res: ServerResponse, r: Reply): void {
+  if (r.status === 204) return void res.writeHead(204).end();
+  if (r.text !== undefined) {
+    res.writeHead(r.status, { "content-type": "text/plain; version=0.0.4" });
+    return void res.end(r.text);
+  }
+  const body = JSON.stringify(r.body);
+  res.writeHead(r.status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(body);
+}
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > 1024 * 1024) {
+        reject(new Error("body too large"));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on("end", () => {
+      if (size === 0) return resolve(undefined);
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      } catch {
+        reject(new Error("body is not valid JSON"));
+      }
+    });
+    req.on("error", reject);
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * Agents' proxy tokens, placeholders, and the sealed secret values behind them. Untrusted: names and
+ * tokens from the control API and from Proxy-Authorization. Tokens are stored only as sha256 and
+ * compared in constant time; secret values are sealed with the vault and opened on demand into
+ * `Secret` wrappers, never written anywhere in the clear.
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Secret } from "./secret.js";
+import type { Store } from "./store.js";
+import type { Vault } from "./vault.js";
+
+/** Secret names are env var names, since that is how agents receive their placeholders. */
+export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** Agent names end up in socket paths, container names and Basic auth: keep them plain. */
+export const AGENT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+const sha256 = (s: string): Buffer => createHash("sha256").update(s).digest();
+
+/** Creates the credential registry over a store and vault. */
+export function createCredentials(store: Store, vault: Vault, now: () => number = Date.now) {
+  const placeholderCache = new Map<string, Map<string, string>>();
+
+  return {
+    /** Registers (or re-keys) an agent and returns its new proxy token, shown only this once. */
+    issueToken(agent: string): string {
+      const token = randomBytes(24).toString("base64url");
+      store.putAgent({ name: agent, tokenHash: sha256(token).toString("hex"), createdAt: now() });
+      return token;
+    },
+
+    /** True when `token` is the agent's current proxy token. */
+    authenticate(agent: string, token: string): boolean {
+      const rec = store.getAgent(agent);
+      if (!rec) return false;
+      return timingSafeEqual(sha256(token), Buffer.from(rec.tokenHash, "hex"));
+    },
+
+    hasAgent: (agent: string): boolean => store.getAgent(agent) !== undefined,
+    listAgents: (): string[] => store.listAgents().map((a) => a.name),
+
+    removeAgent(agent: string): boolean {
+      placeholderCache.delete(agent);
+      return store.deleteAgent(agent);
+    },
+
+    /** The agent's stable placeholder for `secret` (created on first use). */
+    placeholder(agent: string, secret: string): string {
+      const p = store.placeholder(agent, secret, () => `wdn_${randomBytes(20).toString("hex")}`);
+      placeholderCache.delete(agent);
+      return p;
+    },
+
+    /** placeholder → secret name for one agent (cached; placeholders never change). */
+    placeholdersOf(agent: string): ReadonlyMap<string, string> {
+      let m = placeholderCache.get(agent);
+      if (!m) {
+        m = store.placeholdersOf(agent);
+        placeholderCache.set(agent, m);
+      }
+      return m;
+    },
+
+    setSecret(name: string, value: string): void {
+      store.putSecret(name, vault.seal(value));
+    },
+
+    deleteSecret(name: string): boolean {
+      return store.deleteSecret(name);
+    },
+
+    listSecrets: (): string[] => store.listSecrets(),
+
+    /**
+     * The real value, or undefined when no value was set. Opened per call rather than cached, so a
+     * value changed by `warden secret set` in another process takes effect at once (it costs µs).
+     */
+    secret(name: string): Secret | undefined {
+      const sealed = store.getSecret(name);
+      return sealed && vault.open(sealed);
+    },
+  };
+}
+
+export type Credentials = ReturnType<typeof createCredentials>;

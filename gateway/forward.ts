@@ -1,0 +1,167 @@
+/**
+ * Sends a cleared request upstream and streams the answer back. Upstream is untrusted too: its TLS
+ * is verified (system roots + --upstream-ca), its hop-by-hop headers are dropped, redirects are
+ * passed back unfollowed, and when the exchange involved secrets any echo of a real value in headers
+ * or body is replaced by the placeholder (compressed bodies are decoded first so an echo cannot hide).
+ */
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import https from "node:https";
+import { isIP, type Socket } from "node:net";
+import { pipeline, type Transform } from "node:stream";
+import { rootCertificates } from "node:tls";
+import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
+import { GatewayError } from "./errors.js";
+import { endToEnd, type HeaderPairs, pairsOf } from "./headers.js";
+import { createScrubber, scrub } from "./inject.js";
+import type { Cleared } from "./pipeline.js";
+import type { Target } from "./target.js";
+
+/** Keep-alive pools to upstreams, one per scheme. */
+export interface Upstreams {
+  readonly http: http.Agent;
+  readonly https: https.Agent;
+  /** CA list for fresh (non-pooled) TLS connections such as WebSocket upgrades. */
+  readonly ca: readonly string[];
+}
+
+/** Creates the pools; `extraCa` are PEM certificates trusted besides the system roots. */
+export function createUpstreams(extraCa: readonly string[]): Upstreams {
+  const ca = [...rootCertificates, ...extraCa];
+  const opts = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: "lifo" as const };
+  return { http: new http.Agent(opts), https: new https.Agent({ ...opts, ca }), ca };
+}
+
+const TLS_ERROR = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ERR_TLS/i;
+
+function upstreamError(err: NodeJS.ErrnoException, host: string): GatewayError {
+  const tls = TLS_ERROR.test(err.code ?? "") || TLS_ERROR.test(err.message);
+  return tls
+    ? new GatewayError("upstream_tls", `TLS verification of ${host} failed`, {}, { cause: err })
+    : new GatewayError("upstream_unreachable", `cannot reach ${host}`, {}, { cause: err });
+}
+
+function headerObject(pairs: HeaderPairs): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [n, v] of pairs) {
+    const prev = out[n];
+    out[n] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+function requestOptions(
+  up: Upstreams,
+  target: Target,
+  c: Cleared,
+  method: string,
+  pool: boolean,
+): https.RequestOptions {
+  const tls = target.scheme === "https";
+  return {
+    host: c.address,
+    port: c.port,
+    method,
+    path: c.pathAndQuery,
+    headers: headerObject(c.headers),
+    setHost: false,
+    agent: pool ? (tls ? up.https : up.http) : false,
+    // The pooled agent carries the CA list itself; passing it per request would bloat the pool key.
+    ...(tls ? { servername: isIP(target.host) ? undefined : target.host, ...(pool ? {} : { ca: [...up.ca] }) } : {}),
+  };
+}
+
+/** Response headers for the agent: end-to-end only, echoed secrets scrubbed. */
+function responseHeaders(upRes: IncomingMessage, c: Cleared, rewriting: boolean): HeaderPairs {
+  let pairs = endToEnd(pairsOf(upRes.rawHeaders)).map(([n, v]): [string, string] => [n, scrub(v, c.bindings)]);
+  if (rewriting) {
+    pairs = pairs.filter(([n]) => !/^(content-length|content-encoding)$/i.test(n));
+  }
+  return pairs;
+}
+
+function decoder(encoding: string | undefined): Transform | undefined {
+  switch ((encoding ?? "").trim().toLowerCase()) {
+    case "gzip":
+    case "x-gzip":
+      return createGunzip();
+    case "deflate":
+      return createInflate();
+    case "br":
+      return createBrotliDecompress();
+    default:
+      return undefined;
+  }
+}
+
+/** Forwards one HTTP exchange. Rejects with a GatewayError only before the response head is sent. */
+export function forward(
+  up: Upstreams,
+  target: Target,
+  c: Cleared,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const mod = target.scheme === "https" ? https : http;
+    const upReq = mod.request(requestOptions(up, target, c, req.method ?? "GET", true));
+    upReq.on("error", (err) => {
+      if (!res.headersSent) reject(upstreamError(err, target.host));
+      else res.destroy();
+    });
+    res.on("close", () => {
+      if (!res.writableFinished) upReq.destroy();
+    });
+    upReq.on("response", (upRes) => {
+      const rewriting = c.bindings.length > 0;
+      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes, c, rewriting).flat());
+      resolve(upRes.statusCode ?? 502);
+      const stages: NodeJS.ReadWriteStream[] = [];
+      if (rewriting) {
+        const dec = decoder(upRes.headers["content-encoding"]);
+        if (dec) stages.push(dec);
+        stages.push(createScrubber(c.bindings));
+      }
+      // biome-ignore lint/suspicious/noExplicitAny: stream.pipeline's variadic overloads
+      (pipeline as any)(upRes, ...stages, res, () => undefined);
+    });
+    if (c.body) upReq.end(c.body);
+    else req.pipe(upReq);
+  });
+}
+
+/** Forwards a WebSocket (or other) upgrade; frames then flow both ways untouched. */
+export function forwardUpgrade(up: Upstreams, target: Target, c: Cleared, method: string, client: Socket, head: Buffer) {
+  const mod = target.scheme === "https" ? https : http;
+  const upReq = mod.request(requestOptions(up, target, c, method, false));
+  upReq.on("error", (err) => writeRaw(client, upstreamError(err, target.host)));
+  upReq.on("upgrade", (upRes, upSocket, upHead) => {
+    const lines = [`HTTP/1.1 ${upRes.statusCode ?? 101} ${upRes.statusMessage ?? "Switching Protocols"}`];
+    for (const [n, v] of pairsOf(upRes.rawHeaders)) lines.push(`${n}: ${scrub(v, c.bindings)}`);
+    client.write(`${lines.join("\r\n")}\r\n\r\n`);
+    if (upHead.length > 0) client.write(upHead);
+    if (head.length > 0) upSocket.write(head);
+    upSocket.pipe(client).pipe(upSocket);
+    upSocket.on("error", () => client.destroy());
+    client.on("error", () => upSocket.destroy());
+    upSocket.on("close", () => client.destroy());
+    client.on("close", () => upSocket.destroy());
+  });
+  upReq.on("response", (upRes) => {
+    const lines = [`HTTP/1.1 ${upRes.statusCode ?? 502} ${upRes.statusMessage ?? ""}`];
+    for (const [n, v] of responseHeaders(upRes, c, true)) lines.push(`${n}: ${v}`);
+    lines.push("connection: close");
+    client.write(`${lines.join("\r\n")}\r\n\r\n`);
+    upRes.pipe(createScrubber(c.bindings)).pipe(client);
+  });
+  upReq.end();
+}
+
+/** Writes a refusal on a raw socket (CONNECT and upgrade paths) and closes it. */
+export function writeRaw(socket: Socket, err: GatewayError): void {
+  if (socket.destroyed) return;
+  const body = err.toBody();
+  const head = [`HTTP/1.1 ${err.status} ${http.STATUS_CODES[err.status] ?? ""}`];
+  for (const [n, v] of Object.entries(err.headers())) head.push(`${n}: ${v}`);
+  head.push(`content-length: ${Buffer.byteLength(body)}`, "connection: close");
+  socket.end(`${head.join("\r\n")}\r\n\r\n${body}`);
+}

@@ -1,0 +1,11 @@
+// The only import surface of gateway/.
+export { startGateway, proxyEnv, type Gateway, type GatewayOptions, type HostPort } from "./server.js";
+export type { Approver, ApprovalView, RoleResolver, SecurityAlert } from "./approver.js";
+export type { AgentHooks } from "./control-api.js";
+export type { InternalHandler } from "./proxy-server.js";
+export { GatewayError, type GatewayErrorCode, ERROR_STATUS } from "./errors.js";
+export { createCredentials, SECRET_NAME, AGENT_NAME } from "./credentials.js";
+export { openSqliteStore } from "./sqlite-store.js";
+export type { Store } from "./store.js";
+export { loadMasterKey, Vault } from "./vault.js";
+export { createLog, type Log } from "./log.js";

@@ -1,0 +1,195 @@
+/**
+ * The decision path every agent request takes, in order: parse → placeholders bound for the right
+ * host → policy → rate limit → address check → approval → swap. Untrusted: the whole request.
+ * Each step can only refuse; a request reaches `forward` only with an allow (or approved) decision,
+ * a vetted address, and real values swapped in for secrets its host's policy lists.
+ */
+import type { IncomingMessage } from "node:http";
+import { createHash } from "node:crypto";
+import { evaluate, findPolicy, type PolicySet } from "../policies/index.js";
+import type { ResolveTargetOptions } from "./address.js";
+import { resolveTarget } from "./address.js";
+import type { Approvals } from "./approvals.js";
+import type { Credentials } from "./credentials.js";
+import { GatewayError } from "./errors.js";
+import { endToEnd, getHeader, type HeaderPairs, pairsOf, setHeader } from "./headers.js";
+import { type Binding, findPlaceholders, mask, swap } from "./inject.js";
+import type { RateLimiter } from "./rate-limit.js";
+import { hostHeader, type Target } from "./target.js";
+
+/** What the pipeline needs from the running gateway. */
+export interface PipelineContext {
+  readonly policies: { readonly set: PolicySet };
+  readonly credentials: Credentials;
+  readonly approvals: Approvals;
+  readonly rateLimit: RateLimiter;
+  readonly resolve: Omit<ResolveTargetOptions, "allowPrivate">;
+  /** Largest body the gateway buffers (for body rules, approvals, body swaps). */
+  readonly maxBodyBytes: number;
+}
+
+/** A request cleared to go upstream. */
+export interface Cleared {
+  readonly address: string;
+  readonly port: number;
+  readonly pathAndQuery: string;
+  readonly headers: HeaderPairs;
+  /** Set when the body was buffered; otherwise stream the request itself. */
+  readonly body?: Buffer;
+  /** Secrets to scrub from the response. */
+  readonly bindings: readonly Binding[];
+  readonly audit: Record<string, unknown>;
+}
+
+const TEXTUAL = /^(text\/|application\/(json|xml|x-www-form-urlencoded|[a-z0-9.+-]*\+(json|xml))|$)/i;
+
+/** Runs every check; throws `GatewayError` for a refusal (the caller turns it into the response). */
+export async function clear(
+  ctx: PipelineContext,
+  req: { agent: string; method: string; target: Target; pathAndQuery: string; message: IncomingMessage },
+  signal: AbortSignal,
+): Promise<Cleared> {
+  const { agent, method, target } = req;
+  const set = ctx.policies.set;
+  const q = req.pathAndQuery.indexOf("?");
+  const path = q >= 0 ? req.pathAndQuery.slice(0, q) : req.pathAndQuery;
+  const base = { agent, method, host: target.host, port: target.port, path };
+  const policy = findPolicy(set, agent, target.host);
+  const fail = (code: ConstructorParameters<typeof GatewayError>[0], message: string, more = {}) =>
+    new GatewayError(code, message, { policy: policy?.name, ...more });
+
+  let headers = endToEnd(pairsOf(req.message.rawHeaders));
+  const reason = req.message.headers["x-warden-reason"];
+
+  // 1. A placeholder may only travel to a host whose policy lists its secret.
+  const placeholders = ctx.credentials.placeholdersOf(agent);
+  const used = findPlaceholders([req.pathAndQuery, ...headers.map(([, v]) => v)], placeholders);
+  for (const name of used) {
+    if (!policy?.secrets[name]) {
+      throw fail("secret_host_mismatch", `placeholder for ${name} may not be sent to ${target.host}`);
+    }
+  }
+  const bindings: Binding[] = [];
+  for (const name of Object.keys(policy?.secrets ?? {})) {
+    const value = ctx.credentials.secret(name);
+    if (value) bindings.push({ placeholder: ctx.credentials.placeholder(agent, name), value });
+  }
+
+  // 2. Policy. Buffer the body first only when a rule needs to read it.
+  let body: Buffer | undefined;
+  const needsBody = policy?.needsBody ?? false;
+  if (needsBody) body = await readBody(req.message, ctx.maxBodyBytes, fail);
+  const decision = evaluate(set, { agent, method, host: target.host, path, body: body?.toString("utf8") });
+  const audit: Record<string, unknown> = { ...base, policy: decision.policy, rule: decision.rule, verdict: decision.verdict };
+  if (decision.verdict === "deny") {
+    throw new GatewayError(decision.code, denyMessage(decision.reason, target.host), {
+      policy: decision.policy,
+      rule: decision.rule,
+    });
+  }
+
+  // 3. Rate limit, per agent and policy.
+  if (policy?.rateLimit) {
+    const wait = ctx.rateLimit(`${agent}\u0000${policy.name}`, policy.rateLimit);
+    if (wait !== undefined) throw fail("rate_limited", `rate limit of ${policy.name} reached`, { retryAfter: wait });
+  }
+
+  // 4. Address: checked before a human is asked, dialled exactly as checked.
+  const where = await resolveTarget(target.host, target.port, { ...ctx.resolve, allowPrivate: policy?.allowPrivate ?? false });
+  if (!where.ok) throw fail(where.code, where.message, { rule: decision.rule });
+
+  // 5. Approval, bound to agent, method, URL and body digest.
+  if (decision.verdict === "approve") {
+    body ??= await readBody(req.message, ctx.maxBodyBytes, fail);
+    const url = `${target.scheme}://${hostHeader(target)}${req.pathAndQuery}`;
+    const fingerprint = createHash("sha256")
+      .update(JSON.stringify([agent, method, url, createHash("sha256").update(body).digest("hex")]))
+      .digest("hex");
+    const outcome = await ctx.approvals.hold(
+      {
+        fingerprint,
+        agent,
+        method,
+        url,
+        host: target.host,
+        path,
+        policy: decision.policy,
+        rule: decision.rule,
+        bodyPreview: mask(body.subarray(0, 2048).toString("utf8"), bindings).slice(0, 1000),
+        reason: typeof reason === "string" ? reason.slice(0, 500) : null,
+        needed: decision.approvals,
+        approvers: decision.approvers,
+        timeoutMs: decision.timeoutMs,
+        grantMs: decision.grantMs ?? null,
+      },
+      signal,
+    );
+    const ctxApproval = { rule: decision.rule, approval: "approval" in outcome ? outcome.approval : undefined };
+    if (outcome.outcome === "expired") throw fail("approval_expired", "approval timed out", ctxApproval);
+    if (outcome.outcome === "shutting_down") throw fail("gateway_shutting_down", "gateway is shutting down", ctxApproval);
+    if (outcome.outcome !== "approved") throw fail("approval_denied", "request was not approved", ctxApproval);
+    audit.approval = outcome.approval;
+    audit.via = outcome.via;
+  }
+
+  // 6. Swap placeholders for real values, only those this host's policy lists.
+  const swapping = bindings.filter((b) => used.has(placeholders.get(b.placeholder) ?? ""));
+  headers = headers.map(([n, v]) => [n, swap(v, swapping)]);
+  headers = setHeader(headers, "host", hostHeader(target));
+  if (bindings.length > 0) headers = setHeader(headers, "accept-encoding", "identity");
+  const bodySwaps = bindings.filter((b) => policy?.secrets[placeholders.get(b.placeholder) ?? ""]?.body);
+  if (bodySwaps.length > 0 && TEXTUAL.test(getHeader(headers, "content-type") ?? "")) {
+    body ??= await readBody(req.message, ctx.maxBodyBytes, fail);
+    const text = body.toString("utf8");
+    if (text.includes("wdn_")) body = Buffer.from(swap(text, bodySwaps), "utf8");
+  }
+  if (body) {
+    headers = setHeader(headers, "content-length", String(body.length));
+  }
+  return {
+    address: where.address,
+    port: where.port,
+    pathAndQuery: swap(req.pathAndQuery, swapping),
+    headers,
+    body,
+    bindings,
+    audit,
+  };
+}
+
+function denyMessage(reason: string, host: string): string {
+  switch (reason) {
+    case "unknown_host":
+    case "bad_host":
+      return `no policy allows ${host}`;
+    case "ambiguous_path":
+      return "path is ambiguous (dot segments, encoded slashes or bad escapes)";
+    case "bad_method":
+      return "method is not allowed";
+    default:
+      return `denied by policy (${reason})`;
+  }
+}
+
+/** Reads the whole body up to `limit` bytes; larger bodies are refused rather than truncated. */
+function readBody(
+  msg: IncomingMessage,
+  limit: number,
+  fail: (code: "payload_too_large", message: string) => GatewayError,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    msg.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        msg.pause();
+        reject(fail("payload_too_large", `body over ${limit} bytes cannot be inspected`));
+        return;
+      }
+      chunks.push(c);
+    });
+    msg.on("end", () => resolve(Buffer.concat(chunks)));
+    msg.on("error", reject);
+  });
+}

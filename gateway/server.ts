@@ -1,0 +1,233 @@
+/**
+ * Builds and starts the gateway: store, vault, CA, policies, approvals, the agent-facing listeners
+ * and the control API. Everything is passed in explicitly; nothing here reads process.env.
+ */
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import type http from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { rootCertificates } from "node:tls";
+import { formatIssues } from "../policies/index.js";
+import type { LookupAddress } from "./address.js";
+import { createApprovals } from "./approvals.js";
+import type { Approver, RoleResolver } from "./approver.js";
+import { CertificateAuthority } from "./ca.js";
+import { type AgentHooks, createControlServer } from "./control-api.js";
+import { createCredentials } from "./credentials.js";
+import { createUpstreams } from "./forward.js";
+import { createLog, type Log } from "./log.js";
+import { createMetrics } from "./metrics.js";
+import { createPolicySource } from "./policy-source.js";
+import { createProxy, type InternalHandler } from "./proxy-server.js";
+import { createRateLimiter } from "./rate-limit.js";
+import { openSqliteStore } from "./sqlite-store.js";
+import { loadMasterKey, Vault } from "./vault.js";
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface GatewayOptions {
+  readonly home: string;
+  readonly policiesDir: string;
+  readonly listen: HostPort;
+  readonly control: HostPort;
+  /** PEM texts trusted for upstream TLS besides the system roots. */
+  readonly upstreamCa?: readonly string[];
+  /** `--resolve` entries, keyed by lowercased host. */
+  readonly resolve?: ReadonlyMap<string, HostPort>;
+  /** Value of WARDEN_MASTER_KEY, when set; else a key file in `home` is used. */
+  readonly masterKey?: string;
+  readonly approver?: Approver;
+  readonly roles?: RoleResolver;
+  readonly hooks?: AgentHooks;
+  readonly internal?: InternalHandler;
+  readonly log?: Log;
+  readonly lookup?: (host: string) => Promise<LookupAddress[]>;
+  /** Largest body buffered for inspection, approval or body swaps. Default 16 MiB. */
+  readonly maxBodyBytes?: number;
+  /** How long shutdown waits for in-flight requests. Default 10 s. */
+  readonly drainMs?: number;
+}
+
+/** Starts the gateway; throws when the policies are invalid or a port is taken. */
+export async function startGateway(opts: GatewayOptions) {
+  const log = opts.log ?? createLog((l) => process.stdout.write(l));
+  await mkdir(opts.home, { recursive: true, mode: 0o700 });
+  const store = openSqliteStore(join(opts.home, "warden.db"));
+  const vault = Vault.fromKey(await loadMasterKey({ envValue: opts.masterKey, home: opts.home }));
+  const ca = await CertificateAuthority.loadOrCreate(join(opts.home, "ca"));
+  const caPath = join(opts.home, "ca", "ca.pem");
+  const bundlePath = join(opts.home, "ca", "bundle.pem");
+  await writeFile(bundlePath, [...rootCertificates, ca.caPem].join("\n"), { mode: 0o644 });
+  const token = await controlToken(opts.home);
+
+  const policies = createPolicySource(opts.policiesDir, log);
+  const loaded = await policies.start();
+  if (!loaded.ok) {
+    store.close();
+    throw new Error(`invalid policies in ${opts.policiesDir}:\n${formatIssues(loaded.issues)}`);
+  }
+  const audit = (entry: Record<string, unknown>): void => void store.appendAudit(entry, Date.now());
+  const approvals = createApprovals({ store, audit, approver: opts.approver, roles: opts.roles });
+  approvals.resume();
+  const credentials = createCredentials(store, vault);
+  const metrics = createMetrics();
+  const proxy = createProxy({
+    policies,
+    credentials,
+    approvals,
+    rateLimit: createRateLimiter(),
+    resolve: { resolveMap: opts.resolve ?? new Map(), lookup: opts.lookup },
+    maxBodyBytes: opts.maxBodyBytes ?? 16 * 1024 * 1024,
+    ca,
+    upstreams: createUpstreams(opts.upstreamCa ?? []),
+    audit,
+    log,
+    metrics,
+    approver: opts.approver,
+    internal: opts.internal,
+  });
+
+  const tcp = proxy.createListener((req) => basicAgent(req.headers["proxy-authorization"], credentials.authenticate));
+  const proxyAddr = await listen(tcp, opts.listen);
+  const agentEnv = (name: string, agentToken: string): Record<string, string> => {
+    const proxyUrl = `http://${encodeURIComponent(name)}:${encodeURIComponent(agentToken)}@${proxyAddr}`;
+    return { ...proxyEnv(proxyUrl, caPath, bundlePath), ...placeholderEnv(name) };
+  };
+  const placeholderEnv = (name: string): Record<string, string> => {
+    const env: Record<string, string> = {};
+    for (const p of policies.set.policies) {
+      if (!p.agents.includes("*") && !p.agents.includes(name)) continue;
+      for (const secret of Object.keys(p.secrets)) env[secret] = credentials.placeholder(name, secret);
+    }
+    return env;
+  };
+  const control = createControlServer({
+    token,
+    store,
+    credentials,
+    approvals,
+    metrics,
+    policies,
+    agentEnv,
+    audit,
+    hooks: opts.hooks,
+  });
+  const controlAddr = await listen(control, opts.control);
+  const sockets = new Map<string, http.Server>();
+  log("gateway_started", { proxy: proxyAddr, control: controlAddr, policies: loaded.policies });
+
+  return {
+    proxyAddress: proxyAddr,
+    controlAddress: controlAddr,
+    caPem: ca.caPem,
+    caPath,
+    bundlePath,
+    token,
+    approvals,
+    credentials,
+    policies,
+    store,
+    placeholderEnv,
+    proxyEnv,
+
+    /** Serves one agent on a Unix socket: whoever can connect to it is that agent (no token). */
+    async listenAgentSocket(agent: string, path: string): Promise<void> {
+      await rm(path, { force: true });
+      const server = proxy.createListener(() => agent);
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(path, () => resolve());
+      });
+      // The container's user differs from ours; the socket's directory is what limits who reaches it.
+      await chmod(path, 0o666);
+      sockets.set(agent, server);
+    },
+
+    async closeAgentSocket(agent: string): Promise<void> {
+      const s = sockets.get(agent);
+      sockets.delete(agent);
+      if (s) await closeServer(s, 0);
+    },
+
+    /** Stops accepting, answers held requests with 503, drains in-flight requests, closes the store. */
+    async close(): Promise<void> {
+      proxy.beginShutdown();
+      approvals.shutdown();
+      policies.stop();
+      const drainMs = opts.drainMs ?? 10_000;
+      const servers = [tcp, control, proxy.inner, ...sockets.values()];
+      const closing = Promise.all(servers.map((s) => closeServer(s, drainMs)));
+      const deadline = Date.now() + drainMs;
+      while (proxy.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      for (const s of servers) s.closeAllConnections();
+      await closing;
+      store.close();
+      log("gateway_stopped", {});
+    },
+  };
+}
+
+export type Gateway = Awaited<ReturnType<typeof startGateway>>;
+
+/** Proxy and CA variables for an agent process. */
+export function proxyEnv(proxyUrl: string, caPath: string, bundlePath: string): Record<string, string> {
+  return {
+    HTTP_PROXY: proxyUrl,
+    HTTPS_PROXY: proxyUrl,
+    http_proxy: proxyUrl,
+    https_proxy: proxyUrl,
+    NODE_USE_ENV_PROXY: "1",
+    NODE_EXTRA_CA_CERTS: caPath,
+    SSL_CERT_FILE: bundlePath,
+    REQUESTS_CA_BUNDLE: bundlePath,
+    CURL_CA_BUNDLE: bundlePath,
+    GIT_SSL_CAINFO: bundlePath,
+  };
+}
+
+function basicAgent(header: string | undefined, auth: (agent: string, token: string) => boolean): string | undefined {
+  const m = /^basic\s+([A-Za-z0-9+/=]+)$/i.exec(header?.trim() ?? "");
+  if (!m?.[1]) return undefined;
+  const decoded = Buffer.from(m[1], "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon <= 0) return undefined;
+  const agent = decoded.slice(0, colon);
+  return auth(agent, decoded.slice(colon + 1)) ? agent : undefined;
+}
+
+async function controlToken(home: string): Promise<string> {
+  const path = join(home, "control.token");
+  try {
+    const t = (await readFile(path, "utf8")).trim();
+    if (t.length >= 32) return t;
+  } catch {
+    // first start: create it below
+  }
+  const t = randomBytes(32).toString("base64url");
+  await writeFile(path, `${t}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+  return t;
+}
+
+function listen(server: http.Server, at: HostPort): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(at.port, at.host, () => {
+      const a = server.address() as AddressInfo;
+      resolve(`${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`);
+    });
+  });
+}
+
+function closeServer(server: http.Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    if (graceMs === 0) server.closeAllConnections();
+  });
+}

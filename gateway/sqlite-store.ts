@@ -1,0 +1,202 @@
+/**
+ * SQLite implementation of `Store`: the only file that imports better-sqlite3. One file, WAL mode,
+ * synchronous calls (they are microseconds; the gateway's hot path does one audit insert per request).
+ */
+import Database from "better-sqlite3";
+import { chainHash, GENESIS_HASH } from "./audit-chain.js";
+import type {
+  AgentRecord,
+  ApprovalRecord,
+  ApprovalState,
+  AuditRow,
+  AuditVerifyResult,
+  Store,
+} from "./store.js";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS placeholders (agent TEXT NOT NULL, secret TEXT NOT NULL, placeholder TEXT NOT NULL UNIQUE,
+  PRIMARY KEY (agent, secret));
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL,
+  created_at INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS approvals_fp ON approvals (fingerprint, state);
+CREATE INDEX IF NOT EXISTS approvals_state ON approvals (state);
+CREATE TABLE IF NOT EXISTS grants (agent TEXT NOT NULL, policy TEXT NOT NULL, rule TEXT NOT NULL,
+  until INTEGER NOT NULL, PRIMARY KEY (agent, policy, rule));
+CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, entry TEXT NOT NULL,
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
+`;
+
+interface AuditDbRow {
+  seq: number;
+  ts: number;
+  entry: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Opens (creating if needed) the store at `path`; ":memory:" for tests. */
+export function openSqliteStore(path: string): Store {
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("busy_timeout = 5000");
+  db.exec(SCHEMA);
+
+  const q = {
+    putAgent: db.prepare(
+      "INSERT INTO agents (name, token_hash, created_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET token_hash = excluded.token_hash",
+    ),
+    getAgent: db.prepare<[string], { name: string; token_hash: string; created_at: number }>(
+      "SELECT * FROM agents WHERE name = ?",
+    ),
+    listAgents: db.prepare<[], { name: string; token_hash: string; created_at: number }>(
+      "SELECT * FROM agents ORDER BY name",
+    ),
+    deleteAgent: db.prepare("DELETE FROM agents WHERE name = ?"),
+    deletePlaceholders: db.prepare("DELETE FROM placeholders WHERE agent = ?"),
+    getPlaceholder: db.prepare<[string, string], { placeholder: string }>(
+      "SELECT placeholder FROM placeholders WHERE agent = ? AND secret = ?",
+    ),
+    insertPlaceholder: db.prepare("INSERT INTO placeholders (agent, secret, placeholder) VALUES (?, ?, ?)"),
+    placeholdersOf: db.prepare<[string], { secret: string; placeholder: string }>(
+      "SELECT secret, placeholder FROM placeholders WHERE agent = ?",
+    ),
+    putSecret: db.prepare(
+      "INSERT INTO secrets (name, sealed) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET sealed = excluded.sealed",
+    ),
+    getSecret: db.prepare<[string], { sealed: Buffer }>("SELECT sealed FROM secrets WHERE name = ?"),
+    listSecrets: db.prepare<[], { name: string }>("SELECT name FROM secrets ORDER BY name"),
+    deleteSecret: db.prepare("DELETE FROM secrets WHERE name = ?"),
+    putApproval: db.prepare(
+      "INSERT INTO approvals (id, fingerprint, state, created_at, data) VALUES (@id, @fingerprint, @state, @createdAt, @data) ON CONFLICT(id) DO UPDATE SET state = excluded.state, data = excluded.data",
+    ),
+    getApproval: db.prepare<[string], { data: string }>("SELECT data FROM approvals WHERE id = ?"),
+    listApprovals: db.prepare<[], { data: string }>("SELECT data FROM approvals ORDER BY created_at, id"),
+    listApprovalsByState: db.prepare<[string], { data: string }>(
+      "SELECT data FROM approvals WHERE state = ? ORDER BY created_at, id",
+    ),
+    putGrant: db.prepare(
+      "INSERT INTO grants (agent, policy, rule, until) VALUES (?, ?, ?, ?) ON CONFLICT(agent, policy, rule) DO UPDATE SET until = excluded.until",
+    ),
+    getGrant: db.prepare<[string, string, string], { until: number }>(
+      "SELECT until FROM grants WHERE agent = ? AND policy = ? AND rule = ?",
+    ),
+    head: db.prepare<[], { seq: number; hash: string }>("SELECT seq, hash FROM audit_head WHERE id = 1"),
+    setHead: db.prepare(
+      "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    ),
+    insertAudit: db.prepare("INSERT INTO audit (seq, ts, entry, prev_hash, hash) VALUES (?, ?, ?, ?, ?)"),
+    listAudit: db.prepare<[number, number], AuditDbRow>("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?"),
+    allAudit: db.prepare<[], AuditDbRow>("SELECT * FROM audit ORDER BY seq"),
+  };
+
+  const toAgent = (r: { name: string; token_hash: string; created_at: number }): AgentRecord => ({
+    name: r.name,
+    tokenHash: r.token_hash,
+    createdAt: r.created_at,
+  });
+  const toAudit = (r: AuditDbRow): AuditRow => ({
+    seq: r.seq,
+    ts: r.ts,
+    entry: JSON.parse(r.entry) as Record<string, unknown>,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  });
+
+  const append = db.transaction((entry: Record<string, unknown>, ts: number): AuditRow => {
+    const head = q.head.get() ?? { seq: 0, hash: GENESIS_HASH };
+    const seq = head.seq + 1;
+    const hash = chainHash(head.hash, seq, ts, entry);
+    q.insertAudit.run(seq, ts, JSON.stringify(entry), head.hash, hash);
+    q.setHead.run(seq, hash);
+    return { seq, ts, entry, prevHash: head.hash, hash };
+  });
+
+  const placeholder = db.transaction((agent: string, secret: string, make: () => string): string => {
+    const found = q.getPlaceholder.get(agent, secret);
+    if (found) return found.placeholder;
+    const value = make();
+    q.insertPlaceholder.run(agent, secret, value);
+    return value;
+  });
+
+  return {
+    putAgent: (a) => void q.putAgent.run(a.name, a.tokenHash, a.createdAt),
+    getAgent: (name) => {
+      const r = q.getAgent.get(name);
+      return r && toAgent(r);
+    },
+    listAgents: () => q.listAgents.all().map(toAgent),
+    deleteAgent: (name) => {
+      q.deletePlaceholders.run(name);
+      return q.deleteAgent.run(name).changes > 0;
+    },
+    placeholder: (agent, secret, make) => placeholder(agent, secret, make),
+    placeholdersOf: (agent) => new Map(q.placeholdersOf.all(agent).map((r) => [r.placeholder, r.secret])),
+    putSecret: (name, sealed) => void q.putSecret.run(name, sealed),
+    getSecret: (name) => q.getSecret.get(name)?.sealed,
+    listSecrets: () => q.listSecrets.all().map((r) => r.name),
+    deleteSecret: (name) => q.deleteSecret.run(name).changes > 0,
+    putApproval: (a) =>
+      void q.putApproval.run({
+        id: a.id,
+        fingerprint: a.fingerprint,
+        state: a.state,
+        createdAt: a.createdAt,
+        data: JSON.stringify(a),
+      }),
+    getApproval: (id) => {
+      const r = q.getApproval.get(id);
+      return r && (JSON.parse(r.data) as ApprovalRecord);
+    },
+    findApproval: (fingerprint, states) => {
+      if (states.length === 0) return undefined;
+      const marks = states.map(() => "?").join(",");
+      const r = db
+        .prepare<unknown[], { data: string }>(
+          `SELECT data FROM approvals WHERE fingerprint = ? AND state IN (${marks}) ORDER BY created_at DESC LIMIT 1`,
+        )
+        .get(fingerprint, ...states);
+      return r && (JSON.parse(r.data) as ApprovalRecord);
+    },
+    listApprovals: (state?: ApprovalState) =>
+      (state ? q.listApprovalsByState.all(state) : q.listApprovals.all()).map(
+        (r) => JSON.parse(r.data) as ApprovalRecord,
+      ),
+    putGrant: (agent, policy, rule, until) => void q.putGrant.run(agent, policy, rule, until),
+    grantUntil: (agent, policy, rule) => q.getGrant.get(agent, policy, rule)?.until,
+    appendAudit: (entry, ts) => append(entry, ts),
+    listAudit: (after, limit) => q.listAudit.all(after, limit).map(toAudit),
+    verifyAudit: () => verifyRows(q.allAudit.all(), q.head.get()),
+    close: () => db.close(),
+  };
+}
+
+/** Walks the whole chain; reports the first row whose link or hash does not hold. */
+function verifyRows(rows: AuditDbRow[], head: { seq: number; hash: string } | undefined): AuditVerifyResult {
+  let prev = GENESIS_HASH;
+  let expectedSeq = 1;
+  for (const r of rows) {
+    const bad = (problem: string): AuditVerifyResult => ({ ok: false, entries: rows.length, badSeq: r.seq, problem });
+    if (r.seq !== expectedSeq) return { ok: false, entries: rows.length, badSeq: expectedSeq, problem: "missing entry" };
+    if (r.prev_hash !== prev) return bad("broken link to previous entry");
+    let entry: unknown;
+    try {
+      entry = JSON.parse(r.entry);
+    } catch {
+      return bad("entry is not JSON");
+    }
+    if (chainHash(prev, r.seq, r.ts, entry) !== r.hash) return bad("entry does not match its hash");
+    prev = r.hash;
+    expectedSeq++;
+  }
+  // Deleting the newest rows leaves a valid prefix: the head record catches that.
+  const last = rows.length;
+  if (head && (head.seq !== last || head.hash !== prev)) {
+    return { ok: false, entries: last, badSeq: last + 1, problem: "entries missing at the end of the log" };
+  }
+  return { ok: true, entries: last };
+}

@@ -1,0 +1,90 @@
+/**
+ * The gateway's persistence seam. One implementation (`sqlite-store.ts`, also used with ":memory:"
+ * in tests). Everything the gateway must not lose on restart lives here: agents and their token
+ * hashes, placeholders, sealed secrets, approvals, grants and the audit chain.
+ */
+
+export type ApprovalState = "pending" | "approved" | "denied" | "expired" | "used";
+
+export interface Vote {
+  readonly by: string;
+  readonly decision: "approve" | "deny";
+  readonly scope: "once" | "grant";
+  readonly at: number;
+}
+
+/** A held request and its votes. Times are epoch milliseconds. */
+export interface ApprovalRecord {
+  readonly id: string;
+  /** sha256 of agent, method, URL and body digest: what an approval is bound to. */
+  readonly fingerprint: string;
+  readonly agent: string;
+  readonly method: string;
+  readonly url: string;
+  readonly host: string;
+  readonly path: string;
+  readonly policy: string;
+  readonly rule: string;
+  /** First bytes of the body with every real secret and placeholder masked. */
+  readonly bodyPreview: string;
+  /** The agent's own words (x-warden-reason), untrusted. */
+  readonly reason: string | null;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly needed: number;
+  readonly approvers: readonly string[];
+  readonly grantMs: number | null;
+  readonly votes: readonly Vote[];
+  readonly state: ApprovalState;
+}
+
+export interface AgentRecord {
+  readonly name: string;
+  /** sha256 hex of the proxy token; the token itself is shown once. */
+  readonly tokenHash: string;
+  readonly createdAt: number;
+}
+
+export interface AuditRow {
+  readonly seq: number;
+  readonly ts: number;
+  readonly entry: Readonly<Record<string, unknown>>;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export type AuditVerifyResult =
+  | { readonly ok: true; readonly entries: number }
+  | { readonly ok: false; readonly entries: number; readonly badSeq: number; readonly problem: string };
+
+export interface Store {
+  putAgent(agent: AgentRecord): void;
+  getAgent(name: string): AgentRecord | undefined;
+  listAgents(): AgentRecord[];
+  deleteAgent(name: string): boolean;
+
+  /** The agent's placeholder for a secret, created with `make` the first time (stable afterwards). */
+  placeholder(agent: string, secret: string, make: () => string): string;
+  /** placeholder → secret name, for one agent. */
+  placeholdersOf(agent: string): Map<string, string>;
+
+  putSecret(name: string, sealed: Buffer): void;
+  getSecret(name: string): Buffer | undefined;
+  listSecrets(): string[];
+  deleteSecret(name: string): boolean;
+
+  putApproval(record: ApprovalRecord): void;
+  getApproval(id: string): ApprovalRecord | undefined;
+  /** The newest approval with this fingerprint in one of `states`. */
+  findApproval(fingerprint: string, states: readonly ApprovalState[]): ApprovalRecord | undefined;
+  listApprovals(state?: ApprovalState): ApprovalRecord[];
+
+  putGrant(agent: string, policy: string, rule: string, until: number): void;
+  grantUntil(agent: string, policy: string, rule: string): number | undefined;
+
+  appendAudit(entry: Record<string, unknown>, ts: number): AuditRow;
+  listAudit(after: number, limit: number): AuditRow[];
+  verifyAudit(): AuditVerifyResult;
+
+  close(): void;
+}

@@ -1,0 +1,341 @@
+import { describe, expect, it } from "vitest";
+import { evaluate, findPolicy } from "./evaluate.js";
+import { compilePolicies, type PolicySource } from "./load.js";
+import type { Decision, EgressRequest, PolicySet } from "./types.js";
+
+function compile(files: PolicySource[]): PolicySet {
+  const result = compilePolicies(files);
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  return result.set;
+}
+
+const GITHUB = `
+hosts: [api.github.com, "*.githubusercontent.com"]
+secrets: { GITHUB_TOKEN: {} }
+rules:
+  - { name: no-deletes, methods: [DELETE], action: deny }
+  - { name: read, methods: [GET, HEAD], action: allow }
+  - name: merge
+    methods: [PUT]
+    paths: ["/repos/*/*/pulls/*/merge"]
+    action: approve
+    approvals: 2
+    approvers: ["role:admin", "telegram:12345"]
+    timeout: 30m
+    grant: 15m
+  - { name: wires, body_contains: ["Wire-Transfer"], action: deny }
+  - { name: files, methods: [POST], paths: ["/repos/*/*/files/**"], action: allow }
+default: approve
+`;
+
+const SET = compile([
+  { file: "_defaults.yaml", text: "approval_timeout: 10m\napprovers: ['slack:UOWNER']\n" },
+  { file: "github.yaml", text: GITHUB },
+  { file: "wild.yaml", text: 'hosts: ["*.example.com"]\ndefault: allow\n' },
+  { file: "exact.yaml", text: "hosts: [api.example.com]\ndefault: deny\n" },
+  { file: "deeper.yaml", text: 'hosts: ["*.b.example.com"]\ndefault: approve\n' },
+  { file: "internal.yaml", text: "hosts: [internal.test]\nagents: [builder]\ndefault: allow\n" },
+  { file: "b-second.yaml", text: "hosts: [tie.test]\ndefault: deny\n" },
+  { file: "a-first.yaml", text: "hosts: [tie.test]\ndefault: allow\n" },
+  { file: "quiet.yaml", text: "hosts: [quiet.test]\n" },
+  {
+    file: "tags.yaml",
+    text: "hosts: [tags.test]\nrules: [{ name: tagged, body_contains: [release], action: allow }]\ndefault: approve\n",
+  },
+  { file: "ip.yaml", text: "hosts: [127.0.0.1]\ndefault: allow\n" },
+]);
+
+const BASE: EgressRequest = { agent: "coder", method: "GET", host: "api.github.com", path: "/" };
+const MERGE = "/repos/a/b/pulls/1/merge";
+
+describe("evaluate()", () => {
+  it.each<[string, Partial<EgressRequest>, Partial<Decision>]>([
+    // why                                          request                                             expected
+    ["exact host, read rule", {}, { verdict: "allow", policy: "github", rule: "read" }],
+    ["host case folds", { host: "API.GitHub.COM" }, { verdict: "allow", rule: "read" }],
+    ["one trailing dot folds (same DNS name)", { host: "api.github.com." }, { verdict: "allow" }],
+    ["two trailing dots are garbage", { host: "api.github.com.." }, { verdict: "deny", reason: "bad_host" }],
+    [
+      "suffix trick is not a subdomain",
+      { host: "api.github.com.evil.test" },
+      { verdict: "deny", reason: "unknown_host" },
+    ],
+    [
+      "prefix trick is not a subdomain",
+      { host: "evilapi.github.com" },
+      { verdict: "deny", reason: "unknown_host" },
+    ],
+    [
+      "userinfo smuggling",
+      { host: "api.github.com@evil.test" },
+      { verdict: "deny", code: "host_not_allowed", reason: "bad_host" },
+    ],
+    ["port smuggling", { host: "api.github.com:443" }, { verdict: "deny", reason: "bad_host" }],
+    ["empty label", { host: "api..github.com" }, { verdict: "deny", reason: "bad_host" }],
+    [
+      "Kelvin sign folds to k only after lowercasing",
+      { host: "api.github.\u212Aom" },
+      { verdict: "deny", reason: "bad_host" },
+    ],
+    ["percent-encoded host", { host: "api.github%2ecom" }, { verdict: "deny", reason: "bad_host" }],
+    ["IPv6 literal is not supported", { host: "[::1]" }, { verdict: "deny", reason: "bad_host" }],
+    ["hex IPv4 form resolvers accept", { host: "0x7f000001" }, { verdict: "deny", reason: "bad_host" }],
+    ["short IPv4 form resolvers accept", { host: "127.1" }, { verdict: "deny", reason: "bad_host" }],
+    ["IPv4 literal named exactly by a policy", { host: "127.0.0.1" }, { verdict: "allow", policy: "ip" }],
+    [
+      "wildcard matches one level",
+      { host: "raw.githubusercontent.com" },
+      { verdict: "allow", policy: "github" },
+    ],
+    [
+      "wildcard matches deeper levels",
+      { host: "a.b.githubusercontent.com" },
+      { verdict: "allow", policy: "github" },
+    ],
+    [
+      "wildcard does not match its apex",
+      { host: "githubusercontent.com" },
+      { verdict: "deny", reason: "unknown_host" },
+    ],
+    [
+      "wildcard suffix needs a dot boundary",
+      { host: "badgithubusercontent.com" },
+      { verdict: "deny", reason: "unknown_host" },
+    ],
+    [
+      "exact pattern beats wildcard",
+      { host: "api.example.com" },
+      { verdict: "deny", policy: "exact", reason: "default_deny" },
+    ],
+    ["longer wildcard beats shorter", { host: "x.b.example.com" }, { verdict: "approve", policy: "deeper" }],
+    [
+      "shorter wildcard still applies elsewhere",
+      { host: "x.c.example.com" },
+      { verdict: "allow", policy: "wild" },
+    ],
+    ["tie goes to the first file name", { host: "tie.test" }, { verdict: "allow", policy: "a-first" }],
+    [
+      "agent not listed falls through to unknown host",
+      { host: "internal.test" },
+      { verdict: "deny", reason: "unknown_host" },
+    ],
+    [
+      "listed agent gets the policy",
+      { host: "internal.test", agent: "builder" },
+      { verdict: "allow", policy: "internal" },
+    ],
+    ["method case folds to the deny rule", { method: "delete" }, { verdict: "deny", rule: "no-deletes" }],
+    [
+      "long-s uppercases to S only after validation",
+      { method: "po\u017Ft" },
+      { verdict: "deny", reason: "bad_method" },
+    ],
+    [
+      "method with a space",
+      { method: "GET /x" },
+      { verdict: "deny", code: "policy_denied", reason: "bad_method" },
+    ],
+    ["empty method", { method: "" }, { verdict: "deny", reason: "bad_method" }],
+    [
+      "approve rule carries its settings",
+      { method: "PUT", path: MERGE },
+      {
+        verdict: "approve",
+        rule: "merge",
+        approvals: 2,
+        approvers: ["role:admin", "telegram:12345"],
+        timeoutMs: 1_800_000,
+        grantMs: 900_000,
+      },
+    ],
+    [
+      "percent-encoded letter cannot dodge the glob",
+      { method: "PUT", path: "/repos/a/b/pulls/1/m%65rge" },
+      { verdict: "approve", rule: "merge" },
+    ],
+    [
+      "case change cannot dodge the glob",
+      { method: "PUT", path: "/REPOS/a/b/pulls/1/MERGE" },
+      { verdict: "approve", rule: "merge" },
+    ],
+    [
+      "trailing slash is the same path",
+      { method: "PUT", path: `${MERGE}/` },
+      { verdict: "approve", rule: "merge" },
+    ],
+    [
+      "* is exactly one segment",
+      { method: "PUT", path: "/repos/a/b/pulls/1/2/merge" },
+      { verdict: "approve", rule: "default" },
+    ],
+    [
+      "* never matches a missing segment",
+      { method: "PUT", path: "/repos/a/pulls/1/merge" },
+      { verdict: "approve", rule: "default" },
+    ],
+    [
+      "** matches zero segments",
+      { method: "POST", path: "/repos/a/b/files" },
+      { verdict: "allow", rule: "files" },
+    ],
+    [
+      "** matches many segments",
+      { method: "POST", path: "/repos/a/b/files/x/y/z" },
+      { verdict: "allow", rule: "files" },
+    ],
+    [
+      "first match wins over later rules",
+      { method: "DELETE", path: MERGE },
+      { verdict: "deny", rule: "no-deletes" },
+    ],
+    ["earlier allow wins over a body rule", { body: "a wire-transfer" }, { verdict: "allow", rule: "read" }],
+    [
+      "body_contains is case-insensitive",
+      { method: "POST", path: "/x", body: "WIRE-TRANSFER now" },
+      { verdict: "deny", reason: "denied_by_rule", rule: "wires" },
+    ],
+    [
+      "body without the needle falls to default",
+      { method: "POST", path: "/x", body: "hello" },
+      { verdict: "approve", rule: "default", approvers: ["slack:UOWNER"], timeoutMs: 600_000, approvals: 1 },
+    ],
+    [
+      "no body: nothing can contain the needle",
+      { method: "POST", path: "/x" },
+      { verdict: "approve", rule: "default" },
+    ],
+    [
+      "unreadable body matches a deny body rule",
+      { method: "POST", path: "/x", bodyUnreadable: true },
+      { verdict: "deny", rule: "wires" },
+    ],
+    [
+      "unreadable body never matches an allow body rule",
+      { host: "tags.test", method: "POST", bodyUnreadable: true },
+      { verdict: "approve", rule: "default" },
+    ],
+    [
+      "readable body matches an allow body rule",
+      { host: "tags.test", method: "POST", body: "RELEASE v1" },
+      { verdict: "allow", rule: "tagged" },
+    ],
+    [
+      "path traversal with ..",
+      { path: "/repos/a/../b" },
+      { verdict: "deny", code: "policy_denied", reason: "ambiguous_path", policy: "github" },
+    ],
+    ["dot segment", { path: "/repos/./a" }, { verdict: "deny", reason: "ambiguous_path" }],
+    [
+      "encoded dot-dot, mixed case",
+      { path: "/repos/%2e%2E/x" },
+      { verdict: "deny", reason: "ambiguous_path" },
+    ],
+    ["half-encoded dot-dot", { path: "/repos/.%2e/x" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["Tomcat ..;param traversal", { path: "/repos/..;x/y" }, { verdict: "deny", reason: "ambiguous_path" }],
+    [
+      "raw ; path parameter",
+      { method: "PUT", path: `${MERGE};x` },
+      { verdict: "deny", reason: "ambiguous_path" },
+    ],
+    ["encoded slash", { path: "/repos/a%2Fb" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["encoded backslash", { path: "/repos/a%5cb" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["raw backslash", { path: "/repos\\..\\x" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["double slash", { path: "/repos//a" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["encoded NUL", { path: "/repos/a%00b" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["raw control character", { path: "/repos/a\tb" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["truncated percent-escape", { path: "/repos/a%2" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["non-hex percent-escape", { path: "/repos/%zz" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["overlong UTF-8 dot", { path: "/repos/%c0%ae%c0%ae/x" }, { verdict: "deny", reason: "ambiguous_path" }],
+    [
+      "double-encoded dot-dot",
+      { path: "/repos/%252e%252e/x" },
+      { verdict: "deny", reason: "ambiguous_path" },
+    ],
+    ["query left in the path", { path: "/repos/a?x=1" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["fragment left in the path", { path: "/repos/a#x" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["not origin-form", { path: "repos/a" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["raw non-ASCII", { path: "/répos" }, { verdict: "deny", reason: "ambiguous_path" }],
+    ["encoded UTF-8 is fine", { path: "/r%C3%A9pos" }, { verdict: "allow", rule: "read" }],
+    [
+      "policy default allow",
+      { host: "z.example.com", method: "POST" },
+      { verdict: "allow", rule: "default" },
+    ],
+    [
+      "policy default approve uses _defaults",
+      { host: "x.b.example.com" },
+      { verdict: "approve", rule: "default", approvals: 1, approvers: ["slack:UOWNER"], timeoutMs: 600_000 },
+    ],
+    [
+      "omitted default fails closed",
+      { host: "quiet.test" },
+      { verdict: "deny", reason: "default_deny", rule: "default", policy: "quiet" },
+    ],
+    [
+      "unknown host denied by default",
+      { host: "unknown.test" },
+      { verdict: "deny", code: "host_not_allowed", reason: "unknown_host" },
+    ],
+  ])("%s", (_why, overrides, expected) => {
+    expect(evaluate(SET, { ...BASE, ...overrides })).toMatchObject(expected);
+  });
+
+  it("omits grantMs when the rule offers no grant", () => {
+    const set = compile([{ file: "s.yaml", text: "hosts: [s.test]\nrules: [{ action: approve }]\n" }]);
+    expect(evaluate(set, { ...BASE, host: "s.test" })).toEqual({
+      verdict: "approve",
+      policy: "s",
+      rule: "rule-1",
+      approvals: 1,
+      approvers: ["role:owner", "role:admin"],
+      timeoutMs: 900_000,
+    });
+  });
+});
+
+describe("evaluate() with unknown_hosts: approve", () => {
+  const set = compile([
+    {
+      file: "_defaults.yml",
+      text: "unknown_hosts: approve\napproval_timeout: 5m\napprovers: ['slack:U1']\n",
+    },
+    { file: "github.yaml", text: GITHUB },
+  ]);
+  it.each<[string, Partial<EgressRequest>, Partial<Decision>]>([
+    [
+      "unknown host asks a human",
+      { host: "new.test" },
+      {
+        verdict: "approve",
+        policy: "_defaults",
+        rule: "unknown_hosts",
+        approvals: 1,
+        approvers: ["slack:U1"],
+        timeoutMs: 300_000,
+      },
+    ],
+    [
+      "ambiguous path is still refused",
+      { host: "new.test", path: "/a/../b" },
+      { verdict: "deny", reason: "ambiguous_path", policy: "_defaults" },
+    ],
+    [
+      "bad host is not unknown, it is refused",
+      { host: "new.test:80" },
+      { verdict: "deny", reason: "bad_host" },
+    ],
+    ["known hosts keep their policy", { method: "DELETE" }, { verdict: "deny", rule: "no-deletes" }],
+  ])("%s", (_why, overrides, expected) => {
+    expect(evaluate(set, { ...BASE, ...overrides })).toMatchObject(expected);
+  });
+});
+
+describe("findPolicy()", () => {
+  it("returns undefined for a host no policy names", () => {
+    expect(findPolicy(SET, "coder", "nowhere.test")).toBeUndefined();
+  });
+  it("skips policies that do not list the agent", () => {
+    expect(findPolicy(SET, "coder", "internal.test")).toBeUndefined();
+    expect(findPolicy(SET, "builder", "internal.test")?.name).toBe("internal");
+  });
+});

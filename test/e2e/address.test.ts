@@ -1,0 +1,82 @@
+/**
+ * Address checks: without `--resolve`, a destination that is loopback/private is refused with
+ * `private_address` unless its policy says `allow_private: true`. Only 127.0.0.0/8 is used: the
+ * upstreams listen on 127.0.0.2 and 127.0.0.3, which are loopback and so "private".
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AgentCredentials, type GatewayProcess, startGateway } from "../fakes/gateway-process.js";
+import { openTunnel, proxyRequest } from "../fakes/proxy-client.js";
+import { type RecordingUpstream, startUpstream } from "../fakes/upstreams.js";
+import { expectWardenError } from "./expect-warden-error.js";
+
+let closed: RecordingUpstream;
+let open: RecordingUpstream;
+let gw: GatewayProcess;
+let agent: AgentCredentials;
+
+const auth = () => ({ agent: "addr", token: agent.token });
+
+beforeAll(async () => {
+  closed = await startUpstream({ host: "127.0.0.2" });
+  open = await startUpstream({ host: "127.0.0.3" });
+  gw = await startGateway({
+    policies: {
+      two: { hosts: ["127.0.0.2"], rules: [], default: "allow" },
+      three: { hosts: ["127.0.0.3"], allow_private: true, rules: [], default: "allow" },
+      local: { hosts: ["localhost"], rules: [], default: "allow" },
+    },
+  });
+  agent = await gw.createAgent("addr");
+});
+
+afterAll(async () => {
+  await gw?.cleanup();
+  await closed?.close();
+  await open?.close();
+});
+
+describe("private destinations", () => {
+  it("refuses an IP-literal loopback host without allow_private", async () => {
+    const res = await proxyRequest(gw, `http://127.0.0.2:${closed.port}/`, { auth: auth() });
+    expectWardenError(res, "private_address");
+    expect(closed.connections()).toBe(0);
+  });
+
+  it("refuses a name that resolves to loopback without allow_private", async () => {
+    const res = await proxyRequest(gw, `http://localhost:${closed.port}/`, { auth: auth() });
+    expectWardenError(res, "private_address");
+  });
+
+  it.each([
+    // why                                    URL authority (all mean 127.0.0.2)
+    ["IPv4-mapped IPv6", (p: number) => `[::ffff:127.0.0.2]:${p}`],
+    ["IPv4-mapped IPv6, hex form", (p: number) => `[::ffff:7f00:2]:${p}`],
+    ["decimal integer", (p: number) => `2130706434:${p}`],
+    ["hex integer", (p: number) => `0x7f000002:${p}`],
+    ["octal dotted", (p: number) => `0177.0.0.02:${p}`],
+    ["short dotted", (p: number) => `127.2:${p}`],
+  ])("refuses the %s spelling of a private address", async (_why, authority) => {
+    const res = await proxyRequest(gw, `http://${authority(closed.port)}/`, { auth: auth() });
+    expect(res.status, res.text).toBe(403);
+    expect(["private_address", "host_not_allowed", "policy_denied"]).toContain(res.errorCode);
+    expect(closed.connections()).toBe(0);
+  });
+
+  it("refuses a CONNECT to a private address", async () => {
+    const tunnel = await openTunnel(gw, `127.0.0.2:${closed.port}`, auth());
+    if (tunnel.status === 200) {
+      // Interception may defer the verdict to the first request inside the tunnel.
+      tunnel.socket.destroy();
+    } else {
+      expect(tunnel.status).toBe(403);
+      expect(tunnel.headers["x-warden-error"]).toBe("private_address");
+    }
+    expect(closed.connections()).toBe(0);
+  });
+
+  it("forwards to a private address whose policy says allow_private: true", async () => {
+    const res = await proxyRequest(gw, `http://127.0.0.3:${open.port}/ok`, { auth: auth() });
+    expect(res.status, res.text).toBe(200);
+    expect(open.requests.map((r) => r.url)).toEqual(["/ok"]);
+  });
+});
