@@ -71,12 +71,10 @@ function v4ToBigInt(ip: string): bigint {
 }
 
 function v6ToBigInt(ip: string): bigint {
-  let text = ip;
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted?.[1]) {
-    const v4 = v4ToBigInt(dotted[1]);
-    text = `${text.slice(0, dotted.index)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
-  }
+  const text = ip.replace(/\d+\.\d+\.\d+\.\d+$/, (dotted) => {
+    const v4 = v4ToBigInt(dotted);
+    return `${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  });
   const [head = "", tail] = text.split("::");
   const left = head ? head.split(":") : [];
   const right = tail ? tail.split(":") : [];
@@ -86,11 +84,8 @@ function v6ToBigInt(ip: string): bigint {
 
 type Compiled<T> = { prefix: bigint; shift: bigint; cls: T }[];
 
-function compile<T>(
-  rows: readonly (readonly [string, T])[],
-  bits: number,
-  parse: (s: string) => bigint,
-): Compiled<T> {
+function compile<T>(rows: readonly (readonly [string, T])[], bits: 32 | 128): Compiled<T> {
+  const parse = bits === 32 ? v4ToBigInt : v6ToBigInt;
   return rows.map(([cidr, cls]) => {
     const [base = "", len = "0"] = cidr.split("/");
     const shift = BigInt(bits - Number(len));
@@ -98,8 +93,8 @@ function compile<T>(
   });
 }
 
-const V4 = compile(V4_RANGES, 32, v4ToBigInt);
-const V6 = compile(V6_RANGES, 128, v6ToBigInt);
+const V4 = compile(V4_RANGES, 32);
+const V6 = compile(V6_RANGES, 128);
 
 function classifyV4(value: bigint): AddressClass {
   return V4.find((r) => value >> r.shift === r.prefix)?.cls ?? "public";
