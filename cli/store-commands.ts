@@ -3,9 +3,18 @@
  * gateway. The secret value is read from stdin (never argv, which other users can see in `ps`).
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { copyFile, mkdir, readdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Readable } from "node:stream";
-import { createCredentials, loadMasterKey, openSqliteStore, type Store, SECRET_NAME, Vault } from "../gateway/index.js";
+import {
+  createCredentials,
+  loadMasterKey,
+  openSqliteStore,
+  type Store,
+  SECRET_NAME,
+  Vault,
+} from "../gateway/index.js";
 import { UsageError } from "./args.js";
 
 /** Opens an existing store; refuses to create an empty one by accident. */
@@ -15,11 +24,18 @@ export function openStoreReadOnly(home: string): Store {
   return openSqliteStore(path);
 }
 
-export async function setSecretCommand(o: { home: string; name: string; masterKey?: string; stdin: Readable }): Promise<void> {
+export async function setSecretCommand(o: {
+  home: string;
+  name: string;
+  masterKey?: string;
+  stdin: Readable;
+}): Promise<void> {
   if (!SECRET_NAME.test(o.name)) throw new UsageError("secret names look like GITHUB_TOKEN");
   const chunks: Buffer[] = [];
   for await (const c of o.stdin) chunks.push(c as Buffer);
-  const value = Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  const value = Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
   if (!value) throw new UsageError("no value on stdin");
   const store = openSqliteStore(join(o.home, "warden.db"));
   try {
@@ -28,4 +44,15 @@ export async function setSecretCommand(o: { home: string; name: string; masterKe
   } finally {
     store.close();
   }
+}
+
+/** Copies the preset policies into an empty (or missing) policies directory; returns how many. */
+export async function seedPolicies(dir: string): Promise<number> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if ((await readdir(dir)).length > 0) return 0;
+  // dist/cli/ → repo root/policies/presets (the YAML files are not compiled, so read them from source).
+  const presets = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "policies", "presets");
+  const names = (await readdir(presets)).filter((n) => n.endsWith(".yaml"));
+  for (const n of names) await copyFile(join(presets, n), join(dir, n));
+  return names.length;
 }

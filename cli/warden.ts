@@ -7,12 +7,13 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startGateway } from "../gateway/index.js";
-import { openStoreReadOnly, setSecretCommand } from "./store-commands.js";
+import { openStoreReadOnly, seedPolicies, setSecretCommand } from "./store-commands.js";
 import { hostPort, resolveMap, UsageError } from "./args.js";
 
 const HELP = `warden — egress gateway and control plane for AI agents
 
 Usage:
+  warden start [--listen HOST:PORT] [--control HOST:PORT]   gateway with WARDEN_HOME's policies
   warden gateway --home DIR --policies DIR --listen HOST:PORT --control HOST:PORT
                  [--upstream-ca FILE]... [--resolve HOST=IP:PORT]...
   warden secret set NAME [--home DIR]     value on stdin
@@ -47,9 +48,12 @@ async function gateway(argv: string[]): Promise<void> {
     resolve: resolveMap(values.resolve ?? []),
     masterKey: env.WARDEN_MASTER_KEY,
     // The listening line must be the first stdout line; logs before it go to stderr.
-    log: (event, fields) => process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), event, ...fields })}\n`),
+    log: (event, fields) =>
+      process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), event, ...fields })}\n`),
   });
-  process.stdout.write(`${JSON.stringify({ event: "listening", proxy: gw.proxyAddress, control: gw.controlAddress })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ event: "listening", proxy: gw.proxyAddress, control: gw.controlAddress })}\n`,
+  );
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
@@ -70,23 +74,58 @@ async function audit(argv: string[]): Promise<void> {
   const store = openStoreReadOnly(resolve(values.home ?? defaultHome()));
   const r = store.verifyAudit();
   store.close();
-  process.stdout.write(`${JSON.stringify(r.ok ? r : { ok: false, entries: r.entries, seq: r.badSeq, problem: r.problem })}\n`);
+  process.stdout.write(
+    `${JSON.stringify(r.ok ? r : { ok: false, entries: r.entries, seq: r.badSeq, problem: r.problem })}\n`,
+  );
   process.exitCode = r.ok ? 0 : 1;
 }
 
 async function secret(argv: string[]): Promise<void> {
   const [sub, name, ...rest] = argv;
-  if (sub !== "set" || !name) throw new UsageError("usage: warden secret set NAME [--home DIR]  (value on stdin)");
+  if (sub !== "set" || !name)
+    throw new UsageError("usage: warden secret set NAME [--home DIR]  (value on stdin)");
   const { values } = parseArgs({ args: rest, options: { home: { type: "string" } } });
-  await setSecretCommand({ home: resolve(values.home ?? defaultHome()), name, masterKey: env.WARDEN_MASTER_KEY, stdin: process.stdin });
+  await setSecretCommand({
+    home: resolve(values.home ?? defaultHome()),
+    name,
+    masterKey: env.WARDEN_MASTER_KEY,
+    stdin: process.stdin,
+  });
   process.stderr.write(`secret ${name} saved\n`);
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { gateway, audit, secret };
+/** `warden start`: for now the gateway alone, with policies seeded from the presets on first run. */
+async function start(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      listen: { type: "string", default: "127.0.0.1:7480" },
+      control: { type: "string", default: "127.0.0.1:7421" },
+      web: { type: "string", default: "127.0.0.1:7420" },
+    },
+  });
+  const home = resolve(defaultHome());
+  const policies = join(home, "policies");
+  const seeded = await seedPolicies(policies);
+  if (seeded > 0) process.stderr.write(`warden: seeded ${seeded} preset policies into ${policies}\n`);
+  await gateway([
+    "--home",
+    home,
+    "--policies",
+    policies,
+    "--listen",
+    values.listen ?? "",
+    "--control",
+    values.control ?? "",
+  ]);
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { gateway, audit, secret, start };
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === "help" || cmd === "--help" || cmd === "-h") return void process.stdout.write(`${HELP}\n`);
+  if (!cmd || cmd === "help" || cmd === "--help" || cmd === "-h")
+    return void process.stdout.write(`${HELP}\n`);
   const run = COMMANDS[cmd];
   if (!run) throw new UsageError(`unknown command "${cmd}"\n\n${HELP}`);
   await run(rest);

@@ -32,7 +32,12 @@ export type HoldOutcome =
 
 export type DecideResult =
   | { readonly ok: true; readonly approval: ApprovalView }
-  | { readonly ok: false; readonly status: 400 | 403 | 404 | 409; readonly code: string; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly status: 400 | 403 | 404 | 409;
+      readonly code: string;
+      readonly message: string;
+    };
 
 export interface DecideInput {
   readonly decision: "approve" | "deny";
@@ -60,7 +65,15 @@ export function createApprovals(opts: ApprovalsOptions) {
 
   function save(rec: ApprovalRecord, event: string, extra: Record<string, unknown> = {}): ApprovalRecord {
     store.putApproval(rec);
-    audit({ type: event, approval: rec.id, agent: rec.agent, policy: rec.policy, rule: rec.rule, state: rec.state, ...extra });
+    audit({
+      type: event,
+      approval: rec.id,
+      agent: rec.agent,
+      policy: rec.policy,
+      rule: rec.rule,
+      state: rec.state,
+      ...extra,
+    });
     if (event !== "approval_requested") notify(rec);
     return rec;
   }
@@ -92,13 +105,16 @@ export function createApprovals(opts: ApprovalsOptions) {
     if (timers.has(rec.id)) return;
     const delay = Math.max(0, rec.expiresAt - now());
     // setTimeout overflows past ~24.8 days; re-arm in steps so long timeouts still fire.
-    const t = setTimeout(() => {
-      timers.delete(rec.id);
-      const cur = store.getApproval(rec.id);
-      if (!cur || (cur.state !== "pending" && cur.state !== "approved")) return;
-      if (cur.expiresAt > now()) return arm(cur);
-      settle(save({ ...cur, state: "expired" }, "approval_expired"));
-    }, Math.min(delay, 2 ** 31 - 1));
+    const t = setTimeout(
+      () => {
+        timers.delete(rec.id);
+        const cur = store.getApproval(rec.id);
+        if (!cur || (cur.state !== "pending" && cur.state !== "approved")) return;
+        if (cur.expiresAt > now()) return arm(cur);
+        settle(save({ ...cur, state: "expired" }, "approval_expired"));
+      },
+      Math.min(delay, 2 ** 31 - 1),
+    );
     t.unref();
     timers.set(rec.id, t);
   }
@@ -140,7 +156,8 @@ export function createApprovals(opts: ApprovalsOptions) {
     async hold(req: HoldRequest, signal?: AbortSignal): Promise<HoldOutcome> {
       if (closing) return { outcome: "shutting_down", approval: "" };
       const t = now();
-      if ((store.grantUntil(req.agent, req.policy, req.rule) ?? 0) > t) return { outcome: "approved", via: "grant" };
+      if ((store.grantUntil(req.agent, req.policy, req.rule) ?? 0) > t)
+        return { outcome: "approved", via: "grant" };
       const found = store.findApproval(req.fingerprint, ["approved", "pending"]);
       const existing = found && expireIfDue(found);
       if (existing?.state === "approved") {
@@ -182,7 +199,12 @@ export function createApprovals(opts: ApprovalsOptions) {
       }
       if (!isAllowed(input.by, rec.approvers)) {
         audit({ type: "approval_vote_refused", approval: id, by: input.by, reason: "not_an_approver" });
-        return { ok: false, status: 403, code: "not_an_approver", message: `${input.by} may not decide this approval` };
+        return {
+          ok: false,
+          status: 403,
+          code: "not_an_approver",
+          message: `${input.by} may not decide this approval`,
+        };
       }
       if (rec.votes.some((v) => v.by === input.by)) {
         return { ok: false, status: 409, code: "already_voted", message: `${input.by} already voted` };
@@ -196,18 +218,32 @@ export function createApprovals(opts: ApprovalsOptions) {
       let state: ApprovalState = "pending";
       if (input.decision === "deny") state = "denied";
       else if (approvals.length >= rec.needed) state = "approved";
-      const next = save({ ...rec, votes, state }, "approval_vote", { by: input.by, decision: input.decision, scope: input.scope });
+      const next = save({ ...rec, votes, state }, "approval_vote", {
+        by: input.by,
+        decision: input.decision,
+        scope: input.scope,
+      });
       // A grant needs every approving voter to have chosen it: one "once" keeps it to this request.
       if (state === "approved" && rec.grantMs && approvals.every((v) => v.scope === "grant")) {
         store.putGrant(rec.agent, rec.policy, rec.rule, now() + rec.grantMs);
-        audit({ type: "grant_created", approval: id, agent: rec.agent, policy: rec.policy, rule: rec.rule, ms: rec.grantMs });
+        audit({
+          type: "grant_created",
+          approval: id,
+          agent: rec.agent,
+          policy: rec.policy,
+          rule: rec.rule,
+          ms: rec.grantMs,
+        });
       }
       if (state !== "pending") settle(next);
       return { ok: true, approval: toView(store.getApproval(id) ?? next) };
     },
 
     list(state?: ApprovalState): ApprovalView[] {
-      return store.listApprovals(state).map((r) => toView(expireIfDue(r))).filter((v) => !state || v.state === state);
+      return store
+        .listApprovals(state)
+        .map((r) => toView(expireIfDue(r)))
+        .filter((v) => !state || v.state === state);
     },
 
     get(id: string): ApprovalView | undefined {

@@ -23,8 +23,5 @@ export function canonicalJson(value: unknown): string {
 
 /** The hash stored with an entry. `seq` and `ts` are part of the hashed entry. */
 export function chainHash(prevHash: string, seq: number, ts: number, entry: unknown): string {
-  return createHash("sha256")
-    .update(prevHash)
-    .update(canonicalJson({ seq, ts, entry }))
-    .digest("hex");
+  return createHash("sha256").update(prevHash).update(canonicalJson({ seq, ts, entry })).digest("hex");
 }

@@ -34,14 +34,26 @@ export interface ControlDeps {
   readonly hooks?: AgentHooks;
 }
 
-const NewAgent = z.strictObject({ name: z.string().regex(AGENT_NAME), provider: z.string().max(32).optional() });
-const SecretBody = z.strictObject({ value: z.string().min(1).max(64 * 1024) });
+const NewAgent = z.strictObject({
+  name: z.string().regex(AGENT_NAME),
+  provider: z.string().max(32).optional(),
+});
+const SecretBody = z.strictObject({
+  value: z
+    .string()
+    .min(1)
+    .max(64 * 1024),
+});
 const Decision = z.strictObject({
   decision: z.enum(["approve", "deny"]),
   by: z.string().regex(/^[a-z][a-z0-9_-]{0,31}:[^\s]{1,128}$/, "must be <platform>:<userId>"),
   scope: z.enum(["once", "grant"]).default("once"),
 });
-const PolicyTest = z.strictObject({ agent: z.string().regex(AGENT_NAME), method: z.string().max(16), url: z.string().max(8192) });
+const PolicyTest = z.strictObject({
+  agent: z.string().regex(AGENT_NAME),
+  method: z.string().max(16),
+  url: z.string().max(8192),
+});
 
 const ROUTES = new Set(["GET /v1/audit/verify", "POST /v1/policies/reload", "POST /v1/policies/test"]);
 
@@ -55,8 +67,11 @@ const fail = (status: number, code: string, message: string, extra: object = {})
 export function createControlServer(deps: ControlDeps): http.Server {
   const expected = createHash("sha256").update(`Bearer ${deps.token}`).digest();
   return http.createServer((req, res) => {
-    const given = createHash("sha256").update(req.headers.authorization ?? "").digest();
-    if (!timingSafeEqual(given, expected)) return send(res, fail(401, "unauthorized", "bearer token required"));
+    const given = createHash("sha256")
+      .update(req.headers.authorization ?? "")
+      .digest();
+    if (!timingSafeEqual(given, expected))
+      return send(res, fail(401, "unauthorized", "bearer token required"));
     readJson(req)
       .then((body) => route(deps, req.method ?? "GET", new URL(req.url ?? "/", "http://control"), body))
       .then((reply) => send(res, reply))
@@ -68,7 +83,9 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
   const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
   // Literal routes (/v1/audit/verify) win over parameter routes (/v1/agents/:name).
   const literal = `${method} /${parts.join("/")}`;
-  const key = ROUTES.has(literal) ? literal : `${method} /${parts.map((p, i) => (i === 2 ? ":" : p)).join("/")}`;
+  const key = ROUTES.has(literal)
+    ? literal
+    : `${method} /${parts.map((p, i) => (i === 2 ? ":" : p)).join("/")}`;
   const id = parts[2] ?? "";
   const parse = <T>(schema: z.ZodType<T>): T | Reply => {
     const r = schema.safeParse(body ?? {});
@@ -122,8 +139,12 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
     case "GET /v1/approvals": {
       const state = url.searchParams.get("state");
       const states = ["pending", "approved", "denied", "expired", "used"] as const;
-      if (state && !states.includes(state as never)) return fail(400, "bad_request", `state is one of ${states.join(", ")}`);
-      return { status: 200, body: deps.approvals.list((state ?? undefined) as (typeof states)[number] | undefined) };
+      if (state && !states.includes(state as never))
+        return fail(400, "bad_request", `state is one of ${states.join(", ")}`);
+      return {
+        status: 200,
+        body: deps.approvals.list((state ?? undefined) as (typeof states)[number] | undefined),
+      };
     }
     case "GET /v1/approvals/:": {
       const a = deps.approvals.get(id);
@@ -143,7 +164,12 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
     case "GET /v1/policies":
       return {
         status: 200,
-        body: deps.policies.set.policies.map((p) => ({ name: p.name, file: p.file, hosts: p.hosts, default: p.default })),
+        body: deps.policies.set.policies.map((p) => ({
+          name: p.name,
+          file: p.file,
+          hosts: p.hosts,
+          default: p.default,
+        })),
       };
     case "POST /v1/policies/test": {
       const b = parse(PolicyTest);
@@ -151,17 +177,29 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
       const parsed = parseAbsoluteForm(b.url.replace(/^https:/i, "http:"));
       if (!parsed) return fail(400, "bad_request", "url must look like https://host/path");
       const path = parsed.pathAndQuery.split("?")[0] ?? "/";
-      return { status: 200, body: evaluate(deps.policies.set, { agent: b.agent, method: b.method, host: parsed.target.host, path }) };
+      return {
+        status: 200,
+        body: evaluate(deps.policies.set, {
+          agent: b.agent,
+          method: b.method,
+          host: parsed.target.host,
+          path,
+        }),
+      };
     }
     case "GET /v1/audit": {
       const after = Number(url.searchParams.get("after") ?? 0);
       const limit = Math.min(Number(url.searchParams.get("limit") ?? 1000), 10_000);
-      if (!Number.isInteger(after) || !Number.isInteger(limit) || limit < 1) return fail(400, "bad_request", "after and limit are integers");
+      if (!Number.isInteger(after) || !Number.isInteger(limit) || limit < 1)
+        return fail(400, "bad_request", "after and limit are integers");
       return { status: 200, body: deps.store.listAudit(after, limit) };
     }
     case "GET /v1/audit/verify": {
       const v = deps.store.verifyAudit();
-      return { status: 200, body: v.ok ? v : { ok: false, entries: v.entries, seq: v.badSeq, problem: v.problem } };
+      return {
+        status: 200,
+        body: v.ok ? v : { ok: false, entries: v.entries, seq: v.badSeq, problem: v.problem },
+      };
     }
     default:
       return fail(404, "not_found", `no route ${method} ${url.pathname}`);

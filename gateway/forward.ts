@@ -66,13 +66,18 @@ function requestOptions(
     setHost: false,
     agent: pool ? (tls ? up.https : up.http) : false,
     // The pooled agent carries the CA list itself; passing it per request would bloat the pool key.
-    ...(tls ? { servername: isIP(target.host) ? undefined : target.host, ...(pool ? {} : { ca: [...up.ca] }) } : {}),
+    ...(tls
+      ? { servername: isIP(target.host) ? undefined : target.host, ...(pool ? {} : { ca: [...up.ca] }) }
+      : {}),
   };
 }
 
 /** Response headers for the agent: end-to-end only, echoed secrets scrubbed. */
 function responseHeaders(upRes: IncomingMessage, c: Cleared, rewriting: boolean): HeaderPairs {
-  let pairs = endToEnd(pairsOf(upRes.rawHeaders)).map(([n, v]): [string, string] => [n, scrub(v, c.bindings)]);
+  let pairs = endToEnd(pairsOf(upRes.rawHeaders)).map(([n, v]): [string, string] => [
+    n,
+    scrub(v, c.bindings),
+  ]);
   if (rewriting) {
     pairs = pairs.filter(([n]) => !/^(content-length|content-encoding)$/i.test(n));
   }
@@ -113,7 +118,11 @@ export function forward(
     });
     upReq.on("response", (upRes) => {
       const rewriting = c.bindings.length > 0;
-      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes, c, rewriting).flat());
+      res.writeHead(
+        upRes.statusCode ?? 502,
+        upRes.statusMessage,
+        responseHeaders(upRes, c, rewriting).flat(),
+      );
       resolve(upRes.statusCode ?? 502);
       const stages: NodeJS.ReadWriteStream[] = [];
       if (rewriting) {
@@ -130,7 +139,14 @@ export function forward(
 }
 
 /** Forwards a WebSocket (or other) upgrade; frames then flow both ways untouched. */
-export function forwardUpgrade(up: Upstreams, target: Target, c: Cleared, method: string, client: Socket, head: Buffer) {
+export function forwardUpgrade(
+  up: Upstreams,
+  target: Target,
+  c: Cleared,
+  method: string,
+  client: Socket,
+  head: Buffer,
+) {
   const mod = target.scheme === "https" ? https : http;
   const upReq = mod.request(requestOptions(up, target, c, method, false));
   upReq.on("error", (err) => writeRaw(client, upstreamError(err, target.host)));

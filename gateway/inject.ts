@@ -18,7 +18,10 @@ export interface Binding {
 }
 
 /** Names of this agent's secrets whose placeholders appear in `texts`. */
-export function findPlaceholders(texts: readonly string[], placeholders: ReadonlyMap<string, string>): Set<string> {
+export function findPlaceholders(
+  texts: readonly string[],
+  placeholders: ReadonlyMap<string, string>,
+): Set<string> {
   const found = new Set<string>();
   for (const raw of texts) {
     for (const text of [raw, ...decodedBasic(raw)]) {

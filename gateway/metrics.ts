@@ -21,7 +21,8 @@ export function createMetrics() {
     observe(seconds: number): void {
       sum += seconds;
       total++;
-      for (let i = 0; i < BUCKETS.length; i++) if (seconds <= (BUCKETS[i] as number)) counts[i] = (counts[i] ?? 0) + 1;
+      for (let i = 0; i < BUCKETS.length; i++)
+        if (seconds <= (BUCKETS[i] as number)) counts[i] = (counts[i] ?? 0) + 1;
     },
     render(): string {
       const lines = [

@@ -79,8 +79,23 @@ export async function clear(
   let body: Buffer | undefined;
   const needsBody = policy?.needsBody ?? false;
   if (needsBody) body = await readBody(req.message, ctx.maxBodyBytes, fail);
-  const decision = evaluate(set, { agent, method, host: target.host, path, body: body?.toString("utf8") });
-  const audit: Record<string, unknown> = { ...base, policy: decision.policy, rule: decision.rule, verdict: decision.verdict };
+  // A compressed body cannot be searched for needles: say so, and body rules fail closed.
+  const encoding = String(req.message.headers["content-encoding"] ?? "identity").toLowerCase();
+  const bodyUnreadable = needsBody && encoding !== "identity";
+  const decision = evaluate(set, {
+    agent,
+    method,
+    host: target.host,
+    path,
+    body: body?.toString("utf8"),
+    bodyUnreadable,
+  });
+  const audit: Record<string, unknown> = {
+    ...base,
+    policy: decision.policy,
+    rule: decision.rule,
+    verdict: decision.verdict,
+  };
   if (decision.verdict === "deny") {
     throw new GatewayError(decision.code, denyMessage(decision.reason, target.host), {
       policy: decision.policy,
@@ -91,11 +106,15 @@ export async function clear(
   // 3. Rate limit, per agent and policy.
   if (policy?.rateLimit) {
     const wait = ctx.rateLimit(`${agent}\u0000${policy.name}`, policy.rateLimit);
-    if (wait !== undefined) throw fail("rate_limited", `rate limit of ${policy.name} reached`, { retryAfter: wait });
+    if (wait !== undefined)
+      throw fail("rate_limited", `rate limit of ${policy.name} reached`, { retryAfter: wait });
   }
 
   // 4. Address: checked before a human is asked, dialled exactly as checked.
-  const where = await resolveTarget(target.host, target.port, { ...ctx.resolve, allowPrivate: policy?.allowPrivate ?? false });
+  const where = await resolveTarget(target.host, target.port, {
+    ...ctx.resolve,
+    allowPrivate: policy?.allowPrivate ?? false,
+  });
   if (!where.ok) throw fail(where.code, where.message, { rule: decision.rule });
 
   // 5. Approval, bound to agent, method, URL and body digest.
@@ -124,10 +143,15 @@ export async function clear(
       },
       signal,
     );
-    const ctxApproval = { rule: decision.rule, approval: "approval" in outcome ? outcome.approval : undefined };
+    const ctxApproval = {
+      rule: decision.rule,
+      approval: "approval" in outcome ? outcome.approval : undefined,
+    };
     if (outcome.outcome === "expired") throw fail("approval_expired", "approval timed out", ctxApproval);
-    if (outcome.outcome === "shutting_down") throw fail("gateway_shutting_down", "gateway is shutting down", ctxApproval);
-    if (outcome.outcome !== "approved") throw fail("approval_denied", "request was not approved", ctxApproval);
+    if (outcome.outcome === "shutting_down")
+      throw fail("gateway_shutting_down", "gateway is shutting down", ctxApproval);
+    if (outcome.outcome !== "approved")
+      throw fail("approval_denied", "request was not approved", ctxApproval);
     audit.approval = outcome.approval;
     audit.via = outcome.via;
   }

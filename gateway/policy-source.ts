@@ -17,9 +17,14 @@ export async function readPolicyDir(dir: string): Promise<ReloadResult & { set?:
   try {
     names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
   } catch (err) {
-    return { ok: false, issues: [{ file: dir, message: `cannot read policies directory: ${(err as Error).message}` }] };
+    return {
+      ok: false,
+      issues: [{ file: dir, message: `cannot read policies directory: ${(err as Error).message}` }],
+    };
   }
-  const files = await Promise.all(names.map(async (n) => ({ file: n, text: await readFile(join(dir, n), "utf8") })));
+  const files = await Promise.all(
+    names.map(async (n) => ({ file: n, text: await readFile(join(dir, n), "utf8") })),
+  );
   const result = compilePolicies(files);
   if (!result.ok) return { ok: false, issues: result.issues };
   return { ok: true, policies: result.set.policies.length, set: result.set };

@@ -33,7 +33,11 @@ export interface ProxyDeps extends PipelineContext {
 
 export const INTERNAL_HOST = "warden.internal";
 
-const SERVER_OPTIONS: http.ServerOptions = { maxHeaderSize: 32 * 1024, requestTimeout: 0, keepAliveTimeout: 30_000 };
+const SERVER_OPTIONS: http.ServerOptions = {
+  maxHeaderSize: 32 * 1024,
+  requestTimeout: 0,
+  keepAliveTimeout: 30_000,
+};
 
 /** Builds the listeners' request machinery; `closing()` reports whether shutdown began. */
 export function createProxy(deps: ProxyDeps) {
@@ -41,7 +45,13 @@ export function createProxy(deps: ProxyDeps) {
   let inflight = 0;
   let closing = false;
 
-  async function handle(agent: string, target: Target, pathAndQuery: string, req: IncomingMessage, res: ServerResponse) {
+  async function handle(
+    agent: string,
+    target: Target,
+    pathAndQuery: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) {
     const started = performance.now();
     const method = req.method ?? "GET";
     const base = { agent, method, host: target.host, port: target.port, path: pathAndQuery.split("?")[0] };
@@ -51,7 +61,11 @@ export function createProxy(deps: ProxyDeps) {
     res.on("close", () => aborted.abort());
     try {
       if (closing) throw new GatewayError("gateway_shutting_down", "gateway is shutting down");
-      const cleared = await clear(deps, { agent, method, target, pathAndQuery, message: req }, aborted.signal);
+      const cleared = await clear(
+        deps,
+        { agent, method, target, pathAndQuery, message: req },
+        aborted.signal,
+      );
       deps.audit({ type: "request", ...cleared.audit });
       const status = await forward(deps.upstreams, target, cleared, req, res);
       deps.metrics.count(cleared.audit.verdict === "approve" ? "approved" : "allow");
@@ -80,16 +94,37 @@ export function createProxy(deps: ProxyDeps) {
     res.end(body);
   }
 
-  async function upgrade(agent: string, target: Target, pathAndQuery: string, req: IncomingMessage, socket: Socket, head: Buffer) {
-    const base = { agent, method: req.method, host: target.host, port: target.port, path: pathAndQuery.split("?")[0] };
+  async function upgrade(
+    agent: string,
+    target: Target,
+    pathAndQuery: string,
+    req: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+  ) {
+    const base = {
+      agent,
+      method: req.method,
+      host: target.host,
+      port: target.port,
+      path: pathAndQuery.split("?")[0],
+    };
     socket.on("error", () => socket.destroy());
     const aborted = new AbortController();
     socket.on("close", () => aborted.abort());
     try {
       if (closing) throw new GatewayError("gateway_shutting_down", "gateway is shutting down");
       const method = req.method ?? "GET";
-      const cleared = await clear(deps, { agent, method, target, pathAndQuery, message: req }, aborted.signal);
-      const headers = setHeader(setHeader(cleared.headers, "connection", "Upgrade"), "upgrade", String(req.headers.upgrade));
+      const cleared = await clear(
+        deps,
+        { agent, method, target, pathAndQuery, message: req },
+        aborted.signal,
+      );
+      const headers = setHeader(
+        setHeader(cleared.headers, "connection", "Upgrade"),
+        "upgrade",
+        String(req.headers.upgrade),
+      );
       deps.audit({ type: "request", upgrade: true, ...cleared.audit });
       deps.metrics.count("allow");
       forwardUpgrade(deps.upstreams, target, { ...cleared, headers }, method, socket, head);
@@ -119,12 +154,25 @@ export function createProxy(deps: ProxyDeps) {
     socket.on("error", () => socket.destroy());
     const auth = parseAuthority(req.url ?? "", 443);
     if (!auth) return writeRaw(socket, badRequest("CONNECT target must be host:port"));
-    if (closing) return writeRaw(socket, new GatewayError("gateway_shutting_down", "gateway is shutting down"));
+    if (closing)
+      return writeRaw(socket, new GatewayError("gateway_shutting_down", "gateway is shutting down"));
     const set = deps.policies.set;
     // Refuse early (no TLS work) when every request in the tunnel would be refused anyway.
-    if (auth.host !== INTERNAL_HOST && !findPolicy(set, agent, auth.host) && set.defaults.unknownHosts === "deny") {
+    if (
+      auth.host !== INTERNAL_HOST &&
+      !findPolicy(set, agent, auth.host) &&
+      set.defaults.unknownHosts === "deny"
+    ) {
       const e = new GatewayError("host_not_allowed", `no policy allows ${auth.host}`);
-      deps.audit({ type: "request", agent, method: "CONNECT", host: auth.host, port: auth.port, verdict: "deny", code: e.code });
+      deps.audit({
+        type: "request",
+        agent,
+        method: "CONNECT",
+        host: auth.host,
+        port: auth.port,
+        verdict: "deny",
+        code: e.code,
+      });
       deps.metrics.count("deny", e.code);
       return writeRaw(socket, e);
     }
@@ -136,7 +184,11 @@ export function createProxy(deps: ProxyDeps) {
     }
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
     if (head.length > 0) socket.unshift(head);
-    const tls = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ["http/1.1"] });
+    const tls = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: context,
+      ALPNProtocols: ["http/1.1"],
+    });
     tls.on("error", () => tls.destroy());
     tunnels.set(tls, { agent, ...auth });
     inner.emit("connection", tls);
@@ -169,7 +221,9 @@ export function createProxy(deps: ProxyDeps) {
     server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
       if (!socket.writable) return socket.destroy();
       const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+      );
     });
     return server;
   }

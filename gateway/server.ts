@@ -91,7 +91,9 @@ export async function startGateway(opts: GatewayOptions) {
     internal: opts.internal,
   });
 
-  const tcp = proxy.createListener((req) => basicAgent(req.headers["proxy-authorization"], credentials.authenticate));
+  const tcp = proxy.createListener((req) =>
+    basicAgent(req.headers["proxy-authorization"], credentials.authenticate),
+  );
   const proxyAddr = await listen(tcp, opts.listen);
   const agentEnv = (name: string, agentToken: string): Record<string, string> => {
     const proxyUrl = `http://${encodeURIComponent(name)}:${encodeURIComponent(agentToken)}@${proxyAddr}`;
@@ -189,7 +191,10 @@ export function proxyEnv(proxyUrl: string, caPath: string, bundlePath: string): 
   };
 }
 
-function basicAgent(header: string | undefined, auth: (agent: string, token: string) => boolean): string | undefined {
+function basicAgent(
+  header: string | undefined,
+  auth: (agent: string, token: string) => boolean,
+): string | undefined {
   const m = /^basic\s+([A-Za-z0-9+/=]+)$/i.exec(header?.trim() ?? "");
   if (!m?.[1]) return undefined;
   const decoded = Buffer.from(m[1], "base64").toString("utf8");

@@ -89,7 +89,9 @@ export function openSqliteStore(path: string): Store {
       "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
     ),
     insertAudit: db.prepare("INSERT INTO audit (seq, ts, entry, prev_hash, hash) VALUES (?, ?, ?, ?, ?)"),
-    listAudit: db.prepare<[number, number], AuditDbRow>("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?"),
+    listAudit: db.prepare<[number, number], AuditDbRow>(
+      "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
+    ),
     allAudit: db.prepare<[], AuditDbRow>("SELECT * FROM audit ORDER BY seq"),
   };
 
@@ -180,8 +182,14 @@ function verifyRows(rows: AuditDbRow[], head: { seq: number; hash: string } | un
   let prev = GENESIS_HASH;
   let expectedSeq = 1;
   for (const r of rows) {
-    const bad = (problem: string): AuditVerifyResult => ({ ok: false, entries: rows.length, badSeq: r.seq, problem });
-    if (r.seq !== expectedSeq) return { ok: false, entries: rows.length, badSeq: expectedSeq, problem: "missing entry" };
+    const bad = (problem: string): AuditVerifyResult => ({
+      ok: false,
+      entries: rows.length,
+      badSeq: r.seq,
+      problem,
+    });
+    if (r.seq !== expectedSeq)
+      return { ok: false, entries: rows.length, badSeq: expectedSeq, problem: "missing entry" };
     if (r.prev_hash !== prev) return bad("broken link to previous entry");
     let entry: unknown;
     try {

@@ -13,7 +13,10 @@ export interface Target {
 }
 
 /** Splits `host[:port]` (or `[v6]:port`); undefined when malformed. */
-export function parseAuthority(authority: string, defaultPort: number): { host: string; port: number } | undefined {
+export function parseAuthority(
+  authority: string,
+  defaultPort: number,
+): { host: string; port: number } | undefined {
   if (authority.length === 0 || authority.length > 300 || authority.includes("@")) return undefined;
   let hostPart: string;
   let portPart: string | undefined;
@@ -33,7 +36,8 @@ export function parseAuthority(authority: string, defaultPort: number): { host: 
     if (norm === undefined) return undefined;
     hostPart = norm;
   }
-  const port = portPart === undefined ? defaultPort : /^[0-9]{1,5}$/.test(portPart) ? Number(portPart) : Number.NaN;
+  const port =
+    portPart === undefined ? defaultPort : /^[0-9]{1,5}$/.test(portPart) ? Number(portPart) : Number.NaN;
   if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
   return { host: hostPart, port };
 }

@@ -14,6 +14,7 @@ import type {
   CompiledPolicy,
   CompiledRule,
   Decision,
+  DenyReason,
   EgressRequest,
   PolicyDefaults,
   PolicySet,
@@ -68,45 +69,22 @@ export function evaluate(set: PolicySet, req: EgressRequest, _now?: number): Dec
       return { verdict: "deny", code: "host_not_allowed", reason: "unknown_host" };
     }
     // A human would approve what the card shows; an ambiguous path may not be what reaches upstream.
-    if (segments === undefined) {
-      return { verdict: "deny", code: "policy_denied", reason: "ambiguous_path", policy: DEFAULTS_POLICY };
-    }
+    if (segments === undefined) return refuse("ambiguous_path", DEFAULTS_POLICY);
     return approveWith(set.defaults, DEFAULTS_POLICY, "unknown_hosts");
   }
 
-  if (segments === undefined) {
-    return { verdict: "deny", code: "policy_denied", reason: "ambiguous_path", policy: policy.name };
-  }
+  if (segments === undefined) return refuse("ambiguous_path", policy.name);
   const rule = policy.rules.find((r) => ruleMatches(r, method, segments, req));
   if (rule !== undefined) return decide(set.defaults, policy, rule);
 
-  switch (policy.default) {
-    case "allow":
-      return { verdict: "allow", policy: policy.name, rule: "default" };
-    case "approve":
-      return approveWith(set.defaults, policy.name, "default");
-    default:
-      return {
-        verdict: "deny",
-        code: "policy_denied",
-        reason: "default_deny",
-        policy: policy.name,
-        rule: "default",
-      };
-  }
+  if (policy.default === "allow") return { verdict: "allow", policy: policy.name, rule: "default" };
+  if (policy.default === "approve") return approveWith(set.defaults, policy.name, "default");
+  return refuse("default_deny", policy.name, "default");
 }
 
 function decide(defaults: PolicyDefaults, policy: CompiledPolicy, rule: CompiledRule): Decision {
   if (rule.action === "allow") return { verdict: "allow", policy: policy.name, rule: rule.name };
-  if (rule.action === "deny") {
-    return {
-      verdict: "deny",
-      code: "policy_denied",
-      reason: "denied_by_rule",
-      policy: policy.name,
-      rule: rule.name,
-    };
-  }
+  if (rule.action === "deny") return refuse("denied_by_rule", policy.name, rule.name);
   return {
     verdict: "approve",
     policy: policy.name,
@@ -116,6 +94,11 @@ function decide(defaults: PolicyDefaults, policy: CompiledPolicy, rule: Compiled
     timeoutMs: rule.timeoutMs ?? defaults.approvalTimeoutMs,
     ...(rule.grantMs !== undefined && { grantMs: rule.grantMs }),
   };
+}
+
+/** A `policy_denied` refusal; `rule` is absent when no rule was reached. */
+function refuse(reason: DenyReason, policy: string, rule?: string): Decision {
+  return { verdict: "deny", code: "policy_denied", reason, policy, ...(rule !== undefined && { rule }) };
 }
 
 /** An approval that only `_defaults.yaml` shapes: one approver from the default list. */

@@ -21,7 +21,7 @@ const RULE = (body: string): string => `hosts: [api.github.com]\nrules:\n  - nam
 describe("compilePolicies() rejects malformed files with file, line and a readable message", () => {
   // biome-ignore format: a table reads best one row per line
   it.each([
-    // why                                text                                                                line message fragment
+    // why                                text                                                                ln  message fragment
     ["typo in a rule key",                RULE("    metods: [GET]\n    action: allow\n"),                     4,  'rules[0].metods: unknown key "metods" (did you mean "methods"?)'],
     ["typo at top level",                 "hosts: [a.test]\ndefualt: deny\n",                                 2,  'defualt: unknown key "defualt" (did you mean "default"?)'],
     ["bad duration",                      RULE("    action: approve\n    timeout: 30 minutes\n"),             5,  'rules[0].timeout: must be a duration like 30s, 15m, 2h or 1d, got "30 minutes"'],

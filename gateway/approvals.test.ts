@@ -1,0 +1,202 @@
+import { describe, expect, it } from "vitest";
+import type { ApprovalView, Approver } from "./approver.js";
+import { createApprovals, type HoldRequest } from "./approvals.js";
+import { openSqliteStore } from "./sqlite-store.js";
+
+const REQ: HoldRequest = {
+  fingerprint: "fp1",
+  agent: "a1",
+  method: "POST",
+  url: "https://api.test/send",
+  host: "api.test",
+  path: "/send",
+  policy: "p",
+  rule: "send",
+  bodyPreview: "",
+  reason: null,
+  needed: 1,
+  approvers: ["test:alice", "test:bob", "role:admin"],
+  timeoutMs: 60_000,
+  grantMs: null,
+};
+
+function setup(opts: { approver?: Approver; admins?: string[] } = {}) {
+  let t = 1_000_000;
+  const store = openSqliteStore(":memory:");
+  const audit: Record<string, unknown>[] = [];
+  let n = 0;
+  const approvals = createApprovals({
+    store,
+    audit: (e) => void audit.push(e),
+    approver: opts.approver,
+    roles: { hasRole: (id, role) => role === "admin" && (opts.admins ?? []).includes(id) },
+    now: () => t,
+    newId: () => `id${++n}`,
+  });
+  return { store, approvals, audit, advance: (ms: number) => (t += ms) };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe("createApprovals()", () => {
+  it("holds until an allowed approver approves, then the approval is used", async () => {
+    const { approvals } = setup();
+    const held = approvals.hold(REQ);
+    await tick();
+    expect(approvals.list("pending")).toHaveLength(1);
+    expect(approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" }).ok).toBe(true);
+    expect(await held).toEqual({ outcome: "approved", approval: "id1", via: "vote" });
+    expect(approvals.get("id1")?.state).toBe("used");
+  });
+
+  it("refuses votes from people who are not approvers (403) and audits them", async () => {
+    const { approvals, audit } = setup();
+    void approvals.hold(REQ);
+    await tick();
+    const r = approvals.decide("id1", { decision: "approve", by: "test:mallory", scope: "once" });
+    expect(r).toMatchObject({ ok: false, status: 403 });
+    expect(audit.some((e) => e.type === "approval_vote_refused")).toBe(true);
+    expect(approvals.get("id1")?.state).toBe("pending");
+  });
+
+  it("counts role:admin through the RoleResolver only", async () => {
+    const { approvals } = setup({ admins: ["slack:U1"] });
+    void approvals.hold(REQ);
+    await tick();
+    expect(approvals.decide("id1", { decision: "approve", by: "slack:U2", scope: "once" })).toMatchObject({
+      status: 403,
+    });
+    expect(approvals.decide("id1", { decision: "approve", by: "slack:U1", scope: "once" }).ok).toBe(true);
+  });
+
+  it("needs distinct approvers for a quorum; the same person twice is a 409", async () => {
+    const { approvals } = setup();
+    const held = approvals.hold({ ...REQ, needed: 2 });
+    await tick();
+    expect(approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" }).ok).toBe(true);
+    expect(approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" })).toMatchObject({
+      status: 409,
+    });
+    expect(approvals.get("id1")?.state).toBe("pending");
+    approvals.decide("id1", { decision: "approve", by: "test:bob", scope: "once" });
+    expect((await held).outcome).toBe("approved");
+  });
+
+  it("denies on any deny and answers later votes with 409; unknown ids are 404", async () => {
+    const { approvals } = setup();
+    const held = approvals.hold({ ...REQ, needed: 2 });
+    await tick();
+    approvals.decide("id1", { decision: "deny", by: "test:bob", scope: "once" });
+    expect((await held).outcome).toBe("denied");
+    expect(approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" })).toMatchObject({
+      status: 409,
+    });
+    expect(approvals.decide("nope", { decision: "approve", by: "test:alice", scope: "once" })).toMatchObject({
+      status: 404,
+    });
+  });
+
+  it("joins an identical pending request instead of creating a second approval", async () => {
+    const { approvals } = setup();
+    const first = new AbortController();
+    const a = approvals.hold(REQ, first.signal);
+    await tick();
+    first.abort(); // the agent gave up and retries the same request
+    expect((await a).outcome).toBe("denied");
+    const b = approvals.hold(REQ);
+    await tick();
+    expect(approvals.list()).toHaveLength(1);
+    approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" });
+    expect(await b).toMatchObject({ outcome: "approved", approval: "id1" });
+  });
+
+  it("lets an approval decided while nobody waited be used once by the identical retry", async () => {
+    const { approvals, store } = setup();
+    const ac = new AbortController();
+    const a = approvals.hold(REQ, ac.signal);
+    await tick();
+    ac.abort();
+    await a;
+    approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" });
+    expect(store.getApproval("id1")?.state).toBe("approved");
+    expect(await approvals.hold(REQ)).toMatchObject({ outcome: "approved", approval: "id1" });
+    // Single use: the next identical request needs a new approval.
+    void approvals.hold(REQ);
+    await tick();
+    expect(approvals.list("pending").map((v) => v.id)).toEqual(["id2"]);
+  });
+
+  it("a different fingerprint never rides on someone else's approval", async () => {
+    const { approvals } = setup();
+    void approvals.hold(REQ);
+    void approvals.hold({ ...REQ, fingerprint: "fp2" });
+    await tick();
+    expect(approvals.list("pending")).toHaveLength(2);
+  });
+
+  it("expires after the timeout and refuses late votes", async () => {
+    const { approvals, advance } = setup();
+    const held = approvals.hold({ ...REQ, timeoutMs: 5 });
+    await tick();
+    advance(10);
+    expect(approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" })).toMatchObject({
+      status: 409,
+    });
+    expect((await held).outcome).toBe("expired");
+  });
+
+  it("grants the rule for the window only when every approver chose grant", async () => {
+    const { approvals, advance } = setup();
+    const held = approvals.hold({ ...REQ, grantMs: 60_000 });
+    await tick();
+    approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "grant" });
+    await held;
+    expect(await approvals.hold({ ...REQ, fingerprint: "other" })).toEqual({
+      outcome: "approved",
+      via: "grant",
+    });
+    advance(61_000);
+    void approvals.hold({ ...REQ, fingerprint: "later" });
+    await tick();
+    expect(approvals.list("pending")).toHaveLength(1);
+  });
+
+  it("refuses scope grant on a rule without a grant window (400)", async () => {
+    const { approvals } = setup();
+    void approvals.hold(REQ);
+    await tick();
+    expect(approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "grant" })).toMatchObject({
+      status: 400,
+    });
+  });
+
+  it("denies at once when the Approver cannot deliver the card (fail closed)", async () => {
+    const approver: Approver = { requested: async () => Promise.reject(new Error("no channel")) };
+    const { approvals } = setup({ approver });
+    expect((await approvals.hold(REQ)).outcome).toBe("unavailable");
+    expect(approvals.get("id1")?.state).toBe("denied");
+  });
+
+  it("tells the Approver about new approvals and every change", async () => {
+    const seen: string[] = [];
+    const approver: Approver = {
+      requested: async (v: ApprovalView) => void seen.push(`new:${v.state}`),
+      updated: async (v: ApprovalView) => void seen.push(`upd:${v.state}`),
+    };
+    const { approvals } = setup({ approver });
+    const held = approvals.hold(REQ);
+    await tick();
+    approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" });
+    await held;
+    expect(seen).toEqual(["new:pending", "upd:approved", "upd:used"]);
+  });
+
+  it("answers held requests with shutting_down and keeps the approval pending for a retry", async () => {
+    const { approvals, store } = setup();
+    const held = approvals.hold(REQ);
+    await tick();
+    approvals.shutdown();
+    expect((await held).outcome).toBe("shutting_down");
+    expect(store.getApproval("id1")?.state).toBe("pending");
+  });
+});

@@ -1,0 +1,55 @@
+import Database from "better-sqlite3";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { canonicalJson } from "./audit-chain.js";
+import { openSqliteStore } from "./sqlite-store.js";
+
+function withLog(n: number) {
+  const path = join(mkdtempSync(join(tmpdir(), "wdn-store-")), "warden.db");
+  const store = openSqliteStore(path);
+  for (let i = 0; i < n; i++) store.appendAudit({ type: "request", i }, 1000 + i);
+  store.close();
+  return path;
+}
+
+describe("canonicalJson()", () => {
+  it("sorts keys at every level so equal entries hash equally", () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}',
+    );
+  });
+});
+
+describe("openSqliteStore() audit chain", () => {
+  it("verifies an untouched log", () => {
+    const store = openSqliteStore(withLog(5));
+    expect(store.verifyAudit()).toEqual({ ok: true, entries: 5 });
+  });
+
+  it.each([
+    ["an edited entry", "UPDATE audit SET entry = json_set(entry, '$.i', 99) WHERE seq = 3", 3],
+    ["an edited timestamp", "UPDATE audit SET ts = 1 WHERE seq = 2", 2],
+    ["a deleted middle row", "DELETE FROM audit WHERE seq = 2", 2],
+    ["a deleted newest row", "DELETE FROM audit WHERE seq = 5", 5],
+    ["a re-hashed row (breaks the next link)", "UPDATE audit SET hash = 'x' WHERE seq = 4", 4],
+  ])("detects %s", (_why, sql, badSeq) => {
+    const path = withLog(5);
+    const db = new Database(path);
+    db.exec(sql);
+    db.close();
+    const r = openSqliteStore(path).verifyAudit();
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.badSeq).toBe(badSeq);
+  });
+});
+
+describe("openSqliteStore() placeholders", () => {
+  it("keeps an agent's placeholder stable", () => {
+    const store = openSqliteStore(":memory:");
+    const a = store.placeholder("a1", "X", () => "wdn_1");
+    expect(store.placeholder("a1", "X", () => "wdn_2")).toBe(a);
+    expect(store.placeholdersOf("a1")).toEqual(new Map([["wdn_1", "X"]]));
+  });
+});
