@@ -6,9 +6,11 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { z } from "zod";
+import { readJson } from "./read-json.js";
 import { evaluate, formatIssues, type PolicySet } from "../policies/index.js";
 import type { Approvals } from "./approvals.js";
 import { AGENT_NAME, type Credentials, SECRET_NAME } from "./credentials.js";
+import type { Mailbox } from "./mailbox.js";
 import type { Metrics } from "./metrics.js";
 import type { ReloadResult } from "./policy-source.js";
 import type { Store } from "./store.js";
@@ -32,6 +34,7 @@ export interface ControlDeps {
   readonly agentEnv: (name: string, token: string) => Record<string, string>;
   readonly audit: (entry: Record<string, unknown>) => void;
   readonly hooks?: AgentHooks;
+  readonly mailbox: Mailbox;
 }
 
 const NewAgent = z.strictObject({
@@ -48,6 +51,19 @@ const Decision = z.strictObject({
   decision: z.enum(["approve", "deny"]),
   by: z.string().regex(/^[a-z][a-z0-9_-]{0,31}:[^\s]{1,128}$/, "must be <platform>:<userId>"),
   scope: z.enum(["once", "grant"]).default("once"),
+});
+const Message = z.strictObject({
+  text: z
+    .string()
+    .min(1)
+    .max(64 * 1024),
+  from: z.string().max(160).optional(),
+});
+const Answer = z.strictObject({
+  answer: z
+    .string()
+    .min(1)
+    .max(64 * 1024),
 });
 const PolicyTest = z.strictObject({
   agent: z.string().regex(AGENT_NAME),
@@ -72,7 +88,7 @@ export function createControlServer(deps: ControlDeps): http.Server {
       .digest();
     if (!timingSafeEqual(given, expected))
       return send(res, fail(401, "unauthorized", "bearer token required"));
-    readJson(req)
+    readJson(req, 1024 * 1024)
       .then((body) => route(deps, req.method ?? "GET", new URL(req.url ?? "/", "http://control"), body))
       .then((reply) => send(res, reply))
       .catch((err: Error) => send(res, fail(400, "bad_request", err.message)));
@@ -85,7 +101,7 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
   const literal = `${method} /${parts.join("/")}`;
   const key = ROUTES.has(literal)
     ? literal
-    : `${method} /${parts.map((p, i) => (i === 2 ? ":" : p)).join("/")}`;
+    : `${method} /${parts.map((p, i) => (i === 2 || i === 4 ? ":" : p)).join("/")}`;
   const id = parts[2] ?? "";
   const parse = <T>(schema: z.ZodType<T>): T | Reply => {
     const r = schema.safeParse(body ?? {});
@@ -111,6 +127,7 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
           deps.store.listAgents().map(async (a) => ({
             name: a.name,
             createdAt: new Date(a.createdAt).toISOString(),
+            status: deps.mailbox.status(a.name) ?? null,
             ...((await deps.hooks?.describe?.(a.name)) ?? {}),
           })),
         ),
@@ -120,6 +137,22 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
       if (!deps.credentials.removeAgent(id)) return fail(404, "not_found", `no agent ${id}`);
       deps.audit({ type: "agent_deleted", agent: id });
       return { status: 204 };
+    }
+    case "POST /v1/agents/:/messages": {
+      if (!deps.credentials.hasAgent(id)) return fail(404, "not_found", `no agent ${id}`);
+      const b = parse(Message);
+      if ("status" in b) return b;
+      return { status: 202, body: { id: deps.mailbox.deliver(id, b.text, b.from ?? null) } };
+    }
+    case "GET /v1/agents/:/outbox":
+      return { status: 200, body: deps.mailbox.outbox(id, Number(url.searchParams.get("after") ?? 0) || 0) };
+    case "GET /v1/agents/:/asks":
+      return { status: 200, body: deps.mailbox.asks(id) };
+    case "POST /v1/agents/:/asks/:": {
+      const b = parse(Answer);
+      if ("status" in b) return b;
+      const ok = deps.mailbox.answer(id, parts[4] ?? "", b.answer);
+      return ok ? { status: 204 } : fail(404, "not_found", "no such open question");
     }
     case "PUT /v1/secrets/:": {
       if (!SECRET_NAME.test(id)) return fail(400, "bad_request", "secret names look like GITHUB_TOKEN");
@@ -215,27 +248,4 @@ function send(res: ServerResponse, r: Reply): void {
   const body = JSON.stringify(r.body);
   res.writeHead(r.status, { "content-type": "application/json", "cache-control": "no-store" });
   res.end(body);
-}
-
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > 1024 * 1024) {
-        reject(new Error("body too large"));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on("end", () => {
-      if (size === 0) return resolve(undefined);
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-      } catch {
-        reject(new Error("body is not valid JSON"));
-      }
-    });
-    req.on("error", reject);
-  });
 }

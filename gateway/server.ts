@@ -17,6 +17,7 @@ import { type AgentHooks, createControlServer } from "./control-api.js";
 import { createCredentials } from "./credentials.js";
 import { createUpstreams } from "./forward.js";
 import { createLog, type Log } from "./log.js";
+import { createMailbox, type MailboxEvents } from "./mailbox.js";
 import { createMetrics } from "./metrics.js";
 import { createPolicySource } from "./policy-source.js";
 import { createProxy, type InternalHandler } from "./proxy-server.js";
@@ -43,7 +44,9 @@ export interface GatewayOptions {
   readonly approver?: Approver;
   readonly roles?: RoleResolver;
   readonly hooks?: AgentHooks;
+  /** Replaces the built-in warden.internal mailbox (tests). */
   readonly internal?: InternalHandler;
+  readonly mailboxEvents?: MailboxEvents;
   readonly log?: Log;
   readonly lookup?: (host: string) => Promise<LookupAddress[]>;
   /** Largest body buffered for inspection, approval or body swaps. Default 16 MiB. */
@@ -75,6 +78,7 @@ export async function startGateway(opts: GatewayOptions) {
   approvals.resume();
   const credentials = createCredentials(store, vault);
   const metrics = createMetrics();
+  const mailbox = createMailbox(opts.mailboxEvents);
   const proxy = createProxy({
     policies,
     credentials,
@@ -88,7 +92,7 @@ export async function startGateway(opts: GatewayOptions) {
     log,
     metrics,
     approver: opts.approver,
-    internal: opts.internal,
+    internal: opts.internal ?? mailbox.handler,
   });
 
   const tcp = proxy.createListener((req) =>
@@ -117,6 +121,7 @@ export async function startGateway(opts: GatewayOptions) {
     agentEnv,
     audit,
     hooks: opts.hooks,
+    mailbox,
   });
   const controlAddr = await listen(control, opts.control);
   const sockets = new Map<string, http.Server>();
@@ -133,6 +138,7 @@ export async function startGateway(opts: GatewayOptions) {
     credentials,
     policies,
     store,
+    mailbox,
     placeholderEnv,
     proxyEnv,
 

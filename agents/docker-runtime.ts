@@ -1,0 +1,158 @@
+/**
+ * `Runtime` on the local Docker engine: the only file that imports dockerode. Threat model: the
+ * agent inside is hostile. Its container gets no network (NetworkMode none), a read-only root, a
+ * small noexec tmpfs, no capabilities, no-new-privileges, a non-root user, memory/CPU/pids limits,
+ * and exactly two host mounts: its socket directory and its workspace. No host env is inherited.
+ */
+import { PassThrough } from "node:stream";
+import Docker from "dockerode";
+import type { AgentHandle, AgentSpec, Runtime } from "./runtime.js";
+
+export interface DockerRuntimeOptions {
+  /** Docker socket; default /var/run/docker.sock. */
+  readonly socketPath?: string;
+  /** How long to wait for the runner's ready line. Default 30 s. */
+  readonly readyTimeoutMs?: number;
+}
+
+export const AGENT_LABEL = "warden.agent";
+const PREFIX = "warden-agent-";
+
+/** The container settings for a spec; exported so tests can check every isolation flag. */
+export function containerConfig(spec: AgentSpec): Docker.ContainerCreateOptions {
+  return {
+    name: PREFIX + spec.name,
+    Image: spec.image,
+    User: "1000:1000",
+    WorkingDir: "/workspace",
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: { [AGENT_LABEL]: spec.name, "warden.provider": spec.provider },
+    HostConfig: {
+      NetworkMode: "none",
+      ReadonlyRootfs: true,
+      Tmpfs: { "/tmp": "rw,noexec,nosuid,nodev,size=64m" },
+      Binds: [`${spec.socketDir}:/run/warden:rw`, `${spec.workspaceDir}:/workspace:rw`],
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      Memory: spec.limits.memoryMb * 1024 * 1024,
+      MemorySwap: spec.limits.memoryMb * 1024 * 1024,
+      NanoCpus: Math.round(spec.limits.cpus * 1e9),
+      PidsLimit: spec.limits.pids,
+      // Restarts are ours (with backoff and a reason in the log), not the engine's.
+      RestartPolicy: { Name: "no" },
+      IpcMode: "private",
+    },
+  };
+}
+
+/** Creates the Docker runtime; fails on first use when the engine is unreachable. */
+export function createDockerRuntime(opts: DockerRuntimeOptions = {}): Runtime {
+  const docker = new Docker({ socketPath: opts.socketPath ?? "/var/run/docker.sock" });
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
+
+  async function remove(name: string): Promise<void> {
+    try {
+      await docker.getContainer(PREFIX + name).remove({ force: true });
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+    }
+  }
+
+  function waitReady(container: Docker.Container, exited: Promise<{ code: number }>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let seen = "";
+      const timer = setTimeout(
+        () => fail(new Error(`agent not ready after ${readyTimeoutMs} ms:\n${seen.slice(-2000)}`)),
+        readyTimeoutMs,
+      );
+      const out = new PassThrough();
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        out.destroy();
+        reject(err);
+      };
+      exited.then(({ code }) =>
+        fail(new Error(`agent exited with code ${code} before it was ready:\n${seen.slice(-2000)}`)),
+      );
+      out.on("data", (c: Buffer) => {
+        seen += c.toString("utf8");
+        if (seen.includes('"runner_ready"')) {
+          clearTimeout(timer);
+          out.destroy();
+          resolve();
+        }
+      });
+      container
+        .logs({ follow: true, stdout: true, stderr: true })
+        .then((stream) => {
+          container.modem.demuxStream(stream, out, out);
+          out.on("close", () => (stream as unknown as { destroy(): void }).destroy());
+        })
+        .catch(fail);
+    });
+  }
+
+  return {
+    async start(spec: AgentSpec): Promise<AgentHandle> {
+      await remove(spec.name);
+      const container = await docker.createContainer(containerConfig(spec));
+      await container.start();
+      const exited = container.wait().then((r: { StatusCode: number }) => ({ code: r.StatusCode }));
+      exited.catch(() => undefined);
+      await waitReady(container, exited);
+      return { name: spec.name, id: container.id, state: "running", exited };
+    },
+    async stop(name: string): Promise<void> {
+      try {
+        await docker.getContainer(PREFIX + name).stop({ t: 5 });
+      } catch {
+        // not running: removing is enough
+      }
+      await remove(name);
+    },
+    async list() {
+      const all = await docker.listContainers({ all: true, filters: { label: [AGENT_LABEL] } });
+      return all.map((c) => ({ name: c.Labels[AGENT_LABEL] ?? "", id: c.Id, state: c.State }));
+    },
+    async logs(name: string, tail = 200): Promise<string> {
+      const buf = (await docker
+        .getContainer(PREFIX + name)
+        .logs({ stdout: true, stderr: true, tail })) as unknown as Buffer;
+      return demux(buf);
+    },
+    async exec(name: string, cmd: readonly string[]) {
+      const container = docker.getContainer(PREFIX + name);
+      const ex = await container.exec({
+        Cmd: [...cmd],
+        AttachStdout: true,
+        AttachStderr: true,
+        User: "1000:1000",
+      });
+      const stream = await ex.start({});
+      const chunks: Buffer[] = [];
+      const out = new PassThrough();
+      out.on("data", (c: Buffer) => chunks.push(c));
+      container.modem.demuxStream(stream, out, out);
+      await new Promise<void>((resolve) => stream.on("end", () => resolve()));
+      const info = await ex.inspect();
+      return { exitCode: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString("utf8") };
+    },
+    async cleanupOrphans(): Promise<number> {
+      const all = await docker.listContainers({ all: true, filters: { label: [AGENT_LABEL] } });
+      await Promise.all(all.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+      return all.length;
+    },
+  };
+}
+
+/** Docker's multiplexed log format: 8-byte frame headers before each chunk. */
+function demux(buf: Buffer): string {
+  let out = "";
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const size = buf.readUInt32BE(i + 4);
+    out += buf.subarray(i + 8, i + 8 + size).toString("utf8");
+    i += 8 + size;
+  }
+  return i === 0 ? buf.toString("utf8") : out;
+}
