@@ -6,14 +6,19 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { startGateway } from "../gateway/index.js";
-import { openStoreReadOnly, seedPolicies, setSecretCommand } from "./store-commands.js";
+import { fileURLToPath } from "node:url";
+import { createLog, startGateway } from "../gateway/index.js";
+import { agentCommand, imageCommand } from "./agent-commands.js";
+import { runStart } from "./start.js";
+import { openStoreReadOnly, setSecretCommand } from "./store-commands.js";
 import { hostPort, resolveMap, UsageError } from "./args.js";
 
 const HELP = `warden — egress gateway and control plane for AI agents
 
 Usage:
-  warden start [--listen HOST:PORT] [--control HOST:PORT]   gateway with WARDEN_HOME's policies
+  warden start [--listen HOST:PORT] [--control HOST:PORT]   gateway + demo service + agent runtime
+  warden agent start NAME [--provider demo|openai|claude] | stop NAME | list | logs NAME | exec NAME -- CMD…
+  warden image build [--force]
   warden gateway --home DIR --policies DIR --listen HOST:PORT --control HOST:PORT
                  [--upstream-ca FILE]... [--resolve HOST=IP:PORT]...
   warden secret set NAME [--home DIR]     value on stdin
@@ -23,6 +28,23 @@ Usage:
 Environment: WARDEN_HOME (default ~/.warden), WARDEN_MASTER_KEY (else DIR/master.key).`;
 
 const env = process.env;
+const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const stderrLog = createLog((line) => process.stderr.write(line));
+
+/** Runs `close` once on SIGTERM/SIGINT, then exits 0 (1 if closing failed). */
+function onSignal(close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
 const defaultHome = (): string => env.WARDEN_HOME ?? join(homedir(), ".warden");
 
 async function gateway(argv: string[]): Promise<void> {
@@ -54,17 +76,7 @@ async function gateway(argv: string[]): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({ event: "listening", proxy: gw.proxyAddress, control: gw.controlAddress })}\n`,
   );
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    gw.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+  onSignal(() => gw.close());
 }
 
 async function audit(argv: string[]): Promise<void> {
@@ -94,7 +106,7 @@ async function secret(argv: string[]): Promise<void> {
   process.stderr.write(`secret ${name} saved\n`);
 }
 
-/** `warden start`: for now the gateway alone, with policies seeded from the presets on first run. */
+/** `warden start`: gateway + demo service + Docker runtime in one process. */
 async function start(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -104,23 +116,41 @@ async function start(argv: string[]): Promise<void> {
       web: { type: "string", default: "127.0.0.1:7420" },
     },
   });
-  const home = resolve(defaultHome());
-  const policies = join(home, "policies");
-  const seeded = await seedPolicies(policies);
-  if (seeded > 0) process.stderr.write(`warden: seeded ${seeded} preset policies into ${policies}\n`);
-  await gateway([
-    "--home",
-    home,
-    "--policies",
-    policies,
-    "--listen",
-    values.listen ?? "",
-    "--control",
-    values.control ?? "",
-  ]);
+  const say = (line: string): void => void process.stderr.write(`warden: ${line}\n`);
+  const agentEnv: Record<string, string> = {};
+  for (const k of ["OPENAI_BASE_URL", "OPENAI_MODEL", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL"]) {
+    const v = env[k];
+    if (v) agentEnv[k] = v;
+  }
+  const running = await runStart({
+    home: resolve(defaultHome()),
+    repoRoot: REPO_ROOT,
+    listen: hostPort(values.listen ?? "", "--listen"),
+    control: hostPort(values.control ?? "", "--control"),
+    masterKey: env.WARDEN_MASTER_KEY,
+    agentEnv,
+    log: stderrLog,
+    say,
+  });
+  const gw = running.gateway;
+  process.stdout.write(
+    `${JSON.stringify({ event: "listening", proxy: gw.proxyAddress, control: `http://${gw.controlAddress}` })}\n`,
+  );
+  say(
+    `control API at http://${gw.controlAddress} (token in ${join(resolve(defaultHome()), "control.token")})`,
+  );
+  say("start the demo agent with: npx warden agent start demo");
+  onSignal(() => running.close());
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { gateway, audit, secret, start };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  gateway,
+  audit,
+  secret,
+  start,
+  agent: (argv) => agentCommand(argv, { home: resolve(defaultHome()) }),
+  image: (argv) => imageCommand(argv, { repoRoot: REPO_ROOT }),
+};
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;

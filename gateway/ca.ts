@@ -10,11 +10,10 @@ import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/p
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
-import type * as X509 from "@peculiar/x509";
+// @peculiar/x509 (through tsyringe) needs the Reflect metadata polyfill loaded first.
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
 
-installReflectMetadataShim();
-// Imported after the shim: @peculiar/x509 (via tsyringe) checks for Reflect metadata at load time.
-const x509: typeof X509 = await import("@peculiar/x509");
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 const { subtle } = webcrypto;
 
@@ -46,7 +45,7 @@ export class CertificateAuthority {
   private constructor(
     /** The CA certificate (PEM), for agents' trust stores. */
     readonly caPem: string,
-    private readonly caCert: X509.X509Certificate,
+    private readonly caCert: x509.X509Certificate,
     private readonly caKey: CryptoKey,
     private readonly maxContexts: number,
     private readonly now: () => number,
@@ -135,9 +134,9 @@ export class CertificateAuthority {
   }
 }
 
-type SignParams = Omit<X509.X509CertificateCreateWithKeyParams, "serialNumber" | "notBefore" | "notAfter">;
+type SignParams = Omit<x509.X509CertificateCreateWithKeyParams, "serialNumber" | "notBefore" | "notAfter">;
 
-function sign(now: number, validity: number, params: SignParams): Promise<X509.X509Certificate> {
+function sign(now: number, validity: number, params: SignParams): Promise<x509.X509Certificate> {
   const serial = randomBytes(16);
   serial[0] = (serial[0]! & 0x7f) | 0x01; // positive and without a leading zero byte, as DER wants
   return x509.X509CertificateGenerator.create({
@@ -184,16 +183,4 @@ async function readOrCreate(path: string, mode: number, make: () => Promise<stri
   } finally {
     await unlink(tmp);
   }
-}
-
-// Minimal Reflect metadata so tsyringe loads (x509 never emits design-time metadata, so lookups only
-// need to find what defineMetadata stored). A real `reflect-metadata` import, if added, takes precedence.
-function installReflectMetadataShim(): void {
-  const r = Reflect as unknown as Record<string, unknown>;
-  if (typeof r.getMetadata === "function") return;
-  const store = new WeakMap<object, Map<unknown, unknown>>();
-  const get = (key: unknown, target: object): unknown => store.get(target)?.get(key);
-  r.defineMetadata = (key: unknown, value: unknown, target: object) =>
-    store.set(target, (store.get(target) ?? new Map()).set(key, value));
-  r.getOwnMetadata = r.getMetadata = get;
 }

@@ -21,6 +21,8 @@ export interface AgentHooks {
   started?(name: string, provider: string | undefined): Promise<Record<string, unknown>>;
   stopped?(name: string): Promise<void>;
   describe?(name: string): Promise<Record<string, unknown>>;
+  exec?(name: string, cmd: readonly string[]): Promise<{ exitCode: number; output: string }>;
+  logs?(name: string): Promise<string>;
 }
 
 export interface ControlDeps {
@@ -59,6 +61,7 @@ const Message = z.strictObject({
     .max(64 * 1024),
   from: z.string().max(160).optional(),
 });
+const Exec = z.strictObject({ cmd: z.array(z.string().max(4096)).min(1).max(256) });
 const Answer = z.strictObject({
   answer: z
     .string()
@@ -134,6 +137,7 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
       };
     case "DELETE /v1/agents/:": {
       await deps.hooks?.stopped?.(id);
+      deps.mailbox.forget(id);
       if (!deps.credentials.removeAgent(id)) return fail(404, "not_found", `no agent ${id}`);
       deps.audit({ type: "agent_deleted", agent: id });
       return { status: 204 };
@@ -146,6 +150,17 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
     }
     case "GET /v1/agents/:/outbox":
       return { status: 200, body: deps.mailbox.outbox(id, Number(url.searchParams.get("after") ?? 0) || 0) };
+    case "POST /v1/agents/:/exec": {
+      const b = parse(Exec);
+      if ("status" in b) return b;
+      if (!deps.hooks?.exec) return fail(501, "no_runtime", "this gateway runs no agent containers");
+      deps.audit({ type: "agent_exec", agent: id, cmd: b.cmd[0] });
+      return { status: 200, body: await deps.hooks.exec(id, b.cmd) };
+    }
+    case "GET /v1/agents/:/logs": {
+      if (!deps.hooks?.logs) return fail(501, "no_runtime", "this gateway runs no agent containers");
+      return { status: 200, text: await deps.hooks.logs(id) };
+    }
     case "GET /v1/agents/:/asks":
       return { status: 200, body: deps.mailbox.asks(id) };
     case "POST /v1/agents/:/asks/:": {

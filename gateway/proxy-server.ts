@@ -32,6 +32,7 @@ export interface ProxyDeps extends PipelineContext {
 }
 
 export const INTERNAL_HOST = "warden.internal";
+const HANDSHAKE_TIMEOUT_MS = 15_000;
 
 const SERVER_OPTIONS: http.ServerOptions = {
   maxHeaderSize: 32 * 1024,
@@ -176,12 +177,20 @@ export function createProxy(deps: ProxyDeps) {
       deps.metrics.count("deny", e.code);
       return writeRaw(socket, e);
     }
+    // The client may hang up while the leaf is minted; that FIN would never reach the TLS layer.
+    let gone = false;
+    const onGone = (): void => {
+      gone = true;
+    };
+    socket.once("end", onGone);
     let context: Awaited<ReturnType<CertificateAuthority["secureContextFor"]>>;
     try {
       context = await deps.ca.secureContextFor(auth.host);
     } catch {
       return writeRaw(socket, badRequest("no certificate can be made for that host"));
     }
+    socket.off("end", onGone);
+    if (gone || socket.destroyed) return void socket.destroy();
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
     if (head.length > 0) socket.unshift(head);
     const tls = new TLSSocket(socket, {
@@ -190,6 +199,10 @@ export function createProxy(deps: ProxyDeps) {
       ALPNProtocols: ["http/1.1"],
     });
     tls.on("error", () => tls.destroy());
+    // A tunnel that never completes its handshake is closed instead of held open forever.
+    const handshake = setTimeout(() => tls.destroy(), HANDSHAKE_TIMEOUT_MS);
+    tls.once("secure", () => clearTimeout(handshake));
+    tls.once("close", () => clearTimeout(handshake));
     tunnels.set(tls, { agent, ...auth });
     inner.emit("connection", tls);
   }
@@ -203,7 +216,14 @@ export function createProxy(deps: ProxyDeps) {
       const agent = who(req);
       if (agent instanceof GatewayError) return refuse(res, agent, { method: req.method });
       const parsed = parseAbsoluteForm(req.url ?? "");
-      if (!parsed) return refuse(res, badRequest("absolute-form http:// URL expected"), { agent });
+      if (!parsed)
+        return refuse(
+          res,
+          badRequest(
+            "target must be an absolute http://host[:port]/path URL with a plain host name or IP address",
+          ),
+          { agent },
+        );
       void handle(agent, parsed.target, parsed.pathAndQuery, req, res);
     });
     server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -215,7 +235,13 @@ export function createProxy(deps: ProxyDeps) {
       const agent = who(req);
       if (agent instanceof GatewayError) return writeRaw(socket, agent);
       const parsed = parseAbsoluteForm(req.url ?? "");
-      if (!parsed) return writeRaw(socket, badRequest("absolute-form http:// URL expected"));
+      if (!parsed)
+        return writeRaw(
+          socket,
+          badRequest(
+            "target must be an absolute http://host[:port]/path URL with a plain host name or IP address",
+          ),
+        );
       void upgrade(agent, parsed.target, parsed.pathAndQuery, req, socket, head);
     });
     server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {

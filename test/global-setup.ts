@@ -10,9 +10,14 @@ import { fileURLToPath } from "node:url";
 export default function setup(): void {
   const root = fileURLToPath(new URL("../", import.meta.url));
   const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
-  const result = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: root, encoding: "utf8" });
+  const result = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], {
+    cwd: root,
+    encoding: "utf8",
+  });
   if (result.error) throw result.error;
   if (result.status !== 0) {
-    process.stderr.write(`global-setup: tsc -p tsconfig.build.json exited ${result.status}\n${result.stdout}${result.stderr}\n`);
+    process.stderr.write(
+      `global-setup: tsc -p tsconfig.build.json exited ${result.status}\n${result.stdout}${result.stderr}\n`,
+    );
   }
 }

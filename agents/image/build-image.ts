@@ -65,7 +65,7 @@ export async function buildAgentImage(opts: BuildAgentImageOptions): Promise<Bui
     progress("building image");
     const args = ["build", "--tag", tag, "--tag", AGENT_IMAGE, context];
     // BuildKit (if the CLI uses it) otherwise draws a TTY UI; plain keeps one event per line.
-    const result = await docker(args, { onLine: progress, env: { BUILDKIT_PROGRESS: "plain" } });
+    const result = await docker(args, { onLine: progress });
     if (result.code !== 0) {
       throw new Error(`docker build failed (exit ${result.code}):\n${result.tail.slice(-15).join("\n")}`);
     }

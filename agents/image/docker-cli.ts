@@ -15,13 +15,11 @@ export interface DockerRunOptions {
   cwd?: string;
   /** Receives each output line (stdout and stderr) as it arrives, without the trailing newline. */
   onLine?: (line: string) => void;
-  /** Extra environment on top of the caller's (DOCKER_HOST etc. are inherited). */
-  env?: Record<string, string>;
 }
 
-/** Docker CLI binary; overridable for hosts where it is not on PATH. */
+/** Docker CLI binary, found on PATH; the child inherits our environment (DOCKER_HOST etc.). */
 export function dockerBinary(): string {
-  return process.env.WARDEN_DOCKER_CLI || "docker";
+  return "docker";
 }
 
 /**
@@ -32,7 +30,6 @@ export function runDocker(args: readonly string[], opts: DockerRunOptions = {}):
   return new Promise((resolve, reject) => {
     const child = spawn(dockerBinary(), [...args], {
       cwd: opts.cwd,
-      env: { ...process.env, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const tail: string[] = [];

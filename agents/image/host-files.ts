@@ -11,11 +11,12 @@ import path from "node:path";
 /**
  * Finds an executable the way a shell would (`which`), or returns undefined.
  * @param name bare command name, e.g. "git"
- * @param searchPath colon-separated directories; defaults to the caller's PATH
+ * @param searchPath colon-separated directories; a fixed system default so what goes into the
+ *   image does not depend on whoever's PATH ran the build
  */
 export async function findOnPath(
   name: string,
-  searchPath = process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+  searchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 ): Promise<string | undefined> {
   for (const dir of searchPath.split(path.delimiter)) {
     if (!dir) continue;

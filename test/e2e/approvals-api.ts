@@ -1,7 +1,8 @@
 /**
  * Small client for the approvals part of the control API, shared by the approval suites.
  */
-import { type GatewayProcess, pollUntil } from "../fakes/gateway-process.js";
+import type { GatewayProcess } from "../fakes/gateway-process.js";
+import { pollUntil } from "../fakes/poll-until.js";
 
 /** An approval as `GET /v1/approvals` lists it (DESIGN.md §3). */
 export interface ApprovalView {
@@ -38,6 +39,12 @@ export function waitForPending(gw: GatewayProcess, path: string): Promise<Approv
 }
 
 /** `POST /v1/approvals/{id}/decision`. */
-export function decide(gw: GatewayProcess, id: string, decision: "approve" | "deny", by: string, scope: "once" | "grant" = "once") {
+export function decide(
+  gw: GatewayProcess,
+  id: string,
+  decision: "approve" | "deny",
+  by: string,
+  scope: "once" | "grant" = "once",
+) {
   return gw.control("POST", `/v1/approvals/${encodeURIComponent(id)}/decision`, { decision, by, scope });
 }

@@ -28,7 +28,10 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
 
 beforeAll(async () => {
   up = await startUpstream();
-  gw = await startGateway({ policies: { _defaults: DEFAULTS, pay: PAY_POLICY }, resolve: { "pay.test": `127.0.0.1:${up.port}` } });
+  gw = await startGateway({
+    policies: { _defaults: DEFAULTS, pay: PAY_POLICY },
+    resolve: { "pay.test": `127.0.0.1:${up.port}` },
+  });
   agent = await gw.createAgent("quorum-agent");
   other = await gw.createAgent("quorum-other");
 });

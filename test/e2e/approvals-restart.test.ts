@@ -24,7 +24,10 @@ const post = (path: string, body: string) =>
 
 beforeAll(async () => {
   up = await startUpstream();
-  gw = await startGateway({ policies: { _defaults: DEFAULTS, pay: PAY_POLICY }, resolve: { "pay.test": `127.0.0.1:${up.port}` } });
+  gw = await startGateway({
+    policies: { _defaults: DEFAULTS, pay: PAY_POLICY },
+    resolve: { "pay.test": `127.0.0.1:${up.port}` },
+  });
   agent = await gw.createAgent("restart-agent");
 });
 
@@ -48,7 +51,9 @@ describe("a pending approval across a gateway restart", () => {
 
     const retry = track(post("/pay/restart", body));
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect((await listApprovals(gw)).filter((a) => a.path === "/pay/restart").map((a) => a.id)).toEqual([approval.id]);
+    expect((await listApprovals(gw)).filter((a) => a.path === "/pay/restart").map((a) => a.id)).toEqual([
+      approval.id,
+    ]);
     expect(retry.settled()).toBe(false);
 
     expect((await decide(gw, approval.id, "approve", "test:alice")).status).toBe(200);
@@ -59,7 +64,9 @@ describe("a pending approval across a gateway restart", () => {
   });
 
   it("keeps agents and their tokens across the restart", async () => {
-    const res = await proxyRequest(gw, `http://pay.test:${up.port}/read`, { auth: { agent: agent.name, token: agent.token } });
+    const res = await proxyRequest(gw, `http://pay.test:${up.port}/read`, {
+      auth: { agent: agent.name, token: agent.token },
+    });
     expect(res.status).toBe(200);
   });
 });

@@ -16,11 +16,19 @@ let agent: AgentCredentials;
 
 const auth = () => ({ agent: "payer", token: agent.token });
 const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-  proxyRequest(gw, `http://pay.test:${up.port}${path}`, { auth: auth(), method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+  proxyRequest(gw, `http://pay.test:${up.port}${path}`, {
+    auth: auth(),
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", ...headers },
+  });
 
 beforeAll(async () => {
   up = await startUpstream();
-  gw = await startGateway({ policies: { _defaults: DEFAULTS, pay: PAY_POLICY }, resolve: { "pay.test": `127.0.0.1:${up.port}` } });
+  gw = await startGateway({
+    policies: { _defaults: DEFAULTS, pay: PAY_POLICY },
+    resolve: { "pay.test": `127.0.0.1:${up.port}` },
+  });
   agent = await gw.createAgent("payer");
 });
 
@@ -35,7 +43,18 @@ describe("a held request", () => {
     const body = JSON.stringify({ amount: 5, invoice: "INV-42" });
     const held = track(post("/pay/approve", body, { "x-warden-reason": "paying invoice 42" }));
     const approval = await waitForPending(gw, "/pay/approve");
-    expect(approval).toMatchObject({ agent: "payer", method: "POST", host: "pay.test", path: "/pay/approve", policy: "pay", rule: "once", reason: "paying invoice 42", needed: 1, approvals: [], state: "pending" });
+    expect(approval).toMatchObject({
+      agent: "payer",
+      method: "POST",
+      host: "pay.test",
+      path: "/pay/approve",
+      policy: "pay",
+      rule: "once",
+      reason: "paying invoice 42",
+      needed: 1,
+      approvals: [],
+      state: "pending",
+    });
     expect(approval.url).toContain("pay.test");
     expect(approval.bodyPreview ?? "").toContain("INV-42");
     expect(held.settled()).toBe(false);
@@ -49,6 +68,9 @@ describe("a held request", () => {
     expect(up.requests[0]?.body.toString()).toBe(body);
     expect(up.requests[0]?.headers["x-warden-reason"]).toBeUndefined();
     expect((await listApprovals(gw)).map((a) => a.id)).not.toContain(approval.id);
+    const audit = (await gw.control("GET", "/v1/audit?after=0")).text;
+    expect(audit).toContain(approval.id);
+    expect(audit).toContain("test:alice");
   });
 
   it("answers approval_denied when an approver denies, and sends nothing upstream", async () => {
@@ -76,9 +98,13 @@ describe("POST /v1/approvals/{id}/decision", () => {
     up.reset();
     const held = track(post("/pay/mallory", "{}"));
     const approval = await waitForPending(gw, "/pay/mallory");
-    for (const by of ["test:mallory", "role:owner", "alice", ""]) {
+    for (const by of ["test:mallory", "role:owner", "telegram:12345"]) {
       const res = await decide(gw, approval.id, "approve", by);
       expect(res.status, `by=${by}: ${res.text}`).toBe(403);
+    }
+    for (const by of ["alice", "", "test:"]) {
+      const res = await decide(gw, approval.id, "approve", by);
+      expect([400, 403], `by=${JSON.stringify(by)}: ${res.text}`).toContain(res.status);
     }
     expect(held.settled()).toBe(false);
     expect((await listApprovals(gw)).map((a) => a.id)).toContain(approval.id);
@@ -103,7 +129,10 @@ describe("POST /v1/approvals/{id}/decision", () => {
   it("rejects a malformed decision body without deciding", async () => {
     const held = track(post("/pay/malformed", "{}"));
     const approval = await waitForPending(gw, "/pay/malformed");
-    const res = await gw.control("POST", `/v1/approvals/${approval.id}/decision`, { decision: "maybe", by: "test:alice" });
+    const res = await gw.control("POST", `/v1/approvals/${approval.id}/decision`, {
+      decision: "maybe",
+      by: "test:alice",
+    });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
     expect(held.settled()).toBe(false);

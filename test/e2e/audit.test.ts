@@ -7,7 +7,13 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgentCredentials, type GatewayProcess, REPO_ROOT, WARDEN_BIN, startGateway } from "../fakes/gateway-process.js";
+import {
+  type AgentCredentials,
+  type GatewayProcess,
+  REPO_ROOT,
+  startGateway,
+  WARDEN_BIN,
+} from "../fakes/gateway-process.js";
 import { proxyRequest } from "../fakes/proxy-client.js";
 import { type RecordingUpstream, startUpstream } from "../fakes/upstreams.js";
 
@@ -25,13 +31,20 @@ function openDb(): Database.Database {
 }
 
 function auditTable(db: Database.Database): AuditTable {
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%audit%'").all() as { name: string }[];
+  const tables = db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%audit%'")
+    .all() as { name: string }[];
   const name = tables[0]?.name;
   if (!name) throw new Error("no audit table in warden.db");
   const columns = db.prepare(`PRAGMA table_info("${name}")`).all() as { name: string; pk: number }[];
-  const seqColumn = columns.find((c) => c.name === "seq")?.name ?? columns.find((c) => /seq/i.test(c.name))?.name ?? columns.find((c) => c.pk === 1)?.name;
+  const seqColumn =
+    columns.find((c) => c.name === "seq")?.name ??
+    columns.find((c) => /seq/i.test(c.name))?.name ??
+    columns.find((c) => c.pk === 1)?.name;
   if (!seqColumn) throw new Error(`no seq column in ${name}`);
-  for (const trigger of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?").all(name) as { name: string }[]) {
+  for (const trigger of db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?")
+    .all(name) as { name: string }[]) {
     db.exec(`DROP TRIGGER "${trigger.name}"`);
   }
   return { name, seqColumn };
@@ -61,13 +74,22 @@ function cliVerify(): number | null {
 beforeAll(async () => {
   up = await startUpstream();
   gw = await startGateway({
-    policies: { log: { hosts: ["log.test"], rules: [{ name: "no-delete", methods: ["DELETE"], action: "deny" }], default: "allow" } },
+    policies: {
+      log: {
+        hosts: ["log.test"],
+        rules: [{ name: "no-delete", methods: ["DELETE"], action: "deny" }],
+        default: "allow",
+      },
+    },
     resolve: { "log.test": `127.0.0.1:${up.port}` },
   });
   agent = await gw.createAgent("auditor");
   for (let i = 0; i < 6; i++) {
     const method = i % 2 === 0 ? "GET" : "DELETE";
-    await proxyRequest(gw, `http://log.test:${up.port}/item/${i}`, { auth: { agent: "auditor", token: agent.token }, method });
+    await proxyRequest(gw, `http://log.test:${up.port}/item/${i}`, {
+      auth: { agent: "auditor", token: agent.token },
+      method,
+    });
   }
 });
 
@@ -100,13 +122,27 @@ describe("audit chain", () => {
     const db = openDb();
     try {
       const { name, seqColumn } = auditTable(db);
-      const rows = db.prepare(`SELECT * FROM "${name}" ORDER BY "${seqColumn}"`).all() as Record<string, unknown>[];
-      const target = rows.slice(1).find((row) => Object.entries(row).some(([k, v]) => !/hash/i.test(k) && typeof v === "string" && v.includes("auditor")));
+      const rows = db.prepare(`SELECT * FROM "${name}" ORDER BY "${seqColumn}"`).all() as Record<
+        string,
+        unknown
+      >[];
+      const target = rows
+        .slice(1)
+        .find((row) =>
+          Object.entries(row).some(
+            ([k, v]) => !/hash/i.test(k) && typeof v === "string" && v.includes("auditor"),
+          ),
+        );
       if (!target) throw new Error("no audit row mentions the agent");
-      const column = Object.keys(target).find((k) => !/hash/i.test(k) && typeof target[k] === "string" && (target[k] as string).includes("auditor")) as string;
+      const column = Object.keys(target).find(
+        (k) => !/hash/i.test(k) && typeof target[k] === "string" && (target[k] as string).includes("auditor"),
+      ) as string;
       const seq = target[seqColumn];
       const original = target[column] as string;
-      db.prepare(`UPDATE "${name}" SET "${column}" = ? WHERE "${seqColumn}" = ?`).run(original.replace("auditor", "auditer"), seq);
+      db.prepare(`UPDATE "${name}" SET "${column}" = ? WHERE "${seqColumn}" = ?`).run(
+        original.replace("auditor", "auditer"),
+        seq,
+      );
 
       const res = await gw.control("GET", "/v1/audit/verify");
       expect(res.body?.ok, res.text).toBe(false);
@@ -124,7 +160,11 @@ describe("audit chain", () => {
     const db = openDb();
     try {
       const { name, seqColumn } = auditTable(db);
-      const seqs = (db.prepare(`SELECT "${seqColumn}" AS s FROM "${name}" ORDER BY "${seqColumn}"`).all() as { s: number }[]).map((r) => Number(r.s));
+      const seqs = (
+        db.prepare(`SELECT "${seqColumn}" AS s FROM "${name}" ORDER BY "${seqColumn}"`).all() as {
+          s: number;
+        }[]
+      ).map((r) => Number(r.s));
       const victim = seqs[Math.floor(seqs.length / 2)] as number;
       db.prepare(`DELETE FROM "${name}" WHERE "${seqColumn}" = ?`).run(victim);
 

@@ -60,7 +60,7 @@ describe("Warden CA", () => {
     const cert = new X509Certificate(gw.caPem);
     expect(cert.ca).toBe(true);
     const caDir = join(gw.home, "ca");
-    const keyFiles = readdirSync(caDir).filter((f) => f !== "ca.pem");
+    const keyFiles = readdirSync(caDir).filter((f) => /key/i.test(f));
     expect(keyFiles.length).toBeGreaterThan(0);
     for (const file of keyFiles) expect(statSync(join(caDir, file)).mode & 0o077, file).toBe(0);
     expect(statSync(join(gw.home, "control.token")).mode & 0o077).toBe(0);
@@ -72,7 +72,8 @@ describe("Warden CA", () => {
     const bundle = readFileSync(bundlePath as string, "utf8");
     expect(bundle).toContain(gw.caPem.trim());
     for (const name of ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"]) {
-      if (agent.env[name] !== undefined) expect(readFileSync(agent.env[name] as string, "utf8"), name).toContain(gw.caPem.trim());
+      if (agent.env[name] !== undefined)
+        expect(readFileSync(agent.env[name] as string, "utf8"), name).toContain(gw.caPem.trim());
     }
   });
 

@@ -23,7 +23,10 @@ export const ERROR_STATUS = {
 export type WardenErrorCode = keyof typeof ERROR_STATUS;
 
 /** Checks that `res` is the gateway's error `code` (or one of `code` when a list is given). */
-export function expectWardenError(res: ProxiedResponse, code: WardenErrorCode | readonly WardenErrorCode[]): void {
+export function expectWardenError(
+  res: ProxiedResponse,
+  code: WardenErrorCode | readonly WardenErrorCode[],
+): void {
   const codes: readonly WardenErrorCode[] = typeof code === "string" ? [code] : code;
   const summary = `${res.status} ${res.text.slice(0, 300)}`;
   expect(codes, summary).toContain(res.errorCode);

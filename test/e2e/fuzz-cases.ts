@@ -38,7 +38,10 @@ const CRLF = "\r\n";
 /** The lead's named attacks, always included. */
 export function fixedCases(ctx: FuzzContext): FuzzCase[] {
   const auth = `Proxy-Authorization: ${ctx.auth}`;
-  const connect = (target: string, withAuth = true) => Buffer.from(`CONNECT ${target} HTTP/1.1${CRLF}Host: ${target}${CRLF}${withAuth ? `${auth}${CRLF}` : ""}${CRLF}`);
+  const connect = (target: string, withAuth = true) =>
+    Buffer.from(
+      `CONNECT ${target} HTTP/1.1${CRLF}Host: ${target}${CRLF}${withAuth ? `${auth}${CRLF}` : ""}${CRLF}`,
+    );
   const lines: Array<[string, Buffer]> = [
     ["CONNECT ::::", connect("::::")],
     ["CONNECT a@b:443", connect("a@b:443")],
@@ -59,8 +62,18 @@ export function fixedCases(ctx: FuzzContext): FuzzCase[] {
     ["bare CRLFs", Buffer.from(CRLF.repeat(50))],
     ["LF-only lines", Buffer.from(`GET http://${ctx.target}/ HTTP/1.1\n${auth}\n\n`)],
     ["NUL in method", Buffer.from(`G\0T http://${ctx.target}/ HTTP/1.1${CRLF}${auth}${CRLF}${CRLF}`)],
-    ["header over 64 KiB", Buffer.from(`GET http://${ctx.target}/ HTTP/1.1${CRLF}${auth}${CRLF}X-Big: ${"a".repeat(70_000)}${CRLF}${CRLF}`)],
-    ["CL and TE together", Buffer.from(`POST http://${ctx.target}/ HTTP/1.1${CRLF}${auth}${CRLF}Content-Length: 4${CRLF}Transfer-Encoding: chunked${CRLF}${CRLF}0${CRLF}${CRLF}GET http://${ctx.target}/smuggled HTTP/1.1${CRLF}${CRLF}`)],
+    [
+      "header over 64 KiB",
+      Buffer.from(
+        `GET http://${ctx.target}/ HTTP/1.1${CRLF}${auth}${CRLF}X-Big: ${"a".repeat(70_000)}${CRLF}${CRLF}`,
+      ),
+    ],
+    [
+      "CL and TE together",
+      Buffer.from(
+        `POST http://${ctx.target}/ HTTP/1.1${CRLF}${auth}${CRLF}Content-Length: 4${CRLF}Transfer-Encoding: chunked${CRLF}${CRLF}0${CRLF}${CRLF}GET http://${ctx.target}/smuggled HTTP/1.1${CRLF}${CRLF}`,
+      ),
+    ],
     ["empty ClientHello after CONNECT", connect(ctx.tlsTarget)],
   ];
   return lines.map(([name, first]) => ({ name, first }));
@@ -72,7 +85,8 @@ export function generatedCases(seed: number, count: number, ctx: FuzzContext): F
   const int = (min: number, max: number) => min + Math.floor(rand() * (max - min + 1));
   const pick = <T>(items: readonly T[]): T => items[int(0, items.length - 1)] as T;
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(0, 255)));
-  const printable = (n: number) => Array.from({ length: n }, () => String.fromCharCode(int(33, 126))).join("");
+  const printable = (n: number) =>
+    Array.from({ length: n }, () => String.fromCharCode(int(33, 126))).join("");
   const auth = `Proxy-Authorization: ${ctx.auth}`;
   const valid = (method = "GET", target = `http://${ctx.target}/x`) =>
     `${method} ${target} HTTP/1.1${CRLF}Host: ${ctx.target}${CRLF}${auth}${CRLF}${CRLF}`;
@@ -80,7 +94,11 @@ export function generatedCases(seed: number, count: number, ctx: FuzzContext): F
   const makers: Record<string, () => Pick<FuzzCase, "first" | "afterConnect">> = {
     "random bytes": () => ({ first: bytes(int(1, 4096)) }),
     "absurd method": () => ({
-      first: Buffer.from(valid(pick([printable(int(1, 20_000)), "ＧＥＴ", "GET\tPOST", "get", "M-SEARCH", "PRI", "*", "GE T"]))),
+      first: Buffer.from(
+        valid(
+          pick([printable(int(1, 20_000)), "ＧＥＴ", "GET\tPOST", "get", "M-SEARCH", "PRI", "*", "GE T"]),
+        ),
+      ),
     }),
     "bad request line": () => ({
       first: Buffer.from(
@@ -89,9 +107,21 @@ export function generatedCases(seed: number, count: number, ctx: FuzzContext): F
     }),
     "oversized headers": () =>
       pick([
-        () => ({ first: Buffer.from(`GET http://${ctx.target}/ HTTP/1.1${CRLF}${auth}${CRLF}X-Big: ${"b".repeat(int(65_537, 300_000))}${CRLF}${CRLF}`) }),
-        () => ({ first: Buffer.from(`GET http://${ctx.target}/ HTTP/1.1${CRLF}${auth}${CRLF}${Array.from({ length: int(2000, 6000) }, (_, i) => `X-H${i}: ${printable(20)}`).join(CRLF)}${CRLF}${CRLF}`) }),
-        () => ({ first: Buffer.from(`GET http://${ctx.target}/${"p".repeat(int(65_537, 200_000))} HTTP/1.1${CRLF}${auth}${CRLF}${CRLF}`) }),
+        () => ({
+          first: Buffer.from(
+            `GET http://${ctx.target}/ HTTP/1.1${CRLF}${auth}${CRLF}X-Big: ${"b".repeat(int(65_537, 300_000))}${CRLF}${CRLF}`,
+          ),
+        }),
+        () => ({
+          first: Buffer.from(
+            `GET http://${ctx.target}/ HTTP/1.1${CRLF}${auth}${CRLF}${Array.from({ length: int(2000, 6000) }, (_, i) => `X-H${i}: ${printable(20)}`).join(CRLF)}${CRLF}${CRLF}`,
+          ),
+        }),
+        () => ({
+          first: Buffer.from(
+            `GET http://${ctx.target}/${"p".repeat(int(65_537, 200_000))} HTTP/1.1${CRLF}${auth}${CRLF}${CRLF}`,
+          ),
+        }),
       ])(),
     "garbage CONNECT target": () => {
       const target = pick([
@@ -104,16 +134,27 @@ export function generatedCases(seed: number, count: number, ctx: FuzzContext): F
         "fuzz-tls.test%2f..:443",
         "",
       ]);
-      return { first: Buffer.from(`CONNECT ${target} HTTP/1.1${CRLF}Host: ${target}${CRLF}${rand() < 0.8 ? `${auth}${CRLF}` : ""}${CRLF}`) };
+      return {
+        first: Buffer.from(
+          `CONNECT ${target} HTTP/1.1${CRLF}Host: ${target}${CRLF}${rand() < 0.8 ? `${auth}${CRLF}` : ""}${CRLF}`,
+        ),
+      };
     },
     "truncated ClientHello": () => ({
-      first: Buffer.from(`CONNECT ${ctx.tlsTarget} HTTP/1.1${CRLF}Host: ${ctx.tlsTarget}${CRLF}${auth}${CRLF}${CRLF}`),
+      first: Buffer.from(
+        `CONNECT ${ctx.tlsTarget} HTTP/1.1${CRLF}Host: ${ctx.tlsTarget}${CRLF}${auth}${CRLF}${CRLF}`,
+      ),
       afterConnect: ctx.clientHello.subarray(0, int(1, ctx.clientHello.length - 1)),
     }),
     "corrupted ClientHello": () => {
       const hello = Buffer.from(ctx.clientHello);
       for (let i = int(1, 8); i > 0; i--) hello[int(0, hello.length - 1)] = int(0, 255);
-      return { first: Buffer.from(`CONNECT ${ctx.tlsTarget} HTTP/1.1${CRLF}Host: ${ctx.tlsTarget}${CRLF}${auth}${CRLF}${CRLF}`), afterConnect: hello };
+      return {
+        first: Buffer.from(
+          `CONNECT ${ctx.tlsTarget} HTTP/1.1${CRLF}Host: ${ctx.tlsTarget}${CRLF}${auth}${CRLF}${CRLF}`,
+        ),
+        afterConnect: hello,
+      };
     },
     "mutated valid request": () => {
       const base = Buffer.from(valid(pick(["GET", "POST", "DELETE"])));

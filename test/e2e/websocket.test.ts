@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { type AgentCredentials, type GatewayProcess, startGateway } from "../fakes/gateway-process.js";
-import { type ProxyAuth, WebSocketRefused, proxyWebSocket } from "../fakes/proxy-client.js";
+import { type ProxyAuth, proxyWebSocket, WebSocketRefused } from "../fakes/proxy-client.js";
 import { createTestCa } from "../fakes/test-ca.js";
 import { type RecordingUpstream, startUpstream } from "../fakes/upstreams.js";
 

@@ -78,7 +78,8 @@ function childEnv(home: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, WARDEN_HOME: home };
   // The gateway must never route through the test runner's proxy or inherit loaders.
   for (const key of Object.keys(env)) {
-    if (/^(https?_proxy|no_proxy|all_proxy|node_options|node_use_env_proxy|warden_master_key)$/i.test(key)) delete env[key];
+    if (/^(https?_proxy|no_proxy|all_proxy|node_options|node_use_env_proxy|warden_master_key)$/i.test(key))
+      delete env[key];
   }
   return env;
 }
@@ -91,7 +92,8 @@ function parseHostPort(value: unknown, what: string): HostPort {
 
 /** Starts a gateway with its own temporary home and policies directory. */
 export async function startGateway(options: GatewayStartOptions): Promise<GatewayProcess> {
-  if (!existsSync(WARDEN_BIN)) throw new Error(`${WARDEN_BIN} does not exist yet: the gateway CLI is not built`);
+  if (!existsSync(WARDEN_BIN))
+    throw new Error(`${WARDEN_BIN} does not exist yet: the gateway CLI is not built`);
   const root = await mkdtemp(join(tmpdir(), "warden-e2e-"));
   const home = join(root, "home");
   const policiesDir = join(root, "policies");
@@ -104,13 +106,27 @@ export async function startGateway(options: GatewayStartOptions): Promise<Gatewa
   }
   for (const [name, policy] of Object.entries(options.policies)) await writePolicy(name, policy);
 
-  const args = ["gateway", "--home", home, "--policies", policiesDir, "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"];
+  const args = [
+    "gateway",
+    "--home",
+    home,
+    "--policies",
+    policiesDir,
+    "--listen",
+    "127.0.0.1:0",
+    "--control",
+    "127.0.0.1:0",
+  ];
   for (const file of options.upstreamCa ?? []) args.push("--upstream-ca", file);
-  for (const [host, target] of Object.entries(options.resolve ?? {})) args.push("--resolve", `${host}=${target}`);
+  for (const [host, target] of Object.entries(options.resolve ?? {}))
+    args.push("--resolve", `${host}=${target}`);
 
   const chunks: string[] = [];
   let child: ChildProcess | undefined;
-  let exitPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({ code: 0, signal: null });
+  let exitPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({
+    code: 0,
+    signal: null,
+  });
   let exited = true;
   let proxy: HostPort = { host: "127.0.0.1", port: 0 };
   let controlAddr: HostPort = { host: "127.0.0.1", port: 0 };
@@ -118,7 +134,11 @@ export async function startGateway(options: GatewayStartOptions): Promise<Gatewa
   let controlToken = "";
 
   async function launch(): Promise<void> {
-    const proc = spawn(process.execPath, [WARDEN_BIN, ...args], { cwd: REPO_ROOT, env: childEnv(home), stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, [WARDEN_BIN, ...args], {
+      cwd: REPO_ROOT,
+      env: childEnv(home),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child = proc;
     exited = false;
     exitPromise = new Promise((resolve) => {
@@ -131,7 +151,10 @@ export async function startGateway(options: GatewayStartOptions): Promise<Gatewa
     const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
     let first: string | undefined;
     const firstLine = new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`gateway printed no listening line within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`gateway printed no listening line within ${START_TIMEOUT_MS} ms`)),
+        START_TIMEOUT_MS,
+      );
       lines.on("line", (line) => {
         chunks.push(`${line}\n`);
         if (first === undefined) {
@@ -142,7 +165,9 @@ export async function startGateway(options: GatewayStartOptions): Promise<Gatewa
       });
       void exitPromise.then(({ code, signal }) => {
         clearTimeout(timer);
-        reject(new Error(`gateway exited (code ${code}, signal ${signal}) before listening:\n${chunks.join("")}`));
+        reject(
+          new Error(`gateway exited (code ${code}, signal ${signal}) before listening:\n${chunks.join("")}`),
+        );
       });
     });
     const line = await firstLine;
@@ -159,10 +184,14 @@ export async function startGateway(options: GatewayStartOptions): Promise<Gatewa
     caPem = await readFile(join(home, "ca", "ca.pem"), "utf8");
   }
 
-  async function stop(signal: NodeJS.Signals = "SIGTERM"): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async function stop(
+    signal: NodeJS.Signals = "SIGTERM",
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (exited || !child) return exitPromise;
     child.kill(signal);
-    const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS).unref());
+    const timeout = new Promise<"timeout">((resolve) =>
+      setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS).unref(),
+    );
     const result = await Promise.race([exitPromise, timeout]);
     if (result === "timeout") {
       child.kill("SIGKILL");
@@ -208,7 +237,13 @@ export async function startGateway(options: GatewayStartOptions): Promise<Gatewa
     });
   }
 
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    child?.kill("SIGKILL");
+    await rm(root, { recursive: true, force: true });
+    throw err;
+  }
 
   return {
     home,
@@ -232,14 +267,16 @@ export async function startGateway(options: GatewayStartOptions): Promise<Gatewa
     control,
     async createAgent(name) {
       const res = await control("POST", "/v1/agents", { name });
-      if (res.status < 200 || res.status > 299) throw new Error(`POST /v1/agents → ${res.status} ${res.text}`);
+      if (res.status < 200 || res.status > 299)
+        throw new Error(`POST /v1/agents → ${res.status} ${res.text}`);
       return res.body as AgentCredentials;
     },
     async setSecret(name, value) {
       const res = await control("PUT", `/v1/secrets/${encodeURIComponent(name)}`, { value });
       if (res.status !== 204) throw new Error(`PUT /v1/secrets/${name} → ${res.status} ${res.text}`);
     },
-    proxyUrl: (agent, token) => `http://${encodeURIComponent(agent)}:${encodeURIComponent(token)}@${proxy.host}:${proxy.port}`,
+    proxyUrl: (agent, token) =>
+      `http://${encodeURIComponent(agent)}:${encodeURIComponent(token)}@${proxy.host}:${proxy.port}`,
     writePolicy,
     async restart() {
       const { code } = await stop("SIGTERM");
@@ -255,15 +292,4 @@ export async function startGateway(options: GatewayStartOptions): Promise<Gatewa
       await rm(root, { recursive: true, force: true });
     },
   };
-}
-
-/** Polls `check` every 50 ms until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function pollUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

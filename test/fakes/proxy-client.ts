@@ -50,7 +50,13 @@ function authHeader(auth: ProxyAuth): OutgoingHttpHeaders {
 }
 
 /** Splits `scheme://authority/rest` without normalising anything. */
-export function splitUrl(url: string): { scheme: "http" | "https" | "ws" | "wss"; authority: string; hostname: string; port: number; rest: string } {
+export function splitUrl(url: string): {
+  scheme: "http" | "https" | "ws" | "wss";
+  authority: string;
+  hostname: string;
+  port: number;
+  rest: string;
+} {
   const match = /^(https?|wss?):\/\/([^/?#]+)(.*)$/s.exec(url);
   if (!match?.[1] || !match[2]) throw new Error(`not an absolute URL: ${url}`);
   const scheme = match[1] as "http" | "https" | "ws" | "wss";
@@ -143,7 +149,12 @@ export function tlsOverTunnel(socket: Socket, servername: string, caPem: string)
 }
 
 /** CONNECT + TLS in one go; throws unless the tunnel was accepted. */
-export async function tunnelTls(gw: ProxyTarget, hostname: string, port: number, auth: ProxyAuth): Promise<TLSSocket> {
+export async function tunnelTls(
+  gw: ProxyTarget,
+  hostname: string,
+  port: number,
+  auth: ProxyAuth,
+): Promise<TLSSocket> {
   const tunnel = await openTunnel(gw, `${hostname}:${port}`, auth);
   if (tunnel.status !== 200) throw new Error(`CONNECT ${hostname}:${port} → ${tunnel.status} ${tunnel.body}`);
   return tlsOverTunnel(tunnel.socket, hostname, gw.caPem);
@@ -153,7 +164,11 @@ export async function tunnelTls(gw: ProxyTarget, hostname: string, port: number,
  * One request through the gateway. `http://` URLs go out in absolute form with
  * `Proxy-Authorization`; `https://` URLs go through CONNECT (authenticated) and TLS.
  */
-export async function proxyRequest(gw: ProxyTarget, url: string, init: ProxyRequestInit): Promise<ProxiedResponse> {
+export async function proxyRequest(
+  gw: ProxyTarget,
+  url: string,
+  init: ProxyRequestInit,
+): Promise<ProxiedResponse> {
   const { scheme, authority, hostname, port, rest } = splitUrl(url);
   const body = init.body === undefined ? undefined : Buffer.from(init.body);
   const lengthHeader = body ? { "content-length": body.length } : {};
@@ -176,14 +191,25 @@ export async function proxyRequest(gw: ProxyTarget, url: string, init: ProxyRequ
     });
   }
   const tls = await tunnelTls(gw, hostname, port, init.auth);
+  return requestOverTls(tls, authority, rest, init);
+}
+
+/** One HTTP/1.1 request over an already established TLS tunnel (origin-form `path`). */
+export function requestOverTls(
+  tls: TLSSocket,
+  authority: string,
+  path: string,
+  init: Omit<ProxyRequestInit, "auth">,
+): Promise<ProxiedResponse> {
+  const body = init.body === undefined ? undefined : Buffer.from(init.body);
   return new Promise((resolve, reject) => {
     const req = request(
       {
         createConnection: () => tls,
         method: init.method ?? "GET",
-        path: rest,
+        path,
         signal: init.signal,
-        headers: { host: authority, ...lengthHeader, ...init.headers },
+        headers: { host: authority, ...(body ? { "content-length": body.length } : {}), ...init.headers },
       },
       (res) => collect(res, init.onChunk).then(resolve, reject),
     );
@@ -206,7 +232,12 @@ export class WebSocketRefused extends Error {
  * Opens a WebSocket through the gateway: `ws://` as an absolute-form GET with Upgrade, `wss://`
  * through CONNECT + TLS. Rejects with `WebSocketRefused` when the handshake is answered otherwise.
  */
-export function proxyWebSocket(gw: ProxyTarget, url: string, auth: ProxyAuth, headers: Record<string, string> = {}): Promise<WebSocket> {
+export function proxyWebSocket(
+  gw: ProxyTarget,
+  url: string,
+  auth: ProxyAuth,
+  headers: Record<string, string> = {},
+): Promise<WebSocket> {
   const { scheme, hostname, port } = splitUrl(url);
   const secure = scheme === "wss";
   const ws = new WebSocket(url, {

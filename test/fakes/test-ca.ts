@@ -2,7 +2,7 @@
  * A throwaway certificate authority for the fake HTTPS upstreams. The gateway is told to trust it
  * with `--upstream-ca FILE`; the agent side never sees it (it trusts only the Warden CA).
  */
-import "./reflect-metadata-shim.js";
+import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -12,7 +12,13 @@
  * WebSocket upgrades on any path are accepted (except the test's own `route` overrides) and echo.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer as createHttpServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { WebSocketServer } from "ws";
@@ -123,15 +129,26 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Reco
     const rec = record(req);
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     const custom = routes.get(path);
-    if (custom) return custom(req, res, rec);
-    if (path === "/sse") return serveSse(res, park);
+    if (custom) {
+      custom(req, res, rec);
+      return;
+    }
+    if (path === "/sse") {
+      serveSse(res, park);
+      return;
+    }
     if (path === "/redirect") {
       res.writeHead(302, { location: "/target", "content-type": "text/plain" }).end("moved");
       return;
     }
-    if (path === "/large") return serveLarge(req, res, rec);
+    if (path === "/large") {
+      serveLarge(req, res, rec);
+      return;
+    }
     if (path === "/gate") {
-      void rec.done.then(() => park(() => res.writeHead(200, { "content-type": "text/plain" }).end("released")));
+      void rec.done.then(() =>
+        park(() => res.writeHead(200, { "content-type": "text/plain" }).end("released")),
+      );
       return;
     }
     void rec.done.then(() => {

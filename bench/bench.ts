@@ -1,0 +1,189 @@
+/**
+ * `npm run bench`: the same GET load directly to a local upstream and through Warden's gateway
+ * (plain HTTP keep-alive, HTTPS intercepted keep-alive, HTTPS with a fresh CONNECT + TLS per
+ * request), and the same HTTPS keep-alive load through mitmproxy and squid (ssl-bump), installed
+ * with apt-get when missing. Each scenario runs twice: as fast as BENCH_CONCURRENCY connections go
+ * (throughput), then at a fixed rate (latency). Each proxied run follows the direct run it is
+ * compared with, so a machine whose load drifts skews the ratios less. No assertions: it reports.
+ * All traffic stays on 127.0.0.1.
+ *
+ * Env: BENCH_SECONDS (5, measured per run), BENCH_WARMUP (1), BENCH_CONCURRENCY (16), BENCH_RATE
+ * (200 req/s; BENCH_FRESH_RATE, 50, for new-connection runs), BENCH_PEERS=0 (skip mitmproxy and
+ * squid), BENCH_PROFILE=DIR (gateway runs with --cpu-prof into DIR), BENCH_KEEP=1 (keep the temp
+ * dir with every process's logs).
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type ClientSpec, createClient, percentile, runMax, runRate } from "./load.js";
+import {
+  type Peer,
+  type PeerContext,
+  squidHasSslBump,
+  startMitmproxy,
+  startSquid,
+  startWarden,
+} from "./peers.js";
+import { ensurePackage, rss } from "./proc.js";
+import { KIND_LABEL, type Kind, printTable, printTargets, type Row } from "./report.js";
+import { startUpstream, TLS_HOST, type Upstream } from "./upstream.js";
+
+const num = (name: string, fallback: number) => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+const SECONDS = num("BENCH_SECONDS", 5);
+const WARMUP = num("BENCH_WARMUP", 1);
+const CONCURRENCY = Math.round(num("BENCH_CONCURRENCY", 16));
+const RATE = num("BENCH_RATE", 200);
+// A fresh TLS handshake costs milliseconds of CPU on each side; 200/s would saturate a 2-core box.
+const FRESH_RATE = num("BENCH_FRESH_RATE", 50);
+const PEERS = process.env.BENCH_PEERS !== "0";
+const KEEP = process.env.BENCH_KEEP === "1";
+const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+const rows: Row[] = [];
+const notes: string[] = [];
+const running = new Set<{ stop(): Promise<void> }>();
+let root = "";
+
+function spec(kind: Kind, up: Upstream, peer?: Peer): ClientSpec {
+  const tls = kind !== "http";
+  const scheme = tls ? "https" : "http";
+  const common = { scheme, keepAlive: kind !== "https-fresh", maxSockets: CONCURRENCY } as const;
+  const port = tls ? up.httpsPort : up.httpPort;
+  if (!peer) return { ...common, host: TLS_HOST, address: "127.0.0.1", port, ca: up.caPem };
+  return { ...common, host: tls ? peer.tlsHost : peer.plainHost, port, proxy: peer.proxy };
+}
+
+async function measure(kind: Kind, up: Upstream, peer?: Peer): Promise<void> {
+  const label = `${peer?.name ?? "direct"} ${KIND_LABEL[kind]}`;
+  const rateUsed = kind === "https-fresh" ? FRESH_RATE : RATE;
+  const base = { label, kind, direct: !peer, rateUsed };
+  const client = createClient(spec(kind, up, peer));
+  process.stderr.write(`bench: ${label}: ${CONCURRENCY} connections… `);
+  try {
+    await client.send(); // fail fast with a readable reason instead of a table of errors
+  } catch (err) {
+    process.stderr.write("failed\n");
+    client.close();
+    rows.push({ ...base, note: `first request failed: ${(err as Error).message}` });
+    return;
+  }
+  const max = await runMax(client, CONCURRENCY, WARMUP, SECONDS);
+  client.close();
+  process.stderr.write(`${Math.round(max.rps)} req/s; at ${rateUsed} req/s… `);
+  const paced = createClient(spec(kind, up, peer));
+  const rate = await runRate(paced, rateUsed, WARMUP, SECONDS);
+  paced.close();
+  process.stderr.write(`p99 ${percentile(rate.latencies, 99).toFixed(2)} ms\n`);
+  const errors = max.errors + rate.errors;
+  const shed = rate.shed > 0 ? `, ${rate.shed} sends shed` : "";
+  const problems = [
+    errors > 0 ? `${errors} errors, first: ${max.firstError ?? rate.firstError}` : "",
+    rate.shed > 0 || max.rps < rateUsed
+      ? `saturated at ${rateUsed} req/s (max ${Math.round(max.rps)} req/s${shed}): its latency is mostly queueing`
+      : "",
+  ].filter(Boolean);
+  rows.push({ ...base, max, rate, ...(problems.length ? { note: problems.join("; ") } : {}) });
+}
+
+/** Starts a peer; on failure notes why and returns undefined. */
+async function startPeer(name: string, start: (ctx: PeerContext) => Promise<Peer>, up: Upstream) {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  try {
+    const peer = await start({
+      dir,
+      upstreamCaFile: up.caFile,
+      httpPort: up.httpPort,
+      httpsPort: up.httpsPort,
+    });
+    running.add(peer);
+    return peer;
+  } catch (err) {
+    const why = (err as Error).message.split("\n").slice(0, 8).join("\n    ");
+    notes.push(`${name} skipped: could not start it: ${why}`);
+    console.error(`bench: ${name} did not start: ${why}`);
+    return undefined;
+  }
+}
+
+async function stopPeer(peer: Peer | undefined): Promise<void> {
+  if (!peer) return;
+  notes.push(`${peer.name} RSS after its runs: ${rss(peer.pid)}${KEEP ? `; logs: ${peer.logs}` : ""}`);
+  await peer.stop();
+  running.delete(peer);
+}
+
+/** Installs the peers when missing (before any measurement); returns the ones that can run. */
+function preparePeers(): Map<string, (ctx: PeerContext) => Promise<Peer>> {
+  const ready = new Map<string, (ctx: PeerContext) => Promise<Peer>>();
+  if (!PEERS) {
+    notes.push("mitmproxy and squid skipped (BENCH_PEERS=0)");
+    return ready;
+  }
+  const mitm = ensurePackage("mitmproxy", () => existsSync("/usr/bin/mitmdump"));
+  if (mitm) notes.push(`mitmproxy skipped: ${mitm}`);
+  else ready.set("mitmproxy", startMitmproxy);
+  const squid = ensurePackage("squid-openssl", squidHasSslBump);
+  if (squid) notes.push(`squid skipped: ${squid}`);
+  else ready.set("squid", startSquid);
+  return ready;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(REPO_ROOT, "bin", "warden.js"))) throw new Error("bin/warden.js not found");
+  root = mkdtempSync(join(tmpdir(), "warden-bench-"));
+  const peers = preparePeers();
+  console.log(
+    `warden bench: ${SECONDS} s measured after ${WARMUP} s warm-up per run; throughput with ${CONCURRENCY} ` +
+      `connections; latency at ${RATE} req/s (${FRESH_RATE} for new connections); node ${process.version}; ` +
+      `${availableParallelism()} cores shared by load generator, proxy and upstream; all on 127.0.0.1`,
+  );
+  const load = loadavg()[0]!;
+  if (load > 0.5)
+    console.log(`note: the machine was already busy (load average ${load.toFixed(2)}): numbers are noisy`);
+  const up = await startUpstream(root);
+  running.add(up);
+  const warden = await startPeer(
+    "warden",
+    (ctx) => startWarden(ctx, REPO_ROOT, process.env.BENCH_PROFILE),
+    up,
+  );
+
+  await measure("http", up);
+  if (warden) await measure("http", up, warden);
+  await measure("https", up);
+  if (warden) await measure("https", up, warden);
+  for (const [name, start] of peers) {
+    const peer = await startPeer(name, start, up);
+    if (peer) await measure("https", up, peer);
+    await stopPeer(peer);
+  }
+  await measure("https-fresh", up);
+  if (warden) await measure("https-fresh", up, warden);
+  await stopPeer(warden);
+
+  console.log("");
+  printTable(rows);
+  console.log("");
+  printTargets(rows);
+  for (const n of notes) console.log(n);
+}
+
+async function cleanup(): Promise<void> {
+  await Promise.all([...running].map((r) => r.stop().catch(() => undefined)));
+  if (root && !KEEP) rmSync(root, { recursive: true, force: true });
+}
+
+process.on("SIGINT", () => void cleanup().finally(() => process.exit(130)));
+try {
+  await main();
+} catch (err) {
+  console.error(`bench failed: ${(err as Error).stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
