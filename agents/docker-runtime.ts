@@ -13,20 +13,25 @@ export interface DockerRuntimeOptions {
   readonly socketPath?: string;
   /** How long to wait for the runner's ready line. Default 30 s. */
   readonly readyTimeoutMs?: number;
+  /**
+   * Names this Warden installation (e.g. a hash of WARDEN_HOME). Containers are named and labelled
+   * with it, so two installations, or parallel test runs, never list or remove each other's agents.
+   */
+  readonly instance?: string;
 }
 
 export const AGENT_LABEL = "warden.agent";
-const PREFIX = "warden-agent-";
+export const INSTANCE_LABEL = "warden.instance";
 
 /** The container settings for a spec; exported so tests can check every isolation flag. */
-export function containerConfig(spec: AgentSpec): Docker.ContainerCreateOptions {
+export function containerConfig(spec: AgentSpec, instance = "default"): Docker.ContainerCreateOptions {
   return {
-    name: PREFIX + spec.name,
+    name: `warden-${instance}-${spec.name}`,
     Image: spec.image,
     User: "1000:1000",
     WorkingDir: "/workspace",
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-    Labels: { [AGENT_LABEL]: spec.name, "warden.provider": spec.provider },
+    Labels: { [AGENT_LABEL]: spec.name, [INSTANCE_LABEL]: instance, "warden.provider": spec.provider },
     HostConfig: {
       NetworkMode: "none",
       ReadonlyRootfs: true,
@@ -49,10 +54,13 @@ export function containerConfig(spec: AgentSpec): Docker.ContainerCreateOptions 
 export function createDockerRuntime(opts: DockerRuntimeOptions = {}): Runtime {
   const docker = new Docker({ socketPath: opts.socketPath ?? "/var/run/docker.sock" });
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
+  const instance = opts.instance ?? "default";
+  const containerName = (name: string): string => `warden-${instance}-${name}`;
+  const mine = { label: [`${INSTANCE_LABEL}=${instance}`] };
 
   async function remove(name: string): Promise<void> {
     try {
-      await docker.getContainer(PREFIX + name).remove({ force: true });
+      await docker.getContainer(containerName(name)).remove({ force: true });
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 404) throw err;
     }
@@ -95,7 +103,7 @@ export function createDockerRuntime(opts: DockerRuntimeOptions = {}): Runtime {
   return {
     async start(spec: AgentSpec): Promise<AgentHandle> {
       await remove(spec.name);
-      const container = await docker.createContainer(containerConfig(spec));
+      const container = await docker.createContainer(containerConfig(spec, instance));
       await container.start();
       const exited = container.wait().then((r: { StatusCode: number }) => ({ code: r.StatusCode }));
       exited.catch(() => undefined);
@@ -104,24 +112,24 @@ export function createDockerRuntime(opts: DockerRuntimeOptions = {}): Runtime {
     },
     async stop(name: string): Promise<void> {
       try {
-        await docker.getContainer(PREFIX + name).stop({ t: 5 });
+        await docker.getContainer(containerName(name)).stop({ t: 5 });
       } catch {
         // not running: removing is enough
       }
       await remove(name);
     },
     async list() {
-      const all = await docker.listContainers({ all: true, filters: { label: [AGENT_LABEL] } });
+      const all = await docker.listContainers({ all: true, filters: mine });
       return all.map((c) => ({ name: c.Labels[AGENT_LABEL] ?? "", id: c.Id, state: c.State }));
     },
     async logs(name: string, tail = 200): Promise<string> {
       const buf = (await docker
-        .getContainer(PREFIX + name)
+        .getContainer(containerName(name))
         .logs({ stdout: true, stderr: true, tail })) as unknown as Buffer;
       return demux(buf);
     },
     async exec(name: string, cmd: readonly string[]) {
-      const container = docker.getContainer(PREFIX + name);
+      const container = docker.getContainer(containerName(name));
       const ex = await container.exec({
         Cmd: [...cmd],
         AttachStdout: true,
@@ -138,7 +146,7 @@ export function createDockerRuntime(opts: DockerRuntimeOptions = {}): Runtime {
       return { exitCode: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString("utf8") };
     },
     async cleanupOrphans(): Promise<number> {
-      const all = await docker.listContainers({ all: true, filters: { label: [AGENT_LABEL] } });
+      const all = await docker.listContainers({ all: true, filters: mine });
       await Promise.all(all.map((c) => docker.getContainer(c.Id).remove({ force: true })));
       return all.length;
     },

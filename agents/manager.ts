@@ -28,7 +28,7 @@ export interface AgentSettings {
 export interface AgentState {
   readonly name: string;
   readonly provider: Provider;
-  readonly state: "starting" | "running" | "restarting" | "stopped" | "failed";
+  readonly state: "starting" | "running" | "restarting" | "idle" | "stopped" | "failed";
   readonly restarts: number;
   readonly lastError: string | null;
 }
@@ -42,6 +42,8 @@ export interface AgentManagerOptions {
   readonly log?: (event: string, fields: Record<string, unknown>) => void;
   /** Backoff after a crash: base × 2^n, capped. Defaults 1 s and 60 s. */
   readonly backoffMs?: { base: number; max: number };
+  /** Stop a container after this long without activity (it wakes on the next message). 0 = never. Default 30 min. */
+  readonly idleStopMs?: number;
 }
 
 const IN_CONTAINER = "/run/warden/ca.pem";
@@ -50,10 +52,26 @@ const IN_CONTAINER = "/run/warden/ca.pem";
 export function createAgentManager(opts: AgentManagerOptions) {
   const { runtime, gateway, log = () => undefined } = opts;
   const backoff = opts.backoffMs ?? { base: 1000, max: 60_000 };
+  const idleStopMs = opts.idleStopMs ?? 30 * 60_000;
   const agents = new Map<
     string,
-    { settings: AgentSettings; state: AgentState; timer?: NodeJS.Timeout; wanted: boolean }
+    { settings: AgentSettings; state: AgentState; timer?: NodeJS.Timeout; idle?: NodeJS.Timeout; wanted: boolean }
   >();
+
+  /** Activity pushes the idle stop further away. */
+  function touch(name: string): void {
+    const a = agents.get(name);
+    if (!a || idleStopMs <= 0) return;
+    clearTimeout(a.idle);
+    a.idle = setTimeout(() => {
+      if (!a.wanted || a.state.state !== "running") return;
+      // Idle stop is not a crash: mark it first so the exit does not trigger a restart.
+      set(name, { state: "idle" });
+      log("agent_idle_stop", { agent: name, afterMs: idleStopMs });
+      void runtime.stop(name).then(() => gateway.closeAgentSocket(name));
+    }, idleStopMs);
+    a.idle.unref();
+  }
 
   function set(name: string, patch: Partial<AgentState>): void {
     const a = agents.get(name);
@@ -95,6 +113,7 @@ export function createAgentManager(opts: AgentManagerOptions) {
       limits: { ...DEFAULT_LIMITS, ...a.settings.limits },
     });
     set(name, { state: "running", lastError: null });
+    touch(name);
     const startedAt = Date.now();
     void handle.exited.then(({ code }) => onExit(name, code, Date.now() - startedAt));
     return handle;
@@ -102,7 +121,7 @@ export function createAgentManager(opts: AgentManagerOptions) {
 
   function onExit(name: string, code: number, ranMs: number): void {
     const a = agents.get(name);
-    if (!a?.wanted) return;
+    if (!a?.wanted || a.state.state === "idle") return;
     // A run that lasted a while resets the backoff; a crash loop backs off up to the cap.
     const restarts = ranMs > backoff.max ? 0 : a.state.restarts + 1;
     const delay = Math.min(backoff.base * 2 ** Math.max(0, restarts - 1), backoff.max);
@@ -147,11 +166,25 @@ export function createAgentManager(opts: AgentManagerOptions) {
       if (a) {
         a.wanted = false;
         clearTimeout(a.timer);
+        clearTimeout(a.idle);
         set(name, { state: "stopped" });
       }
       await runtime.stop(name);
       await gateway.closeAgentSocket(name);
       return a !== undefined;
+    },
+
+    touch,
+
+    /** Starts an idle-stopped agent again (called when a message arrives for it). */
+    async wake(name: string): Promise<void> {
+      const a = agents.get(name);
+      if (!a?.wanted || a.state.state !== "idle") return touch(name);
+      set(name, { state: "starting" });
+      log("agent_waking", { agent: name });
+      await launch(name).catch((err: Error) => {
+        set(name, { state: "failed", lastError: err.message });
+      });
     },
 
     state: (name: string): AgentState | undefined => agents.get(name)?.state,

@@ -18,14 +18,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ClientSpec, createClient, percentile, runMax, runRate } from "./load.js";
 import {
+  MITMDUMP,
   type Peer,
   type PeerContext,
+  SQUID,
   squidHasSslBump,
   startMitmproxy,
   startSquid,
   startWarden,
 } from "./peers.js";
-import { ensurePackage, rss } from "./proc.js";
+import { cpuMs, ensurePackage, rss } from "./proc.js";
 import { KIND_LABEL, type Kind, printTable, printTargets, type Row } from "./report.js";
 import { startUpstream, TLS_HOST, type Upstream } from "./upstream.js";
 
@@ -71,7 +73,9 @@ async function measure(kind: Kind, up: Upstream, peer?: Peer): Promise<void> {
     rows.push({ ...base, note: `first request failed: ${(err as Error).message}` });
     return;
   }
-  const max = await runMax(client, CONCURRENCY, WARMUP, SECONDS);
+  const probe = peer ? () => cpuMs(peer.pid) : undefined;
+  const max = await runMax(client, CONCURRENCY, WARMUP, SECONDS, probe);
+  const cpuPerReq = max.probed !== undefined ? max.probed / (max.rps * SECONDS) : undefined;
   client.close();
   process.stderr.write(`${Math.round(max.rps)} req/s; at ${rateUsed} req/s… `);
   const paced = createClient(spec(kind, up, peer));
@@ -86,7 +90,7 @@ async function measure(kind: Kind, up: Upstream, peer?: Peer): Promise<void> {
       ? `saturated at ${rateUsed} req/s (max ${Math.round(max.rps)} req/s${shed}): its latency is mostly queueing`
       : "",
   ].filter(Boolean);
-  rows.push({ ...base, max, rate, ...(problems.length ? { note: problems.join("; ") } : {}) });
+  rows.push({ ...base, max, rate, cpuPerReq, ...(problems.length ? { note: problems.join("; ") } : {}) });
 }
 
 /** Starts a peer; on failure notes why and returns undefined. */
@@ -124,10 +128,14 @@ function preparePeers(): Map<string, (ctx: PeerContext) => Promise<Peer>> {
     notes.push("mitmproxy and squid skipped (BENCH_PEERS=0)");
     return ready;
   }
-  const mitm = ensurePackage("mitmproxy", () => existsSync("/usr/bin/mitmdump"));
+  const mitm = ensurePackage("mitmproxy", () => existsSync(MITMDUMP));
   if (mitm) notes.push(`mitmproxy skipped: ${mitm}`);
   else ready.set("mitmproxy", startMitmproxy);
-  const squid = ensurePackage("squid-openssl", squidHasSslBump);
+  // Debian's squid-openssl conflicts with (and would remove) a plain `squid` the user installed.
+  const squid =
+    existsSync(SQUID) && !squidHasSslBump()
+      ? "the installed squid has no ssl-bump (built without OpenSSL); apt-get install squid-openssl replaces it"
+      : ensurePackage("squid-openssl", squidHasSslBump);
   if (squid) notes.push(`squid skipped: ${squid}`);
   else ready.set("squid", startSquid);
   return ready;

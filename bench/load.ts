@@ -7,18 +7,9 @@
  */
 import http from "node:http";
 import https from "node:https";
-import net, { isIP } from "node:net";
-import type { Duplex } from "node:stream";
-import tls from "node:tls";
+import { contextFor, type ProxyTarget, proxyAuthHeader, TunnelAgent } from "./tunnel.js";
 
-export interface ProxyTarget {
-  readonly host: string;
-  readonly port: number;
-  /** `user:password` for Proxy-Authorization: Basic, when the proxy wants it. */
-  readonly auth?: string;
-  /** PEM of the proxy's interception CA. */
-  readonly ca: string;
-}
+export type { ProxyTarget } from "./tunnel.js";
 
 export interface ClientSpec {
   readonly scheme: "http" | "https";
@@ -38,87 +29,6 @@ export interface ClientSpec {
 export interface Client {
   send(): Promise<void>;
   close(): void;
-}
-
-function proxyAuthHeader(p: ProxyTarget | undefined): Record<string, string> {
-  return p?.auth ? { "proxy-authorization": `Basic ${Buffer.from(p.auth).toString("base64")}` } : {};
-}
-
-const contexts = new Map<string, tls.SecureContext>();
-/**
- * One client TLS context per trusted CA, made once: passing `ca` per connection makes node build a
- * new context (a copy of the whole root store) for every handshake, which would bill the load
- * generator's own overhead to the fresh-connection scenarios.
- */
-function contextFor(caPem: string): tls.SecureContext {
-  let ctx = contexts.get(caPem);
-  if (!ctx) {
-    ctx = tls.createSecureContext({ ca: caPem });
-    contexts.set(caPem, ctx);
-  }
-  return ctx;
-}
-
-type Callback = (err: Error | null, socket?: net.Socket) => void;
-
-/** Opens a CONNECT tunnel through `proxy` to `authority`, then TLS inside it (verified). */
-export function connectThrough(proxy: ProxyTarget, host: string, port: number, cb: Callback): void {
-  const authority = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  const raw = net.connect({ host: proxy.host, port: proxy.port, noDelay: true });
-  let buffered = Buffer.alloc(0);
-  const fail = (err: Error) => {
-    raw.destroy();
-    cb(err);
-  };
-  raw.once("error", fail);
-  raw.once("connect", () => {
-    const headers = Object.entries({ host: authority, ...proxyAuthHeader(proxy) })
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join("");
-    raw.write(`CONNECT ${authority} HTTP/1.1\r\n${headers}\r\n`);
-  });
-  const onData = (chunk: Buffer) => {
-    buffered = Buffer.concat([buffered, chunk]);
-    const end = buffered.indexOf("\r\n\r\n");
-    if (end < 0) return;
-    raw.off("data", onData);
-    raw.pause();
-    const status = /^HTTP\/1\.[01] (\d{3})/.exec(buffered.subarray(0, end).toString("latin1"));
-    if (status?.[1] !== "200")
-      return fail(new Error(`CONNECT ${authority} answered: ${buffered.toString("latin1", 0, end)}`));
-    const rest = buffered.subarray(end + 4);
-    if (rest.length > 0) raw.unshift(rest);
-    raw.off("error", fail);
-    const socket = tls.connect({
-      socket: raw,
-      secureContext: contextFor(proxy.ca),
-      servername: isIP(host) ? undefined : host,
-      // For an IP literal, check the certificate against the IP (servername is not sent then).
-      checkServerIdentity: (_name, cert) => tls.checkServerIdentity(host, cert),
-      ALPNProtocols: ["http/1.1"],
-    });
-    cb(null, socket);
-  };
-  raw.on("data", onData);
-}
-
-/** An https.Agent whose sockets are CONNECT tunnels through a proxy (one CONNECT per socket). */
-class TunnelAgent extends https.Agent {
-  constructor(
-    private readonly proxy: ProxyTarget,
-    options: https.AgentOptions,
-  ) {
-    super(options);
-  }
-  override createConnection(
-    options: https.RequestOptions,
-    cb?: (err: Error | null, s: Duplex) => void,
-  ): undefined {
-    connectThrough(this.proxy, String(options.host), Number(options.port), (err, socket) =>
-      cb?.(err, socket!),
-    );
-    return undefined;
-  }
 }
 
 /** Builds a client for `spec`; `send()` resolves once the whole response body has been read. */
@@ -223,18 +133,28 @@ export async function runMax(
   concurrency: number,
   warmup: number,
   seconds: number,
-): Promise<RunResult> {
+  probe?: () => number,
+): Promise<RunResult & { probed?: number }> {
   const start = performance.now() + warmup * 1000;
   const window = { start, end: start + seconds * 1000 };
   const rec = recorder(window);
+  // `probe` (e.g. a process's CPU ms) is read at the window's edges; its growth is reported.
+  let before = Number.NaN;
+  let after = Number.NaN;
+  const timers = probe
+    ? [
+        setTimeout(() => (before = probe()), warmup * 1000),
+        setTimeout(() => (after = probe()), (warmup + seconds) * 1000),
+      ]
+    : [];
   const worker = async () => {
     while (performance.now() < window.end) await rec.timed(client);
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return rec.result(seconds);
+  for (const t of timers) clearTimeout(t);
+  return { ...rec.result(seconds), ...(probe ? { probed: after - before } : {}) };
 }
 
-/** Open loop at `rate` req/s (sends on schedule even while earlier requests are still out). */
 /** Requests in flight beyond which an open-loop run stops sending (the target is saturated). */
 const MAX_OUTSTANDING = 256;
 

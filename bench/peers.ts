@@ -144,7 +144,7 @@ export async function startMitmproxy(ctx: PeerContext): Promise<Peer> {
     "--set", `confdir=${confdir}`, "--set", "ssl_insecure=false",
     "--set", `ssl_verify_upstream_trusted_ca=${ctx.upstreamCaFile}`,
   ];
-  const child = spawn("mitmdump", args, { env: cleanEnv(), stdio: ["ignore", out, out] });
+  const child = spawn(MITMDUMP, args, { env: cleanEnv(), stdio: ["ignore", out, out] });
   const stop = stopper(child, "SIGINT");
   child.on("error", () => undefined);
   try {
@@ -166,6 +166,7 @@ export async function startMitmproxy(ctx: PeerContext): Promise<Peer> {
   }
 }
 
+export const MITMDUMP = "/usr/bin/mitmdump";
 export const SQUID = "/usr/sbin/squid";
 export const CERTGEN = "/usr/lib/squid/security_file_certgen";
 

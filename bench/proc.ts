@@ -18,6 +18,17 @@ export function rss(pid: number): string {
   }
 }
 
+/** CPU time (user + system, all threads) a process has used so far, ms; NaN once it is gone. */
+export function cpuMs(pid: number): number {
+  try {
+    // Fields after "(comm) ": state is [0], utime [11], stime [12], in clock ticks (100 Hz on Linux).
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 export const cleanEnv = (): NodeJS.ProcessEnv => {
   const env = { ...process.env };
   for (const key of Object.keys(env)) {

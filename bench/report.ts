@@ -21,6 +21,8 @@ export interface Row {
   readonly rate?: RunResult;
   /** The fixed rate of the latency run, req/s. */
   readonly rateUsed: number;
+  /** The proxy process's CPU time per request in the throughput run, ms. */
+  readonly cpuPerReq?: number;
   readonly note?: string;
 }
 
@@ -29,7 +31,17 @@ const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? "+" : ""}${v.toF
 const p = (row: Row | undefined, q: number) => (row?.rate ? percentile(row.rate.latencies, q) : Number.NaN);
 
 export function printTable(rows: readonly Row[]): void {
-  const header = ["scenario", "req/s", "×direct", "@rate", "p50 ms", "p99 ms", "+p50 ms", "+p99 ms"];
+  const header = [
+    "scenario",
+    "req/s",
+    "×direct",
+    "cpu ms/req",
+    "@rate",
+    "p50 ms",
+    "p99 ms",
+    "+p50 ms",
+    "+p99 ms",
+  ];
   const lines = rows.map((r) => {
     const base = rows.find((b) => b.direct && b.kind === r.kind);
     const ratio = r.max && base?.max ? r.max.rps / base.max.rps : Number.NaN;
@@ -38,6 +50,7 @@ export function printTable(rows: readonly Row[]): void {
       r.label,
       r.max ? Math.round(r.max.rps).toString() : "–",
       r.direct ? "1.00" : Number.isFinite(ratio) ? ratio.toFixed(2) : "–",
+      r.cpuPerReq !== undefined && Number.isFinite(r.cpuPerReq) ? r.cpuPerReq.toFixed(3) : "–",
       String(r.rateUsed),
       ms(p(r, 50)),
       ms(p(r, 99)),
@@ -53,8 +66,9 @@ export function printTable(rows: readonly Row[]): void {
   for (const l of lines) console.log(fmt(l));
   for (const r of rows) if (r.note) console.log(`  ${r.label}: ${r.note}`);
   console.log(
-    "req/s: max throughput; ×direct: vs the direct run of the same kind; p50/p99: latency at the fixed\n" +
-      "@rate req/s (open loop); +p50/+p99: latency added over the direct run of the same kind",
+    "req/s: max throughput; ×direct: vs the direct run of the same kind; cpu ms/req: the proxy process's\n" +
+      "CPU time per request in that run (steadier than req/s on a busy machine); p50/p99: latency at the\n" +
+      "fixed @rate req/s (open loop); +p50/+p99: latency added over the direct run of the same kind",
   );
 }
 

@@ -2,7 +2,7 @@
  * `warden start`: the gateway, the demo service and the Docker runtime in one process. When no
  * Docker engine answers, the gateway still runs and the reason is printed with what to do.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { createDockerRuntime } from "../agents/docker-runtime.js";
 import { startDemoService } from "../agents/demo-service.js";
@@ -57,11 +57,17 @@ export async function runStart(o: StartOptions) {
     masterKey: o.masterKey,
     hooks,
     log: o.log,
+    // Activity keeps an agent's container up; a message for an idle-stopped agent wakes it.
+    mailboxEvents: {
+      delivered: (agent) => void manager?.wake(agent),
+      outbox: (m) => manager?.touch(m.agent),
+      status: (agent) => manager?.touch(agent),
+    },
   });
   // The demo key is a real secret for the demo service: agents only ever see its placeholder.
   gateway.credentials.setSecret("DEMO_API_KEY", demoKey);
 
-  const runtime = createDockerRuntime();
+  const runtime = createDockerRuntime({ instance: createHash("sha256").update(o.home).digest("hex").slice(0, 8) });
   try {
     const orphans = await runtime.cleanupOrphans();
     if (orphans > 0) o.say(`removed ${orphans} agent container(s) left by a previous run`);

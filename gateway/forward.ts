@@ -8,7 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
 import { isIP, type Socket } from "node:net";
 import { pipeline, type Transform } from "node:stream";
-import { rootCertificates } from "node:tls";
+import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { GatewayError } from "./errors.js";
 import { endToEnd, type HeaderPairs, pairsOf } from "./headers.js";
@@ -20,15 +20,19 @@ import type { Target } from "./target.js";
 export interface Upstreams {
   readonly http: http.Agent;
   readonly https: https.Agent;
-  /** CA list for fresh (non-pooled) TLS connections such as WebSocket upgrades. */
+  /** CA list, and the context built from it, for fresh (non-pooled) connections such as upgrades. */
   readonly ca: readonly string[];
+  readonly secureContext: SecureContext;
 }
 
 /** Creates the pools; `extraCa` are PEM certificates trusted besides the system roots. */
 export function createUpstreams(extraCa: readonly string[]): Upstreams {
   const ca = [...rootCertificates, ...extraCa];
   const opts = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: "lifo" as const };
-  return { http: new http.Agent(opts), https: new https.Agent({ ...opts, ca }), ca };
+  // One context built once: passing `ca` instead would rebuild the trust store on every new
+  // connection and paste ~150 certificates into the pool key of every request.
+  const secureContext = createSecureContext({ ca });
+  return { http: new http.Agent(opts), https: new https.Agent({ ...opts, secureContext }), ca, secureContext };
 }
 
 const TLS_ERROR = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ERR_TLS/i;

@@ -39,6 +39,8 @@ export interface MailboxEvents {
   outbox?(msg: OutboxMessage): void;
   status?(agent: string, status: AgentStatus): void;
   ask?(ask: PendingAsk): void;
+  /** A chat message was queued for the agent (the runtime may need to wake it). */
+  delivered?(agent: string): void;
 }
 
 const Outbox = z.strictObject({
@@ -165,6 +167,7 @@ export function createMailbox(events: MailboxEvents = {}, now: () => number = Da
       const msg: InboxMessage = { id: randomUUID(), text, from, at: iso() };
       inbox.set(agent, [...(inbox.get(agent) ?? []), msg]);
       wake(inboxWaiters.get(agent));
+      events.delivered?.(agent);
       return msg.id;
     },
     /** Answers an agent's question; false when there is no such question. */

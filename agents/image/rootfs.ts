@@ -81,6 +81,10 @@ export async function planRootfs(opts: RootfsOptions): Promise<RootfsEntry[]> {
   const templates = "/usr/share/git-core/templates";
   if (existsSync(templates)) for (const e of await walk(templates, templates, "stat")) add(e);
 
+  // The Claude SDK goes in before the library closure: its native `claude` binary is an ELF whose
+  // libraries (librt, libdl, …) the closure must cover.
+  for (const e of await claudeSdkEntries(opts.repoRoot)) add(e);
+
   // Libraries: closure of every ELF planned so far, then NSS modules (dlopened, so ldd misses them).
   const elfSources = [...plan.values()].flatMap((e) => (e.kind === "file" ? [e.src] : []));
   const libs = await libraryClosure(elfSources);
@@ -115,7 +119,6 @@ export async function planRootfs(opts: RootfsOptions): Promise<RootfsEntry[]> {
       mode: 0o644,
     });
   }
-  for (const e of await claudeSdkEntries(opts.repoRoot)) add(e);
   return [...plan.values()];
 }
 

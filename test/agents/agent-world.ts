@@ -62,8 +62,8 @@ export async function startAgentWorld(opts: {
     drainMs: 1000,
   });
   const image = await buildAgentImage({ repoRoot: REPO, runnerDir: join(REPO, "dist", "agents", "runner") });
-  const runtime = createDockerRuntime();
-  await runtime.cleanupOrphans();
+  // A fresh instance per world: parallel test files never see (or clean up) each other's containers.
+  const runtime = createDockerRuntime({ instance: `t${randomBytes(4).toString("hex")}` });
   const manager = createAgentManager({
     runtime,
     gateway: await gatewayPort(gateway),

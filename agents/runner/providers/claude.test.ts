@@ -38,7 +38,24 @@ describe("createClaudeBrain()", () => {
       env: { HTTPS_PROXY: "http://127.0.0.1:3128", ANTHROPIC_API_KEY: "wdn_x" },
     });
     expect(calls[0]?.options.resume).toBeUndefined();
+    expect(calls[0]?.options.env).toMatchObject({ CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" });
     expect(calls[1]?.options.resume).toBe("s-1");
+  });
+
+  it("lets the agent's env turn non-essential traffic back on", async () => {
+    let options: Record<string, unknown> = {};
+    const brain = createClaudeBrain({
+      workspace: "/w",
+      env: { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "0" },
+      loadModule: async () => ({
+        async *query(args: { options: Record<string, unknown> }) {
+          options = args.options;
+          yield { type: "result", subtype: "success", result: "ok" };
+        },
+      }),
+    });
+    await brain.handle(msg("x"), tools);
+    expect(options.env).toMatchObject({ CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "0" });
   });
 
   it("turns an error result into model_error", async () => {

@@ -4,6 +4,10 @@
  * all of its traffic goes through the gateway, and ANTHROPIC_API_KEY is only a placeholder. The
  * package is loaded at run time because the offline image may not contain it: without it this
  * provider fails with `provider_unavailable` instead of breaking the whole runner at import.
+ *
+ * Inside the container (read-only root, noexec /tmp, HOME=/workspace) the SDK finds its native
+ * binary in /opt/warden/node_modules by itself and runs it directly; nothing is extracted to /tmp.
+ * test/agents/claude.test.ts runs it against a fake Messages API through the gateway.
  */
 import type { Brain } from "../brain.js";
 import { RunnerError } from "../errors.js";
@@ -52,7 +56,10 @@ export function createClaudeBrain(options: ClaudeBrainOptions): Brain {
         prompt: message.text,
         options: {
           cwd: options.workspace,
-          env: { ...options.env },
+          // Telemetry, event logging and feature-flag fetches would leave the sandbox with the
+          // operator's key (each one an audited egress, maybe an approval card); the operator can
+          // still turn them back on by setting the variable in the agent's env.
+          env: { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", ...options.env },
           // The container and the gateway are the fence; inside it the SDK must not stop to ask a
           // terminal nobody is watching. Approvals for risky requests happen at the gateway.
           permissionMode: "bypassPermissions",
