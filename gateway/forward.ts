@@ -28,11 +28,22 @@ export interface Upstreams {
 /** Creates the pools; `extraCa` are PEM certificates trusted besides the system roots. */
 export function createUpstreams(extraCa: readonly string[]): Upstreams {
   const ca = [...rootCertificates, ...extraCa];
-  const opts = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: "lifo" as const };
+  const opts = {
+    keepAlive: true,
+    noDelay: true,
+    maxSockets: 256,
+    maxFreeSockets: 64,
+    scheduling: "lifo" as const,
+  };
   // One context built once: passing `ca` instead would rebuild the trust store on every new
   // connection and paste ~150 certificates into the pool key of every request.
   const secureContext = createSecureContext({ ca });
-  return { http: new http.Agent(opts), https: new https.Agent({ ...opts, secureContext }), ca, secureContext };
+  return {
+    http: new http.Agent(opts),
+    https: new https.Agent({ ...opts, secureContext }),
+    ca,
+    secureContext,
+  };
 }
 
 const TLS_ERROR = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ERR_TLS/i;

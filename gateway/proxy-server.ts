@@ -59,7 +59,11 @@ export function createProxy(deps: ProxyDeps) {
     if (target.host === INTERNAL_HOST && deps.internal) return deps.internal(agent, req, res);
     inflight++;
     const aborted = new AbortController();
-    res.on("close", () => aborted.abort());
+    // Only a hang-up before the response is an abort (it drops a held request's waiter); aborting
+    // after every normal response would cost a DOMException per request.
+    res.once("close", () => {
+      if (!res.writableFinished) aborted.abort();
+    });
     try {
       if (closing) throw new GatewayError("gateway_shutting_down", "gateway is shutting down");
       const cleared = await clear(

@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
 `;
 
+const AUDIT_FLUSH_MS = 20;
+
 interface AuditDbRow {
   seq: number;
   ts: number;
@@ -108,14 +110,24 @@ export function openSqliteStore(path: string): Store {
     hash: r.hash,
   });
 
-  const append = db.transaction((entry: Record<string, unknown>, ts: number): AuditRow => {
-    const head = q.head.get() ?? { seq: 0, hash: GENESIS_HASH };
-    const seq = head.seq + 1;
-    const hash = chainHash(head.hash, seq, ts, entry);
-    q.insertAudit.run(seq, ts, JSON.stringify(entry), head.hash, hash);
-    q.setHead.run(seq, hash);
-    return { seq, ts, entry, prevHash: head.hash, hash };
+  // Audit rows are written in batches, at most AUDIT_FLUSH_MS after they were queued, instead of one
+  // WAL commit per request (measured here: ~0.5 ms per commit once checkpoints are counted, on the
+  // event loop). Readers and close() flush first; a crash can lose at most that window.
+  const pending: { entry: Record<string, unknown>; ts: number }[] = [];
+  let scheduled = false;
+  const writeBatch = db.transaction((batch: { entry: Record<string, unknown>; ts: number }[]): void => {
+    let head = q.head.get() ?? { seq: 0, hash: GENESIS_HASH };
+    for (const { entry, ts } of batch) {
+      const seq = head.seq + 1;
+      const hash = chainHash(head.hash, seq, ts, entry);
+      q.insertAudit.run(seq, ts, JSON.stringify(entry), head.hash, hash);
+      head = { seq, hash };
+    }
+    q.setHead.run(head.seq, head.hash);
   });
+  const flush = (): void => {
+    if (pending.length > 0) writeBatch(pending.splice(0));
+  };
 
   const placeholder = db.transaction((agent: string, secret: string, make: () => string): string => {
     const found = q.getPlaceholder.get(agent, secret);
@@ -170,10 +182,29 @@ export function openSqliteStore(path: string): Store {
       ),
     putGrant: (agent, policy, rule, until) => void q.putGrant.run(agent, policy, rule, until),
     grantUntil: (agent, policy, rule) => q.getGrant.get(agent, policy, rule)?.until,
-    appendAudit: (entry, ts) => append(entry, ts),
-    listAudit: (after, limit) => q.listAudit.all(after, limit).map(toAudit),
-    verifyAudit: () => verifyRows(q.allAudit.all(), q.head.get()),
-    close: () => db.close(),
+    appendAudit: (entry, ts) => {
+      pending.push({ entry, ts });
+      if (pending.length >= 512) return flush();
+      if (scheduled) return;
+      scheduled = true;
+      setTimeout(() => {
+        scheduled = false;
+        flush();
+      }, AUDIT_FLUSH_MS).unref();
+    },
+    flushAudit: flush,
+    listAudit: (after, limit) => {
+      flush();
+      return q.listAudit.all(after, limit).map(toAudit);
+    },
+    verifyAudit: () => {
+      flush();
+      return verifyRows(q.allAudit.all(), q.head.get());
+    },
+    close: () => {
+      flush();
+      db.close();
+    },
   };
 }
 

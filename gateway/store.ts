@@ -82,7 +82,10 @@ export interface Store {
   putGrant(agent: string, policy: string, rule: string, until: number): void;
   grantUntil(agent: string, policy: string, rule: string): number | undefined;
 
-  appendAudit(entry: Record<string, unknown>, ts: number): AuditRow;
+  /** Queues an entry; it is chained and written within the current event-loop turn (or by `flushAudit`). */
+  appendAudit(entry: Record<string, unknown>, ts: number): void;
+  /** Writes queued audit entries now. Reads and `close()` flush first. */
+  flushAudit(): void;
   listAudit(after: number, limit: number): AuditRow[];
   verifyAudit(): AuditVerifyResult;
 
