@@ -10,12 +10,13 @@
  * Env: BENCH_SECONDS (5, measured per run), BENCH_WARMUP (1), BENCH_CONCURRENCY (16), BENCH_RATE
  * (200 req/s; BENCH_FRESH_RATE, 50, for new-connection runs), BENCH_PEERS=0 (skip mitmproxy and
  * squid), BENCH_PROFILE=DIR (gateway runs with --cpu-prof into DIR), BENCH_KEEP=1 (keep the temp
- * dir with every process's logs).
+ * dir with every process's logs), BENCH_AGENTS=0 (skip the agent container figures).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchAgents } from "./agents.js";
 import { type ClientSpec, createClient, percentile, runMax, runRate } from "./load.js";
 import {
   MITMDUMP,
@@ -179,6 +180,10 @@ async function main(): Promise<void> {
   console.log("");
   printTargets(rows);
   for (const n of notes) console.log(n);
+  if (process.env.BENCH_AGENTS !== "0") {
+    console.log("");
+    for (const line of await benchAgents(REPO_ROOT)) console.log(line);
+  }
 }
 
 async function cleanup(): Promise<void> {
