@@ -26,6 +26,8 @@ export interface StartOptions {
 }
 
 const PROVIDERS: readonly Provider[] = ["demo", "openai", "claude"];
+/** The approver id of whoever holds the control token, as `role:owner`. */
+export const LOCAL_OWNER = "local:owner";
 
 export async function runStart(o: StartOptions) {
   const policies = join(o.home, "policies");
@@ -57,6 +59,8 @@ export async function runStart(o: StartOptions) {
     masterKey: o.masterKey,
     hooks,
     log: o.log,
+    // Until the chat bot knows people, the operator holding the control token is the owner.
+    roles: { hasRole: (id, role) => role === "owner" && id === LOCAL_OWNER },
     // Activity keeps an agent's container up; a message for an idle-stopped agent wakes it.
     mailboxEvents: {
       delivered: (agent) => void manager?.wake(agent),

@@ -9,22 +9,22 @@ import type { ApprovalView, Approver, RoleResolver } from "./approver.js";
 import type { ApprovalRecord, ApprovalState, Store, Vote } from "./store.js";
 
 /** The parts of a request an approval is created from. */
-export interface HoldRequest {
-  readonly fingerprint: string;
-  readonly agent: string;
-  readonly method: string;
-  readonly url: string;
-  readonly host: string;
-  readonly path: string;
-  readonly policy: string;
-  readonly rule: string;
-  readonly bodyPreview: string;
-  readonly reason: string | null;
-  readonly needed: number;
-  readonly approvers: readonly string[];
-  readonly timeoutMs: number;
-  readonly grantMs: number | null;
-}
+export type HoldRequest = Pick<
+  ApprovalRecord,
+  | "fingerprint"
+  | "agent"
+  | "method"
+  | "url"
+  | "host"
+  | "path"
+  | "policy"
+  | "rule"
+  | "bodyPreview"
+  | "reason"
+  | "needed"
+  | "approvers"
+  | "grantMs"
+> & { readonly timeoutMs: number };
 
 export type HoldOutcome =
   | { readonly outcome: "approved"; readonly approval?: string; readonly via: "vote" | "grant" }

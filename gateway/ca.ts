@@ -6,10 +6,11 @@
  * wildcards, no zone ids), and the CA has pathLen 0 so a leaked leaf can never sign further certs.
  */
 import { createPublicKey, randomBytes, webcrypto } from "node:crypto";
-import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
+import { writeOnce } from "./write-once.js";
 // @peculiar/x509 (through tsyringe) needs the Reflect metadata polyfill loaded first.
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
@@ -170,17 +171,6 @@ async function readOrCreate(path: string, mode: number, make: () => Promise<stri
   const existing = await readOrUndefined(path);
   if (existing !== undefined) return existing;
   const text = await make();
-  // Write a private temp file, then link() it into place: the name appears complete or not at all,
-  // and if a concurrent start won the race (EEXIST) we keep its file and read it back.
-  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-  await writeFile(tmp, text, { flag: "wx", mode });
-  try {
-    await link(tmp, path);
-    return text;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    return readFile(path, "utf8");
-  } finally {
-    await unlink(tmp);
-  }
+  // If a concurrent start won the race we keep its file and read it back.
+  return (await writeOnce(path, text, mode)) ? text : readFile(path, "utf8");
 }

@@ -4,7 +4,7 @@
  * zod and capped; secret values go in and never come out (only names are listed).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import http, { type ServerResponse } from "node:http";
 import { z } from "zod";
 import { readJson } from "./read-json.js";
 import { evaluate, formatIssues, type PolicySet } from "../policies/index.js";

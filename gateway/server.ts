@@ -24,6 +24,7 @@ import { createProxy, type InternalHandler } from "./proxy-server.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { openSqliteStore } from "./sqlite-store.js";
 import { loadMasterKey, Vault } from "./vault.js";
+import { writeOnce } from "./write-once.js";
 
 export interface HostPort {
   readonly host: string;
@@ -212,15 +213,9 @@ function basicAgent(
 
 async function controlToken(home: string): Promise<string> {
   const path = join(home, "control.token");
-  try {
-    const t = (await readFile(path, "utf8")).trim();
-    if (t.length >= 32) return t;
-  } catch {
-    // first start: create it below
-  }
-  const t = randomBytes(32).toString("base64url");
-  await writeFile(path, `${t}\n`, { mode: 0o600 });
-  await chmod(path, 0o600);
+  await writeOnce(path, `${randomBytes(32).toString("base64url")}\n`, 0o600);
+  const t = (await readFile(path, "utf8")).trim();
+  if (t.length < 32) throw new Error(`${path} holds no usable token; delete it to make a new one`);
   return t;
 }
 

@@ -6,10 +6,11 @@
  * The master key file is created once with mode 0600 and refused if others can read it.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { inspect } from "node:util";
 import { Secret } from "./secret.js";
+import { writeOnce } from "./write-once.js";
 
 const VERSION = 1;
 const KEY_BYTES = 32;
@@ -125,19 +126,8 @@ export async function loadMasterKey({ envValue, home }: LoadMasterKeyOptions): P
 /** Creates `path` with a new key, or returns undefined if another process created it first. */
 async function createKeyFile(path: string): Promise<Buffer | undefined> {
   const fresh = randomBytes(KEY_BYTES);
-  // Write a private temp file ("wx", 0600), then link() it into place: link never overwrites, so two
-  // processes starting at once agree on one key, and nobody can read a half-written file.
-  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-  await writeFile(tmp, `${fresh.toString("hex")}\n`, { flag: "wx", mode: 0o600 });
-  try {
-    await link(tmp, path);
-    return fresh;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    return undefined;
-  } finally {
-    await unlink(tmp);
-  }
+  // Two processes starting at once agree on one key; nobody reads a half-written file.
+  return (await writeOnce(path, `${fresh.toString("hex")}\n`, 0o600)) ? fresh : undefined;
 }
 
 function parseEnvKey(raw: string): Buffer {
