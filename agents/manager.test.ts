@@ -86,3 +86,22 @@ describe("createAgentManager()", () => {
     expect(fake.started).toHaveLength(2);
   });
 });
+
+describe("createAgentManager() across restarts", () => {
+  it("resumes agents that were running at shutdown, not those stopped on purpose", async () => {
+    const { fake, gw, manager, dir } = await setup();
+    await manager.start("keep", { provider: "openai", env: { OPENAI_MODEL: "m" } });
+    await manager.start("gone", { provider: "demo" });
+    await manager.stop("gone");
+    await manager.stopAll();
+    const next = createAgentManager({
+      runtime: fake.runtime,
+      gateway: gw.port,
+      dir,
+      image: "img",
+      idleStopMs: 0,
+    });
+    expect(await next.resume()).toEqual(["keep"]);
+    expect(fake.started.at(-1)?.env).toMatchObject({ WARDEN_PROVIDER: "openai", OPENAI_MODEL: "m" });
+  });
+});

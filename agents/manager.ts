@@ -3,7 +3,7 @@
  * its sandbox through a `Runtime`, restarts it with backoff when it crashes, and stops it when asked
  * or when idle. The container's env holds proxy settings and placeholders only, never a real secret.
  */
-import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { proxyEnv } from "../gateway/index.js";
 import { type AgentHandle, DEFAULT_LIMITS, type Limits, type Provider, type Runtime } from "./runtime.js";
@@ -55,7 +55,13 @@ export function createAgentManager(opts: AgentManagerOptions) {
   const idleStopMs = opts.idleStopMs ?? 30 * 60_000;
   const agents = new Map<
     string,
-    { settings: AgentSettings; state: AgentState; timer?: NodeJS.Timeout; idle?: NodeJS.Timeout; wanted: boolean }
+    {
+      settings: AgentSettings;
+      state: AgentState;
+      timer?: NodeJS.Timeout;
+      idle?: NodeJS.Timeout;
+      wanted: boolean;
+    }
   >();
 
   /** Activity pushes the idle stop further away. */
@@ -76,6 +82,29 @@ export function createAgentManager(opts: AgentManagerOptions) {
   function set(name: string, patch: Partial<AgentState>): void {
     const a = agents.get(name);
     if (a) a.state = { ...a.state, ...patch };
+  }
+
+  // Settings are non-secret (provider, model URL, limits): kept beside the workspace so a restart of
+  // Warden brings back the agents that were running.
+  async function remember(name: string, settings: AgentSettings, wanted: boolean): Promise<void> {
+    await mkdir(join(opts.dir, name), { recursive: true, mode: 0o700 });
+    await writeFile(join(opts.dir, name, "settings.json"), JSON.stringify({ settings, wanted }), {
+      mode: 0o600,
+    });
+  }
+
+  async function recall(name: string): Promise<{ settings: AgentSettings; wanted: boolean } | undefined> {
+    try {
+      const raw = JSON.parse(await readFile(join(opts.dir, name, "settings.json"), "utf8")) as {
+        settings?: AgentSettings;
+        wanted?: boolean;
+      };
+      const provider = raw.settings?.provider;
+      if (provider !== "demo" && provider !== "openai" && provider !== "claude") return undefined;
+      return { settings: { ...raw.settings, provider }, wanted: raw.wanted === true };
+    } catch {
+      return undefined; // unreadable or hand-edited badly: do not start it
+    }
   }
 
   async function prepare(name: string): Promise<{ socketDir: string; workspaceDir: string }> {
@@ -140,6 +169,7 @@ export function createAgentManager(opts: AgentManagerOptions) {
   return {
     /** Starts (or restarts) an agent and waits until its runner is ready. */
     async start(name: string, settings: AgentSettings): Promise<AgentState> {
+      await remember(name, settings, true);
       const prev = agents.get(name);
       if (prev?.timer) clearTimeout(prev.timer);
       gateway.register(name);
@@ -161,8 +191,10 @@ export function createAgentManager(opts: AgentManagerOptions) {
       return agents.get(name)?.state as AgentState;
     },
 
-    async stop(name: string): Promise<boolean> {
+    /** Stops an agent; unless `keep` (shutdown), it also stays stopped across restarts. */
+    async stop(name: string, keep = false): Promise<boolean> {
       const a = agents.get(name);
+      if (a && !keep) await remember(name, a.settings, false);
       if (a) {
         a.wanted = false;
         clearTimeout(a.timer);
@@ -187,11 +219,29 @@ export function createAgentManager(opts: AgentManagerOptions) {
       });
     },
 
+    /** Starts every agent that was running when the previous process stopped; returns their names. */
+    async resume(): Promise<string[]> {
+      const names = await readdir(opts.dir).catch(() => [] as string[]);
+      const resumed: string[] = [];
+      for (const name of names) {
+        const saved = await recall(name);
+        if (!saved?.wanted) continue;
+        try {
+          await this.start(name, saved.settings);
+          resumed.push(name);
+        } catch (err) {
+          log("agent_resume_failed", { agent: name, error: (err as Error).message });
+        }
+      }
+      return resumed;
+    },
+
     state: (name: string): AgentState | undefined => agents.get(name)?.state,
     list: (): AgentState[] => [...agents.values()].map((a) => a.state),
 
     async stopAll(): Promise<void> {
-      await Promise.all([...agents.keys()].map((n) => this.stop(n).catch(() => false)));
+      // Shutdown: stop the containers but remember them as wanted, so the next start resumes them.
+      await Promise.all([...agents.keys()].map((n) => this.stop(n, true).catch(() => false)));
     },
   };
 }

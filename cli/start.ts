@@ -71,7 +71,9 @@ export async function runStart(o: StartOptions) {
   // The demo key is a real secret for the demo service: agents only ever see its placeholder.
   gateway.credentials.setSecret("DEMO_API_KEY", demoKey);
 
-  const runtime = createDockerRuntime({ instance: createHash("sha256").update(o.home).digest("hex").slice(0, 8) });
+  const runtime = createDockerRuntime({
+    instance: createHash("sha256").update(o.home).digest("hex").slice(0, 8),
+  });
   try {
     const orphans = await runtime.cleanupOrphans();
     if (orphans > 0) o.say(`removed ${orphans} agent container(s) left by a previous run`);
@@ -88,6 +90,8 @@ export async function runStart(o: StartOptions) {
       image: image.tag,
       log: o.log,
     });
+    const resumed = await manager.resume();
+    if (resumed.length > 0) o.say(`restarted agents that were running before: ${resumed.join(", ")}`);
   } catch (err) {
     noRuntime = `agent containers are not available: ${(err as Error).message.split("\n")[0]}`;
     o.say(

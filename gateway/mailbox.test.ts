@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, startGateway } from "./index.js";
 
+const MASTER = randomBytes(32).toString("hex");
 let gw: Gateway;
 let home: string;
 const tokens: Record<string, string> = {};
@@ -55,7 +56,7 @@ beforeAll(async () => {
     policiesDir: join(home, "policies"),
     listen: { host: "127.0.0.1", port: 0 },
     control: { host: "127.0.0.1", port: 0 },
-    masterKey: randomBytes(32).toString("hex"),
+    masterKey: MASTER,
     log: () => undefined,
   });
   tokens.a1 = gw.credentials.issueToken("a1");
@@ -106,5 +107,25 @@ describe("warden.internal mailbox", () => {
   it("needs proxy credentials like any other request", async () => {
     tokens.ghost = "wrong";
     expect((await call("ghost", "GET", "/v1/inbox")).status).toBe(407);
+  });
+});
+
+describe("warden.internal mailbox across a restart", () => {
+  it("keeps undelivered messages and past replies", async () => {
+    gw.mailbox.deliver("a1", "queued before restart", "test:alice");
+    await call("a1", "POST", "/v1/outbox", { text: "reply before restart" });
+    await gw.close();
+    gw = await startGateway({
+      home,
+      policiesDir: join(home, "policies"),
+      listen: { host: "127.0.0.1", port: 0 },
+      control: { host: "127.0.0.1", port: 0 },
+      masterKey: MASTER,
+      log: () => undefined,
+    });
+    expect((await call("a1", "GET", "/v1/inbox")).body.messages.map((m: { text: string }) => m.text)).toEqual(
+      ["queued before restart"],
+    );
+    expect(gw.mailbox.outbox("a1").map((m) => m.text)).toContain("reply before restart");
   });
 });

@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { readJson } from "./read-json.js";
+import type { Store } from "./store.js";
 
 export interface InboxMessage {
   readonly id: string;
@@ -65,14 +66,17 @@ const MAX_WAIT_S = 30;
 const ASK_WAIT_MS = 25_000;
 const MAX_OUTBOX = 1000;
 
+/** Where queued messages live, so nothing waiting for an agent or a human is lost on restart. */
+export type MailboxStore = Pick<
+  Store,
+  "pushInbox" | "takeInbox" | "hasInbox" | "appendOutbox" | "listOutbox" | "forgetMailbox"
+>;
+
 /** Creates the per-agent queues and the `warden.internal` request handler. */
-export function createMailbox(events: MailboxEvents = {}, now: () => number = Date.now) {
-  const inbox = new Map<string, InboxMessage[]>();
+export function createMailbox(store: MailboxStore, events: MailboxEvents = {}, now: () => number = Date.now) {
   const inboxWaiters = new Map<string, Set<() => void>>();
-  const outbox = new Map<string, OutboxMessage[]>();
   const statuses = new Map<string, AgentStatus>();
   const asks = new Map<string, PendingAsk & { answer?: string; waiters: Set<() => void> }>();
-  let seq = 0;
   const iso = (): string => new Date(now()).toISOString();
 
   function wake(set: Set<() => void> | undefined): void {
@@ -99,31 +103,20 @@ export function createMailbox(events: MailboxEvents = {}, now: () => number = Da
     const body = req.method === "POST" ? await readJson(req, 128 * 1024) : undefined;
     if (route === "GET /v1/inbox") {
       const wait = Math.min(Math.max(Number(url.searchParams.get("wait") ?? 0) || 0, 0), MAX_WAIT_S);
-      if (!inbox.get(agent)?.length && wait > 0) {
+      if (!store.hasInbox(agent) && wait > 0) {
         const set = inboxWaiters.get(agent) ?? new Set();
         inboxWaiters.set(agent, set);
         await waitFor(set, wait * 1000, req);
       }
       if (res.destroyed) return; // keep the messages for the next poll
-      const messages = inbox.get(agent) ?? [];
-      inbox.set(agent, []);
-      return json(res, 200, { messages });
+      return json(res, 200, { messages: store.takeInbox(agent) });
     }
     if (route === "POST /v1/outbox") {
       const b = Outbox.safeParse(body);
       if (!b.success)
         return json(res, 400, { error: { code: "bad_request", message: z.prettifyError(b.error) } });
-      const msg: OutboxMessage = {
-        seq: ++seq,
-        agent,
-        text: b.data.text,
-        replyTo: b.data.replyTo ?? null,
-        at: iso(),
-      };
-      const list = outbox.get(agent) ?? [];
-      list.push(msg);
-      if (list.length > MAX_OUTBOX) list.shift();
-      outbox.set(agent, list);
+      const fields = { text: b.data.text, replyTo: b.data.replyTo ?? null, at: iso() };
+      const msg: OutboxMessage = { seq: store.appendOutbox(agent, fields), agent, ...fields };
       events.outbox?.(msg);
       return json(res, 204);
     }
@@ -165,7 +158,7 @@ export function createMailbox(events: MailboxEvents = {}, now: () => number = Da
     /** Queues a chat message for the agent; returns its id. */
     deliver(agent: string, text: string, from: string | null): string {
       const msg: InboxMessage = { id: randomUUID(), text, from, at: iso() };
-      inbox.set(agent, [...(inbox.get(agent) ?? []), msg]);
+      store.pushInbox(agent, msg);
       wake(inboxWaiters.get(agent));
       events.delivered?.(agent);
       return msg.id;
@@ -178,16 +171,16 @@ export function createMailbox(events: MailboxEvents = {}, now: () => number = Da
       wake(ask.waiters);
       return true;
     },
+    /** Replies after `after`, oldest first, at most MAX_OUTBOX of them. */
     outbox: (agent: string, after = 0): OutboxMessage[] =>
-      (outbox.get(agent) ?? []).filter((m) => m.seq > after),
+      store.listOutbox(agent, after, MAX_OUTBOX).map((m) => ({ ...m, agent })),
     status: (agent: string): AgentStatus | undefined => statuses.get(agent),
     asks: (agent: string): PendingAsk[] =>
       [...asks.values()]
         .filter((a) => a.agent === agent && a.answer === undefined)
         .map(({ id, question, at }) => ({ id, agent, question, at })),
     forget(agent: string): void {
-      inbox.delete(agent);
-      outbox.delete(agent);
+      store.forgetMailbox(agent);
       statuses.delete(agent);
     },
   };

@@ -79,7 +79,7 @@ export async function startGateway(opts: GatewayOptions) {
   approvals.resume();
   const credentials = createCredentials(store, vault);
   const metrics = createMetrics();
-  const mailbox = createMailbox(opts.mailboxEvents);
+  const mailbox = createMailbox(store, opts.mailboxEvents);
   const proxy = createProxy({
     policies,
     credentials,

@@ -24,6 +24,12 @@ CREATE INDEX IF NOT EXISTS approvals_fp ON approvals (fingerprint, state);
 CREATE INDEX IF NOT EXISTS approvals_state ON approvals (state);
 CREATE TABLE IF NOT EXISTS grants (agent TEXT NOT NULL, policy TEXT NOT NULL, rule TEXT NOT NULL,
   until INTEGER NOT NULL, PRIMARY KEY (agent, policy, rule));
+CREATE TABLE IF NOT EXISTS inbox (rowid INTEGER PRIMARY KEY, agent TEXT NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL,
+  sender TEXT, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS inbox_agent ON inbox (agent);
+CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, agent TEXT NOT NULL, text TEXT NOT NULL,
+  reply_to TEXT, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_agent ON outbox (agent, seq);
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, entry TEXT NOT NULL,
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
@@ -86,6 +92,20 @@ export function openSqliteStore(path: string): Store {
     getGrant: db.prepare<[string, string, string], { until: number }>(
       "SELECT until FROM grants WHERE agent = ? AND policy = ? AND rule = ?",
     ),
+    pushInbox: db.prepare("INSERT INTO inbox (agent, id, text, sender, at) VALUES (?, ?, ?, ?, ?)"),
+    readInbox: db.prepare<
+      [string],
+      { rowid: number; id: string; text: string; sender: string | null; at: string }
+    >("SELECT rowid, id, text, sender, at FROM inbox WHERE agent = ? ORDER BY rowid"),
+    hasInbox: db.prepare<[string], { n: number }>("SELECT 1 AS n FROM inbox WHERE agent = ? LIMIT 1"),
+    deleteInboxUpTo: db.prepare("DELETE FROM inbox WHERE agent = ? AND rowid <= ?"),
+    appendOutbox: db.prepare("INSERT INTO outbox (agent, text, reply_to, at) VALUES (?, ?, ?, ?)"),
+    listOutbox: db.prepare<
+      [string, number, number],
+      { seq: number; text: string; reply_to: string | null; at: string }
+    >("SELECT seq, text, reply_to, at FROM outbox WHERE agent = ? AND seq > ? ORDER BY seq LIMIT ?"),
+    forgetInbox: db.prepare("DELETE FROM inbox WHERE agent = ?"),
+    forgetOutbox: db.prepare("DELETE FROM outbox WHERE agent = ?"),
     head: db.prepare<[], { seq: number; hash: string }>("SELECT seq, hash FROM audit_head WHERE id = 1"),
     setHead: db.prepare(
       "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
@@ -128,6 +148,13 @@ export function openSqliteStore(path: string): Store {
   const flush = (): void => {
     if (pending.length > 0) writeBatch(pending.splice(0));
   };
+
+  const takeInbox = db.transaction((agent: string) => {
+    const rows = q.readInbox.all(agent);
+    const last = rows.at(-1);
+    if (last) q.deleteInboxUpTo.run(agent, last.rowid);
+    return rows.map((r) => ({ id: r.id, text: r.text, from: r.sender, at: r.at }));
+  });
 
   const placeholder = db.transaction((agent: string, secret: string, make: () => string): string => {
     const found = q.getPlaceholder.get(agent, secret);
@@ -182,6 +209,18 @@ export function openSqliteStore(path: string): Store {
       ),
     putGrant: (agent, policy, rule, until) => void q.putGrant.run(agent, policy, rule, until),
     grantUntil: (agent, policy, rule) => q.getGrant.get(agent, policy, rule)?.until,
+    pushInbox: (agent, m) => void q.pushInbox.run(agent, m.id, m.text, m.from, m.at),
+    takeInbox: (agent) => takeInbox(agent),
+    hasInbox: (agent) => q.hasInbox.get(agent) !== undefined,
+    appendOutbox: (agent, m) => Number(q.appendOutbox.run(agent, m.text, m.replyTo, m.at).lastInsertRowid),
+    listOutbox: (agent, after, limit) =>
+      q.listOutbox
+        .all(agent, after, limit)
+        .map((r) => ({ seq: r.seq, text: r.text, replyTo: r.reply_to, at: r.at })),
+    forgetMailbox: (agent) => {
+      q.forgetInbox.run(agent);
+      q.forgetOutbox.run(agent);
+    },
     appendAudit: (entry, ts) => {
       pending.push({ entry, ts });
       if (pending.length >= 512) return flush();

@@ -83,6 +83,19 @@ export interface Store {
   grantUntil(agent: string, policy: string, rule: string): number | undefined;
 
   /** Queues an entry; it is chained and written within the current event-loop turn (or by `flushAudit`). */
+  /** Chat messages waiting for an agent; `takeInbox` removes and returns them (delivered once). */
+  pushInbox(agent: string, msg: { id: string; text: string; from: string | null; at: string }): void;
+  takeInbox(agent: string): { id: string; text: string; from: string | null; at: string }[];
+  hasInbox(agent: string): boolean;
+  /** Agent replies; `seq` is assigned by the store and increases across agents. */
+  appendOutbox(agent: string, msg: { text: string; replyTo: string | null; at: string }): number;
+  listOutbox(
+    agent: string,
+    after: number,
+    limit: number,
+  ): { seq: number; text: string; replyTo: string | null; at: string }[];
+  forgetMailbox(agent: string): void;
+
   appendAudit(entry: Record<string, unknown>, ts: number): void;
   /** Writes queued audit entries now. Reads and `close()` flush first. */
   flushAudit(): void;
