@@ -45,12 +45,21 @@ interface AuditDbRow {
   hash: string;
 }
 
-/** Opens (creating if needed) the store at `path`; ":memory:" for tests. */
-export function openSqliteStore(path: string): Store {
+/**
+ * Opens a connection to the SQLite file with Warden's settings (WAL, busy timeout). Exported so the
+ * bot keeps its own tables in the same warden.db while this stays the only better-sqlite3 importer.
+ */
+export function openDatabase(path: string): Database.Database {
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
+  return db;
+}
+
+/** Opens (creating if needed) the store at `path`; ":memory:" for tests. */
+export function openSqliteStore(path: string): Store {
+  const db = openDatabase(path);
   db.exec(SCHEMA);
 
   const q = {

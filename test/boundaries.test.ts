@@ -34,8 +34,9 @@ function code(file: string): string {
     .replace(/\s\/\/ .*$/gm, "");
 }
 
+/** Runtime imports only: `import type` lines vanish at compile time and load no package. */
 function importsOf(file: string): string[] {
-  const src = code(file);
+  const src = code(file).replace(/^import type .*$/gm, "");
   return [...src.matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)].map((m) => m[1] as string);
 }
 

@@ -1,0 +1,81 @@
+/**
+ * The seam between the bot and a chat platform. One implementation per platform under
+ * bot/channels/ (web chat, Telegram, …), each the only file (or folder) importing its SDK, and a
+ * fake in test/fakes/fake-channel.ts. Adapters translate; routing, roles and cards live in the bot.
+ * Everything inbound is untrusted: ids come from the platform, text and button data from people.
+ */
+
+/** A chat somewhere: a private chat with one person, a group, or a thread in either. */
+export interface Address {
+  readonly platform: string;
+  readonly chatId: string;
+  readonly threadId?: string;
+}
+
+/** Who sent something, as the platform vouches for it. `id` is `<platform>:<userId>`. */
+export interface Sender {
+  readonly id: string;
+  readonly name: string;
+}
+
+/** A message the platform delivered. */
+export interface InboundMessage {
+  readonly kind: "message";
+  readonly from: Sender;
+  readonly chat: Address;
+  /** True in a one-to-one chat with the bot. */
+  readonly isPrivate: boolean;
+  /** True when the bot was mentioned (groups answer only then, or to /commands). */
+  readonly mentioned: boolean;
+  readonly text: string;
+  /** The platform's message, for deletion (e.g. a pasted secret). */
+  readonly ref: SentRef;
+}
+
+/** A button tap on a card. `data` is what the bot put on the button (short, opaque, untrusted on return). */
+export interface InboundAction {
+  readonly kind: "action";
+  readonly from: Sender;
+  readonly chat: Address;
+  readonly data: string;
+  /** The message that carried the button, as the platform reports it. */
+  readonly ref: SentRef;
+  /** Tells the tapper something privately (Telegram callback answer, Slack ephemeral, web toast). */
+  readonly reply: (text: string) => Promise<void>;
+}
+
+export type InboundEvent = InboundMessage | InboundAction;
+
+/** A sent message, enough to edit or delete it later. */
+export interface SentRef {
+  readonly platform: string;
+  readonly chatId: string;
+  readonly messageId: string;
+}
+
+/** An approval card, built by the bot from gateway data only. Channels render it; they never add to it. */
+export interface Card {
+  readonly title: string;
+  readonly lines: readonly { readonly label: string; readonly value: string }[];
+  /** The agent's stated reason; channels must show it labelled as the agent's words. */
+  readonly agentSays: string | null;
+  /** "Waiting: 1 of 2 approvals", "Approved by …", "Expired". */
+  readonly status: string;
+  /** Empty once decided: channels remove or disable the buttons. `data` is ≤ 64 bytes. */
+  readonly buttons: readonly { readonly label: string; readonly data: string; readonly style?: "primary" | "danger" }[];
+}
+
+export interface Channel {
+  readonly platform: string;
+  /** Starts receiving; `handler` errors are the bot's problem, channels only log them. */
+  start(handler: (event: InboundEvent) => Promise<void>): Promise<void>;
+  stop(): Promise<void>;
+  /** Sends text, split to the platform's length limit; returns the (last) message sent. */
+  sendText(to: Address, text: string): Promise<SentRef>;
+  sendCard(to: Address, card: Card): Promise<SentRef>;
+  updateCard(ref: SentRef, card: Card): Promise<void>;
+  /** The private chat with a user of this platform (`userId` without the platform prefix). */
+  privateChat(userId: string): Address;
+  /** Optional: deletes a message; absent where the platform cannot (then the bot says so). */
+  deleteMessage?(ref: SentRef): Promise<void>;
+}

@@ -1,0 +1,48 @@
+/**
+ * What the bot may do to the rest of Warden. One narrow interface so the command handlers are
+ * testable with a fake, and so the bot never touches gateway internals. The real implementation
+ * (bot/gateway-control.ts) wraps the in-process gateway and the agent manager.
+ */
+import type { ApprovalView } from "../gateway/index.js";
+import type { Decision } from "../policies/index.js";
+
+export type DecideOutcome =
+  | { readonly ok: true; readonly approval: ApprovalView }
+  | { readonly ok: false; readonly status: number; readonly code: string; readonly message: string };
+
+export type PolicyWriteOutcome = { readonly ok: true } | { readonly ok: false; readonly errors: string };
+
+export interface AgentInfo {
+  readonly name: string;
+  readonly state: string;
+  readonly provider?: string;
+}
+
+export interface ControlPort {
+  listApprovals(state?: ApprovalView["state"]): ApprovalView[];
+  getApproval(id: string): ApprovalView | undefined;
+  decide(id: string, input: { decision: "approve" | "deny"; by: string; scope: "once" | "grant" }): DecideOutcome;
+
+  startAgent(name: string, provider: string): Promise<AgentInfo>;
+  stopAgent(name: string): Promise<boolean>;
+  listAgents(): Promise<AgentInfo[]>;
+  agentLogs(name: string): Promise<string>;
+  /** Queues a chat message for the agent (its reply arrives through the outbox event). */
+  tellAgent(name: string, text: string, from: string): void;
+  /** Answers a question the agent asked (`ask`); false when there is no such open question. */
+  answerAgent(name: string, askId: string, answer: string): boolean;
+
+  listPolicies(): { name: string; file: string; hosts: readonly string[] }[];
+  /** The YAML text of a policy file, or undefined. */
+  readPolicy(name: string): Promise<string | undefined>;
+  /** Validates with every other file, then writes and reloads; the old file stays on failure. */
+  writePolicy(name: string, yaml: string): Promise<PolicyWriteOutcome>;
+  testPolicy(agent: string, method: string, url: string): Decision | { error: string };
+  reloadPolicies(): Promise<PolicyWriteOutcome>;
+
+  setSecret(name: string, value: string): void;
+  listSecrets(): string[];
+  deleteSecret(name: string): boolean;
+
+  listAudit(after: number, limit: number): { seq: number; ts: number; entry: Readonly<Record<string, unknown>> }[];
+}
