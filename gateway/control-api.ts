@@ -7,14 +7,14 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import http, { type ServerResponse } from "node:http";
 import { z } from "zod";
 import { readJson } from "./read-json.js";
-import { evaluate, formatIssues, type PolicySet } from "../policies/index.js";
+import { formatIssues, type PolicySet } from "../policies/index.js";
 import type { Approvals } from "./approvals.js";
 import { AGENT_NAME, type Credentials, SECRET_NAME } from "./credentials.js";
 import type { Mailbox } from "./mailbox.js";
 import type { Metrics } from "./metrics.js";
+import { testPolicy } from "./policy-test.js";
 import type { ReloadResult } from "./policy-source.js";
 import type { Store } from "./store.js";
-import { parseAbsoluteForm } from "./target.js";
 
 /** Hooks `warden start` adds so the same endpoints also start and stop containers. */
 export interface AgentHooks {
@@ -222,18 +222,8 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
     case "POST /v1/policies/test": {
       const b = parse(PolicyTest);
       if ("status" in b) return b;
-      const parsed = parseAbsoluteForm(b.url.replace(/^https:/i, "http:"));
-      if (!parsed) return fail(400, "bad_request", "url must look like https://host/path");
-      const path = parsed.pathAndQuery.split("?")[0] ?? "/";
-      return {
-        status: 200,
-        body: evaluate(deps.policies.set, {
-          agent: b.agent,
-          method: b.method,
-          host: parsed.target.host,
-          path,
-        }),
-      };
+      const r = testPolicy(deps.policies.set, b.agent, b.method, b.url);
+      return "error" in r ? fail(400, "bad_request", r.error) : { status: 200, body: r };
     }
     case "GET /v1/audit": {
       const after = Number(url.searchParams.get("after") ?? 0);

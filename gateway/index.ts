@@ -12,3 +12,5 @@ export { createApprovals, type Approvals, type DecideResult } from "./approvals.
 export type { MailboxEvents, OutboxMessage, PendingAsk, AgentStatus } from "./mailbox.js";
 export { loadMasterKey, Vault } from "./vault.js";
 export { createLog, type Log } from "./log.js";
+export { testPolicy } from "./policy-test.js";
+export { readPolicyDir } from "./policy-source.js";
