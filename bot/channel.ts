@@ -62,7 +62,11 @@ export interface Card {
   /** "Waiting: 1 of 2 approvals", "Approved by …", "Expired". */
   readonly status: string;
   /** Empty once decided: channels remove or disable the buttons. `data` is ≤ 64 bytes. */
-  readonly buttons: readonly { readonly label: string; readonly data: string; readonly style?: "primary" | "danger" }[];
+  readonly buttons: readonly {
+    readonly label: string;
+    readonly data: string;
+    readonly style?: "primary" | "danger";
+  }[];
 }
 
 export interface Channel {

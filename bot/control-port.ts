@@ -21,7 +21,10 @@ export interface AgentInfo {
 export interface ControlPort {
   listApprovals(state?: ApprovalView["state"]): ApprovalView[];
   getApproval(id: string): ApprovalView | undefined;
-  decide(id: string, input: { decision: "approve" | "deny"; by: string; scope: "once" | "grant" }): DecideOutcome;
+  decide(
+    id: string,
+    input: { decision: "approve" | "deny"; by: string; scope: "once" | "grant" },
+  ): DecideOutcome;
 
   startAgent(name: string, provider: string): Promise<AgentInfo>;
   stopAgent(name: string): Promise<boolean>;
@@ -44,5 +47,8 @@ export interface ControlPort {
   listSecrets(): string[];
   deleteSecret(name: string): boolean;
 
-  listAudit(after: number, limit: number): { seq: number; ts: number; entry: Readonly<Record<string, unknown>> }[];
+  listAudit(
+    after: number,
+    limit: number,
+  ): { seq: number; ts: number; entry: Readonly<Record<string, unknown>> }[];
 }

@@ -1,6 +1,7 @@
 /**
- * `warden start`: the gateway, the demo service and the Docker runtime in one process. When no
- * Docker engine answers, the gateway still runs and the reason is printed with what to do.
+ * `warden start`: the gateway, the chat bot (web chat always; Telegram when its token is set), the
+ * demo service and the Docker runtime in one process. When no Docker engine answers, everything else
+ * still runs and the reason is printed with what to do.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -10,7 +11,11 @@ import { gatewayPort } from "../agents/gateway-port.js";
 import { buildAgentImage } from "../agents/image/build-image.js";
 import { type AgentManager, createAgentManager } from "../agents/manager.js";
 import type { Provider } from "../agents/runtime.js";
+import { createTelegramChannel } from "../bot/channels/telegram.js";
+import { createWebChannel } from "../bot/channels/web/index.js";
+import { type Channel, type ControlPort, createBot, openBotStore, redeemToken } from "../bot/index.js";
 import { type AgentHooks, type HostPort, type Log, startGateway } from "../gateway/index.js";
+import { createBotControl } from "./bot-control.js";
 import { seedPolicies } from "./store-commands.js";
 
 export interface StartOptions {
@@ -18,6 +23,10 @@ export interface StartOptions {
   readonly repoRoot: string;
   readonly listen: HostPort;
   readonly control: HostPort;
+  /** Where the built-in web chat listens. */
+  readonly web: HostPort;
+  /** Telegram bot token (and an alternative Bot API root) when Telegram should run too. */
+  readonly telegram?: { readonly token: string; readonly apiRoot?: string };
   readonly masterKey?: string;
   /** Non-secret provider settings passed to agents (OPENAI_BASE_URL, OPENAI_MODEL, …). */
   readonly agentEnv: Record<string, string>;
@@ -31,7 +40,7 @@ export const LOCAL_OWNER = "local:owner";
 
 export async function runStart(o: StartOptions) {
   const policies = join(o.home, "policies");
-  const seeded = await seedPolicies(policies);
+  const seeded = await seedPolicies(policies, o.repoRoot);
   if (seeded > 0) o.say(`seeded ${seeded} preset policies into ${policies}`);
 
   const demoKey = randomBytes(16).toString("hex");
@@ -50,6 +59,35 @@ export async function runStart(o: StartOptions) {
     exec: (name, cmd) => (manager ? runtime.exec(name, cmd) : Promise.reject(new Error(noRuntime))),
     logs: (name) => (manager ? runtime.logs(name) : Promise.reject(new Error(noRuntime))),
   };
+  const botStore = openBotStore(join(o.home, "warden.db"));
+  const web = createWebChannel({
+    host: o.web.host,
+    port: o.web.port,
+    sessionFile: join(o.home, "web-sessions.json"),
+    // A claim or invitation link burns its token and signs this browser in as a new web identity.
+    verifyToken: async (token) => {
+      const userId = randomBytes(8).toString("hex");
+      const out = redeemToken(botStore, token, `web:${userId}`, "Web user");
+      if (!out.ok) return undefined;
+      botStore.rememberPrivateChat(`web:${userId}`, web.privateChat(userId));
+      return { userId, name: out.person.name };
+    },
+    log: (event, fields) => o.log(event, fields),
+  });
+  const channels: Channel[] = [web];
+  if (o.telegram)
+    channels.push(createTelegramChannel({ token: o.telegram.token, apiRoot: o.telegram.apiRoot }));
+  let control: ControlPort | undefined;
+  const bot = createBot({
+    channels,
+    store: botStore,
+    // The gateway needs the bot (as its Approver) before the bot's ControlPort can exist.
+    control: () => {
+      if (!control) throw new Error("warden is still starting");
+      return control;
+    },
+    log: o.log,
+  });
   const gateway = await startGateway({
     home: o.home,
     policiesDir: policies,
@@ -59,13 +97,21 @@ export async function runStart(o: StartOptions) {
     masterKey: o.masterKey,
     hooks,
     log: o.log,
-    // Until the chat bot knows people, the operator holding the control token is the owner.
-    roles: { hasRole: (id, role) => role === "owner" && id === LOCAL_OWNER },
+    approver: bot.approver,
+    // People and roles come from the bot; the holder of the control token also counts as owner.
+    roles: { hasRole: (id, role) => (role === "owner" && id === LOCAL_OWNER) || bot.roles.hasRole(id, role) },
     // Activity keeps an agent's container up; a message for an idle-stopped agent wakes it.
     mailboxEvents: {
       delivered: (agent) => void manager?.wake(agent),
-      outbox: (m) => manager?.touch(m.agent),
-      status: (agent) => manager?.touch(agent),
+      outbox: (m) => {
+        manager?.touch(m.agent);
+        bot.mailboxEvents.outbox?.(m);
+      },
+      status: (agent, st) => {
+        manager?.touch(agent);
+        bot.mailboxEvents.status?.(agent, st);
+      },
+      ask: (q) => bot.mailboxEvents.ask?.(q),
     },
   });
   // The demo key is a real secret for the demo service: agents only ever see its placeholder.
@@ -99,12 +145,27 @@ export async function runStart(o: StartOptions) {
     );
   }
 
+  control = createBotControl({
+    gateway,
+    policiesDir: policies,
+    manager: () => manager,
+    agentEnv: o.agentEnv,
+    noRuntime: () => noRuntime,
+    logs: (name) => runtime.logs(name),
+  });
+  await bot.start();
   return {
     gateway,
+    bot,
+    webUrl: web.url,
+    /** A one-time owner link while nobody owns this Warden, else null. */
+    claimUrl: bot.claimUrl(web.url),
     async close(): Promise<void> {
+      await bot.stop();
       await manager?.stopAll();
       await gateway.close();
       await demo.close();
+      botStore.close();
     },
   };
 }

@@ -4,8 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { Readable } from "node:stream";
 import {
   createCredentials,
@@ -47,11 +46,11 @@ export async function setSecretCommand(o: {
 }
 
 /** Copies the preset policies into an empty (or missing) policies directory; returns how many. */
-export async function seedPolicies(dir: string): Promise<number> {
+export async function seedPolicies(dir: string, repoRoot: string): Promise<number> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if ((await readdir(dir)).length > 0) return 0;
-  // dist/cli/ → repo root/policies/presets (the YAML files are not compiled, so read them from source).
-  const presets = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "policies", "presets");
+  // The YAML presets are not compiled into dist/, so they are read from the repository itself.
+  const presets = join(repoRoot, "policies", "presets");
   const names = (await readdir(presets)).filter((n) => n.endsWith(".yaml"));
   for (const n of names) await copyFile(join(presets, n), join(dir, n));
   return names.length;

@@ -127,14 +127,28 @@ async function start(argv: string[]): Promise<void> {
     repoRoot: REPO_ROOT,
     listen: hostPort(values.listen ?? "", "--listen"),
     control: hostPort(values.control ?? "", "--control"),
+    web: hostPort(values.web ?? "", "--web"),
+    telegram: env.TELEGRAM_BOT_TOKEN
+      ? { token: env.TELEGRAM_BOT_TOKEN, apiRoot: env.TELEGRAM_API_ROOT }
+      : undefined,
     masterKey: env.WARDEN_MASTER_KEY,
     agentEnv,
     log: stderrLog,
     say,
   });
   const gw = running.gateway;
-  process.stdout.write(
-    `${JSON.stringify({ event: "listening", proxy: gw.proxyAddress, control: `http://${gw.controlAddress}` })}\n`,
+  const listening = {
+    event: "listening",
+    web: running.webUrl,
+    control: `http://${gw.controlAddress}`,
+    claim: running.claimUrl,
+    proxy: gw.proxyAddress,
+  };
+  process.stdout.write(`${JSON.stringify(listening)}\n`);
+  say(
+    running.claimUrl
+      ? `open ${running.claimUrl} to claim this Warden as its owner`
+      : `web chat at ${running.webUrl}`,
   );
   say(
     `control API at http://${gw.controlAddress} (token in ${join(resolve(defaultHome()), "control.token")})`,

@@ -46,7 +46,10 @@ describe("containerConfig()", () => {
 describe.skipIf(unavailable)(`DockerRuntime${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
   runtimeContract("docker", async () => {
     // A runner with no gateway socket still reports ready (it logs that it has no forwarder).
-    const image = await buildAgentImage({ repoRoot: REPO, runnerDir: join(REPO, "dist", "agents", "runner") });
+    const image = await buildAgentImage({
+      repoRoot: REPO,
+      runnerDir: join(REPO, "dist", "agents", "runner"),
+    });
     const dir = await mkdtemp(join(tmpdir(), "wdn-rt-"));
     return {
       runtime: createDockerRuntime({ instance: `c${randomBytes(4).toString("hex")}` }),
@@ -55,7 +58,15 @@ describe.skipIf(unavailable)(`DockerRuntime${unavailable ? ` (skipped: ${unavail
         const workspaceDir = join(dir, name, "ws");
         await mkdir(socketDir, { recursive: true });
         await mkdir(workspaceDir, { recursive: true });
-        return { name, provider: "demo", image: image.tag, socketDir, workspaceDir, env: {}, limits: DEFAULT_LIMITS };
+        return {
+          name,
+          provider: "demo",
+          image: image.tag,
+          socketDir,
+          workspaceDir,
+          env: {},
+          limits: DEFAULT_LIMITS,
+        };
       },
     };
   });

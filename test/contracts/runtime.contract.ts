@@ -5,7 +5,10 @@
 import { describe, expect, it } from "vitest";
 import type { AgentSpec, Runtime } from "../../agents/runtime.js";
 
-export function runtimeContract(name: string, make: () => Promise<{ runtime: Runtime; spec: (n: string) => Promise<AgentSpec> }>): void {
+export function runtimeContract(
+  name: string,
+  make: () => Promise<{ runtime: Runtime; spec: (n: string) => Promise<AgentSpec> }>,
+): void {
   describe(`Runtime contract (${name})`, () => {
     it("start() resolves with a running handle that list() shows", async () => {
       const { runtime, spec } = await make();

@@ -4,5 +4,13 @@ import { createFakeRuntime } from "./fake-runtime.js";
 
 runtimeContract("fake", async () => ({
   runtime: createFakeRuntime().runtime,
-  spec: async (name) => ({ name, provider: "demo", image: "x", socketDir: "/nope", workspaceDir: "/nope", env: {}, limits: DEFAULT_LIMITS }),
+  spec: async (name) => ({
+    name,
+    provider: "demo",
+    image: "x",
+    socketDir: "/nope",
+    workspaceDir: "/nope",
+    env: {},
+    limits: DEFAULT_LIMITS,
+  }),
 }));

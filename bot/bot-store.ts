@@ -1,0 +1,239 @@
+/**
+ * The bot's memory, in `bot_*` tables of warden.db: people and their roles, the platform identities
+ * linked to each person, one-time tokens (owner claim, invitations, /link codes), where each approval
+ * card was sent, which chats an agent talks to, and each identity's private chat. Tokens are stored
+ * as sha256 hashes and burned in the same transaction that reads them, so a token works once.
+ */
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { openDatabase } from "../gateway/index.js";
+import type { Address, SentRef } from "./channel.js";
+
+/** Ordered weakest first; a higher role includes every lower one. */
+export const ROLES = ["member", "approver", "admin", "owner"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Person {
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+  /** Platform for DMs: where they last linked or chose; null = any. */
+  readonly preferred: string | null;
+}
+
+export type TokenKind = "claim" | "invite" | "link";
+
+/** What a burned token carried. */
+export interface TokenGrant {
+  readonly role: Role | null;
+  readonly person: string | null;
+}
+
+export interface CardRef {
+  readonly to: Address;
+  readonly ref: SentRef;
+}
+
+type Db = ReturnType<typeof openDatabase>;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS bot_people (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+  preferred TEXT, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bot_identities (identity TEXT PRIMARY KEY, person TEXT NOT NULL, private_chat TEXT,
+  linked_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS bot_identities_person ON bot_identities (person);
+CREATE TABLE IF NOT EXISTS bot_tokens (hash TEXT PRIMARY KEY, kind TEXT NOT NULL, role TEXT, person TEXT,
+  expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bot_cards (approval TEXT NOT NULL, address TEXT NOT NULL, platform TEXT NOT NULL,
+  chat_id TEXT NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (approval, platform, chat_id, message_id));
+CREATE TABLE IF NOT EXISTS bot_bindings (agent TEXT NOT NULL, address TEXT NOT NULL, PRIMARY KEY (agent, address));
+`;
+
+interface PersonRow {
+  id: string;
+  name: string;
+  role: string;
+  preferred: string | null;
+}
+
+/** Opens the bot's tables in the SQLite file at `path` (":memory:" for tests). */
+export function openBotStore(path: string, opts: { now?: () => number } = {}): BotStore {
+  return createBotStore(openDatabase(path), opts);
+}
+
+/** The bot store over an already open database (shared with the gateway's store). */
+export function createBotStore(db: Db, { now = Date.now }: { now?: () => number } = {}) {
+  db.exec(SCHEMA);
+  const hash = (token: string): string => createHash("sha256").update(token).digest("hex");
+  const toPerson = (r: PersonRow | undefined): Person | undefined =>
+    r && { id: r.id, name: r.name, role: asRole(r.role), preferred: r.preferred };
+  const addrKey = (a: Address): string => JSON.stringify([a.platform, a.chatId, a.threadId ?? null]);
+  const fromKey = (k: string): Address => {
+    const [platform, chatId, threadId] = JSON.parse(k) as [string, string, string | null];
+    return threadId === null ? { platform, chatId } : { platform, chatId, threadId };
+  };
+
+  const burn = db.transaction((h: string, kind: TokenKind): TokenGrant | undefined => {
+    const row = db
+      .prepare("SELECT role, person, expires_at FROM bot_tokens WHERE hash = ? AND kind = ?")
+      .get(h, kind) as { role: string | null; person: string | null; expires_at: number } | undefined;
+    if (!row) return undefined;
+    db.prepare("DELETE FROM bot_tokens WHERE hash = ?").run(h);
+    if (row.expires_at <= now()) return undefined;
+    return { role: row.role === null ? null : asRole(row.role), person: row.person };
+  });
+
+  return {
+    /** The person an identity (`<platform>:<userId>`) belongs to. */
+    personOf(identity: string): Person | undefined {
+      const r = db
+        .prepare("SELECT p.* FROM bot_people p JOIN bot_identities i ON i.person = p.id WHERE i.identity = ?")
+        .get(identity) as PersonRow | undefined;
+      return toPerson(r);
+    },
+    person(id: string): Person | undefined {
+      return toPerson(db.prepare("SELECT * FROM bot_people WHERE id = ?").get(id) as PersonRow | undefined);
+    },
+    /** By person id, identity, or exact (case-insensitive) name; undefined when none or ambiguous. */
+    findPerson(nameOrId: string): Person | undefined {
+      const direct = this.person(nameOrId) ?? this.personOf(nameOrId);
+      if (direct) return direct;
+      const rows = db
+        .prepare("SELECT * FROM bot_people WHERE lower(name) = lower(?)")
+        .all(nameOrId) as PersonRow[];
+      return rows.length === 1 ? toPerson(rows[0]) : undefined;
+    },
+    listPeople(): Person[] {
+      const rows = db.prepare("SELECT * FROM bot_people ORDER BY created_at").all() as PersonRow[];
+      return rows.map((r) => toPerson(r) as Person);
+    },
+    createPerson(identity: string, name: string, role: Role): Person {
+      const id = randomUUID();
+      db.transaction(() => {
+        db.prepare(
+          "INSERT INTO bot_people (id, name, role, preferred, created_at) VALUES (?, ?, ?, ?, ?)",
+        ).run(id, name, role, identity.split(":")[0] ?? null, now());
+        db.prepare("INSERT INTO bot_identities (identity, person, linked_at) VALUES (?, ?, ?)").run(
+          identity,
+          id,
+          now(),
+        );
+      })();
+      return this.person(id) as Person;
+    },
+    setRole(person: string, role: Role): void {
+      db.prepare("UPDATE bot_people SET role = ? WHERE id = ?").run(role, person);
+    },
+    setPreferred(person: string, platform: string): void {
+      db.prepare("UPDATE bot_people SET preferred = ? WHERE id = ?").run(platform, person);
+    },
+    /** Moves `identity` to `person` and makes its platform the preferred one for DMs. */
+    linkIdentity(identity: string, person: string): void {
+      db.transaction(() => {
+        db.prepare(
+          "INSERT INTO bot_identities (identity, person, linked_at) VALUES (?, ?, ?) ON CONFLICT(identity) DO UPDATE SET person = excluded.person, linked_at = excluded.linked_at",
+        ).run(identity, person, now());
+        this.setPreferred(person, identity.split(":")[0] ?? "");
+      })();
+    },
+    identitiesOf(person: string): string[] {
+      const rows = db
+        .prepare("SELECT identity FROM bot_identities WHERE person = ? ORDER BY linked_at DESC")
+        .all(person) as { identity: string }[];
+      return rows.map((r) => r.identity);
+    },
+    rememberPrivateChat(identity: string, chat: Address): void {
+      db.prepare("UPDATE bot_identities SET private_chat = ? WHERE identity = ?").run(
+        addrKey(chat),
+        identity,
+      );
+    },
+    privateChatOf(identity: string): Address | undefined {
+      const r = db.prepare("SELECT private_chat FROM bot_identities WHERE identity = ?").get(identity) as
+        | { private_chat: string | null }
+        | undefined;
+      return r?.private_chat ? fromKey(r.private_chat) : undefined;
+    },
+
+    /** Issues a one-time token; only its hash is kept. */
+    issueToken(
+      kind: TokenKind,
+      grant: Partial<TokenGrant> & { ttlMs: number },
+      token = newToken(kind),
+    ): string {
+      db.prepare("INSERT INTO bot_tokens (hash, kind, role, person, expires_at) VALUES (?, ?, ?, ?, ?)").run(
+        hash(token),
+        kind,
+        grant.role ?? null,
+        grant.person ?? null,
+        now() + grant.ttlMs,
+      );
+      return token;
+    },
+    /** Burns the token whether or not it is still valid; returns what it carried when valid. */
+    consumeToken(kind: TokenKind, token: string): TokenGrant | undefined {
+      if (token.length === 0 || token.length > 128) return undefined;
+      return burn(hash(token), kind);
+    },
+
+    addCardRef(approval: string, to: Address, ref: SentRef): void {
+      db.prepare(
+        "INSERT OR IGNORE INTO bot_cards (approval, address, platform, chat_id, message_id) VALUES (?, ?, ?, ?, ?)",
+      ).run(approval, addrKey(to), ref.platform, ref.chatId, ref.messageId);
+    },
+    cardRefs(approval: string): CardRef[] {
+      const rows = db.prepare("SELECT * FROM bot_cards WHERE approval = ?").all(approval) as {
+        address: string;
+        platform: string;
+        chat_id: string;
+        message_id: string;
+      }[];
+      return rows.map((r) => ({
+        to: fromKey(r.address),
+        ref: { platform: r.platform, chatId: r.chat_id, messageId: r.message_id },
+      }));
+    },
+
+    bind(agent: string, chat: Address): void {
+      db.prepare("INSERT OR IGNORE INTO bot_bindings (agent, address) VALUES (?, ?)").run(
+        agent,
+        addrKey(chat),
+      );
+    },
+    unbind(agent: string, chat?: Address): void {
+      if (chat)
+        db.prepare("DELETE FROM bot_bindings WHERE agent = ? AND address = ?").run(agent, addrKey(chat));
+      else db.prepare("DELETE FROM bot_bindings WHERE agent = ?").run(agent);
+    },
+    bindingsOf(agent: string): Address[] {
+      const rows = db.prepare("SELECT address FROM bot_bindings WHERE agent = ?").all(agent) as {
+        address: string;
+      }[];
+      return rows.map((r) => fromKey(r.address));
+    },
+    agentsBoundTo(chat: Address): string[] {
+      const rows = db
+        .prepare("SELECT agent FROM bot_bindings WHERE address = ? ORDER BY agent")
+        .all(addrKey(chat)) as {
+        agent: string;
+      }[];
+      return rows.map((r) => r.agent);
+    },
+    close(): void {
+      db.close();
+    },
+  };
+}
+
+export type BotStore = ReturnType<typeof createBotStore>;
+
+function asRole(s: string): Role {
+  // An unrecognised stored role grants nothing rather than failing a lookup.
+  return (ROLES as readonly string[]).includes(s) ? (s as Role) : "member";
+}
+
+function newToken(kind: TokenKind): string {
+  // Link codes are typed by hand: 8 chars of an unambiguous alphabet, short-lived. Others are pasted.
+  if (kind !== "link") return randomBytes(24).toString("base64url");
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  return [...randomBytes(8)].map((b) => alphabet[b % alphabet.length]).join("");
+}

@@ -1,0 +1,110 @@
+/**
+ * The chat bot's composition: channels in, router and approver in the middle, Warden reached only
+ * through `ControlPort`. Threat model: a channel vouches for who sent an event, but only for its own
+ * platform; an event whose sender or chat claims another platform is dropped, so one compromised or
+ * buggy adapter cannot speak for people on another. Handler errors are logged, never thrown back.
+ */
+import type { Approver, Log, RoleResolver } from "../gateway/index.js";
+import type { MailboxEvents } from "../gateway/index.js";
+import { createAgentRelay } from "./agent-relay.js";
+import type { BotStore } from "./bot-store.js";
+import type { Channel, InboundEvent } from "./channel.js";
+import { type ChatApprover, createChatApprover } from "./chat-approver.js";
+import type { ControlPort } from "./control-port.js";
+import { createRoleResolver } from "./roles.js";
+import { createRouter } from "./router.js";
+
+export interface BotOptions {
+  readonly channels: readonly Channel[];
+  /** Or a getter, when the ControlPort can only be built after the gateway that needs this bot. */
+  readonly control: ControlPort | (() => ControlPort);
+  readonly store: BotStore;
+  readonly log: Log;
+  /** The bot's username, so `/cmd@otherbot` in groups is left alone. */
+  readonly botName?: string;
+  /** Web chat base URL, used in invitation links. */
+  readonly webBase?: string;
+  readonly now?: () => number;
+}
+
+export interface Bot {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Pass to `startGateway({ approver })`. */
+  readonly approver: ChatApprover & Approver;
+  /** Pass to `startGateway({ roles })`. */
+  readonly roles: RoleResolver;
+  /** Pass to `startGateway({ mailboxEvents })` (merge with the agent manager's hooks). */
+  readonly mailboxEvents: MailboxEvents & { flush(): Promise<void> };
+  /** A fresh one-time owner claim link (`<base>/claim/<token>`), or null once someone owns this Warden. */
+  claimUrl(base: string): string | null;
+  /** Handles one event as if `channel` delivered it (what `start` wires up; also for tests). */
+  handle(channel: Channel, event: InboundEvent): Promise<void>;
+}
+
+const CLAIM_TTL_MS = 7 * 24 * 3600_000;
+
+/** Builds the bot. Nothing is received until `start()`. */
+export function createBot(opts: BotOptions): Bot {
+  const { store, log } = opts;
+  const control = typeof opts.control === "function" ? late(opts.control) : opts.control;
+  const now = opts.now ?? Date.now;
+  const channels = new Map<string, Channel>();
+  for (const c of opts.channels) {
+    if (channels.has(c.platform)) throw new Error(`two channels for platform ${c.platform}`);
+    channels.set(c.platform, c);
+  }
+  const roles = createRoleResolver(store);
+  const approver = createChatApprover({ channels, control, store, roles, log, now });
+  const mailboxEvents = createAgentRelay({ channels, store, log });
+  const route = createRouter(
+    { control, store, log, approver, channels, now, webBase: opts.webBase },
+    { botName: opts.botName },
+  );
+
+  async function handle(channel: Channel, event: InboundEvent): Promise<void> {
+    const p = channel.platform;
+    if (!event.from.id.startsWith(`${p}:`) || event.chat.platform !== p || event.ref.platform !== p) {
+      log("bot_event_dropped", { platform: p, reason: "platform_mismatch" });
+      return;
+    }
+    try {
+      if (event.kind === "action") await approver.handleAction(event);
+      else await route(channel, event);
+    } catch (err) {
+      log("bot_event_failed", { platform: p, kind: event.kind, error: (err as Error).name });
+    }
+  }
+
+  return {
+    approver,
+    roles,
+    mailboxEvents,
+    handle,
+    async start() {
+      for (const c of channels.values()) await c.start((event) => handle(c, event));
+      log("bot_started", { channels: [...channels.keys()] });
+    },
+    async stop() {
+      for (const c of channels.values()) await c.stop().catch(() => undefined);
+      await mailboxEvents.flush();
+    },
+    claimUrl(base: string): string | null {
+      if (store.listPeople().some((p) => p.role === "owner")) return null;
+      const token = store.issueToken("claim", { ttlMs: CLAIM_TTL_MS });
+      // The web chat serves /claim/TOKEN: it burns the token and signs the browser in as the owner.
+      return `${base.replace(/\/$/, "")}/claim/${token}`;
+    },
+  };
+}
+
+/** A ControlPort that resolves `get()` on each use; calling before it is ready throws (fail closed). */
+function late(get: () => ControlPort): ControlPort {
+  return new Proxy({} as ControlPort, {
+    get(_target, key) {
+      const port = get() as unknown as Record<string | symbol, unknown>;
+      const value = port[key];
+      return typeof value === "function" ? value.bind(port) : value;
+    },
+  });
+}

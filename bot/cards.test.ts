@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import type { ApprovalView } from "../gateway/index.js";
+import { actionData, buildCard, formatDuration, parseCardAction } from "./cards.js";
+
+const ID = "0b6f3c1e-9d2a-4c3b-8e7f-1a2b3c4d5e6f";
+const NOW = Date.parse("2030-01-01T00:00:00Z");
+const VIEW: ApprovalView = {
+  id: ID,
+  agent: "demo",
+  method: "POST",
+  url: "https://api.example.test/v1/things",
+  host: "api.example.test",
+  path: "/v1/things",
+  policy: "example",
+  rule: "write",
+  bodyPreview: '{"token":"****"}',
+  reason: "to create a thing",
+  createdAt: new Date(NOW).toISOString(),
+  expiresAt: new Date(NOW + 5 * 60_000).toISOString(),
+  needed: 2,
+  approvals: ["fake:1"],
+  approvers: ["role:approver"],
+  grantMs: 15 * 60_000,
+  state: "pending",
+};
+const card = (v: Partial<ApprovalView>) => buildCard({ ...VIEW, ...v }, { now: () => NOW });
+
+describe("buildCard()", () => {
+  it("shows title, lines, the agent's words, progress and three buttons while pending", () => {
+    const c = card({});
+    expect(c.title).toBe("demo wants to POST api.example.test/v1/things");
+    expect(c.lines).toEqual([
+      { label: "Agent", value: "demo" },
+      { label: "Request", value: "POST https://api.example.test/v1/things" },
+      { label: "Policy", value: "example / write" },
+      { label: "Expires in", value: "5 min" },
+      { label: "Body", value: '{"token":"****"}' },
+    ]);
+    expect(c.agentSays).toBe("to create a thing");
+    expect(c.status).toBe("Waiting for approval: 1 of 2");
+    expect(c.buttons.map((b) => [b.label, b.data])).toEqual([
+      ["Approve", `a:${ID}:approve`],
+      ["Deny", `a:${ID}:deny`],
+      ["Approve for 15 min", `a:${ID}:grant`],
+    ]);
+    for (const b of c.buttons) expect(Buffer.byteLength(b.data)).toBeLessThanOrEqual(64);
+  });
+
+  // biome-ignore format: a table reads best one row per line
+  it.each([
+    ["approved",  { state: "approved", approvals: ["fake:1", "fake:2"] }, "Approved by fake:1, fake:2"],
+    ["used",      { state: "used", approvals: ["fake:1"] },               "Approved by fake:1"],
+    ["denied",    { state: "denied", deniedBy: "fake:3" },                "Denied by fake:3"],
+    ["expired",   { state: "expired" },                                   "Expired"],
+    ["withdrawn", { state: "denied" },                                    "Withdrawn"],
+  ] as const)("once %s, shows the outcome and no buttons", (_why, v, status) => {
+    const c = card(v as Partial<ApprovalView>);
+    expect(c.status).toBe(status);
+    expect(c.buttons).toEqual([]);
+  });
+
+  it("offers no grant button when the rule has no grant window", () => {
+    expect(card({ grantMs: null }).buttons.map((b) => b.label)).toEqual(["Approve", "Deny"]);
+  });
+
+  it("strips control and bidi characters the agent put in its path and reason", () => {
+    const c = card({ path: "/a\u202e\u0007b", reason: "line1\nline2\u0000" });
+    expect(c.title).toBe("demo wants to POST api.example.test/a  b");
+    expect(c.agentSays).toBe("line1\nline2");
+  });
+});
+
+describe("parseCardAction()", () => {
+  // biome-ignore format: a table reads best one row per line
+  it.each([
+    // why                                 data                                   ok
+    ["what we send",                       `a:${ID}:approve`,                      true],
+    ["grant",                              `a:${ID}:grant`,                        true],
+    ["unknown verb",                       `a:${ID}:approveall`,                   false],
+    ["extra segment",                      `a:${ID}:deny:x`,                       false],
+    ["wrong prefix",                       `b:${ID}:deny`,                         false],
+    ["empty id",                           "a::deny",                              false],
+    ["id with a colon",                    "a:x:y:deny",                           false],
+    ["over 64 bytes",                      `a:${"f".repeat(60)}:deny`,             false],
+    ["trailing newline",                   `a:${ID}:deny\n`,                       false],
+    ["unicode lookalike",                  `a:${ID}:dеny`,                         false],
+  ])("%s", (_why, data, ok) => {
+    expect(parseCardAction(data) !== undefined).toBe(ok);
+  });
+
+  it("round-trips actionData()", () => {
+    expect(parseCardAction(actionData(ID, "deny"))).toEqual({ approvalId: ID, action: "deny" });
+  });
+
+  it("actionData() refuses ids that would not fit", () => {
+    expect(() => actionData("x".repeat(80), "approve")).toThrow();
+  });
+});
+
+describe("formatDuration()", () => {
+  it.each([
+    [0, "0 s"],
+    [-5000, "0 s"],
+    [45_000, "45 s"],
+    [15 * 60_000, "15 min"],
+    [2 * 3600_000, "2 h"],
+    [90 * 60_000, "1.5 h"],
+    [86400_000, "1 d"],
+  ])("%d ms → %s", (ms, text) => expect(formatDuration(ms)).toBe(text));
+});

@@ -1,0 +1,181 @@
+/**
+ * The built-in web chat channel: a small HTTP server on 127.0.0.1 serving one inline page.
+ * Untrusted: every request (a browser on this machine, or a web page trying DNS rebinding or CSRF)
+ * and all text in messages and cards (agents write some of it). Sign-in is only by a one-time token
+ * link the bot verifies (`/claim/…`, `/invite/…`); there is no self-registration. We refuse requests
+ * whose Host is not this server, and the page builds its DOM with textContent only, under a CSP that
+ * allows no script but its own (see client-script.ts). `start()` listens; `listen()` does so early.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Address, Card, Channel, InboundEvent, SentRef } from "../../channel.js";
+import { CHAT_ID, ChatRoom } from "./chat-room.js";
+import { sendHtml, sendJson } from "./http-io.js";
+import { chatPage, signInPage } from "./page.js";
+import { WebSessions } from "./sessions.js";
+import { createWebApi } from "./web-api.js";
+
+/** The person a sign-in token stands for. */
+export interface WebPerson {
+  readonly userId: string;
+  readonly name: string;
+}
+
+export type WebLog = (event: string, fields?: Record<string, unknown>) => void;
+
+export interface WebChannelOptions {
+  /** Interface to bind; Warden uses 127.0.0.1 only. */
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  readonly log?: WebLog;
+  /** Burns a one-time claim/invite token and returns its person, or undefined when it is not valid. */
+  readonly verifyToken: (token: string) => Promise<WebPerson | undefined>;
+  /** Where to keep sessions across restarts (mode 0600, hashed ids); memory only when absent. */
+  readonly sessionFile?: string;
+  readonly now?: () => number;
+}
+
+/** The web channel plus its base URL (final after `listen()`/`start()`) and an explicit `listen()`. */
+export type WebChannel = Channel & { readonly url: string; listen(): Promise<void> };
+
+const TOKEN = /^[A-Za-z0-9._~-]{8,256}$/;
+/** Outbound text is split into messages of at most this many characters. */
+const MAX_OUT_CHARS = 20_000;
+
+/** Creates the web chat channel. Nothing listens until `listen()` or `start()`. */
+export function createWebChannel(options: WebChannelOptions): WebChannel {
+  const log = options.log ?? (() => {});
+  const sessions = new WebSessions({ file: options.sessionFile, now: options.now, log });
+  const room = new ChatRoom(options.now);
+  let handler: ((event: InboundEvent) => Promise<void>) | undefined;
+  let port = options.port;
+  let listening: Promise<void> | undefined;
+
+  const hosts = (): string[] =>
+    [options.host, "127.0.0.1", "localhost", "[::1]"].map((h) => `${h.includes(":") ? `[${h}]` : h}:${port}`);
+  const api = createWebApi({
+    room,
+    sessions,
+    log,
+    handler: () => handler,
+    originAllowed: (origin) => hosts().some((h) => origin === `http://${h}`),
+  });
+
+  async function claim(res: ServerResponse, token: string): Promise<void> {
+    let person: WebPerson | undefined;
+    try {
+      person = TOKEN.test(token) ? await options.verifyToken(token) : undefined;
+    } catch (err) {
+      log("web.verify_failed", { err: String(err) });
+    }
+    if (person === undefined) return page(res, 403, false);
+    const { setCookie } = sessions.create(person);
+    log("web.signed_in", { userId: person.userId });
+    res.writeHead(303, {
+      location: "/",
+      "set-cookie": setCookie,
+      "cache-control": "no-store",
+      "referrer-policy": "no-referrer",
+    });
+    res.end();
+  }
+
+  function page(res: ServerResponse, status: number, signedIn: false | string): void {
+    const nonce = randomBytes(16).toString("base64url");
+    sendHtml(res, status, signedIn === false ? signInPage(nonce) : chatPage(nonce, signedIn), nonce);
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // DNS rebinding: a foreign site resolving to 127.0.0.1 still sends its own name as Host.
+    if (!hosts().includes(req.headers.host ?? "")) return sendJson(res, 421, { error: "bad_host" });
+    const path = (req.url ?? "/").split("?")[0]!;
+    const session = sessions.fromCookieHeader(req.headers.cookie);
+    const claimMatch = /^\/(?:claim|invite)\/([^/]*)$/.exec(path);
+    if (req.method === "GET" && claimMatch) return claim(res, claimMatch[1]!);
+    if (req.method === "GET" && path === "/")
+      return page(res, 200, session === undefined ? false : session.csrf);
+    if (path === "/events" || path.startsWith("/api/")) return api(req, res, path, session);
+    sendJson(res, 404, { error: "not_found" });
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      log("web.request_failed", { err: String(err) });
+      if (!res.headersSent) sendJson(res, 500, { error: "internal" });
+      else res.destroy();
+    });
+  });
+
+  function listen(): Promise<void> {
+    listening ??= (async () => {
+      await sessions.load();
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(options.port, options.host, () => {
+          server.off("error", reject);
+          port = (server.address() as AddressInfo).port;
+          resolve();
+        });
+      });
+      log("web.listening", { url: channel.url });
+    })();
+    return listening;
+  }
+
+  function chatOf(to: Address | SentRef): string {
+    if (to.platform !== "web" || !CHAT_ID.test(to.chatId))
+      throw new Error(`web channel: bad chat id ${to.chatId}`);
+    return to.chatId;
+  }
+
+  const channel: WebChannel = {
+    platform: "web",
+    get url() {
+      const h = options.host.includes(":") ? `[${options.host}]` : options.host;
+      return `http://${h}:${port}`;
+    },
+    listen,
+    async start(h) {
+      handler = h;
+      await listen();
+    },
+    async stop() {
+      handler = undefined;
+      room.close();
+      if (listening !== undefined) {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      }
+      await sessions.flush();
+    },
+    async sendText(to, text) {
+      const chatId = chatOf(to);
+      let last: SentRef | undefined;
+      for (let i = 0; i === 0 || i < text.length; i += MAX_OUT_CHARS) {
+        const m = room.append(chatId, null, { text: text.slice(i, i + MAX_OUT_CHARS) });
+        last = { platform: "web", chatId, messageId: m.id };
+      }
+      return last!;
+    },
+    async sendCard(to, card: Card) {
+      const chatId = chatOf(to);
+      const m = room.append(chatId, null, { card });
+      return { platform: "web", chatId, messageId: m.id };
+    },
+    async updateCard(ref, card) {
+      if (!room.replaceCard(chatOf(ref), ref.messageId, card))
+        log("web.card_gone", { messageId: ref.messageId });
+    },
+    privateChat(userId) {
+      return { platform: "web", chatId: `dm:${userId}` };
+    },
+    async deleteMessage(ref) {
+      room.remove(chatOf(ref), ref.messageId);
+    },
+  };
+  return channel;
+}

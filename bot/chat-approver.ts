@@ -1,0 +1,185 @@
+/**
+ * The gateway's `Approver`, in chat. Untrusted: button taps (who tapped is vouched for by the
+ * platform; the data and message are not). We guarantee: a card goes only to allowed approvers' private
+ * chats and to chats bound to the agent; if no approver can be reached, `requested` throws and the
+ * gateway denies. A tap counts only if its data parses strictly, names an approval we sent a card for,
+ * and arrives on one of the very messages we sent for it; the gateway then decides whether the tapper
+ * (or one of their linked identities) is an allowed approver. Refusals change nothing.
+ */
+import type { ApprovalView, Approver, Log, RoleResolver, SecurityAlert } from "../gateway/index.js";
+import type { BotStore, Person, Role } from "./bot-store.js";
+import { buildCard, parseCardAction } from "./cards.js";
+import type { Address, Channel, InboundAction } from "./channel.js";
+import type { ControlPort } from "./control-port.js";
+import { roleAtLeast } from "./roles.js";
+
+export interface ChatApproverOptions {
+  readonly channels: ReadonlyMap<string, Channel>;
+  readonly control: ControlPort;
+  readonly store: BotStore;
+  readonly roles: RoleResolver;
+  readonly log: Log;
+  readonly now?: () => number;
+}
+
+/** An `Approver` that also handles the taps on the cards it sent. */
+export interface ChatApprover extends Required<Approver> {
+  handleAction(event: InboundAction): Promise<void>;
+  /** The private chat to reach a person on, preferring their chosen platform. */
+  dmOf(person: Person): Address | undefined;
+}
+
+const key = (a: Address): string => `${a.platform}\u0000${a.chatId}\u0000${a.threadId ?? ""}`;
+
+/** Creates the chat approver. */
+export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
+  const { channels, control, store, roles, log } = opts;
+  const nameOf = (id: string): string => store.personOf(id)?.name ?? id;
+  const card = (view: ApprovalView) => buildCard(view, { now: opts.now, nameOf });
+
+  function dmOfIdentity(identity: string): Address | undefined {
+    const colon = identity.indexOf(":");
+    const channel = channels.get(identity.slice(0, colon));
+    if (colon <= 0 || !channel) return undefined;
+    return store.privateChatOf(identity) ?? channel.privateChat(identity.slice(colon + 1));
+  }
+
+  function dmOf(person: Person): Address | undefined {
+    const ids = store.identitiesOf(person.id);
+    const ordered = [...ids.filter((i) => i.startsWith(`${person.preferred}:`)), ...ids];
+    for (const id of ordered) {
+      const a = dmOfIdentity(id);
+      if (a) return a;
+    }
+    return undefined;
+  }
+
+  function approverChats(view: ApprovalView): Map<string, Address> {
+    const out = new Map<string, Address>();
+    const add = (a: Address | undefined): void => void (a && out.set(key(a), a));
+    for (const entry of view.approvers) {
+      if (entry.startsWith("role:")) {
+        const role = entry.slice(5);
+        for (const p of store.listPeople()) if (isRole(role) && roleAtLeast(p.role, role)) add(dmOf(p));
+        continue;
+      }
+      // An explicit id on a platform we do not run: reach the same person where they are.
+      const person = store.personOf(entry);
+      add(dmOfIdentity(entry) ?? (person && dmOf(person)));
+    }
+    return out;
+  }
+
+  async function send(approval: string, to: Address, view: ApprovalView): Promise<boolean> {
+    const channel = channels.get(to.platform);
+    if (!channel) return false;
+    try {
+      store.addCardRef(approval, to, await channel.sendCard(to, card(view)));
+      return true;
+    } catch (err) {
+      log("bot_card_send_failed", { approval, platform: to.platform, error: (err as Error).name });
+      return false;
+    }
+  }
+
+  async function reply(event: InboundAction, text: string): Promise<void> {
+    await event.reply(text).catch(() => undefined);
+  }
+
+  return {
+    dmOf,
+
+    async requested(view: ApprovalView): Promise<void> {
+      const approvers = approverChats(view);
+      let reached = 0;
+      for (const to of approvers.values()) if (await send(view.id, to, view)) reached++;
+      for (const to of store.bindingsOf(view.agent))
+        if (!approvers.has(key(to))) await send(view.id, to, view);
+      log("bot_approval_sent", { approval: view.id, agent: view.agent, reached });
+      // Fail closed: a card nobody who may decide can see is a request nobody can approve.
+      if (reached === 0) throw new Error(`no approver for approval ${view.id} could be reached`);
+    },
+
+    async updated(view: ApprovalView): Promise<void> {
+      for (const { ref } of store.cardRefs(view.id)) {
+        const channel = channels.get(ref.platform);
+        await channel?.updateCard(ref, card(view)).catch((err: unknown) => {
+          log("bot_card_update_failed", {
+            approval: view.id,
+            platform: ref.platform,
+            error: (err as Error).name,
+          });
+        });
+      }
+    },
+
+    async alert(event: SecurityAlert): Promise<void> {
+      const text = `Security alert (${event.kind}): agent ${event.agent}, host ${event.host}. ${event.message}`;
+      for (const owner of store.listPeople().filter((p) => p.role === "owner")) {
+        const to = dmOf(owner);
+        await (to && channels.get(to.platform)?.sendText(to, text.slice(0, 2000)))?.catch(() => undefined);
+      }
+    },
+
+    async handleAction(event: InboundAction): Promise<void> {
+      const parsed = parseCardAction(event.data);
+      const view = parsed && control.getApproval(parsed.approvalId);
+      const sentHere =
+        view &&
+        store
+          .cardRefs(view.id)
+          .some(
+            ({ ref }) =>
+              ref.platform === event.ref.platform &&
+              ref.chatId === event.ref.chatId &&
+              ref.messageId === event.ref.messageId,
+          );
+      if (!parsed || !view || !sentHere) {
+        log("bot_action_refused", { by: event.from.id, reason: !parsed ? "bad_data" : "unknown_card" });
+        return reply(event, "This button is not valid.");
+      }
+      const out = control.decide(view.id, {
+        decision: parsed.action === "deny" ? "deny" : "approve",
+        by: voterId(event.from.id, view),
+        scope: parsed.action === "grant" ? "grant" : "once",
+      });
+      if (out.ok) {
+        const a = out.approval;
+        if (a.state === "pending")
+          return reply(event, `Counted: ${a.approvals.length} of ${a.needed} approvals.`);
+        return reply(event, a.state === "denied" ? "Denied." : "Approved.");
+      }
+      if (out.status === 403) return reply(event, "You are not an approver for this request");
+      if (out.status === 409 && control.getApproval(view.id)?.state === "expired")
+        return reply(event, "Expired");
+      if (out.status === 409)
+        return reply(
+          event,
+          out.code === "already_voted" ? "You already voted on this request" : "Already decided",
+        );
+      if (out.status === 404) return reply(event, "This request no longer exists.");
+      return reply(
+        event,
+        out.status === 400 ? "This rule offers no time-limited approval." : "Could not record that.",
+      );
+    },
+  };
+
+  /** The identity the vote is cast as: the tapper's own, or a linked one the policy names. */
+  function voterId(from: string, view: ApprovalView): string {
+    const person = store.personOf(from);
+    // One person is one voter: always the same identity, whichever platform they tap on, so linked
+    // accounts can never make up a quorum on their own.
+    const candidates = person ? store.identitiesOf(person.id).sort() : [from];
+    const voted = candidates.find((id) => view.approvals.includes(id) || view.deniedBy === id);
+    if (voted) return voted;
+    const allowed = (id: string): boolean =>
+      view.approvers.some((a) => (a.startsWith("role:") ? roles.hasRole(id, a.slice(5)) : a === id));
+    // No candidate allowed: vote as the tapper so the gateway refuses and audits it.
+    return candidates.find(allowed) ?? from;
+  }
+}
+
+function isRole(s: string): s is Role {
+  return s === "member" || s === "approver" || s === "admin" || s === "owner";
+}

@@ -1,0 +1,16 @@
+// The only import surface of bot/ for the rest of Warden (cli/start.ts wires it).
+export { type Bot, type BotOptions, createBot } from "./bot.js";
+export { type BotStore, createBotStore, openBotStore, type Person, type Role, ROLES } from "./bot-store.js";
+export { buildCard, parseCardAction } from "./cards.js";
+export type {
+  Address,
+  Card,
+  Channel,
+  InboundAction,
+  InboundEvent,
+  InboundMessage,
+  Sender,
+  SentRef,
+} from "./channel.js";
+export type { AgentInfo, ControlPort, DecideOutcome, PolicyWriteOutcome } from "./control-port.js";
+export { createRoleResolver, redeemToken } from "./roles.js";

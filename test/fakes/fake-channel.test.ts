@@ -1,0 +1,18 @@
+import { channelContract } from "../contracts/channel.contract.js";
+import { createFakeChannel } from "./fake-channel.js";
+
+channelContract("fake", async () => {
+  const fake = createFakeChannel({ maxTextLength: 100 });
+  return {
+    channel: fake.channel,
+    maxTextLength: 100,
+    // A platform with nobody listening drops the message; so does the harness.
+    injectPrivateText: (userId, text) =>
+      fake.message({ from: userId, text }).then(
+        () => undefined,
+        () => undefined,
+      ),
+    textsIn: (chatId) => fake.textsIn(chatId),
+    buttonsOn: (ref) => fake.currentCard(ref)?.buttons.length ?? 0,
+  };
+});
