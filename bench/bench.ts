@@ -17,6 +17,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchAgents } from "./agents.js";
+import { benchApprovals } from "./approval.js";
 import { type ClientSpec, createClient, percentile, runMax, runRate } from "./load.js";
 import {
   MITMDUMP,
@@ -180,6 +181,8 @@ async function main(): Promise<void> {
   console.log("");
   printTargets(rows);
   for (const n of notes) console.log(n);
+  console.log("");
+  for (const line of await benchApprovals()) console.log(line);
   if (process.env.BENCH_AGENTS !== "0") {
     console.log("");
     for (const line of await benchAgents(REPO_ROOT)) console.log(line);
