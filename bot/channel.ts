@@ -80,6 +80,11 @@ export interface Channel {
   updateCard(ref: SentRef, card: Card): Promise<void>;
   /** The private chat with a user of this platform (`userId` without the platform prefix). */
   privateChat(userId: string): Address;
+  /**
+   * Optional: where an agent's conversation lives on this platform, given the chat it was started
+   * from (the web chat gives each agent its own thread). Absent: the agent talks in that chat.
+   */
+  agentThread?(agent: string, startedFrom: Address): Address;
   /** Optional: deletes a message; absent where the platform cannot (then the bot says so). */
   deleteMessage?(ref: SentRef): Promise<void>;
 }

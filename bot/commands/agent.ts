@@ -29,10 +29,17 @@ export const agentCommand: Command = {
       if (!(await need(ctx, "admin"))) return;
       try {
         const info = await control.startAgent(name, provider ?? "demo");
-        store.bind(name, ctx.msg.chat);
-        return ctx.reply(
-          `Started ${name} (${info.provider ?? provider ?? "demo"}). Its replies come to this chat.`,
+        const thread = ctx.channel.agentThread?.(name, ctx.msg.chat) ?? ctx.msg.chat;
+        store.bind(name, thread);
+        const started = `Started ${name} (${info.provider ?? provider ?? "demo"}).`;
+        if (thread.chatId === ctx.msg.chat.chatId && thread.threadId === ctx.msg.chat.threadId) {
+          return ctx.reply(`${started} Its replies come to this chat.`);
+        }
+        await ctx.channel.sendText(
+          thread,
+          `${started} Talk to it here; its replies and approval cards come to this thread.`,
         );
+        return ctx.reply(`${started} It has its own thread: "${name}".`);
       } catch (err) {
         return ctx.reply(`Could not start ${name}: ${errorLine(err)}`);
       }

@@ -69,7 +69,7 @@ describe.skipIf(skip)(`quick start end to end${skip ? ` (skipped: ${skip})` : ""
     if (home) await rm(home, { recursive: true, force: true });
   });
 
-  it("web chat → bot → demo agent container → gateway → held; approved from a Telegram DM; both cards update", {
+  it("web chat → bot → demo agent container → gateway → held; approved from a Telegram DM, then from the browser; cards update everywhere", {
     timeout: 240_000,
   }, async () => {
     const tg = await startFakeTelegram();
@@ -105,6 +105,9 @@ describe.skipIf(skip)(`quick start end to end${skip ? ` (skipped: ${skip})` : ""
 
     await say(page, "/agent start demo");
     await lastText(page, /Started demo/);
+    // The agent has its own thread in the sidebar; talk to it there.
+    await page.locator("nav#chats button", { hasText: "demo" }).click();
+    await lastText(page, /Talk to it here/);
     await say(page, "send the report to Alice");
 
     // The card reaches the owner's Telegram private chat and the web chat the agent is bound to.
@@ -147,5 +150,19 @@ describe.skipIf(skip)(`quick start end to end${skip ? ` (skipped: ${skip})` : ""
       .toMatch(/Approved/);
     await webCard.screenshot({ path: join(ARTIFACTS, "quickstart-card-after.png") });
     await lastText(page, /Sending "Report" to alice@example\.com: done/);
+
+    // Round two, decided in the browser: tap Approve on the web card; the Telegram card follows.
+    const editsBefore = tg.callsTo("editMessageText").length;
+    await say(page, "email bob the numbers");
+    const second = page.locator(".card").last();
+    await expect
+      .poll(() => second.locator(".agent .says").textContent(), { timeout: 60_000 })
+      .toContain("email bob");
+    await second.locator("button", { hasText: /^Approve$/ }).click();
+    await expect.poll(() => second.locator(".status").textContent(), { timeout: 30_000 }).toMatch(/Approved/);
+    await lastText(page, /Sending "Note" to bob@example\.com: done/);
+    await expect
+      .poll(() => tg.callsTo("editMessageText").length, { timeout: 30_000 })
+      .toBeGreaterThan(editsBefore);
   });
 });

@@ -173,6 +173,10 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
     privateChat(userId) {
       return { platform: "web", chatId: `dm:${userId}` };
     },
+    // Each agent gets its own thread in the sidebar, shared by everyone signed in here.
+    agentThread(agent) {
+      return { platform: "web", chatId: `agent:${agent}` };
+    },
     async deleteMessage(ref) {
       room.remove(chatOf(ref), ref.messageId);
     },
