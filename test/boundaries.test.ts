@@ -87,6 +87,14 @@ describe("module boundaries", () => {
     }
   });
 
+  it("only gateway/inject.ts reveals secret values (ARCHITECTURE invariant 1)", () => {
+    for (const dir of SOURCE_DIRS) {
+      for (const f of listTs(dir).filter((x) => x !== "gateway/inject.ts")) {
+        expect(code(f), `${f} calls reveal()`).not.toMatch(/\.reveal\(\)/);
+      }
+    }
+  });
+
   it("only the CLI (and the in-container runner's own entry point) reads process.env", () => {
     // agents/runner/main.ts is a separate program's composition root: the container's env is its config.
     const ENTRY_POINTS = new Set(["agents/runner/main.ts"]);

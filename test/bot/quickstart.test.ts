@@ -6,31 +6,19 @@
  * private chat and in the web chat; Approve is tapped in Telegram; both cards update, the demo service
  * receives the mail and the agent's answer shows in the web chat. Screenshots go to test-artifacts/.
  */
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { runStart } from "../../cli/start.js";
 import { dockerUnavailable, REPO } from "../agents/agent-world.js";
+import { browserUnavailable, launchChromium } from "../fakes/browser.js";
 import { startFakeTelegram } from "../fakes/telegram-api.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const ARTIFACTS = join(REPO, "test-artifacts");
 const noDocker = dockerUnavailable();
-const noBrowser = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not installed`;
-if (noBrowser && process.env.CI) throw new Error(`${noBrowser}; CI must run browser tests`);
+const noBrowser = browserUnavailable();
 const skip = noDocker ?? noBrowser;
 const OWNER_TG = 4242;
 
@@ -92,7 +80,7 @@ describe.skipIf(skip)(`quick start end to end${skip ? ` (skipped: ${skip})` : ""
     close = () => running.close();
     expect(running.claimUrl).toMatch(/\/claim\//);
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } }); // phone-sized
     await page.goto(running.claimUrl ?? "");
     await page.locator("#text").waitFor();

@@ -5,23 +5,13 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Card, InboundAction, InboundEvent, InboundMessage } from "../../bot/channel.js";
 import { createWebChannel } from "../../bot/channels/web/index.js";
+import { CHROMIUM, launchChromium } from "../fakes/browser.js";
 import { pollUntil } from "../fakes/poll-until.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const HAVE_BROWSER = existsSync(CHROMIUM);
 const MUST_RUN = process.env.CI !== undefined && process.env.CI !== "";
 const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
@@ -69,7 +59,7 @@ describe("createWebChannel() in a browser", () => {
       received.push(e);
     });
     try {
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+      browser = await launchChromium();
       const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
       const dialogs: string[] = [];
       page.on("dialog", (d) => {
