@@ -98,6 +98,7 @@ export async function runStart(o: StartOptions) {
     hooks,
     log: o.log,
     approver: bot.approver,
+    deferResume: true,
     // People and roles come from the bot; the holder of the control token also counts as owner.
     roles: { hasRole: (id, role) => (role === "owner" && id === LOCAL_OWNER) || bot.roles.hasRole(id, role) },
     // Activity keeps an agent's container up; a message for an idle-stopped agent wakes it.
@@ -154,6 +155,8 @@ export async function runStart(o: StartOptions) {
     logs: (name) => runtime.logs(name),
   });
   await bot.start();
+  // Now that the bot can reach people: expire what timed out while down (cards updated), re-arm the rest.
+  gateway.approvals.resume();
   return {
     gateway,
     bot,

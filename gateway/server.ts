@@ -52,6 +52,12 @@ export interface GatewayOptions {
   readonly lookup?: (host: string) => Promise<LookupAddress[]>;
   /** Largest body buffered for inspection, approval or body swaps. Default 16 MiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * Leave re-arming approvals from a previous run to the caller (`approvals.resume()`), so an
+   * Approver that is not ready yet (the bot starts after the gateway) still hears about approvals
+   * that expired while Warden was down and can update their cards.
+   */
+  readonly deferResume?: boolean;
   /** How long shutdown waits for in-flight requests. Default 10 s. */
   readonly drainMs?: number;
 }
@@ -76,7 +82,7 @@ export async function startGateway(opts: GatewayOptions) {
   }
   const audit = (entry: Record<string, unknown>): void => void store.appendAudit(entry, Date.now());
   const approvals = createApprovals({ store, audit, approver: opts.approver, roles: opts.roles });
-  approvals.resume();
+  if (!opts.deferResume) approvals.resume();
   const credentials = createCredentials(store, vault);
   const metrics = createMetrics();
   const mailbox = createMailbox(store, opts.mailboxEvents);
