@@ -20,6 +20,16 @@ const sha256 = (s: string): Buffer => createHash("sha256").update(s).digest();
 export function createCredentials(store: Store, vault: Vault, now: () => number = Date.now) {
   const placeholderCache = new Map<string, Map<string, string>>();
 
+  /** placeholder → secret name for one agent (cached; placeholders never change). */
+  function placeholdersOf(agent: string): ReadonlyMap<string, string> {
+    let m = placeholderCache.get(agent);
+    if (!m) {
+      m = store.placeholdersOf(agent);
+      placeholderCache.set(agent, m);
+    }
+    return m;
+  }
+
   return {
     /** Registers (or re-keys) an agent and returns its new proxy token, shown only this once. */
     issueToken(agent: string): string {
@@ -45,20 +55,15 @@ export function createCredentials(store: Store, vault: Vault, now: () => number 
 
     /** The agent's stable placeholder for `secret` (created on first use). */
     placeholder(agent: string, secret: string): string {
+      // Called on every request for each secret of the host's policy: answer from the cache, and
+      // touch the store (and drop the cache) only the first time a placeholder is made.
+      for (const [p, s] of placeholdersOf(agent)) if (s === secret) return p;
       const p = store.placeholder(agent, secret, () => `wdn_${randomBytes(20).toString("hex")}`);
       placeholderCache.delete(agent);
       return p;
     },
 
-    /** placeholder → secret name for one agent (cached; placeholders never change). */
-    placeholdersOf(agent: string): ReadonlyMap<string, string> {
-      let m = placeholderCache.get(agent);
-      if (!m) {
-        m = store.placeholdersOf(agent);
-        placeholderCache.set(agent, m);
-      }
-      return m;
-    },
+    placeholdersOf,
 
     setSecret(name: string, value: string): void {
       store.putSecret(name, vault.seal(value));
