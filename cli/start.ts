@@ -64,6 +64,7 @@ export async function runStart(o: StartOptions) {
     host: o.web.host,
     port: o.web.port,
     sessionFile: join(o.home, "web-sessions.json"),
+    historyFile: join(o.home, "web-history.json"),
     // A claim or invitation link burns its token and signs this browser in as a new web identity.
     verifyToken: async (token) => {
       const userId = randomBytes(8).toString("hex");

@@ -5,6 +5,8 @@
  * Every event carries a sequence number so a page can merge its snapshot with live events.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import type { Card, Sender } from "../../channel.js";
 import { sseHeaders } from "./http-io.js";
@@ -47,9 +49,18 @@ export class ChatRoom {
   readonly #now: () => number;
   readonly #heartbeat: NodeJS.Timeout;
   #seq = 0;
+  readonly #historyFile: string | undefined;
+  #saving: NodeJS.Timeout | undefined;
 
-  constructor(now: () => number = Date.now) {
+  /**
+   * `historyFile` keeps the history across restarts (cards included, so a card sent before a crash
+   * can still be updated and tapped). Saves are batched; a message deleted right after it arrived (a
+   * pasted secret) is gone before the batch is written.
+   */
+  constructor(now: () => number = Date.now, historyFile?: string) {
     this.#now = now;
+    this.#historyFile = historyFile;
+    if (historyFile) this.#load(historyFile);
     this.#heartbeat = setInterval(() => {
       for (const l of this.#listeners) l.res.write(": ping\n\n");
     }, HEARTBEAT_MS);
@@ -74,6 +85,7 @@ export class ChatRoom {
     if (list.length > HISTORY_LIMIT) list.splice(0, list.length - HISTORY_LIMIT);
     this.#chats.set(chatId, list);
     this.#broadcast(chatId, "msg", { message });
+    this.#save();
     return message;
   }
 
@@ -89,6 +101,7 @@ export class ChatRoom {
     const message: StoredMessage = { ...list[index]!, card };
     list[index] = message;
     this.#broadcast(chatId, "card", { message });
+    this.#save();
     return true;
   }
 
@@ -98,6 +111,7 @@ export class ChatRoom {
     if (list === undefined || index < 0) return false;
     list.splice(index, 1);
     this.#broadcast(chatId, "del", { chatId, messageId: id });
+    this.#save();
     return true;
   }
 
@@ -136,9 +150,48 @@ export class ChatRoom {
   }
 
   close(): void {
+    if (this.#saving) {
+      clearTimeout(this.#saving);
+      this.#saving = undefined;
+      void this.#flush();
+    }
     clearInterval(this.#heartbeat);
     for (const l of this.#listeners) l.res.end();
     this.#listeners.clear();
+  }
+
+  #load(file: string): void {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(file, "utf8"));
+    } catch {
+      return; // first start, or an unreadable file: start with an empty history
+    }
+    if (typeof raw !== "object" || raw === null) return;
+    for (const [chatId, list] of Object.entries(raw as Record<string, unknown>)) {
+      if (!CHAT_ID.test(chatId) || !Array.isArray(list)) continue;
+      this.#chats.set(
+        chatId,
+        (list as StoredMessage[]).filter((m) => typeof m?.id === "string").slice(-HISTORY_LIMIT),
+      );
+    }
+  }
+
+  #save(): void {
+    if (!this.#historyFile || this.#saving) return;
+    this.#saving = setTimeout(() => {
+      this.#saving = undefined;
+      void this.#flush();
+    }, 250);
+    this.#saving.unref();
+  }
+
+  async #flush(): Promise<void> {
+    const file = this.#historyFile;
+    if (!file) return;
+    const tmp = `${file}.tmp`;
+    await writeFile(tmp, JSON.stringify(Object.fromEntries(this.#chats)), { mode: 0o600 });
+    await rename(tmp, file);
   }
 
   #broadcast(chatId: string, event: string, data: Record<string, unknown>): void {

@@ -34,6 +34,8 @@ export interface WebChannelOptions {
   readonly verifyToken: (token: string) => Promise<WebPerson | undefined>;
   /** Where to keep sessions across restarts (mode 0600, hashed ids); memory only when absent. */
   readonly sessionFile?: string;
+  /** Where to keep chat history across restarts (mode 0600); memory only when absent. */
+  readonly historyFile?: string;
   readonly now?: () => number;
 }
 
@@ -48,7 +50,7 @@ const MAX_OUT_CHARS = 20_000;
 export function createWebChannel(options: WebChannelOptions): WebChannel {
   const log = options.log ?? (() => {});
   const sessions = new WebSessions({ file: options.sessionFile, now: options.now, log });
-  const room = new ChatRoom(options.now);
+  const room = new ChatRoom(options.now, options.historyFile);
   let handler: ((event: InboundEvent) => Promise<void>) | undefined;
   let port = options.port;
   let listening: Promise<void> | undefined;
