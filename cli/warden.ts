@@ -153,7 +153,7 @@ async function start(argv: string[]): Promise<void> {
   say(
     `control API at http://${gw.controlAddress} (token in ${join(resolve(defaultHome()), "control.token")})`,
   );
-  say("start the demo agent with: npx warden agent start demo");
+  say("then type /agent start demo in the web chat (or: npx warden agent start demo)");
   onSignal(() => running.close());
 }
 
