@@ -73,8 +73,10 @@ export async function agentCommand(argv: string[], o: { home: string }): Promise
     };
     return out(`${name} ${r.state ?? "registered"}`);
   }
-  if (sub === "stop")
-    return void (await call("DELETE", `/v1/agents/${encodeURIComponent(name)}`), out(`${name} stopped`));
+  if (sub === "stop") {
+    await call("DELETE", `/v1/agents/${encodeURIComponent(name)}`);
+    return out(`${name} stopped`);
+  }
   if (sub === "logs") return out(await call("GET", `/v1/agents/${encodeURIComponent(name)}/logs`));
   if (sub === "exec") {
     const cmd = dash >= 0 ? argv.slice(dash + 1) : [];
