@@ -104,6 +104,21 @@ describe("warden.internal mailbox", () => {
     expect((await call("a1", "GET", "/v1/nope")).status).toBe(404);
   });
 
+  it("long-polls many times over one keep-alive connection without piling up listeners", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on("warning", onWarning);
+    for (let i = 0; i < 15; i++) {
+      const polling = call("a1", "GET", "/v1/inbox?wait=5");
+      await new Promise((r) => setTimeout(r, 5));
+      gw.mailbox.deliver("a1", `m${i}`, null);
+      expect((await polling).body.messages.map((m: { text: string }) => m.text)).toEqual([`m${i}`]);
+    }
+    await new Promise((r) => setImmediate(r));
+    process.off("warning", onWarning);
+    expect(warnings).not.toContain("MaxListenersExceededWarning");
+  });
+
   it("needs proxy credentials like any other request", async () => {
     tokens.ghost = "wrong";
     expect((await call("ghost", "GET", "/v1/inbox")).status).toBe(407);

@@ -89,6 +89,8 @@ export function createMailbox(store: MailboxStore, events: MailboxEvents = {}, n
       const done = (): void => {
         clearTimeout(timer);
         set.delete(done);
+        // The runner long-polls over one keep-alive connection: never leave a listener behind on it.
+        req.socket.off("close", done);
         resolve();
       };
       const timer = setTimeout(done, ms);
