@@ -161,6 +161,18 @@ describe("createApprovals()", () => {
     expect(approvals.list("pending")).toHaveLength(1);
   });
 
+  it("gives no grant when one of a quorum's approvers chose once", async () => {
+    const { approvals } = setup();
+    const held = approvals.hold({ ...REQ, needed: 2, grantMs: 60_000 });
+    await tick();
+    approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "grant" });
+    approvals.decide("id1", { decision: "approve", by: "test:bob", scope: "once" });
+    expect((await held).outcome).toBe("approved");
+    void approvals.hold({ ...REQ, fingerprint: "next" });
+    await tick();
+    expect(approvals.list("pending")).toHaveLength(1); // asked again: no grant window opened
+  });
+
   it("refuses scope grant on a rule without a grant window (400)", async () => {
     const { approvals } = setup();
     void approvals.hold(REQ);
