@@ -193,6 +193,14 @@ export function createBotStore(db: Db, { now = Date.now }: { now?: () => number 
       }));
     },
 
+    /** The approval whose card is the message `ref` (for platforms that reply to a card, not tap it). */
+    approvalOfCardRef(ref: SentRef): string | undefined {
+      const row = db
+        .prepare("SELECT approval FROM bot_cards WHERE platform = ? AND chat_id = ? AND message_id = ? LIMIT 1")
+        .get(ref.platform, ref.chatId, ref.messageId) as { approval: string } | undefined;
+      return row?.approval;
+    },
+
     bind(agent: string, chat: Address): void {
       db.prepare("INSERT OR IGNORE INTO bot_bindings (agent, address) VALUES (?, ?)").run(
         agent,

@@ -42,6 +42,14 @@ export function parseCardAction(data: unknown): CardAction | undefined {
   return { approvalId: m[1], action: m[2] as CardActionKind };
 }
 
+/**
+ * A verb without an approval id, from platforms with no buttons (a WhatsApp reply or reaction to
+ * the card): the approval is then the one whose card is the message replied to.
+ */
+export function parseCardVerb(data: unknown): CardActionKind | undefined {
+  return data === "approve" || data === "deny" || data === "grant" ? data : undefined;
+}
+
 /** The card for an approval in its current state. Buttons only while it is pending. */
 export function buildCard(view: ApprovalView, opts: BuildCardOptions = {}): Card {
   const now = opts.now ?? Date.now;

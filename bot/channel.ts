@@ -32,7 +32,11 @@ export interface InboundMessage {
   readonly ref: SentRef;
 }
 
-/** A button tap on a card. `data` is what the bot put on the button (short, opaque, untrusted on return). */
+/**
+ * A button tap on a card. `data` is what the bot put on the button (short, opaque, untrusted on
+ * return). Platforms without buttons (WhatsApp) send a bare verb, `approve` | `deny` | `grant`,
+ * for a reply or reaction to the card message `ref`; the bot finds the approval by that message.
+ */
 export interface InboundAction {
   readonly kind: "action";
   readonly from: Sender;

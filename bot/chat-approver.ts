@@ -8,7 +8,7 @@
  */
 import type { ApprovalView, Approver, Log, RoleResolver, SecurityAlert } from "../gateway/index.js";
 import type { BotStore, Person, Role } from "./bot-store.js";
-import { buildCard, parseCardAction } from "./cards.js";
+import { buildCard, parseCardAction, parseCardVerb } from "./cards.js";
 import type { Address, Channel, InboundAction } from "./channel.js";
 import type { ControlPort } from "./control-port.js";
 import { roleAtLeast } from "./roles.js";
@@ -122,7 +122,9 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     },
 
     async handleAction(event: InboundAction): Promise<void> {
-      const parsed = parseCardAction(event.data);
+      const verb = parseCardVerb(event.data);
+      const byRef = verb && store.approvalOfCardRef(event.ref);
+      const parsed = parseCardAction(event.data) ?? (byRef ? { approvalId: byRef, action: verb } : undefined);
       const view = parsed && control.getApproval(parsed.approvalId);
       const sentHere =
         view &&

@@ -16,6 +16,7 @@
 import { Bot, GrammyError, HttpError } from "grammy";
 import type { CallbackQuery, InlineKeyboardButton, Message } from "grammy/types";
 import type { Address, Card, Channel, InboundEvent, InboundMessage, SentRef } from "../channel.js";
+import { renderCardText, splitText } from "./text.js";
 
 export interface TelegramChannelOptions {
   readonly token: string;
@@ -229,11 +230,11 @@ export function createTelegramChannel(options: TelegramChannelOptions): Channel 
       return last;
     },
     async sendCard(to, card) {
-      return send(to, renderCard(card), keyboard(card));
+      return send(to, renderCardText(card, TEXT_LIMIT), keyboard(card));
     },
     async updateCard(ref, card) {
       const extra = { ...noPreview, reply_markup: keyboard(card) }; // no buttons → removes them
-      const edit = () => bot.api.editMessageText(ref.chatId, Number(ref.messageId), renderCard(card), extra);
+      const edit = () => bot.api.editMessageText(ref.chatId, Number(ref.messageId), renderCardText(card, TEXT_LIMIT), extra);
       await call("editMessageText", edit, (e) => e.description.includes("message is not modified"));
     },
     privateChat(userId) {
@@ -243,46 +244,4 @@ export function createTelegramChannel(options: TelegramChannelOptions): Channel 
       await call("deleteMessage", () => bot.api.deleteMessage(ref.chatId, Number(ref.messageId)));
     },
   };
-}
-
-/** One line, no bidi controls: untrusted text cannot forge layout in a card. */
-function oneLine(s: string, max = 1000): string {
-  const flat = s
-    .replace(/[\u202A-\u202E\u2066-\u2069\u200E\u200F]/g, "")
-    .replace(/\s+/g, " ")
-    .trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-}
-
-/** Plain-text rendering of a card; the agent's reason is quoted and labelled as its own words. */
-export function renderCard(card: Card): string {
-  const parts = [
-    oneLine(card.title),
-    card.lines.map((l) => `${oneLine(l.label, 100)}: ${oneLine(l.value)}`).join("\n"),
-  ];
-  if (card.agentSays !== null) parts.push(`Agent says (its own words): "${oneLine(card.agentSays)}"`);
-  parts.push(oneLine(card.status));
-  const text = parts.filter((p) => p !== "").join("\n\n");
-  return text.length > TEXT_LIMIT ? `${text.slice(0, TEXT_LIMIT - 1)}…` : text;
-}
-
-/** Splits at `limit` UTF-16 units, preferring newlines, then spaces; never halves a surrogate pair. */
-export function splitText(text: string, limit: number): string[] {
-  const chunks: string[] = [];
-  let rest = text;
-  while (rest.length > limit) {
-    let cut = rest.lastIndexOf("\n", limit);
-    if (cut < limit / 2) cut = rest.lastIndexOf(" ", limit);
-    let skip = 1;
-    if (cut < limit / 2) {
-      cut = limit;
-      skip = 0;
-      const code = rest.charCodeAt(cut - 1);
-      if (code >= 0xd800 && code <= 0xdbff) cut--;
-    }
-    chunks.push(rest.slice(0, cut));
-    rest = rest.slice(cut + skip);
-  }
-  chunks.push(rest);
-  return chunks.filter((c) => c.trim() !== "");
 }

@@ -133,6 +133,40 @@ describe("ChatApprover.handleAction()", () => {
     expect(w.approvals.get(a.view.id)?.state).toBe("pending");
   });
 
+  it("a bare verb on a card message (a reply or reaction, no buttons) decides that card's approval", async () => {
+    const a = await w.hold();
+    const b = await w.hold();
+    const cardOfB = w.fake
+      .cardsIn("2")
+      .find((c) => w.store.cardRefs(b.view.id).some((r) => r.ref.messageId === c.ref.messageId));
+    if (!cardOfB) throw new Error("no card for b");
+    expect(await w.fake.tap({ from: "2", ref: cardOfB.ref, data: "deny" })).toEqual(["Denied."]);
+    await expect(b.outcome).resolves.toMatchObject({ outcome: "denied" });
+    expect(w.approvals.get(a.view.id)?.state).toBe("pending");
+  });
+
+  // biome-ignore format: a table reads best one row per line
+  it.each([
+    ["a verb on a message that is no card",    "approve", { platform: "fake", chatId: "2", messageId: "123456" }],
+    ["an unknown verb on a real card",         "yes please", undefined],
+    ["a verb with trailing junk",              "approve ", undefined],
+  ])("refuses %s", async (_why, data, ref) => {
+    const { view } = await w.hold();
+    expect(await w.fake.tap({ from: "2", ref: ref ?? cardIn("2").ref, data })).toEqual([
+      "This button is not valid.",
+    ]);
+    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+  });
+
+  it("refuses a member's bare verb on the card in a bound group (gateway decides who may vote)", async () => {
+    w.store.bind("demo", { platform: "fake", chatId: "g1" });
+    const { view } = await w.hold();
+    expect(await w.fake.tap({ from: "4", ref: cardIn("g1").ref, data: "approve" })).toEqual([
+      "You are not an approver for this request",
+    ]);
+    expect(w.approvals.get(view.id)?.state).toBe("pending");
+  });
+
   it("answers a double tap with the 409 message and counts the vote once", async () => {
     const { view } = await w.hold({ needed: 2 });
     const data = actionData(view.id, "approve");

@@ -3,7 +3,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Card, Channel, InboundAction, InboundEvent, InboundMessage } from "../../bot/channel.js";
-import { createTelegramChannel, DEFAULT_COMMANDS, splitText } from "../../bot/channels/telegram.js";
+import { createTelegramChannel, DEFAULT_COMMANDS } from "../../bot/channels/telegram.js";
+import { splitText } from "../../bot/channels/text.js";
 import { type ChannelHarness, channelContract } from "../contracts/channel.contract.js";
 import { pollUntil } from "../fakes/poll-until.js";
 import { BOT, type FakeTelegram, startFakeTelegram } from "../fakes/telegram-api.js";
