@@ -8,6 +8,7 @@ import { openDatabase, openSqliteStore, testPolicy } from "../../gateway/index.j
 import type { ApprovalView } from "../../gateway/index.js";
 import { compilePolicies, formatIssues, type PolicySet } from "../../policies/index.js";
 import { createBot } from "../../bot/bot.js";
+import type { Channel } from "../../bot/channel.js";
 import { createBotStore, type Role } from "../../bot/bot-store.js";
 import type { ControlPort } from "../../bot/control-port.js";
 import { createFakeChannel } from "../fakes/fake-channel.js";
@@ -16,7 +17,7 @@ export const GOOD_POLICY =
   "hosts: [api.example.test]\nrules:\n  - name: read\n    methods: [GET]\n    action: allow\n";
 
 /** Builds the world; `now` is a settable clock shared by the engine, the bot and the store. */
-export function createBotWorld() {
+export function createBotWorld(opts: { channels?: readonly Channel[] } = {}) {
   const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
   const now = (): number => clock.t;
   const gwStore = openSqliteStore(":memory:");
@@ -86,7 +87,14 @@ export function createBotWorld() {
     deleteSecret: (name) => secrets.delete(name),
     listAudit: (after, limit) => gwStore.listAudit(after, limit),
   };
-  bot = createBot({ channels: [fake.channel, tg.channel], control, store, log, botName: "warden_bot", now });
+  bot = createBot({
+    channels: [fake.channel, tg.channel, ...(opts.channels ?? [])],
+    control,
+    store,
+    log,
+    botName: "warden_bot",
+    now,
+  });
 
   return {
     clock,

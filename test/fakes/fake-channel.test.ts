@@ -1,3 +1,4 @@
+import { approvalTapsContract } from "../contracts/approval-taps.contract.js";
 import { channelContract } from "../contracts/channel.contract.js";
 import { createFakeChannel } from "./fake-channel.js";
 
@@ -14,5 +15,14 @@ channelContract("fake", async () => {
       ),
     textsIn: (chatId) => fake.textsIn(chatId),
     buttonsOn: (ref) => fake.currentCard(ref)?.buttons.length ?? 0,
+  };
+});
+
+approvalTapsContract("fake", async () => {
+  const f = createFakeChannel({ platform: "fake3" });
+  return {
+    channel: f.channel,
+    tap: (userId, ref, data) => f.tap({ from: userId, ref, data }),
+    buttonsOn: (ref) => f.currentCard(ref)?.buttons.length ?? 0,
   };
 });

@@ -1,0 +1,133 @@
+/**
+ * The adversarial approval cases, run through each real channel (real SDK, fake platform server)
+ * with the REAL approvals engine behind the bot: a stranger's or member's tap, a tap on a message
+ * that carried no card, a double tap, a tap after expiry, two approvers racing on a quorum of 2.
+ * The harness turns "tap" into the platform's own gesture (button click, reaction, keyword reply).
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { actionData } from "../../bot/cards.js";
+import type { Channel, SentRef } from "../../bot/channel.js";
+import { type BotWorld, createBotWorld, settle } from "../bot/bot-world.js";
+
+export interface TapHarness {
+  readonly channel: Channel;
+  /**
+   * Makes the platform deliver `userId`'s gesture for the button `data` on the message `ref`
+   * (WhatsApp: the reaction or keyword for its verb); resolves with what the platform then showed
+   * only to that person (callback answer, ephemeral, DM), at least one text.
+   */
+  tap(userId: string, ref: SentRef, data: string): Promise<string[]>;
+  /** How many buttons (or open approval prompts) the platform shows on `ref` now. */
+  buttonsOn(ref: SentRef): Promise<number> | number;
+  close?(): Promise<void>;
+}
+
+async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const end = Date.now() + 5000;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Registers the adversarial tap suite for one channel; `make` builds a fresh harness per test. */
+export function approvalTapsContract(name: string, make: () => Promise<TapHarness>): void {
+  describe(`Approval taps (${name})`, () => {
+    let h: TapHarness;
+    let w: BotWorld;
+    const P = () => h.channel.platform;
+
+    async function setUp(): Promise<void> {
+      h = await make();
+      w = createBotWorld({ channels: [h.channel] });
+      await w.bot.start();
+      w.store.createPerson(`${P()}:701`, "Ann", "approver");
+      w.store.createPerson(`${P()}:702`, "Bob", "approver");
+      w.store.createPerson(`${P()}:709`, "Mel", "member");
+    }
+    afterEach(async () => {
+      await w?.bot.stop();
+      await h?.close?.();
+    });
+
+    /** The card for `approval` in `userId`'s private chat on this platform. */
+    const cardOf = (approval: string, userId: string): Promise<SentRef> =>
+      until(`the card in ${userId}'s private chat`, () => {
+        const chatId = h.channel.privateChat(userId).chatId;
+        return w.store.cardRefs(approval).find((c) => c.to.chatId === chatId && c.to.platform === P())?.ref;
+      });
+
+    it("an approver's tap approves; the buttons go", async () => {
+      await setUp();
+      const { view, outcome } = await w.hold();
+      const ref = await cardOf(view.id, "701");
+      expect(await h.buttonsOn(ref)).toBeGreaterThan(0);
+      expect(await h.tap("701", ref, actionData(view.id, "approve"))).toEqual(["Approved."]);
+      await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
+      await until("buttons gone", async () => ((await h.buttonsOn(ref)) === 0 ? true : undefined));
+    });
+
+    it("refuses a member's and a stranger's tap on the card in a bound group, and audits it", async () => {
+      await setUp();
+      const group = { platform: P(), chatId: h.channel.privateChat("group-1").chatId };
+      w.store.bind("demo", group);
+      const { view } = await w.hold();
+      const ref = await until("the group card", () =>
+        w.store.cardRefs(view.id).find((c) => c.to.chatId === group.chatId)?.ref,
+      );
+      for (const who of ["709", "666"])
+        expect(await h.tap(who, ref, actionData(view.id, "approve"))).toEqual([
+          "You are not an approver for this request",
+        ]);
+      expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+      expect(w.auditLog).toContainEqual(
+        expect.objectContaining({ type: "approval_vote_refused", by: `${P()}:709` }),
+      );
+    });
+
+    it("refuses a tap on a message that never carried a card (replay)", async () => {
+      await setUp();
+      const { view } = await w.hold();
+      const other = await h.channel.sendText(h.channel.privateChat("701"), "just text");
+      expect(await h.tap("701", other, actionData(view.id, "approve"))).toEqual(["This button is not valid."]);
+      expect(w.approvals.get(view.id)?.state).toBe("pending");
+    });
+
+    it("counts a double tap once", async () => {
+      await setUp();
+      const { view } = await w.hold({ needed: 2 });
+      const ref = await cardOf(view.id, "701");
+      const data = actionData(view.id, "approve");
+      expect(await h.tap("701", ref, data)).toEqual(["Counted: 1 of 2 approvals."]);
+      expect(await h.tap("701", ref, data)).toEqual(["You already voted on this request"]);
+      expect(w.approvals.get(view.id)?.approvals).toEqual([`${P()}:701`]);
+    });
+
+    it("answers a tap after expiry with Expired; the buttons go", async () => {
+      await setUp();
+      const { view, outcome } = await w.hold({ timeoutMs: 60_000 });
+      const ref = await cardOf(view.id, "701");
+      w.clock.t += 61_000;
+      expect(await h.tap("701", ref, actionData(view.id, "approve"))).toEqual(["Expired"]);
+      await expect(outcome).resolves.toMatchObject({ outcome: "expired" });
+      await settle();
+      await until("buttons gone", async () => ((await h.buttonsOn(ref)) === 0 ? true : undefined));
+    });
+
+    it("two approvers racing on a quorum of 2 are counted once each; a late tap is already decided", async () => {
+      await setUp();
+      w.store.createPerson(`${P()}:703`, "Cy", "approver");
+      const { view, outcome } = await w.hold({ needed: 2 });
+      const data = actionData(view.id, "approve");
+      const [a, b] = await Promise.all([
+        cardOf(view.id, "701").then((ref) => h.tap("701", ref, data)),
+        cardOf(view.id, "702").then((ref) => h.tap("702", ref, data)),
+      ]);
+      expect([...a, ...b].sort()).toEqual(["Approved.", "Counted: 1 of 2 approvals."]);
+      await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
+      expect(await h.tap("703", await cardOf(view.id, "703"), data)).toEqual(["Already decided"]);
+    });
+  });
+}
