@@ -86,9 +86,10 @@ export interface Channel {
   privateChat(userId: string): Address;
   /**
    * Optional: where an agent's conversation lives on this platform, given the chat it was started
-   * from (the web chat gives each agent its own thread). Absent: the agent talks in that chat.
+   * from (the web chat gives each agent its own thread; Slack opens a thread under a message it
+   * posts). Absent: the agent talks in that chat. The result is stored as the agent's binding.
    */
-  agentThread?(agent: string, startedFrom: Address): Address;
+  agentThread?(agent: string, startedFrom: Address): Address | Promise<Address>;
   /** Optional: deletes a message; absent where the platform cannot (then the bot says so). */
   deleteMessage?(ref: SentRef): Promise<void>;
 }

@@ -29,7 +29,7 @@ export const agentCommand: Command = {
       if (!(await need(ctx, "admin"))) return;
       try {
         const info = await control.startAgent(name, provider ?? "demo");
-        const thread = ctx.channel.agentThread?.(name, ctx.msg.chat) ?? ctx.msg.chat;
+        const thread = (await ctx.channel.agentThread?.(name, ctx.msg.chat)) ?? ctx.msg.chat;
         store.bind(name, thread);
         const started = `Started ${name} (${info.provider ?? provider ?? "demo"}).`;
         if (thread.chatId === ctx.msg.chat.chatId && thread.threadId === ctx.msg.chat.threadId) {
