@@ -6,6 +6,7 @@
  */
 import type { Brain, Tools } from "../brain.js";
 import type { HttpToolResponse } from "../http-tool.js";
+import { actFamily, FAMILY_HELP, parseFamilyRequest } from "./demo-family.js";
 
 /** Options for {@link createDemoBrain}. */
 export interface DemoBrainOptions {
@@ -13,6 +14,8 @@ export interface DemoBrainOptions {
   readonly demoUrl?: string;
   /** The `DEMO_API_KEY` placeholder (the gateway swaps in the real key); omitted when absent. */
   readonly apiKey?: string;
+  /** Base URL of the pretend family service; default `http://family.warden.local`. */
+  readonly familyUrl?: string;
 }
 
 /** What a request was understood as. Exported for tests. */
@@ -34,6 +37,7 @@ const HELP = [
   '• "send the report to Alice" / "email bob about lunch"',
   '• "delete the first email" (policy refuses this one on purpose)',
   '• "ask me <question>"',
+  ...FAMILY_HELP,
 ].join("\n");
 
 /** Creates the scripted demo brain. */
@@ -41,9 +45,13 @@ export function createDemoBrain(options: DemoBrainOptions = {}): Brain {
   const base = (options.demoUrl ?? "http://demo.warden.local").replace(/\/+$/, "");
   let introduced = false;
 
+  const familyBase = (options.familyUrl ?? "http://family.warden.local").replace(/\/+$/, "");
+
   async function act(text: string, tools: Tools): Promise<string> {
-    const intent = parseDemoRequest(text);
     const auth: Record<string, string> = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
+    const family = parseFamilyRequest(text);
+    if (family) return actFamily(family, tools, { base: familyBase, auth, reason: headerSafe(text) });
+    const intent = parseDemoRequest(text);
     switch (intent.kind) {
       case "inbox": {
         const res = await tools.http({ method: "GET", url: `${base}/inbox`, headers: auth });
