@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS bot_tokens (hash TEXT PRIMARY KEY, kind TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS bot_cards (approval TEXT NOT NULL, address TEXT NOT NULL, platform TEXT NOT NULL,
   chat_id TEXT NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (approval, platform, chat_id, message_id));
 CREATE TABLE IF NOT EXISTS bot_bindings (agent TEXT NOT NULL, address TEXT NOT NULL, PRIMARY KEY (agent, address));
+CREATE TABLE IF NOT EXISTS bot_setups (address TEXT PRIMARY KEY, by TEXT NOT NULL, kind TEXT NOT NULL,
+  data TEXT NOT NULL, expires_at INTEGER NOT NULL);
 `;
 
 interface PersonRow {
@@ -196,9 +198,29 @@ export function createBotStore(db: Db, { now = Date.now }: { now?: () => number 
     /** The approval whose card is the message `ref` (for platforms that reply to a card, not tap it). */
     approvalOfCardRef(ref: SentRef): string | undefined {
       const row = db
-        .prepare("SELECT approval FROM bot_cards WHERE platform = ? AND chat_id = ? AND message_id = ? LIMIT 1")
+        .prepare(
+          "SELECT approval FROM bot_cards WHERE platform = ? AND chat_id = ? AND message_id = ? LIMIT 1",
+        )
         .get(ref.platform, ref.chatId, ref.messageId) as { approval: string } | undefined;
       return row?.approval;
+    },
+
+    /** A guided setup waiting for `by`'s next message in `chat` (kept across restarts). */
+    beginSetup(chat: Address, by: string, kind: string, data: Record<string, string>, ttlMs: number): void {
+      db.prepare(
+        "INSERT OR REPLACE INTO bot_setups (address, by, kind, data, expires_at) VALUES (?, ?, ?, ?, ?)",
+      ).run(addrKey(chat), by, kind, JSON.stringify(data), now() + ttlMs);
+    },
+    /** The live setup in `chat` started by `by`, if any (expired ones are dropped). */
+    setupOf(chat: Address, by: string): { kind: string; data: Record<string, string> } | undefined {
+      db.prepare("DELETE FROM bot_setups WHERE expires_at <= ?").run(now());
+      const row = db
+        .prepare("SELECT kind, data FROM bot_setups WHERE address = ? AND by = ?")
+        .get(addrKey(chat), by) as { kind: string; data: string } | undefined;
+      return row && { kind: row.kind, data: JSON.parse(row.data) as Record<string, string> };
+    },
+    endSetup(chat: Address): void {
+      db.prepare("DELETE FROM bot_setups WHERE address = ?").run(addrKey(chat));
     },
 
     bind(agent: string, chat: Address): void {

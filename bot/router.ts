@@ -12,6 +12,7 @@ import { need } from "./commands/command.js";
 import { inviteCommand, linkCommand, roleCommand, startCommand } from "./commands/people.js";
 import { policyCommand } from "./commands/policy.js";
 import { refuseSecretInGroup, secretCommand } from "./commands/secret.js";
+import { continueFamilySetup, setupCommand } from "./commands/setup.js";
 import { UNKNOWN_PERSON_REPLY } from "./roles.js";
 
 /** Largest message we read, in UTF-8 bytes. */
@@ -59,6 +60,7 @@ export const COMMANDS: readonly Command[] = [
   inviteCommand,
   linkCommand,
   startCommand,
+  setupCommand,
 ];
 
 const helpCommand: Command = {
@@ -77,6 +79,14 @@ export function createRouter(deps: BotDeps, opts: { botName?: string } = {}) {
   return async function route(channel: Channel, msg: InboundMessage): Promise<void> {
     const reply = async (text: string): Promise<void> => void (await channel.sendText(msg.chat, text));
     const parsed = parseCommand(msg.text, opts.botName);
+    // A guided setup waits for its starter's next plain message in this chat, mentioned or not.
+    const setup =
+      !parsed.ok && parsed.reason === "not_a_command" && deps.store.setupOf(msg.chat, msg.from.id);
+    if (setup && setup.kind === "family" && Buffer.byteLength(msg.text) <= MAX_MESSAGE_BYTES) {
+      const person = deps.store.personOf(msg.from.id);
+      const ctx: CommandContext = { msg, channel, person, args: [], argText: "", body: "", deps, reply };
+      return continueFamilySetup(ctx, setup.data.provider ?? "demo");
+    }
     if (!parsed.ok && (parsed.reason === "other_bot" || (!msg.isPrivate && !msg.mentioned))) return;
     if (parsed.ok && parsed.name === "secret" && parsed.args[0] === "set" && !msg.isPrivate) {
       deps.log("bot_secret_in_group", { by: msg.from.id, platform: msg.chat.platform });

@@ -5,6 +5,7 @@
  */
 import { AGENT_NAME } from "../../gateway/index.js";
 import { type Command, type CommandContext, clip, errorLine, need, usage } from "./command.js";
+import { beginFamilySetup } from "./setup.js";
 
 const PROVIDER = /^[a-z][a-z0-9_-]{0,31}$/;
 
@@ -27,6 +28,9 @@ export const agentCommand: Command = {
     if (sub === "start" && ctx.args.length <= 3) {
       if (provider !== undefined && !PROVIDER.test(provider)) return usage(ctx, agentCommand);
       if (!(await need(ctx, "admin"))) return;
+      // The family assistant needs its parents and policy first: the first start is the guided setup.
+      if (name === "family" && !control.listPolicies().some((p) => p.name === "family"))
+        return beginFamilySetup(ctx, provider ?? "demo");
       try {
         const info = await control.startAgent(name, provider ?? "demo");
         const thread = (await ctx.channel.agentThread?.(name, ctx.msg.chat)) ?? ctx.msg.chat;

@@ -115,12 +115,18 @@ export function createBotWorld(opts: { channels?: readonly Channel[] } = {}) {
     },
     /** Holds a request needing `needed` of `approvers`; resolves once the cards went out. */
     async hold(
-      opts: { approvers?: string[]; needed?: number; grantMs?: number | null; timeoutMs?: number } = {},
+      opts: {
+        approvers?: string[];
+        needed?: number;
+        grantMs?: number | null;
+        timeoutMs?: number;
+        agent?: string;
+      } = {},
     ) {
       const before = idSeq;
       const outcome = approvals.hold({
         fingerprint: `fp-${before + 1}`,
-        agent: "demo",
+        agent: opts.agent ?? "demo",
         method: "POST",
         url: "https://api.example.test/v1/things",
         host: "api.example.test",

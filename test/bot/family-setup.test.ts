@@ -1,0 +1,152 @@
+/**
+ * `/setup family` through the real router, bot store and approvals engine, on fake channels: the
+ * guided conversation, who may run it, what it writes, and the approvals it leads to (only the named
+ * parents get a say; the first parent's answer decides; the second's later tap is refused).
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import { parentIds } from "../../bot/commands/setup.js";
+import { compilePolicies } from "../../policies/index.js";
+import { familyPolicyYaml } from "../../bot/commands/family-policy.js";
+import { type BotWorld, createBotWorld, settle } from "./bot-world.js";
+
+let w: BotWorld;
+const GROUP = "family-group";
+const inGroup = (from: string, text: string, mentioned = false) =>
+  w.fake.message({ from, text, chatId: GROUP, isPrivate: false, mentioned });
+const lastIn = (chatId: string) => w.fake.textsIn(chatId).at(-1) ?? "";
+
+beforeEach(async () => {
+  w = createBotWorld();
+  await w.bot.start();
+  w.person("1", "owner", "Olivia");
+  w.person("4", "member", "Mel");
+});
+
+describe("/setup family", () => {
+  it("asks for the parents, then makes them approvers, writes the policy, starts the agent in the group and greets everyone", async () => {
+    await inGroup("1", "/setup family");
+    expect(lastIn(GROUP)).toMatch(/Who are the parents\?/);
+    // The answer is plain group chatter (no mention): the setup still takes it, from its starter only.
+    await inGroup("1", "Mum is +44 7700 900123 and Dad is +44 (7700) 900-456");
+    for (const [id, name] of [
+      ["447700900123", "Parent 1"],
+      ["447700900456", "Parent 2"],
+    ]) {
+      expect(w.store.personOf(`fake:${id}`)).toMatchObject({ name, role: "approver" });
+      expect(lastIn(id)).toMatch(
+        /^Hi! Olivia made you an approver for the family assistant in your family group\./,
+      );
+    }
+    const policy = w.policyFiles.get("family") ?? "";
+    expect(policy).toContain('approvers: ["fake:447700900123", "fake:447700900456"]');
+    expect(w.control.listPolicies().find((p) => p.name === "family")?.hosts).toEqual(["family.warden.local"]);
+    expect(await w.control.listAgents()).toEqual([{ name: "family", state: "running", provider: "demo" }]);
+    expect(w.store.bindingsOf("family")).toEqual([{ platform: "fake", chatId: GROUP }]);
+    expect(lastIn(GROUP)).toMatch(/I must ask a parent \(Parent 1, Parent 2\) before I book anything/);
+    // The setup is over: the next plain message is group chatter again.
+    const before = w.fake.textsIn(GROUP).length;
+    await inGroup("1", "thanks!");
+    expect(w.fake.textsIn(GROUP).length).toBe(before);
+  });
+
+  it("/agent start family runs the setup the first time", async () => {
+    await inGroup("1", "/agent start family");
+    expect(lastIn(GROUP)).toMatch(/Who are the parents\?/);
+    expect(await w.control.listAgents()).toEqual([]);
+  });
+
+  it("is for admins: a member is refused and nothing waits for their answer", async () => {
+    await inGroup("4", "/setup family");
+    expect(lastIn(GROUP)).toBe("You need the admin role for that.");
+    await inGroup("4", "+44 7700 900123");
+    expect(w.store.personOf("fake:447700900123")).toBeUndefined();
+  });
+
+  it("ignores someone else's numbers while it waits, re-asks on text without numbers, and can be cancelled", async () => {
+    await inGroup("1", "/setup family");
+    await inGroup("4", "+44 7700 900999", true);
+    expect(w.store.personOf("fake:447700900999")).toBeUndefined();
+    await inGroup("1", "hmm, let me think");
+    expect(lastIn(GROUP)).toMatch(/could not find a phone number/);
+    await inGroup("1", "cancel");
+    expect(lastIn(GROUP)).toBe("Family setup cancelled; nothing was changed.");
+    await inGroup("1", "+44 7700 900123");
+    expect(w.store.personOf("fake:447700900123")).toBeUndefined();
+    expect(w.policyFiles.has("family")).toBe(false);
+  });
+
+  it("the wait ends after ten minutes", async () => {
+    await inGroup("1", "/setup family");
+    w.clock.t += 11 * 60_000;
+    await inGroup("1", "+44 7700 900123");
+    expect(w.store.personOf("fake:447700900123")).toBeUndefined();
+  });
+
+  it("keeps an existing person's name and higher role", async () => {
+    w.person("447700900123", "admin", "Ann");
+    await inGroup("1", "/setup family");
+    await inGroup("1", "+447700900123");
+    expect(w.store.personOf("fake:447700900123")).toMatchObject({ name: "Ann", role: "admin" });
+    expect(lastIn(GROUP)).toMatch(/\(Ann\)/);
+  });
+
+  it("a booking goes to the parents only; one parent's reply decides and the other's later tap is refused", async () => {
+    await inGroup("1", "/setup family");
+    await inGroup("1", "+44 7700 900123, +44 7700 900456");
+    const { view, outcome } = await w.hold({
+      approvers: ["fake:447700900123", "fake:447700900456"],
+      agent: "family",
+    });
+    expect(w.fake.cardsIn("1")).toHaveLength(0); // the owner is not a parent: no card, no say
+    expect(w.fake.cardsIn(GROUP)).toHaveLength(1); // the family sees what is pending
+    const mum = w.fake.cardsIn("447700900123")[0];
+    const dad = w.fake.cardsIn("447700900456")[0];
+    if (!mum || !dad) throw new Error("cards missing");
+    expect(
+      await w.fake.tap({ from: "1", ref: w.fake.cardsIn(GROUP)[0]?.ref ?? mum.ref, data: "approve" }),
+    ).toEqual(["You are not an approver for this request"]);
+    expect(await w.fake.tap({ from: "447700900123", ref: mum.ref, data: "approve" })).toEqual(["Approved."]);
+    await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
+    expect(await w.fake.tap({ from: "447700900456", ref: dad.ref, data: "approve" })).toEqual([
+      "Already decided",
+    ]);
+    await settle();
+    expect(w.fake.cardsIn("447700900456")[0]?.card).toMatchObject({
+      status: "Approved by Parent 1",
+      buttons: [],
+    });
+    expect(w.approvals.get(view.id)?.approvals).toEqual(["fake:447700900123"]);
+  });
+});
+
+describe("familyPolicyYaml()", () => {
+  it("compiles, names only the parents, holds bookings/orders/messages and refuses the rest", () => {
+    const r = compilePolicies([{ file: "family.yaml", text: familyPolicyYaml(["whatsapp:447700900123"]) }]);
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const p = r.set.policies[0];
+    expect(p?.agents).toEqual(["family"]);
+    expect(p?.rules.filter((x) => x.action === "approve").map((x) => x.name)).toEqual([
+      "book",
+      "buy-or-pay",
+      "message-outsiders",
+    ]);
+  });
+
+  it("refuses approver ids that could change the YAML", () => {
+    for (const bad of ['x:1"]\nrules: []', "role admin", ""]) expect(() => familyPolicyYaml([bad])).toThrow();
+    expect(() => familyPolicyYaml([])).toThrow();
+  });
+});
+
+describe("parentIds()", () => {
+  // biome-ignore format: a table reads best one row per line
+  it.each([
+    ["+44 7700 900123",                     ["447700900123"]],
+    ["@447700900123 and @447700900456",     ["447700900123", "447700900456"]],
+    ["+1 (555) 010-0199, +1 555 010 0199",  ["15550100199"]],
+    ["call me at 12",                       []],
+    ["1234567890123456789",                 []],
+  ])("%s", (text, ids) => {
+    expect(parentIds(text)).toEqual(ids);
+  });
+});
