@@ -31,7 +31,7 @@ describe("/setup family", () => {
     for (const [id, name] of [
       ["447700900123", "Parent 1"],
       ["447700900456", "Parent 2"],
-    ]) {
+    ] as const) {
       expect(w.store.personOf(`fake:${id}`)).toMatchObject({ name, role: "approver" });
       expect(lastIn(id)).toMatch(
         /^Hi! Olivia made you an approver for the family assistant in your family group\./,

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Card, InboundAction, InboundEvent, InboundMessage } from "../../bot/channel.js";
 import { CLIENT_SCRIPT } from "../../bot/channels/web/client-script.js";
-import { createWebChannel, type WebChannel } from "../../bot/channels/web/index.js";
+import { createWebChannel, type WebChannel, type WebChannelOptions } from "../../bot/channels/web/index.js";
 import { channelContract } from "../contracts/channel.contract.js";
 import { pollUntil } from "../fakes/poll-until.js";
 
@@ -95,7 +95,7 @@ afterEach(async () => {
   channel = undefined;
 });
 
-async function setup(opts: { sessionFile?: string } = {}) {
+async function setup(opts: { sessionFile?: string; pairing?: WebChannelOptions["pairing"] } = {}) {
   const tokens = new Map([
     ["owner-token-1234", { userId: "u1", name: "Olive Owner" }],
     ["invite-token-5678", { userId: "u2", name: "Ivan Invitee" }],
@@ -105,6 +105,7 @@ async function setup(opts: { sessionFile?: string } = {}) {
     host: "127.0.0.1",
     port: 0,
     sessionFile: opts.sessionFile,
+    pairing: opts.pairing,
     verifyToken: async (token) => {
       const person = tokens.get(token);
       tokens.delete(token); // one-time
@@ -138,6 +139,23 @@ function postJson(base: string, path: string, s: { cookie: string; csrf?: string
 }
 
 describe("createWebChannel()", () => {
+  it("shows the WhatsApp pairing code only to a session the pairing option accepts (the owner)", async () => {
+    let svg: string | undefined = '<svg xmlns="http://www.w3.org/2000/svg"><path d="M0 0h1v1H0z"/></svg>';
+    const { base } = await setup({ pairing: { svg: () => svg, mayView: (userId) => userId === "u1" } });
+    expect((await http(base, "GET", "/pair/whatsapp")).status).toBe(403);
+    const invitee = await signIn(base, "/invite/invite-token-5678");
+    const refused = await http(base, "GET", "/pair/whatsapp", { headers: { cookie: invitee.cookie } });
+    expect([refused.status, refused.body.includes("<svg")]).toEqual([403, false]);
+    const owner = await signIn(base);
+    const shown = await http(base, "GET", "/pair/whatsapp", { headers: { cookie: owner.cookie } });
+    expect(shown.status).toBe(200);
+    expect(shown.body).toContain('<path d="M0 0h1v1H0z"/>');
+    expect(shown.body).toContain('http-equiv="refresh"');
+    svg = undefined;
+    const none = await http(base, "GET", "/pair/whatsapp", { headers: { cookie: owner.cookie } });
+    expect(none.body).toMatch(/No pairing code is waiting/);
+  });
+
   it("claim link sets an HttpOnly SameSite=Strict session cookie and redirects to /; the token works once", async () => {
     const { base } = await setup();
     const res = await http(base, "GET", "/claim/owner-token-1234");

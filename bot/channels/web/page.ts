@@ -87,3 +87,14 @@ export function chatPage(nonce: string, csrf: string): string {
 <script nonce="${nonce}">${CLIENT_SCRIPT}</script>`,
   );
 }
+
+/**
+ * The WhatsApp pairing page: the QR code (an SVG the qrcode library drew from baileys' pairing
+ * string, never user text) or a note that none is waiting. Reloads itself while a code waits.
+ */
+export function pairingPage(nonce: string, svg: string | undefined): string {
+  const body = svg?.startsWith("<svg")
+    ? `<main class="signin"><h1>Pair WhatsApp</h1><p>On the phone Warden should use: WhatsApp → Settings → Linked devices → Link a device, then scan this code.</p><div class="qr">${svg}</div></main>`
+    : `<main class="signin"><h1>Pair WhatsApp</h1><p>No pairing code is waiting: WhatsApp is paired, or not started (set WHATSAPP=1).</p></main>`;
+  return shell(nonce, svg ? '<meta http-equiv="refresh" content="5">' : "", body);
+}

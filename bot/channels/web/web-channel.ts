@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import type { Address, Card, Channel, InboundEvent, SentRef } from "../../channel.js";
 import { CHAT_ID, ChatRoom } from "./chat-room.js";
 import { sendHtml, sendJson } from "./http-io.js";
-import { chatPage, signInPage } from "./page.js";
+import { chatPage, pairingPage, signInPage } from "./page.js";
 import { WebSessions } from "./sessions.js";
 import { createWebApi } from "./web-api.js";
 
@@ -37,6 +37,11 @@ export interface WebChannelOptions {
   /** Where to keep chat history across restarts (mode 0600); memory only when absent. */
   readonly historyFile?: string;
   readonly now?: () => number;
+  /**
+   * The WhatsApp pairing code (SVG) while one waits to be scanned, shown at `/pair/whatsapp` to
+   * sessions `mayView` accepts (the owner): scanning it links a phone to this Warden.
+   */
+  readonly pairing?: { svg(): string | undefined; mayView(userId: string): boolean };
 }
 
 /** The web channel plus its base URL (final after `listen()`/`start()`) and an explicit `listen()`. */
@@ -99,6 +104,11 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
     if (req.method === "GET" && path === "/")
       return page(res, 200, session === undefined ? false : session.csrf);
     if (path === "/events" || path.startsWith("/api/")) return api(req, res, path, session);
+    if (req.method === "GET" && path === "/pair/whatsapp") {
+      if (!session || !options.pairing?.mayView(session.userId)) return page(res, 403, false);
+      const nonce = randomBytes(16).toString("base64url");
+      return sendHtml(res, 200, pairingPage(nonce, options.pairing.svg()), nonce);
+    }
     sendJson(res, 404, { error: "not_found" });
   }
 
