@@ -1,0 +1,86 @@
+/**
+ * Approval cards as WhatsApp text, and the gestures that answer them. WhatsApp Web has no buttons:
+ * the card ends with a prompt ("Reply "approve" or "deny" to this message, or react 👍 / 👎") and a
+ * quoted reply or reaction on the card is the tap.
+ *
+ * WhatsApp has formatting (`*bold*`, `_italic_`, `~strike~`, ``` ```mono``` ```, `> quote`) and no
+ * way to escape it. Every untrusted value (agent name, URL, the agent's reason, names in the status)
+ * is flattened to one line with bidi controls stripped (oneLine), then shown inside ```monospace```,
+ * where WhatsApp applies no other formatting; backticks inside a value are replaced by `ˋ` so the
+ * value cannot close the block. Our own structure is the only *bold* text (the status line), so an
+ * agent's reason cannot forge a bold "Approved" line or a fake prompt.
+ */
+import { parseCardAction } from "../../cards.js";
+import type { Card } from "../../channel.js";
+import { oneLine } from "../text.js";
+
+export type Verb = "approve" | "deny" | "grant";
+
+/** Inside ```…```, a value cannot break out or be formatted. */
+function mono(s: string, max = 1000): string {
+  const flat = oneLine(s, max).replace(/`/g, "ˋ");
+  return flat === "" ? "-" : `\`\`\`${flat}\`\`\``;
+}
+
+/** Our own words (labels, status): formatting characters are swapped for lookalikes. */
+function plain(s: string, max = 200): string {
+  return oneLine(s, max).replace(/[*_~`]/g, (c) => ({ "*": "∗", _: "＿", "~": "∼", "`": "ˋ" })[c] ?? c);
+}
+
+/** The verbs a card's buttons offer, in order; unknown button data offers nothing. */
+export function offeredVerbs(card: Card): Verb[] {
+  const verbs: Verb[] = [];
+  for (const b of card.buttons) {
+    const action = parseCardAction(b.data)?.action;
+    if (action && !verbs.includes(action)) verbs.push(action);
+  }
+  return verbs;
+}
+
+function prompt(card: Card, verbs: readonly Verb[]): string {
+  if (verbs.length === 0) return "";
+  const words = verbs.filter((v) => v !== "grant").map((v) => `"${v}"`);
+  const emoji = [verbs.includes("approve") ? "👍" : "", verbs.includes("deny") ? "👎" : ""].filter(Boolean);
+  let text = `Reply ${words.join(" or ")} to this message`;
+  if (words.length === 0) text = "Reply to this message with";
+  if (emoji.length > 0) text += `, or react ${emoji.join(" / ")}`;
+  const grant = card.buttons.find((b) => parseCardAction(b.data)?.action === "grant");
+  if (grant) text += `${words.length ? ". Reply" : ""} "grant" for ${plain(grant.label, 60)}`;
+  return `${text}.`;
+}
+
+/** The card as one WhatsApp message of at most `limit` characters; the prompt is never cut off. */
+export function renderWhatsAppCard(card: Card, limit: number): string {
+  const lines = card.lines.map((l) => `${plain(l.label, 100)}: ${mono(l.value)}`);
+  const parts = [`🔐 ${mono(card.title, 300)}`, lines.join("\n")];
+  if (card.agentSays !== null)
+    parts.push(`Agent says (its own words, not verified): ${mono(card.agentSays)}`);
+  const tail = [`*${plain(card.status)}*`, prompt(card, offeredVerbs(card))].filter((p) => p !== "");
+  let body = parts.filter((p) => p !== "").join("\n\n");
+  const end = `\n\n${tail.join("\n")}`;
+  if (body.length + end.length > limit) body = `${body.slice(0, Math.max(0, limit - end.length - 1))}…`;
+  return body + end;
+}
+
+/** A short line about a decided card, sent quoting it when the card itself can no longer be edited. */
+export function decidedText(card: Card): string {
+  return `Decided: *${plain(card.status)}*. Replies to this card no longer count.`;
+}
+
+const THUMBS_UP = /^\u{1F44D}[\u{1F3FB}-\u{1F3FF}]?\u{FE0F}?$/u;
+const THUMBS_DOWN = /^\u{1F44E}[\u{1F3FB}-\u{1F3FF}]?\u{FE0F}?$/u;
+
+/** A reply's text as a verb: approve/yes/👍, deny/no/👎, grant; case and one final . or ! ignored. */
+export function verbOfReply(text: string): Verb | undefined {
+  const t = text.trim().toLowerCase().replace(/[.!]$/, "").trim();
+  if (t === "approve" || t === "yes" || THUMBS_UP.test(t)) return "approve";
+  if (t === "deny" || t === "no" || THUMBS_DOWN.test(t)) return "deny";
+  return t === "grant" ? "grant" : undefined;
+}
+
+/** A reaction as a verb: 👍 (any skin tone) approves, 👎 denies; anything else (or removal) is nothing. */
+export function verbOfReaction(emoji: string | null | undefined): Verb | undefined {
+  if (!emoji) return undefined;
+  if (THUMBS_UP.test(emoji)) return "approve";
+  return THUMBS_DOWN.test(emoji) ? "deny" : undefined;
+}
