@@ -1,0 +1,78 @@
+/**
+ * Block Kit rendering of an approval card (pure; no SDK calls). Everything on a card may come from
+ * an agent, so every text object is `plain_text` (never `mrkdwn`: no links, mentions or formatting),
+ * escaped, flattened to one line with bidi controls stripped, and cut to Block Kit's limits. The
+ * agent's reason sits in its own context block, labelled as the agent's words, after the facts the
+ * gateway vouches for. Buttons carry the bot's opaque data as `value`; each has its own action_id.
+ */
+import type { Card } from "../../channel.js";
+import { renderCardText } from "../text.js";
+import { escapeSlack, fitLine } from "./slack-text.js";
+
+/** The subset of Block Kit we emit; structurally compatible with Slack's `KnownBlock`. */
+export type PlainText = { type: "plain_text"; text: string; emoji: boolean };
+export type Button = {
+  type: "button";
+  action_id: string;
+  text: PlainText;
+  value: string;
+  style?: "primary" | "danger";
+};
+export type CardBlock =
+  | { type: "header"; text: PlainText }
+  | { type: "section"; text?: PlainText; fields?: PlainText[] }
+  | { type: "context"; elements: PlainText[] }
+  | { type: "actions"; block_id: string; elements: Button[] };
+
+/** Prefix of every action_id we send; taps on anything else are not ours. */
+export const ACTION_PREFIX = "warden_card_";
+/** The fallback `text` of a card message (notifications, screen readers, old clients). */
+export const FALLBACK_LIMIT = 4000;
+const BUTTON_DATA_LIMIT = 64;
+const HEADER_LIMIT = 150;
+const FIELD_LIMIT = 2000;
+const FIELDS_PER_SECTION = 10;
+const BUTTON_LABEL_LIMIT = 75;
+
+const plain = (text: string, max: number): PlainText => ({
+  type: "plain_text",
+  text: fitLine(text, max) || " ",
+  emoji: false, // ":emoji:" codes an agent typed are shown literally
+});
+
+/** Block Kit blocks and the plain fallback text for `card`; throws on button data over 64 bytes. */
+export function cardMessage(card: Card): { text: string; blocks: CardBlock[] } {
+  const blocks: CardBlock[] = [{ type: "header", text: plain(card.title, HEADER_LIMIT) }];
+  const fields = card.lines.map((l) => plain(`${l.label}: ${l.value}`, FIELD_LIMIT));
+  for (let i = 0; i < fields.length; i += FIELDS_PER_SECTION) {
+    blocks.push({ type: "section", fields: fields.slice(i, i + FIELDS_PER_SECTION) });
+  }
+  if (card.agentSays !== null) {
+    blocks.push({
+      type: "context",
+      elements: [plain("Agent says (its own words):", 100), plain(`"${card.agentSays}"`, FIELD_LIMIT)],
+    });
+  }
+  blocks.push({ type: "section", text: plain(card.status, FIELD_LIMIT) });
+  if (card.buttons.length > 0) {
+    blocks.push({ type: "actions", block_id: "warden_card", elements: card.buttons.map(button) });
+  }
+  // Escaping can grow the text up to 5×; fall back to a shorter rendering rather than exceed the limit.
+  const full = escapeSlack(renderCardText(card, FALLBACK_LIMIT));
+  const text = full.length <= FALLBACK_LIMIT ? full : escapeSlack(renderCardText(card, FALLBACK_LIMIT / 5));
+  return { text, blocks };
+}
+
+function button(b: Card["buttons"][number], i: number): Button {
+  const bytes = Buffer.byteLength(b.data, "utf8");
+  if (bytes === 0 || bytes > BUTTON_DATA_LIMIT) {
+    throw new Error(`Slack button data must be 1–64 bytes; "${b.label}" has ${bytes}`);
+  }
+  return {
+    type: "button",
+    action_id: `${ACTION_PREFIX}${i}`,
+    text: plain(b.label, BUTTON_LABEL_LIMIT),
+    value: b.data,
+    ...(b.style ? { style: b.style } : {}),
+  };
+}
