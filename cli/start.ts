@@ -11,22 +11,20 @@ import { gatewayPort } from "../agents/gateway-port.js";
 import { buildAgentImage } from "../agents/image/build-image.js";
 import { type AgentManager, createAgentManager } from "../agents/manager.js";
 import type { Provider } from "../agents/runtime.js";
-import { createTelegramChannel } from "../bot/channels/telegram.js";
 import { createWebChannel } from "../bot/channels/web/index.js";
 import { type Channel, type ControlPort, createBot, openBotStore, redeemToken } from "../bot/index.js";
 import { type AgentHooks, type HostPort, type Log, startGateway } from "../gateway/index.js";
 import { createBotControl } from "./bot-control.js";
+import { type ChatSettings, chatChannels } from "./chat-channels.js";
 import { seedPolicies } from "./store-commands.js";
 
-export interface StartOptions {
+export interface StartOptions extends ChatSettings {
   readonly home: string;
   readonly repoRoot: string;
   readonly listen: HostPort;
   readonly control: HostPort;
   /** Where the built-in web chat listens. */
   readonly web: HostPort;
-  /** Telegram bot token (and an alternative Bot API root) when Telegram should run too. */
-  readonly telegram?: { readonly token: string; readonly apiRoot?: string };
   readonly masterKey?: string;
   /** Non-secret provider settings passed to agents (OPENAI_BASE_URL, OPENAI_MODEL, …). */
   readonly agentEnv: Record<string, string>;
@@ -65,6 +63,8 @@ export async function runStart(o: StartOptions) {
     port: o.web.port,
     sessionFile: join(o.home, "web-sessions.json"),
     historyFile: join(o.home, "web-history.json"),
+    // Only the owner sees the WhatsApp pairing code: scanning it links a phone to this Warden.
+    pairing: { svg: () => chat?.pairingSvg(), mayView: (id) => bot.roles.hasRole(`web:${id}`, "owner") },
     // A claim or invitation link burns its token and signs this browser in as a new web identity.
     verifyToken: async (token) => {
       const userId = randomBytes(8).toString("hex");
@@ -75,9 +75,8 @@ export async function runStart(o: StartOptions) {
     },
     log: (event, fields) => o.log(event, fields),
   });
-  const channels: Channel[] = [web];
-  if (o.telegram)
-    channels.push(createTelegramChannel({ token: o.telegram.token, apiRoot: o.telegram.apiRoot }));
+  const chat = await chatChannels(o, { home: o.home, log: o.log, say: o.say, webUrl: () => web.url });
+  const channels: Channel[] = [web, ...chat.channels];
   let control: ControlPort | undefined;
   const bot = createBot({
     channels,
@@ -94,7 +93,11 @@ export async function runStart(o: StartOptions) {
     policiesDir: policies,
     listen: o.listen,
     control: o.control,
-    resolve: new Map([["demo.warden.local", { host: "127.0.0.1", port: demo.port }]]),
+    // The demo service also plays the family service of `/setup family`.
+    resolve: new Map([
+      ["demo.warden.local", { host: "127.0.0.1", port: demo.port }],
+      ["family.warden.local", { host: "127.0.0.1", port: demo.port }],
+    ]),
     masterKey: o.masterKey,
     hooks,
     log: o.log,

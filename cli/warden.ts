@@ -131,6 +131,16 @@ async function start(argv: string[]): Promise<void> {
     telegram: env.TELEGRAM_BOT_TOKEN
       ? { token: env.TELEGRAM_BOT_TOKEN, apiRoot: env.TELEGRAM_API_ROOT }
       : undefined,
+    slack: env.SLACK_BOT_TOKEN
+      ? {
+          botToken: env.SLACK_BOT_TOKEN,
+          appToken: env.SLACK_APP_TOKEN,
+          signingSecret: env.SLACK_SIGNING_SECRET,
+          apiUrl: env.SLACK_API_URL,
+          http: env.SLACK_HTTP ? hostPort(env.SLACK_HTTP, "SLACK_HTTP") : undefined,
+        }
+      : undefined,
+    whatsapp: env.WHATSAPP === "1" || env.WHATSAPP === "true" ? {} : undefined,
     masterKey: env.WARDEN_MASTER_KEY,
     agentEnv,
     log: stderrLog,

@@ -37,6 +37,8 @@ export const DEFAULT_COMMANDS: readonly { command: string; description: string }
   { command: "audit", description: "Recent audit log" },
   { command: "role", description: "Show or change roles" },
   { command: "link", description: "Link your identities across platforms" },
+  { command: "invite", description: "Invite someone with a role" },
+  { command: "setup", description: "Guided setups, e.g. /setup family" },
   { command: "help", description: "What I can do" },
   { command: "start", description: "Say hello" },
 ];
@@ -234,7 +236,8 @@ export function createTelegramChannel(options: TelegramChannelOptions): Channel 
     },
     async updateCard(ref, card) {
       const extra = { ...noPreview, reply_markup: keyboard(card) }; // no buttons → removes them
-      const edit = () => bot.api.editMessageText(ref.chatId, Number(ref.messageId), renderCardText(card, TEXT_LIMIT), extra);
+      const edit = () =>
+        bot.api.editMessageText(ref.chatId, Number(ref.messageId), renderCardText(card, TEXT_LIMIT), extra);
       await call("editMessageText", edit, (e) => e.description.includes("message is not modified"));
     },
     privateChat(userId) {

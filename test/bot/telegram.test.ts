@@ -67,6 +67,8 @@ describe("telegram channel", () => {
       "audit",
       "role",
       "link",
+      "invite",
+      "setup",
       "help",
       "start",
     ]);

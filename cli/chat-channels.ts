@@ -1,0 +1,97 @@
+/**
+ * The chat platforms `warden start` runs besides the built-in web chat, each when its settings are
+ * given (tokens from the environment, read in cli/warden.ts). WhatsApp pairs by QR code: it is
+ * printed in the terminal and shown to the owner at `<web>/pair/whatsapp`. baileys is optional
+ * (GPL-3.0 libsignal), so it is loaded only when WhatsApp is switched on.
+ */
+import { join } from "node:path";
+import type { Channel } from "../bot/channel.js";
+import { createSlackChannel } from "../bot/channels/slack/index.js";
+import { createTelegramChannel } from "../bot/channels/telegram.js";
+import {
+  createWhatsAppChannel,
+  loadWhatsAppConnect,
+  qrForTerminal,
+  qrSvg,
+  type WhatsAppConnect,
+} from "../bot/channels/whatsapp/index.js";
+import type { Log } from "../gateway/index.js";
+
+export interface ChatSettings {
+  /** Telegram bot token (and an alternative Bot API root). */
+  readonly telegram?: { readonly token: string; readonly apiRoot?: string };
+  /**
+   * Slack: Socket Mode with the bot (xoxb-) and app-level (xapp-) tokens; or, with a signing secret
+   * and no app token, HTTP mode listening on `http` for Slack's POSTs to /slack/events.
+   */
+  readonly slack?: {
+    readonly botToken: string;
+    readonly appToken?: string;
+    readonly signingSecret?: string;
+    readonly apiUrl?: string;
+    readonly http?: { readonly host: string; readonly port: number };
+  };
+  /** WhatsApp Web: credentials in `WARDEN_HOME/whatsapp`; `connect` replaces the real connection (tests). */
+  readonly whatsapp?: { readonly connect?: WhatsAppConnect };
+}
+
+export interface ChatChannels {
+  readonly channels: Channel[];
+  /** The WhatsApp pairing QR as SVG while one waits to be scanned. */
+  pairingSvg(): string | undefined;
+}
+
+/** Builds the configured platform channels (not started). */
+export async function chatChannels(
+  s: ChatSettings,
+  o: { home: string; log: Log; say: (line: string) => void; webUrl: () => string },
+): Promise<ChatChannels> {
+  const channels: Channel[] = [];
+  let svg: string | undefined;
+  if (s.telegram)
+    channels.push(createTelegramChannel({ token: s.telegram.token, apiRoot: s.telegram.apiRoot }));
+  if (s.slack) {
+    const { botToken, appToken, signingSecret, apiUrl, http } = s.slack;
+    if (!appToken && !signingSecret)
+      throw new Error("Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)");
+    channels.push(
+      createSlackChannel({
+        botToken,
+        appToken,
+        signingSecret,
+        apiUrl,
+        socketMode: !!appToken,
+        http,
+        log: o.log,
+      }),
+    );
+  }
+  if (s.whatsapp) {
+    let connect = s.whatsapp.connect;
+    if (!connect) {
+      const { connectWhatsApp } = await loadWhatsAppConnect();
+      const authDir = join(o.home, "whatsapp");
+      connect = () =>
+        connectWhatsApp({
+          authDir,
+          log: o.log,
+          onQr: (qr) => {
+            void Promise.all([qrForTerminal(qr), qrSvg(qr)]).then(([terminal, image]) => {
+              svg = image;
+              o.say(
+                `WhatsApp: scan this with the phone Warden should use (Settings → Linked devices), or open ${o.webUrl()}/pair/whatsapp as the owner:\n${terminal}`,
+              );
+            });
+          },
+          onStatus: (status, detail) => {
+            if (status !== "pairing") svg = undefined;
+            if (status === "open") o.say("WhatsApp: connected.");
+            if (status === "logged_out")
+              o.say(`WhatsApp: logged out (${detail}); a new pairing code follows.`);
+          },
+        });
+    }
+    channels.push(createWhatsAppChannel({ connect, log: o.log }));
+  }
+  return { channels, pairingSvg: () => svg };
+}
