@@ -5,7 +5,7 @@
 /** Polls `check` every 50 ms until it returns a value other than undefined, or throws after `timeoutMs`. */
 export async function pollUntil<T>(
   what: string,
-  check: () => Promise<T | undefined>,
+  check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 10_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
