@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import type { Channel } from "../bot/channel.js";
+import { createDiscordChannel } from "../bot/channels/discord/index.js";
 import { createSlackChannel } from "../bot/channels/slack/index.js";
 import { createTelegramChannel } from "../bot/channels/telegram.js";
 import {
@@ -31,6 +32,8 @@ export interface ChatSettings {
     readonly apiUrl?: string;
     readonly http?: { readonly host: string; readonly port: number };
   };
+  /** Discord bot token (and an alternative API root, e.g. http://127.0.0.1:PORT/api). */
+  readonly discord?: { readonly token: string; readonly apiUrl?: string };
   /** WhatsApp Web: credentials in `WARDEN_HOME/whatsapp`; `connect` replaces the real connection (tests). */
   readonly whatsapp?: { readonly connect?: WhatsAppConnect };
 }
@@ -66,6 +69,8 @@ export async function chatChannels(
       }),
     );
   }
+  if (s.discord)
+    channels.push(createDiscordChannel({ token: s.discord.token, apiUrl: s.discord.apiUrl, log: o.log }));
   if (s.whatsapp) {
     let connect = s.whatsapp.connect;
     if (!connect) {

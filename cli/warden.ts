@@ -140,6 +140,9 @@ async function start(argv: string[]): Promise<void> {
           http: env.SLACK_HTTP ? hostPort(env.SLACK_HTTP, "SLACK_HTTP") : undefined,
         }
       : undefined,
+    discord: env.DISCORD_BOT_TOKEN
+      ? { token: env.DISCORD_BOT_TOKEN, apiUrl: env.DISCORD_API_URL }
+      : undefined,
     whatsapp: env.WHATSAPP === "1" || env.WHATSAPP === "true" ? {} : undefined,
     masterKey: env.WARDEN_MASTER_KEY,
     agentEnv,
