@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Card, Channel, InboundAction, InboundEvent, InboundMessage } from "../../bot/channel.js";
 import { createTelegramChannel, DEFAULT_COMMANDS } from "../../bot/channels/telegram.js";
 import { splitText } from "../../bot/channels/text.js";
+import { approvalTapsContract } from "../contracts/approval-taps.contract.js";
 import { type ChannelHarness, channelContract } from "../contracts/channel.contract.js";
 import { pollUntil } from "../fakes/poll-until.js";
 import { BOT, type FakeTelegram, startFakeTelegram } from "../fakes/telegram-api.js";
@@ -373,6 +374,32 @@ channelContract("telegram", async (): Promise<ChannelHarness> => {
         | undefined;
       return markup?.inline_keyboard.flat().length ?? 0;
     },
+    close: () => fake.close(),
+  };
+});
+
+// The adversarial approval cases (test/contracts/approval-taps.contract.ts), through real grammY taps.
+approvalTapsContract("telegram", async () => {
+  const fake = await startFakeTelegram();
+  return {
+    channel: createTelegramChannel({ token: fake.token, apiRoot: fake.apiRoot }),
+    async tap(userId, ref, data) {
+      // The fake keys chats by the id the bot sent to; a group here is a non-numeric test id.
+      const chatId = ref.chatId as unknown as number;
+      const id = fake.injectTap({
+        from: { id: Number(userId) },
+        chatId,
+        messageId: Number(ref.messageId),
+        data,
+      });
+      const answer = await fake.waitForCall("answerCallbackQuery", (p) => p.callback_query_id === id);
+      return [String(answer.text ?? "")];
+    },
+    buttonsOn: (ref) =>
+      (
+        fake.message(ref.chatId, ref.messageId)?.reply_markup as { inline_keyboard: unknown[][] } | undefined
+      )?.inline_keyboard.flat().length ?? 0,
+    groupChat: () => ({ platform: "telegram", chatId: String(GROUP.id) }),
     close: () => fake.close(),
   };
 });

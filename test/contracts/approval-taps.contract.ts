@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { actionData } from "../../bot/cards.js";
-import type { Channel, SentRef } from "../../bot/channel.js";
+import type { Address, Channel, SentRef } from "../../bot/channel.js";
 import { type BotWorld, createBotWorld, settle } from "../bot/bot-world.js";
 
 export interface TapHarness {
@@ -19,6 +19,8 @@ export interface TapHarness {
   tap(userId: string, ref: SentRef, data: string): Promise<string[]>;
   /** How many buttons (or open approval prompts) the platform shows on `ref` now. */
   buttonsOn(ref: SentRef): Promise<number> | number;
+  /** A group chat the bot can post in; default `privateChat("group-1")` on platforms that allow any id. */
+  groupChat?(): Address;
   close?(): Promise<void>;
 }
 
@@ -71,11 +73,12 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
 
     it("refuses a member's and a stranger's tap on the card in a bound group, and audits it", async () => {
       await setUp();
-      const group = { platform: P(), chatId: h.channel.privateChat("group-1").chatId };
+      const group = h.groupChat?.() ?? { platform: P(), chatId: h.channel.privateChat("group-1").chatId };
       w.store.bind("demo", group);
       const { view } = await w.hold();
-      const ref = await until("the group card", () =>
-        w.store.cardRefs(view.id).find((c) => c.to.chatId === group.chatId)?.ref,
+      const ref = await until(
+        "the group card",
+        () => w.store.cardRefs(view.id).find((c) => c.to.chatId === group.chatId)?.ref,
       );
       for (const who of ["709", "666"])
         expect(await h.tap(who, ref, actionData(view.id, "approve"))).toEqual([
@@ -91,7 +94,9 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       await setUp();
       const { view } = await w.hold();
       const other = await h.channel.sendText(h.channel.privateChat("701"), "just text");
-      expect(await h.tap("701", other, actionData(view.id, "approve"))).toEqual(["This button is not valid."]);
+      expect(await h.tap("701", other, actionData(view.id, "approve"))).toEqual([
+        "This button is not valid.",
+      ]);
       expect(w.approvals.get(view.id)?.state).toBe("pending");
     });
 
