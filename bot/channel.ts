@@ -30,6 +30,11 @@ export interface InboundMessage {
   readonly text: string;
   /** The platform's message, for deletion (e.g. a pasted secret). */
   readonly ref: SentRef;
+  /**
+   * True when the platform never showed this text to anyone (a Slack or Discord slash command):
+   * there is no message to delete.
+   */
+  readonly unposted?: boolean;
 }
 
 /**

@@ -55,9 +55,13 @@ export async function refuseSecretInGroup(
   channel: Channel,
   msg: InboundMessage,
   reply: (text: string) => Promise<void>,
-  alreadyDeleted?: boolean,
+  alreadyDeleted?: boolean | "unposted",
 ): Promise<void> {
   const deleted = alreadyDeleted ?? (await tryDelete(channel, msg));
+  if (deleted === "unposted")
+    return reply(
+      "Secrets can only be set in a private chat with me. I did not store it. A slash command is not posted, so nobody here saw the value.",
+    );
   await reply(
     "Secrets can only be set in a private chat with me. I did not store it. " +
       "Everyone here may have seen the value: rotate it, then send it to me privately." +
@@ -65,7 +69,8 @@ export async function refuseSecretInGroup(
   );
 }
 
-async function tryDelete(channel: Channel, msg: InboundMessage): Promise<boolean> {
+async function tryDelete(channel: Channel, msg: InboundMessage): Promise<boolean | "unposted"> {
+  if (msg.unposted) return "unposted";
   if (!channel.deleteMessage) return false;
   try {
     await channel.deleteMessage(msg.ref);
@@ -75,7 +80,8 @@ async function tryDelete(channel: Channel, msg: InboundMessage): Promise<boolean
   }
 }
 
-function deletedNote(deleted: boolean): string {
+function deletedNote(deleted: boolean | "unposted"): string {
+  if (deleted === "unposted") return " (A slash command is not posted, so nobody else saw the value.)";
   return deleted
     ? " I deleted your message."
     : " I could not delete your message; please delete it yourself.";

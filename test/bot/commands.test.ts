@@ -156,6 +156,24 @@ describe("/secret", () => {
     expect(w.secrets.size).toBe(0);
   });
 
+  it("a slash command (never posted) is stored without a delete, and the reply says why", async () => {
+    await w.fake.message({ from: "2", text: "/secret set GH_TOKEN ghp_slash", unposted: true });
+    expect(w.secrets.get("GH_TOKEN")).toBe("ghp_slash");
+    expect(w.fake.deleted).toHaveLength(0);
+    expect(last("2")).toBe(
+      "Stored secret GH_TOKEN. (A slash command is not posted, so nobody else saw the value.)",
+    );
+    await w.fake.message({
+      from: "2",
+      text: "/secret set X y",
+      chatId: "g",
+      isPrivate: false,
+      unposted: true,
+    });
+    expect(w.fake.textsIn("g").at(-1)).toMatch(/I did not store it\. A slash command is not posted/);
+    expect(w.secrets.has("X")).toBe(false);
+  });
+
   it("members cannot set secrets (and the message is still deleted)", async () => {
     await say("4", "/secret set GH_TOKEN nope-value");
     expect(w.secrets.size).toBe(0);

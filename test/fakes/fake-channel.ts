@@ -30,6 +30,8 @@ export interface MessageInput {
   readonly chatId?: string;
   readonly isPrivate?: boolean;
   readonly mentioned?: boolean;
+  /** A slash command: the platform never posted the text. */
+  readonly unposted?: boolean;
 }
 
 /** Creates a fake channel; `channel` is what the bot gets, the rest is for the test. */
@@ -113,6 +115,7 @@ export function createFakeChannel(opts: FakeChannelOptions = {}) {
         mentioned: m.mentioned ?? false,
         text: m.text,
         ref: { platform, chatId: m.chatId ?? m.from, messageId: String(nextId++) },
+        ...(m.unposted ? { unposted: true } : {}),
       };
       await deliver(msg);
       return msg;

@@ -161,6 +161,7 @@ export function createDiscordChannel(options: DiscordChannelOptions): Channel {
         mentioned: true,
         text,
         ref: cmdRef,
+        unposted: true,
       } as const;
       dispatch("command", () => h(event).finally(() => replies.end(pending)));
       return;

@@ -111,6 +111,7 @@ export function createInbound(app: App, deps: InboundDeps): void {
         mentioned: true, // a slash command is addressed to this app by construction
         text: text ? `${name} ${text}` : name,
         ref: { platform: "slack", chatId: chat.chatId, messageId: deps.commandRef(n) },
+        unposted: true,
       });
     });
   });
