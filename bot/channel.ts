@@ -31,6 +31,11 @@ export interface InboundMessage {
   /** The platform's message, for deletion (e.g. a pasted secret). */
   readonly ref: SentRef;
   /**
+   * Platform user ids (no prefix) of the people this message @-mentions, as the platform resolved
+   * them, the bot excluded. Absent where the channel does not report mentions.
+   */
+  readonly mentions?: readonly string[];
+  /**
    * True when the platform never showed this text to anyone (a Slack or Discord slash command):
    * there is no message to delete.
    */

@@ -85,7 +85,7 @@ export function createRouter(deps: BotDeps, opts: { botName?: string } = {}) {
     if (setup && setup.kind === "family" && Buffer.byteLength(msg.text) <= MAX_MESSAGE_BYTES) {
       const person = deps.store.personOf(msg.from.id);
       const ctx: CommandContext = { msg, channel, person, args: [], argText: "", body: "", deps, reply };
-      return continueFamilySetup(ctx, setup.data.provider ?? "demo");
+      return continueFamilySetup(ctx, setup.data);
     }
     if (!parsed.ok && (parsed.reason === "other_bot" || (!msg.isPrivate && !msg.mentioned))) return;
     if (parsed.ok && parsed.name === "secret" && parsed.args[0] === "set" && !msg.isPrivate) {

@@ -8,7 +8,7 @@
  */
 
 /** Approver ids look like `<platform>:<id>`; anything else would change the YAML's meaning. */
-const APPROVER_ID = /^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9._@-]{1,64}$/;
+const APPROVER_ID = /^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9._@:-]{1,64}$/;
 
 /** The family policy's YAML, with `parents` (approver ids) as the only approvers. */
 export function familyPolicyYaml(parents: readonly string[]): string {

@@ -28,6 +28,10 @@ export const setupCommand: Command = {
 /** Starts the conversation: asks who the parents are. Also reached by `/agent start family`. */
 export async function beginFamilySetup(ctx: CommandContext, provider: string): Promise<void> {
   if (!(await need(ctx, "admin"))) return;
+  // Parents are named by phone number, which is a person's id only on WhatsApp (elsewhere a typed
+  // number could be some stranger's user id).
+  if (ctx.channel.platform !== "whatsapp")
+    return ctx.reply("The family assistant is set up from a WhatsApp group: send /setup family there.");
   ctx.deps.store.beginSetup(ctx.msg.chat, ctx.msg.from.id, "family", { provider }, SETUP_TTL_MS);
   await ctx.reply(
     [
@@ -38,45 +42,84 @@ export async function beginFamilySetup(ctx: CommandContext, provider: string): P
   );
 }
 
-/** Handles the admin's answer while a family setup waits in this chat. */
-export async function continueFamilySetup(ctx: CommandContext, provider: string): Promise<void> {
-  const { store, control, log } = ctx.deps;
+/** Handles the admin's answers while a family setup waits in this chat: parents, then the others. */
+export async function continueFamilySetup(
+  ctx: CommandContext,
+  data: Readonly<Record<string, string>>,
+): Promise<void> {
+  const { store } = ctx.deps;
   const chat = ctx.msg.chat;
   if (/^\s*cancel\s*$/i.test(ctx.msg.text)) {
     store.endSetup(chat);
-    return ctx.reply("Family setup cancelled; nothing was changed.");
+    return ctx.reply(
+      data.step === "members"
+        ? "Family setup stopped. The parents and the policy are saved; /agent start family starts the assistant."
+        : "Family setup cancelled; nothing was changed.",
+    );
   }
-  const ids = parentIds(ctx.msg.text);
+  if (!(await need(ctx, "admin"))) return void store.endSetup(chat);
+  const provider = data.provider ?? "demo";
+  if (data.step === "members") return finishFamilySetup(ctx, provider, JSON.parse(data.parents ?? "[]"));
+  const ids = peopleIn(ctx);
   if (ids.length === 0 || ids.length > MAX_PARENTS)
     return ctx.reply(
       ids.length === 0
         ? 'I could not find a phone number in that. Send the parents\' numbers with the country code, or "cancel".'
         : `That is more than ${MAX_PARENTS} parents; send up to ${MAX_PARENTS} numbers.`,
     );
-  if (!(await need(ctx, "admin"))) return void store.endSetup(chat);
-  store.endSetup(chat);
   const platform = ctx.channel.platform;
+  // Least privilege: parents stay members; the family policy names them as its only approvers.
   const parents = ids.map((digits, i) => {
     const identity = `${platform}:${digits}`;
     const known = store.personOf(identity);
-    if (!known)
-      return { identity, digits, name: store.createPerson(identity, `Parent ${i + 1}`, "approver").name };
-    if (known.role === "member") store.setRole(known.id, "approver");
-    return { identity, digits, name: known.name };
+    return { digits, name: known?.name ?? store.createPerson(identity, `Parent ${i + 1}`, "member").name };
   });
-  const written = await control.writePolicy("family", familyPolicyYaml(parents.map((p) => p.identity)));
-  if (!written.ok) return ctx.reply(`The family policy was not accepted:\n${written.errors}`);
-  log("bot_family_setup", { by: ctx.msg.from.id, parents: parents.length, platform });
+  const written = await ctx.deps.control.writePolicy(
+    "family",
+    familyPolicyYaml(ids.map((d) => `${platform}:${d}`)),
+  );
+  if (!written.ok) {
+    store.endSetup(chat);
+    return ctx.reply(`The family policy was not accepted:\n${written.errors}`);
+  }
+  ctx.deps.log("bot_family_setup", { by: ctx.msg.from.id, parents: parents.length, platform });
+  store.beginSetup(
+    chat,
+    ctx.msg.from.id,
+    "family",
+    { provider, step: "members", parents: JSON.stringify(parents) },
+    SETUP_TTL_MS,
+  );
+  return ctx.reply(
+    'Thanks. Who else in the family may ask me for things? They cannot approve anything. Send their numbers, or "none".',
+  );
+}
 
+/** Adds the other family members, starts the agent in this chat, greets the parents and the group. */
+async function finishFamilySetup(
+  ctx: CommandContext,
+  provider: string,
+  parents: readonly { digits: string; name: string }[],
+): Promise<void> {
+  const { store, control } = ctx.deps;
+  const chat = ctx.msg.chat;
+  const ids = /^\s*(none|no|nobody|skip)\W*$/i.test(ctx.msg.text) ? [] : peopleIn(ctx);
+  if (ids.length === 0 && !/^\s*(none|no|nobody|skip)\W*$/i.test(ctx.msg.text))
+    return ctx.reply('I could not find a phone number in that. Send their numbers, or "none".');
+  store.endSetup(chat);
+  let added = 0;
+  for (const digits of ids.slice(0, 20)) {
+    const identity = `${ctx.channel.platform}:${digits}`;
+    if (store.personOf(identity)) continue; // never lowers anyone's role
+    store.createPerson(identity, `Family member ${++added}`, "member");
+  }
   let started = true;
   try {
     await control.startAgent("family", provider);
     store.bind("family", chat);
   } catch (err) {
     started = false;
-    await ctx.reply(
-      `The parents and the policy are saved, but the assistant did not start: ${errorLine(err)}`,
-    );
+    await ctx.reply(`The family is saved, but the assistant did not start: ${errorLine(err)}`);
   }
   for (const p of parents) await greetParent(ctx, p.digits, chat);
   if (!started) return ctx.reply("Start it later with /agent start family.");
@@ -103,9 +146,19 @@ async function greetParent(ctx: CommandContext, digits: string, group: Address):
     .catch((err: unknown) => ctx.deps.log("bot_family_greet_failed", { error: (err as Error).name }));
 }
 
-/** Phone numbers (or @-mentions of them) in free text → digit strings, 6–15 digits, de-duplicated. */
+/**
+ * The people an answer names: @-mentions as WhatsApp resolved them (a number, or `lid:…` when it
+ * hides the number), then phone numbers typed out. A mention's own text (`@<digits>`) is skipped:
+ * those digits may be a LID, not a phone number.
+ */
+function peopleIn(ctx: CommandContext): string[] {
+  const typed = parentIds(ctx.msg.text.replace(/@\d+/g, " "));
+  return [...new Set([...(ctx.msg.mentions ?? []), ...typed])];
+}
+
+/** Phone numbers in free text → digit strings of 8–15 digits (country code first), de-duplicated. */
 export function parentIds(text: string): string[] {
-  const found = text.match(/@?\+?\d[\d ().-]{4,22}\d/g) ?? [];
-  const digits = found.map((f) => f.replace(/\D/g, "")).filter((d) => d.length >= 6 && d.length <= 15);
+  const found = text.match(/\+?\d[\d ().-]{4,22}\d/g) ?? [];
+  const digits = found.map((f) => f.replace(/\D/g, "")).filter((d) => d.length >= 8 && d.length <= 15);
   return [...new Set(digits)];
 }

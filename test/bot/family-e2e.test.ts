@@ -2,8 +2,8 @@
  * The WhatsApp family assistant, end to end with no fakes inside Warden: `warden start`'s wiring
  * (runStart) with the real gateway, bot, WhatsApp channel (on a fake account built from baileys' own
  * event machinery), Docker runtime and a real `family` agent container (demo brain). The owner runs
- * `/setup family` in the family group and names the parents; a parent asks the assistant to book a
- * swimming lesson; the card goes to both parents' private chats (not the owner's); Dad's 👍 reaction
+ * `/setup family` in the family group and names the parents and a child; the child asks the assistant
+ * to book a swimming lesson; the card goes to both parents' private chats (not the owner's); Dad's 👍 reaction
  * approves it; the booking is made; Mum's later 👍 is refused as already decided, privately.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -20,6 +20,7 @@ const GROUP = "120363000000000001@g.us";
 const OWNER = "447700900001"; // Grandpa set Warden up; he is not a parent
 const MUM = "447700900123";
 const DAD = "447700900456";
+const KID = "447700900789"; // may ask, may not approve
 const dmOf = (n: string) => `${n}@s.whatsapp.net`;
 
 describe.skipIf(skip)(`WhatsApp family assistant end to end${skip ? ` (skipped: ${skip})` : ""}`, () => {
@@ -59,12 +60,14 @@ describe.skipIf(skip)(`WhatsApp family assistant end to end${skip ? ` (skipped: 
     wa.groupText(GROUP, OWNER, "/setup family");
     await textIn(GROUP, /Who are the parents\?/);
     wa.groupText(GROUP, OWNER, "Mum +44 7700 900123, Dad +44 7700 900456");
+    await textIn(GROUP, /Who else in the family may ask me for things\?/);
+    wa.groupText(GROUP, OWNER, `Sam @${KID}`, { mentions: [dmOf(KID)] });
     await textIn(GROUP, /I must ask a parent \(Parent 1, Parent 2\)/, 120_000);
     await textIn(dmOf(MUM), /made you an approver for the family assistant/);
     await textIn(dmOf(DAD), /react 👍 \/ 👎/);
 
-    // Mum asks the assistant, in the group, to book something: held for a parent.
-    wa.groupText(GROUP, MUM, "@15550000000 book a swimming lesson on Saturday", { mentions: [wa.me] });
+    // Sam asks the assistant, in the group, to book something: held for a parent.
+    wa.groupText(GROUP, KID, "@15550000000 book a swimming lesson on Saturday", { mentions: [wa.me] });
     const cardIn = (jid: string) =>
       pollUntil(
         `the card in ${jid}`,

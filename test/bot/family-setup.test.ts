@@ -7,46 +7,82 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { parentIds } from "../../bot/commands/setup.js";
 import { compilePolicies } from "../../policies/index.js";
 import { familyPolicyYaml } from "../../bot/commands/family-policy.js";
+import { createFakeChannel, type FakeChannel } from "../fakes/fake-channel.js";
 import { type BotWorld, createBotWorld, settle } from "./bot-world.js";
 
 let w: BotWorld;
+// The setup runs on WhatsApp only (numbers are ids there); this fake plays that platform.
+let wa: FakeChannel;
 const GROUP = "family-group";
 const inGroup = (from: string, text: string, mentioned = false) =>
-  w.fake.message({ from, text, chatId: GROUP, isPrivate: false, mentioned });
-const lastIn = (chatId: string) => w.fake.textsIn(chatId).at(-1) ?? "";
+  wa.message({ from, text, chatId: GROUP, isPrivate: false, mentioned });
+const lastIn = (chatId: string) => wa.textsIn(chatId).at(-1) ?? "";
 
 beforeEach(async () => {
-  w = createBotWorld();
+  wa = createFakeChannel({ platform: "whatsapp" });
+  w = createBotWorld({ channels: [wa.channel] });
   await w.bot.start();
-  w.person("1", "owner", "Olivia");
-  w.person("4", "member", "Mel");
+  w.store.createPerson("whatsapp:1", "Olivia", "owner");
+  w.store.createPerson("whatsapp:4", "Mel", "member");
 });
 
 describe("/setup family", () => {
-  it("asks for the parents, then makes them approvers, writes the policy, starts the agent in the group and greets everyone", async () => {
+  it("asks for the parents, then names them in the policy (as members: no role beyond it), writes the policy, starts the agent in the group and greets everyone", async () => {
     await inGroup("1", "/setup family");
     expect(lastIn(GROUP)).toMatch(/Who are the parents\?/);
     // The answer is plain group chatter (no mention): the setup still takes it, from its starter only.
     await inGroup("1", "Mum is +44 7700 900123 and Dad is +44 (7700) 900-456");
+    expect(lastIn(GROUP)).toMatch(/Who else in the family may ask me for things\?/);
+    expect(await w.control.listAgents()).toEqual([]);
+    await inGroup("1", "Sam: +44 7700 900789");
+    expect(w.store.personOf("whatsapp:447700900789")).toMatchObject({
+      name: "Family member 1",
+      role: "member",
+    });
     for (const [id, name] of [
       ["447700900123", "Parent 1"],
       ["447700900456", "Parent 2"],
     ] as const) {
-      expect(w.store.personOf(`fake:${id}`)).toMatchObject({ name, role: "approver" });
+      expect(w.store.personOf(`whatsapp:${id}`)).toMatchObject({ name, role: "member" });
       expect(lastIn(id)).toMatch(
         /^Hi! Olivia made you an approver for the family assistant in your family group\./,
       );
     }
     const policy = w.policyFiles.get("family") ?? "";
-    expect(policy).toContain('approvers: ["fake:447700900123", "fake:447700900456"]');
+    expect(policy).toContain('approvers: ["whatsapp:447700900123", "whatsapp:447700900456"]');
     expect(w.control.listPolicies().find((p) => p.name === "family")?.hosts).toEqual(["family.warden.local"]);
     expect(await w.control.listAgents()).toEqual([{ name: "family", state: "running", provider: "demo" }]);
-    expect(w.store.bindingsOf("family")).toEqual([{ platform: "fake", chatId: GROUP }]);
+    expect(w.store.bindingsOf("family")).toEqual([{ platform: "whatsapp", chatId: GROUP }]);
     expect(lastIn(GROUP)).toMatch(/I must ask a parent \(Parent 1, Parent 2\) before I book anything/);
     // The setup is over: the next plain message is group chatter again.
-    const before = w.fake.textsIn(GROUP).length;
+    const before = wa.textsIn(GROUP).length;
     await inGroup("1", "thanks!");
-    expect(w.fake.textsIn(GROUP).length).toBe(before);
+    expect(wa.textsIn(GROUP).length).toBe(before);
+  });
+
+  it("runs only on WhatsApp: elsewhere a typed number could be a stranger's user id", async () => {
+    await w.fake.message({ from: "9", text: "/setup family", chatId: "g", isPrivate: false });
+    w.store.createPerson("fake:9", "Fay", "owner");
+    await w.fake.message({ from: "9", text: "/setup family", chatId: "g", isPrivate: false });
+    expect(w.fake.textsIn("g").at(-1)).toBe(
+      "The family assistant is set up from a WhatsApp group: send /setup family there.",
+    );
+  });
+
+  it("takes @-mentions as WhatsApp resolved them (a hidden number stays a lid: id), not the mention's digits", async () => {
+    await inGroup("1", "/setup family");
+    await wa.message({
+      from: "1",
+      text: "@123456789012345 and +44 7700 900456",
+      chatId: GROUP,
+      isPrivate: false,
+      mentions: ["lid:123456789012345"],
+    });
+    expect(w.store.personOf("whatsapp:lid:123456789012345")).toMatchObject({ name: "Parent 1" });
+    expect(w.store.personOf("whatsapp:123456789012345")).toBeUndefined();
+    expect(w.policyFiles.get("family")).toContain(
+      'approvers: ["whatsapp:lid:123456789012345", "whatsapp:447700900456"]',
+    );
   });
 
   it("/agent start family runs the setup the first time", async () => {
@@ -59,63 +95,76 @@ describe("/setup family", () => {
     await inGroup("4", "/setup family");
     expect(lastIn(GROUP)).toBe("You need the admin role for that.");
     await inGroup("4", "+44 7700 900123");
-    expect(w.store.personOf("fake:447700900123")).toBeUndefined();
+    expect(w.store.personOf("whatsapp:447700900123")).toBeUndefined();
   });
 
   it("ignores someone else's numbers while it waits, re-asks on text without numbers, and can be cancelled", async () => {
     await inGroup("1", "/setup family");
     await inGroup("4", "+44 7700 900999", true);
-    expect(w.store.personOf("fake:447700900999")).toBeUndefined();
+    expect(w.store.personOf("whatsapp:447700900999")).toBeUndefined();
     await inGroup("1", "hmm, let me think");
     expect(lastIn(GROUP)).toMatch(/could not find a phone number/);
     await inGroup("1", "cancel");
     expect(lastIn(GROUP)).toBe("Family setup cancelled; nothing was changed.");
     await inGroup("1", "+44 7700 900123");
-    expect(w.store.personOf("fake:447700900123")).toBeUndefined();
+    expect(w.store.personOf("whatsapp:447700900123")).toBeUndefined();
     expect(w.policyFiles.has("family")).toBe(false);
+  });
+
+  it("cancelling at the second question keeps the parents and the policy, and starts nothing", async () => {
+    await inGroup("1", "/setup family");
+    await inGroup("1", "+44 7700 900123");
+    await inGroup("1", "what?");
+    expect(lastIn(GROUP)).toMatch(/Send their numbers, or "none"/);
+    await inGroup("1", "cancel");
+    expect(lastIn(GROUP)).toMatch(/The parents and the policy are saved/);
+    expect(w.policyFiles.has("family")).toBe(true);
+    expect(await w.control.listAgents()).toEqual([]);
   });
 
   it("the wait ends after ten minutes", async () => {
     await inGroup("1", "/setup family");
     w.clock.t += 11 * 60_000;
     await inGroup("1", "+44 7700 900123");
-    expect(w.store.personOf("fake:447700900123")).toBeUndefined();
+    expect(w.store.personOf("whatsapp:447700900123")).toBeUndefined();
   });
 
   it("keeps an existing person's name and higher role", async () => {
-    w.person("447700900123", "admin", "Ann");
+    w.store.createPerson("whatsapp:447700900123", "Ann", "admin");
     await inGroup("1", "/setup family");
     await inGroup("1", "+447700900123");
-    expect(w.store.personOf("fake:447700900123")).toMatchObject({ name: "Ann", role: "admin" });
+    await inGroup("1", "none");
+    expect(w.store.personOf("whatsapp:447700900123")).toMatchObject({ name: "Ann", role: "admin" });
     expect(lastIn(GROUP)).toMatch(/\(Ann\)/);
   });
 
   it("a booking goes to the parents only; one parent's reply decides and the other's later tap is refused", async () => {
     await inGroup("1", "/setup family");
     await inGroup("1", "+44 7700 900123, +44 7700 900456");
+    await inGroup("1", "none");
     const { view, outcome } = await w.hold({
-      approvers: ["fake:447700900123", "fake:447700900456"],
+      approvers: ["whatsapp:447700900123", "whatsapp:447700900456"],
       agent: "family",
     });
-    expect(w.fake.cardsIn("1")).toHaveLength(0); // the owner is not a parent: no card, no say
-    expect(w.fake.cardsIn(GROUP)).toHaveLength(1); // the family sees what is pending
-    const mum = w.fake.cardsIn("447700900123")[0];
-    const dad = w.fake.cardsIn("447700900456")[0];
+    expect(wa.cardsIn("1")).toHaveLength(0); // the owner is not a parent: no card, no say
+    expect(wa.cardsIn(GROUP)).toHaveLength(1); // the family sees what is pending
+    const mum = wa.cardsIn("447700900123")[0];
+    const dad = wa.cardsIn("447700900456")[0];
     if (!mum || !dad) throw new Error("cards missing");
-    expect(
-      await w.fake.tap({ from: "1", ref: w.fake.cardsIn(GROUP)[0]?.ref ?? mum.ref, data: "approve" }),
-    ).toEqual(["You are not an approver for this request"]);
-    expect(await w.fake.tap({ from: "447700900123", ref: mum.ref, data: "approve" })).toEqual(["Approved."]);
+    expect(await wa.tap({ from: "1", ref: wa.cardsIn(GROUP)[0]?.ref ?? mum.ref, data: "approve" })).toEqual([
+      "You are not an approver for this request",
+    ]);
+    expect(await wa.tap({ from: "447700900123", ref: mum.ref, data: "approve" })).toEqual(["Approved."]);
     await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
-    expect(await w.fake.tap({ from: "447700900456", ref: dad.ref, data: "approve" })).toEqual([
+    expect(await wa.tap({ from: "447700900456", ref: dad.ref, data: "approve" })).toEqual([
       "Already decided",
     ]);
     await settle();
-    expect(w.fake.cardsIn("447700900456")[0]?.card).toMatchObject({
+    expect(wa.cardsIn("447700900456")[0]?.card).toMatchObject({
       status: "Approved by Parent 1",
       buttons: [],
     });
-    expect(w.approvals.get(view.id)?.approvals).toEqual(["fake:447700900123"]);
+    expect(w.approvals.get(view.id)?.approvals).toEqual(["whatsapp:447700900123"]);
   });
 });
 
@@ -142,9 +191,9 @@ describe("parentIds()", () => {
   // biome-ignore format: a table reads best one row per line
   it.each([
     ["+44 7700 900123",                     ["447700900123"]],
-    ["@447700900123 and @447700900456",     ["447700900123", "447700900456"]],
+    ["447700900123 and 447700900456",       ["447700900123", "447700900456"]],
     ["+1 (555) 010-0199, +1 555 010 0199",  ["15550100199"]],
-    ["call me at 12",                       []],
+    ["call me at 12 or 1234567",            []],
     ["1234567890123456789",                 []],
   ])("%s", (text, ids) => {
     expect(parentIds(text)).toEqual(ids);

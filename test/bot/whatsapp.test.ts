@@ -142,6 +142,16 @@ describe("WhatsApp inbound", () => {
     await channel.stop();
   });
 
+  it("reports who else a message mentions, as WhatsApp resolved them (LIDs stay lid:), never us", async () => {
+    const { wa, channel, messages } = await setUp();
+    wa.groupText(GROUP, ANN, "@15550000000 parents: @447700900456 @123456789012345", {
+      mentions: [wa.me, `${BOB}@s.whatsapp.net`, "123456789012345@lid", "status@broadcast"],
+    });
+    wa.groupText(GROUP, ANN, "no mentions here");
+    expect(messages().map((m) => m.mentions)).toEqual([[BOB, "lid:123456789012345"], undefined]);
+    await channel.stop();
+  });
+
   it("ignores our own echoes, history, offline queues, status, newsletters, system and protocol messages", async () => {
     const { wa, channel, events } = await setUp();
     await channel.sendText(channel.privateChat(ANN), "echoed back as fromMe");

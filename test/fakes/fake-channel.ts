@@ -32,6 +32,8 @@ export interface MessageInput {
   readonly mentioned?: boolean;
   /** A slash command: the platform never posted the text. */
   readonly unposted?: boolean;
+  /** User ids the message @-mentions, as the platform resolved them. */
+  readonly mentions?: readonly string[];
 }
 
 /** Creates a fake channel; `channel` is what the bot gets, the rest is for the test. */
@@ -116,6 +118,7 @@ export function createFakeChannel(opts: FakeChannelOptions = {}) {
         text: m.text,
         ref: { platform, chatId: m.chatId ?? m.from, messageId: String(nextId++) },
         ...(m.unposted ? { unposted: true } : {}),
+        ...(m.mentions ? { mentions: m.mentions } : {}),
       };
       await deliver(msg);
       return msg;

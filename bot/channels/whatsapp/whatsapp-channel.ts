@@ -166,6 +166,12 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
           .trim()
       : text;
     const ref: SentRef = { platform: "whatsapp", chatId, messageId: messageIdOf(key) };
+    // Mentioned people as WhatsApp resolved them: a phone number, or `lid:` when it hides the number.
+    const mentions = (ctx?.mentionedJid ?? [])
+      .filter((j) => !isMe(j))
+      .map((j) => identify(j, undefined)?.userId)
+      .filter((u): u is string => !!u)
+      .slice(0, 50);
     const event = {
       kind: "message",
       from,
@@ -174,6 +180,7 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
       mentioned: mentionsUs || quotesUs,
       text: body,
       ref,
+      ...(mentions.length > 0 ? { mentions } : {}),
     } as const;
     dispatch("message", (h) => h(event));
   }
