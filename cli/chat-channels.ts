@@ -14,6 +14,7 @@ import {
   loadWhatsAppConnect,
   qrForTerminal,
   qrSvg,
+  type ConnectWhatsAppOptions,
   type WhatsAppConnect,
 } from "../bot/channels/whatsapp/index.js";
 import type { Log } from "../gateway/index.js";
@@ -35,7 +36,11 @@ export interface ChatSettings {
   /** Discord bot token (and an alternative API root, e.g. http://127.0.0.1:PORT/api). */
   readonly discord?: { readonly token: string; readonly apiUrl?: string };
   /** WhatsApp Web: credentials in `WARDEN_HOME/whatsapp`; `connect` replaces the real connection (tests). */
-  readonly whatsapp?: { readonly connect?: WhatsAppConnect };
+  readonly whatsapp?: {
+    readonly connect?: WhatsAppConnect;
+    /** Replaces baileys' makeWASocket under the real connection code (tests). */
+    readonly makeSocket?: ConnectWhatsAppOptions["makeSocket"];
+  };
 }
 
 export interface ChatChannels {
@@ -51,6 +56,7 @@ export async function chatChannels(
 ): Promise<ChatChannels> {
   const channels: Channel[] = [];
   let svg: string | undefined;
+  let latest: string | undefined;
   if (s.telegram)
     channels.push(createTelegramChannel({ token: s.telegram.token, apiRoot: s.telegram.apiRoot }));
   if (s.slack) {
@@ -80,16 +86,21 @@ export async function chatChannels(
         connectWhatsApp({
           authDir,
           log: o.log,
+          makeSocket: s.whatsapp?.makeSocket,
           onQr: (qr) => {
-            void Promise.all([qrForTerminal(qr), qrSvg(qr)]).then(([terminal, image]) => {
-              svg = image;
-              o.say(
-                `WhatsApp: scan this with the phone Warden should use (Settings → Linked devices), or open ${o.webUrl()}/pair/whatsapp as the owner:\n${terminal}`,
-              );
-            });
+            latest = qr;
+            Promise.all([qrForTerminal(qr), qrSvg(qr)])
+              .then(([terminal, image]) => {
+                if (latest !== qr) return; // paired, or a newer code arrived meanwhile
+                svg = image;
+                o.say(
+                  `WhatsApp: scan this with the phone Warden should use (Settings → Linked devices), or open ${o.webUrl()}/pair/whatsapp as the owner:\n${terminal}`,
+                );
+              })
+              .catch((err: unknown) => o.log("whatsapp_qr_failed", { error: (err as Error).name }));
           },
           onStatus: (status, detail) => {
-            if (status !== "pairing") svg = undefined;
+            if (status !== "pairing") [svg, latest] = [undefined, undefined];
             if (status === "open") o.say("WhatsApp: connected.");
             if (status === "logged_out")
               o.say(`WhatsApp: logged out (${detail}); a new pairing code follows.`);

@@ -226,6 +226,12 @@ export function createFakeWhatsApp(opts: FakeWhatsAppOptions = {}) {
       sockets.push(s);
       return s;
     },
+    /** A fresh socket, synchronously: stands in for baileys' makeWASocket in connect.ts. */
+    makeSocket() {
+      const s = makeSocket();
+      sockets.push(s);
+      return s;
+    },
     sockets,
     socket: current,
     sent,
