@@ -169,6 +169,24 @@ describe("discord channel", () => {
     expect(api.messagesIn(GUILD_CHANNEL_ID)).toHaveLength(0);
   });
 
+  it("/secret in a guild channel is answered privately (ephemeral), so nobody sees the command's options", async () => {
+    onEvent = async (e) => {
+      if (e.kind === "message")
+        await channel.sendText(e.chat, "Secrets can only be set in a private chat with me.");
+    };
+    const i = await api.slashCommand({
+      user: "4242",
+      name: "secret",
+      options: { args: "set GH ghp_value" },
+      guildId: GUILD_ID,
+    });
+    expect(await nextEvent("message")).toMatchObject({ text: "/secret set GH ghp_value", unposted: true });
+    expect(i.callbacks).toEqual([{ type: 5, data: { flags: 64 } }]);
+    await api.waitFor("the reply", () => (i.shown.length > 0 ? true : undefined));
+    expect(i.shown).toEqual(["Secrets can only be set in a private chat with me."]);
+    expect(api.messagesIn(GUILD_CHANNEL_ID)).toHaveLength(0);
+  });
+
   it("refuses a command name it never registered, without calling the handler", async () => {
     const i = await api.slashCommand({ user: "4242", name: "rm-rf" });
     expect(i.callbacks).toEqual([{ type: 4, data: expect.objectContaining({ flags: 64 }) }]);

@@ -151,7 +151,8 @@ export function createDiscordChannel(options: DiscordChannelOptions): Channel {
         return;
       }
       const chat = place.address;
-      const pending = replies.begin(chat.chatId, ref);
+      // `/secret` carries a value: its response stays private, wherever it was typed.
+      const pending = replies.begin(chat.chatId, ref, { ephemeral: i.commandName === "secret" });
       const cmdRef = { platform: PLATFORM, chatId: chat.chatId, messageId: `${INTERACTION_REF}${i.id}` };
       const event = {
         kind: "message",

@@ -117,6 +117,7 @@ export function answerClick(
 interface PendingCommand {
   readonly chatId: string;
   readonly i: InteractionRef;
+  readonly ephemeral: boolean;
   readonly deferred: Promise<boolean>;
   readonly expiresAt: number;
   readonly serial: <T>(f: () => Promise<T>) => Promise<T>;
@@ -128,10 +129,14 @@ export function createCommandReplies(rest: REST, log?: Log) {
   const byChat = new Map<string, PendingCommand[]>();
 
   return {
-    /** Defers `i` right away and opens it for replies to `chatId`. */
-    begin(chatId: string, i: InteractionRef): PendingCommand {
+    /**
+     * Defers `i` right away and opens it for replies to `chatId`. `ephemeral`: the response (and
+     * Discord's "used /command" header, whose options clients can reveal) is shown to the caller only.
+     */
+    begin(chatId: string, i: InteractionRef, opts: { ephemeral?: boolean } = {}): PendingCommand {
       const deferred = callback(rest, i, {
         type: InteractionResponseType.DeferredChannelMessageWithSource,
+        ...(opts.ephemeral ? { data: { flags: MessageFlags.Ephemeral } } : {}),
       }).then(
         () => true,
         () => {
@@ -142,6 +147,7 @@ export function createCommandReplies(rest: REST, log?: Log) {
       const cmd = {
         chatId,
         i,
+        ephemeral: opts.ephemeral === true,
         deferred,
         expiresAt: Date.now() + TOKEN_LIFETIME_MS,
         serial: serializer(),
@@ -160,7 +166,8 @@ export function createCommandReplies(rest: REST, log?: Log) {
       if (!cmd) return undefined;
       return cmd.serial(async () => {
         if (!(await cmd.deferred)) return undefined;
-        const body = { content, allowed_mentions: NO_MENTIONS, flags: MessageFlags.SuppressEmbeds };
+        const flags = MessageFlags.SuppressEmbeds | (cmd.ephemeral ? MessageFlags.Ephemeral : 0);
+        const body = { content, allowed_mentions: NO_MENTIONS, flags };
         try {
           const m = cmd.answered
             ? await followup(rest, cmd.i, body)
