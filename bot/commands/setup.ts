@@ -67,6 +67,13 @@ export async function continueFamilySetup(
         ? 'I could not find a phone number in that. Send the parents\' numbers with the country code, or "cancel".'
         : `That is more than ${MAX_PARENTS} parents; send up to ${MAX_PARENTS} numbers.`,
     );
+  // Greeting first doubles as the reachability check: a parent we cannot message could never approve.
+  const unreachable: string[] = [];
+  for (const id of ids) if (!(await greetParent(ctx, id, chat))) unreachable.push(id);
+  if (unreachable.length > 0)
+    return ctx.reply(
+      `I could not reach ${unreachable.map((id) => (/^\d+$/.test(id) ? `+${id}` : id)).join(", ")} on WhatsApp. Check the numbers and send the parents again, or "cancel".`,
+    );
   const platform = ctx.channel.platform;
   // Least privilege: parents stay members; the family policy names them as its only approvers.
   const parents = ids.map((digits, i) => {
@@ -121,7 +128,6 @@ async function finishFamilySetup(
     started = false;
     await ctx.reply(`The family is saved, but the assistant did not start: ${errorLine(err)}`);
   }
-  for (const p of parents) await greetParent(ctx, p.digits, chat);
   if (!started) return ctx.reply("Start it later with /agent start family.");
   return ctx.reply(groupIntro(parents.map((p) => p.name)));
 }
@@ -135,15 +141,20 @@ function groupIntro(parentNames: readonly string[]): string {
   ].join("\n");
 }
 
-async function greetParent(ctx: CommandContext, digits: string, group: Address): Promise<void> {
-  const to = ctx.channel.privateChat(digits);
-  const where = group.chatId === to.chatId ? "" : " in your family group";
-  await ctx.channel
-    .sendText(
+/** Tells a parent what they were made; false when the message could not be delivered. */
+async function greetParent(ctx: CommandContext, id: string, group: Address): Promise<boolean> {
+  try {
+    const to = ctx.channel.privateChat(id);
+    const where = group.chatId === to.chatId ? "" : " in your family group";
+    await ctx.channel.sendText(
       to,
       `Hi! ${ctx.person?.name ?? ctx.msg.from.name} made you an approver for the family assistant${where}. When it wants to book, buy, pay or message someone outside the family, I'll send the request here: reply "approve" or "deny" to it, or react 👍 / 👎.`,
-    )
-    .catch((err: unknown) => ctx.deps.log("bot_family_greet_failed", { error: (err as Error).name }));
+    );
+    return true;
+  } catch (err) {
+    ctx.deps.log("bot_family_greet_failed", { error: (err as Error).name });
+    return false;
+  }
 }
 
 /**

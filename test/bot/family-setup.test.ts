@@ -19,7 +19,7 @@ const inGroup = (from: string, text: string, mentioned = false) =>
 const lastIn = (chatId: string) => wa.textsIn(chatId).at(-1) ?? "";
 
 beforeEach(async () => {
-  wa = createFakeChannel({ platform: "whatsapp" });
+  wa = createFakeChannel({ platform: "whatsapp", unreachable: ["447700900999"] });
   w = createBotWorld({ channels: [wa.channel] });
   await w.bot.start();
   w.store.createPerson("whatsapp:1", "Olivia", "owner");
@@ -83,6 +83,18 @@ describe("/setup family", () => {
     expect(w.policyFiles.get("family")).toContain(
       'approvers: ["whatsapp:lid:123456789012345", "whatsapp:447700900456"]',
     );
+  });
+
+  it("a parent's number that cannot be reached is refused before anything is saved", async () => {
+    await inGroup("1", "/setup family");
+    await inGroup("1", "+44 7700 900123 and +44 7700 900999");
+    expect(lastIn(GROUP)).toBe(
+      'I could not reach +447700900999 on WhatsApp. Check the numbers and send the parents again, or "cancel".',
+    );
+    expect(w.store.personOf("whatsapp:447700900999")).toBeUndefined();
+    expect(w.policyFiles.has("family")).toBe(false);
+    await inGroup("1", "+44 7700 900123 and +44 7700 900456");
+    expect(lastIn(GROUP)).toMatch(/Who else in the family/);
   });
 
   it("/agent start family runs the setup the first time", async () => {

@@ -142,6 +142,24 @@ describe("WhatsApp inbound", () => {
     await channel.stop();
   });
 
+  it("refuses to send to a number that is not on WhatsApp (asked once, cached), so a card there is not 'delivered'", async () => {
+    const wa = createFakeWhatsApp({ me: "15550000000", unregistered: ["447700900999"] });
+    const channel = createWhatsAppChannel({ connect: wa.connect, sleep: async () => {} });
+    await channel.start(async () => {});
+    await expect(channel.sendCard(channel.privateChat("447700900999"), CARD)).rejects.toThrow(
+      "WhatsApp: +447700900999 is not on WhatsApp",
+    );
+    await expect(channel.sendText(channel.privateChat("447700900999"), "hi")).rejects.toThrow(
+      /not on WhatsApp/,
+    );
+    expect(wa.sent).toHaveLength(0);
+    await channel.sendText(channel.privateChat(ANN), "hello");
+    await channel.sendText(channel.privateChat(ANN), "again");
+    await channel.sendText({ platform: "whatsapp", chatId: GROUP }, "groups are not looked up");
+    expect(wa.lookups).toEqual(["447700900999@s.whatsapp.net", `${ANN}@s.whatsapp.net`]);
+    await channel.stop();
+  });
+
   it("reports who else a message mentions, as WhatsApp resolved them (LIDs stay lid:), never us", async () => {
     const { wa, channel, messages } = await setUp();
     wa.groupText(GROUP, ANN, "@15550000000 parents: @447700900456 @123456789012345", {

@@ -29,6 +29,8 @@ export interface FakeWhatsAppOptions {
   readonly meLid?: string;
   /** Whether we are an admin of every group (deleting others' messages needs it). */
   readonly groupAdmin?: boolean;
+  /** Phone numbers (digits) that have no WhatsApp account; `onWhatsApp` does not list them. */
+  readonly unregistered?: readonly string[];
 }
 
 /** How a sender is addressed: by phone number (default), or by LID with or without the number. */
@@ -67,6 +69,7 @@ export function createFakeWhatsApp(opts: FakeWhatsAppOptions = {}) {
   const me = `${opts.me ?? "15550000000"}@s.whatsapp.net`;
   const meLid = `${opts.meLid ?? "987650000000001"}@lid`;
   const sent: FakeSend[] = [];
+  const lookups: string[] = [];
   const messages = new Map<string, Stored>();
   const sockets: ReturnType<typeof makeSocket>[] = [];
   const failures: Error[] = [];
@@ -94,6 +97,13 @@ export function createFakeWhatsApp(opts: FakeWhatsAppOptions = {}) {
           () => !sock.ended && ev.emit("messages.upsert", { messages: [message], type: "append" }),
         );
         return message;
+      },
+      // As baileys' usync query answers: only the numbers that have an account are listed.
+      async onWhatsApp(...jids: string[]) {
+        lookups.push(...jids);
+        return jids
+          .filter((j) => !opts.unregistered?.includes(j.split("@")[0] as string))
+          .map((jid) => ({ jid, exists: true }));
       },
       async end(error: Error | undefined) {
         if (sock.ended) return;
@@ -234,6 +244,8 @@ export function createFakeWhatsApp(opts: FakeWhatsAppOptions = {}) {
     },
     sockets,
     socket: current,
+    /** Every jid `onWhatsApp` was asked about. */
+    lookups,
     sent,
     privateText: (from: string, body: string, o: GroupTextOptions = {}) =>
       text(`${from}@s.whatsapp.net`, from, body, o),

@@ -33,7 +33,7 @@ export interface ConnectWhatsAppOptions {
   /** Builds the socket; default baileys' makeWASocket. Tests pass a fake (never a real connection). */
   readonly makeSocket?: (
     config: UserFacingSocketConfig,
-  ) => Pick<WASocket, "ev" | "user" | "sendMessage" | "end">;
+  ) => Pick<WASocket, "ev" | "user" | "sendMessage" | "end"> & Partial<Pick<WASocket, "onWhatsApp">>;
 }
 
 const SENT_CACHE = 500;
@@ -119,5 +119,6 @@ export async function connectWhatsApp(o: ConnectWhatsAppOptions): Promise<WhatsA
       return m;
     },
     end: (error) => sock.end(error),
+    ...(sock.onWhatsApp ? { onWhatsApp: sock.onWhatsApp.bind(sock) } : {}),
   };
 }

@@ -26,6 +26,8 @@ export interface WhatsAppSocket {
     content: AnyMessageContent,
     options?: MiscMessageGenerationOptions,
   ): Promise<WAMessage | undefined>;
+  /** Optional: which of these phone numbers have WhatsApp (baileys' usync query; lists only hits). */
+  onWhatsApp?(...jids: string[]): Promise<{ jid: string; exists: unknown }[] | undefined>;
   /** Closes the connection; the socket then emits `connection.update` with `connection: "close"`. */
   end(error: Error | undefined): void | Promise<void>;
 }

@@ -42,6 +42,7 @@ import {
   sameUser,
 } from "./jid.js";
 import { createOutbox } from "./outbox.js";
+import { createReachability } from "./reachable.js";
 import type { WhatsAppConnect, WhatsAppSocket } from "./socket.js";
 import { type Sleep, superviseConnection } from "./supervisor.js";
 
@@ -97,6 +98,7 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
     retryMs: options.rateLimitRetryMs ?? 3000,
     log,
   });
+  const reachable = createReachability(sup.current);
   const me = () => sup.current()?.user;
   const isMe = (jid: string | null | undefined) => sameUser(jid, me()?.id) || sameUser(jid, me()?.lid);
 
@@ -227,6 +229,7 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
 
   async function sendText(to: Address, text: string): Promise<SentRef> {
     const jid = target(to);
+    await reachable.check(jid);
     let last: SentRef | undefined;
     for (const chunk of splitText(text, TEXT_LIMIT))
       last = refOf(jid, await send("sendMessage", jid, { text: chunk, linkPreview: null }));
@@ -254,6 +257,7 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
     sendText,
     async sendCard(to, card) {
       const jid = target(to);
+      await reachable.check(jid);
       const m = await send("sendMessage", jid, {
         text: renderWhatsAppCard(card, TEXT_LIMIT),
         linkPreview: null,
