@@ -5,7 +5,7 @@
  * (GPL-3.0 libsignal), so it is loaded only when WhatsApp is switched on.
  */
 import { join } from "node:path";
-import type { Channel } from "../bot/channel.js";
+import type { Channel, SentRef } from "../bot/channel.js";
 import { createDiscordChannel } from "../bot/channels/discord/index.js";
 import { createSlackChannel } from "../bot/channels/slack/index.js";
 import { createTelegramChannel } from "../bot/channels/telegram.js";
@@ -52,7 +52,14 @@ export interface ChatChannels {
 /** Builds the configured platform channels (not started). */
 export async function chatChannels(
   s: ChatSettings,
-  o: { home: string; log: Log; say: (line: string) => void; webUrl: () => string },
+  o: {
+    home: string;
+    log: Log;
+    say: (line: string) => void;
+    webUrl: () => string;
+    /** Whether a sent message carried an approval card (the bot's records). */
+    isCard: (ref: SentRef) => boolean;
+  },
 ): Promise<ChatChannels> {
   const channels: Channel[] = [];
   let svg: string | undefined;
@@ -107,7 +114,7 @@ export async function chatChannels(
           },
         });
     }
-    channels.push(createWhatsAppChannel({ connect, log: o.log }));
+    channels.push(createWhatsAppChannel({ connect, log: o.log, isCard: o.isCard }));
   }
   return { channels, pairingSvg: () => svg };
 }

@@ -75,7 +75,13 @@ export async function runStart(o: StartOptions) {
     },
     log: (event, fields) => o.log(event, fields),
   });
-  const chat = await chatChannels(o, { home: o.home, log: o.log, say: o.say, webUrl: () => web.url });
+  const chat = await chatChannels(o, {
+    home: o.home,
+    log: o.log,
+    say: o.say,
+    webUrl: () => web.url,
+    isCard: (ref) => botStore.approvalOfCardRef(ref) !== undefined,
+  });
   const channels: Channel[] = [web, ...chat.channels];
   let control: ControlPort | undefined;
   const bot = createBot({

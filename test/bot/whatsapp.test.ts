@@ -83,6 +83,7 @@ approvalTapsContract("whatsapp", async () => {
   };
   return {
     channel,
+    otherGesturesAreChat: true,
     async tap(userId, ref, data) {
       const verb = data.split(":").pop();
       const dm = `${userId}@s.whatsapp.net`;
@@ -207,6 +208,33 @@ describe("WhatsApp approvals by reply and reaction", () => {
     ]);
     expect(messages().map((m) => m.text)).toEqual(["approve please"]);
     await channel.stop();
+  });
+
+  it("a 'yes' to our message that is no card is conversation; after a restart the bot's records say what was a card", async () => {
+    const { wa, channel, actions, messages } = await setUp();
+    const question = await channel.sendText({ platform: "whatsapp", chatId: GROUP }, "Shall I add eggs?");
+    const card = await channel.sendCard({ platform: "whatsapp", chatId: GROUP }, CARD);
+    wa.reply(ANN, GROUP, wa.keyOf(question.messageId) as WAMessageKey, "yes");
+    wa.react(ANN, GROUP, wa.keyOf(question.messageId) as WAMessageKey, "👍");
+    expect(actions()).toEqual([]);
+    expect(messages().map((m) => [m.text, m.mentioned])).toEqual([["yes", true]]);
+    await channel.stop();
+
+    // A new channel (a restart) has no memory of the card: only the bot's records can vouch for it.
+    const seen: InboundEvent[] = [];
+    const restarted = createWhatsAppChannel({
+      connect: wa.connect,
+      sleep: noSleep,
+      isCard: (ref) => ref.chatId === GROUP && ref.messageId === card.messageId,
+    });
+    await restarted.start(async (e) => void seen.push(e));
+    wa.react(BOB, GROUP, wa.keyOf(card.messageId) as WAMessageKey, "👍");
+    wa.reply(BOB, GROUP, wa.keyOf(question.messageId) as WAMessageKey, "no");
+    expect(seen.map((e) => [e.kind, e.kind === "action" ? e.data : e.text])).toEqual([
+      ["action", "approve"],
+      ["message", "no"],
+    ]);
+    await restarted.stop();
   });
 
   it("answers the tapper privately, never in the group", async () => {

@@ -60,6 +60,12 @@ export interface WhatsAppChannelOptions {
   readonly rateLimitRetryMs?: number;
   /** Cards older than this are not edited (WhatsApp allows ~15 min); default 14 min. */
   readonly editWindowMs?: number;
+  /**
+   * Whether our message `ref` carried an approval card, from the bot's records (which survive a
+   * restart). Only a reply or reaction to a card is an approval gesture; "yes" to any other message
+   * of ours is conversation. Default: the cards this channel sent since it started.
+   */
+  readonly isCard?: (ref: SentRef) => boolean;
 }
 
 export const TEXT_LIMIT = 4096;
@@ -99,6 +105,8 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
     log,
   });
   const reachable = createReachability(sup.current);
+  const isCardMessage = (chatId: string, id: string): boolean =>
+    cards.has(id) || options.isCard?.({ platform: "whatsapp", chatId, messageId: id }) === true;
   const me = () => sup.current()?.user;
   const isMe = (jid: string | null | undefined) => sameUser(jid, me()?.id) || sameUser(jid, me()?.lid);
 
@@ -143,8 +151,9 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
       const target = c.reactionMessage.key;
       const verb = verbOfReaction(c.reactionMessage.text); // empty text: a reaction removed
       const ours = target?.id && (target.fromMe === true || sentIds.get(target.id) === chatId);
-      if (verb && ours) action(from, chat, who.dm, target.id as string, verb);
-      return;
+      if (verb && ours && isCardMessage(chatId, target.id as string))
+        action(from, chat, who.dm, target.id as string, verb);
+      return; // a reaction to anything else is just a reaction
     }
     const text = c.conversation ?? c.extendedTextMessage?.text;
     if (typeof text !== "string" || text.trim() === "" || text.length > MAX_INBOUND_TEXT) return;
@@ -153,7 +162,7 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
     const quoted =
       ctx?.remoteJid && ctx.remoteJid !== key.remoteJid ? undefined : (ctx?.stanzaId ?? undefined);
     const quotesUs = !!quoted && (sentIds.get(quoted) === chatId || isMe(ctx?.participant));
-    const verb = quotesUs ? verbOfReply(text) : undefined;
+    const verb = quotesUs && isCardMessage(chatId, quoted) ? verbOfReply(text) : undefined;
     if (quoted && verb) {
       action(from, chat, who.dm, quoted, verb);
       return;
