@@ -6,14 +6,11 @@
  * to book a swimming lesson; the card goes to both parents' private chats (not the owner's); Dad's 👍 reaction
  * approves it; the booking is made; Mum's later 👍 is refused as already decided, privately.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runStart } from "../../cli/start.js";
-import { dockerUnavailable, REPO } from "../agents/agent-world.js";
+import { dockerUnavailable } from "../agents/agent-world.js";
 import { pollUntil } from "../fakes/poll-until.js";
 import { createFakeWhatsApp } from "../fakes/whatsapp-socket.js";
+import { startTestWarden } from "./test-warden.js";
 
 const skip = dockerUnavailable();
 const GROUP = "120363000000000001@g.us";
@@ -33,29 +30,14 @@ describe.skipIf(skip)(`WhatsApp family assistant end to end${skip ? ` (skipped: 
     timeout: 240_000,
   }, async () => {
     const wa = createFakeWhatsApp({ me: "15550000000" });
-    const home = await mkdtemp(join(tmpdir(), "wdn-family-e2e-"));
-    cleanup.push(() => rm(home, { recursive: true, force: true }));
-    const logs: string[] = [];
-    const running = await runStart({
-      home,
-      repoRoot: REPO,
-      listen: { host: "127.0.0.1", port: 0 },
-      control: { host: "127.0.0.1", port: 0 },
-      web: { host: "127.0.0.1", port: 0 },
-      whatsapp: { connect: wa.connect },
-      masterKey: "c".repeat(64),
-      agentEnv: {},
-      log: (event, fields) => void logs.push(JSON.stringify({ event, ...fields })),
-      say: (line) => void logs.push(line),
-    });
+    const running = await startTestWarden("family-e2e", { whatsapp: { connect: wa.connect } });
     cleanup.push(() => running.close());
     wa.open();
     const textIn = (jid: string, re: RegExp, ms = 30_000) =>
       pollUntil(`a message matching ${re} in ${jid}`, () => wa.textsIn(jid).find((t) => re.test(t)), ms);
 
     // Grandpa claims Warden from his private chat, then sets the assistant up in the family group.
-    const token = /\/claim\/(\S+)$/.exec(running.claimUrl ?? "")?.[1] ?? "";
-    wa.privateText(OWNER, `/start ${token}`);
+    wa.privateText(OWNER, `/start ${running.claimToken}`);
     await textIn(dmOf(OWNER), /you are owner/);
     wa.groupText(GROUP, OWNER, "/setup family");
     await textIn(GROUP, /Who are the parents\?/);

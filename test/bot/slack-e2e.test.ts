@@ -7,15 +7,12 @@
  * Slack thread; Approve is tapped in Telegram; the Slack card loses its buttons and the agent's
  * answer arrives in the thread.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runStart } from "../../cli/start.js";
-import { dockerUnavailable, REPO } from "../agents/agent-world.js";
+import { dockerUnavailable } from "../agents/agent-world.js";
 import { pollUntil } from "../fakes/poll-until.js";
 import { startFakeSlack } from "../fakes/slack-api.js";
 import { startFakeTelegram } from "../fakes/telegram-api.js";
+import { startTestWarden } from "./test-warden.js";
 
 const skip = dockerUnavailable();
 const OWNER = "UOWNER001";
@@ -33,33 +30,20 @@ describe.skipIf(skip)(`Slack → Telegram approval end to end${skip ? ` (skipped
   }, async () => {
     const slack = await startFakeSlack();
     const tg = await startFakeTelegram();
-    const home = await mkdtemp(join(tmpdir(), "wdn-slack-e2e-"));
     cleanup.push(
       () => slack.close(),
       () => tg.close(),
-      () => rm(home, { recursive: true, force: true }),
     );
-    const logs: string[] = [];
-    const running = await runStart({
-      home,
-      repoRoot: REPO,
-      listen: { host: "127.0.0.1", port: 0 },
-      control: { host: "127.0.0.1", port: 0 },
-      web: { host: "127.0.0.1", port: 0 },
+    const running = await startTestWarden("slack-e2e", {
       telegram: { token: tg.token, apiRoot: tg.apiRoot },
       slack: { botToken: slack.botToken, appToken: slack.appToken, apiUrl: slack.apiUrl },
-      masterKey: "b".repeat(64),
-      agentEnv: {},
-      log: (event, fields) => void logs.push(JSON.stringify({ event, ...fields })),
-      say: (line) => void logs.push(line),
     });
     cleanup.push(() => running.close());
     const dm = (re: RegExp) =>
       pollUntil(`a DM matching ${re}`, () => slack.texts(OWNER).find((t) => re.test(t)), 30_000);
 
     // The owner claims this Warden from a Slack DM with the one-time token, then links Telegram.
-    const token = /\/claim\/(\S+)$/.exec(running.claimUrl ?? "")?.[1] ?? "";
-    await slack.slashCommand({ user: OWNER, command: "/start", text: token, channel: OWNER });
+    await slack.slashCommand({ user: OWNER, command: "/start", text: running.claimToken, channel: OWNER });
     await dm(/you are owner/);
     await slack.slashCommand({ user: OWNER, command: "/link", channel: OWNER });
     const code = /\/link (\S+)/.exec(await dm(/\/link \S+/))?.[1] ?? "";

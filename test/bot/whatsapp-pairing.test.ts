@@ -3,14 +3,12 @@
  * baileys' makeWASocket replaced by the fake account's socket): the QR is printed in the terminal
  * and shown to the owner, and only the owner, at /pair/whatsapp; once paired it is gone.
  */
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runStart } from "../../cli/start.js";
-import { REPO } from "../agents/agent-world.js";
 import { pollUntil } from "../fakes/poll-until.js";
 import { createFakeWhatsApp } from "../fakes/whatsapp-socket.js";
+import { startTestWarden } from "./test-warden.js";
 
 describe("WhatsApp pairing (warden start)", () => {
   const cleanup: (() => Promise<void>)[] = [];
@@ -22,21 +20,8 @@ describe("WhatsApp pairing (warden start)", () => {
     timeout: 120_000,
   }, async () => {
     const wa = createFakeWhatsApp();
-    const home = await mkdtemp(join(tmpdir(), "wdn-wa-pair-"));
-    cleanup.push(() => rm(home, { recursive: true, force: true }));
-    const said: string[] = [];
-    const running = await runStart({
-      home,
-      repoRoot: REPO,
-      listen: { host: "127.0.0.1", port: 0 },
-      control: { host: "127.0.0.1", port: 0 },
-      web: { host: "127.0.0.1", port: 0 },
-      whatsapp: { makeSocket: wa.makeSocket as never },
-      masterKey: "d".repeat(64),
-      agentEnv: {},
-      log: () => undefined,
-      say: (line) => void said.push(line),
-    });
+    const running = await startTestWarden("wa-pair", { whatsapp: { makeSocket: wa.makeSocket as never } });
+    const { home, said } = running;
     cleanup.push(() => running.close());
     expect((await stat(join(home, "whatsapp"))).mode & 0o777).toBe(0o700);
 
