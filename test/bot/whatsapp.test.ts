@@ -237,6 +237,17 @@ describe("WhatsApp approvals by reply and reaction", () => {
     await restarted.stop();
   });
 
+  it("answers one person at most three times per card, however often they react", async () => {
+    const { wa, channel, actions } = await setUp();
+    const card = await channel.sendCard({ platform: "whatsapp", chatId: GROUP }, CARD);
+    const key = wa.keyOf(card.messageId) as WAMessageKey;
+    for (let i = 0; i < 6; i++) wa.react(ANN, GROUP, key, i % 2 ? "👎" : "👍");
+    for (const a of actions()) await a.reply("You are not an approver for this request");
+    expect(actions()).toHaveLength(6);
+    expect(wa.textsIn(`${ANN}@s.whatsapp.net`)).toHaveLength(3);
+    await channel.stop();
+  });
+
   it("answers the tapper privately, never in the group", async () => {
     const { wa, channel, actions } = await setUp();
     const card = await channel.sendCard({ platform: "whatsapp", chatId: GROUP }, CARD);

@@ -71,6 +71,7 @@ export interface WhatsAppChannelOptions {
 export const TEXT_LIMIT = 4096;
 const HISTORY_SKEW_MS = 5 * 60_000;
 const MAX_INBOUND_TEXT = 65_536;
+const MAX_ANSWERS_PER_CARD = 3;
 
 interface CardMemory {
   readonly chatId: string;
@@ -86,6 +87,7 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
   const now = options.now ?? Date.now;
   const editWindow = options.editWindowMs ?? 14 * 60_000;
   const cards = new Map<string, CardMemory>();
+  const answersSent = new Map<string, number>();
   const sentIds = new Map<string, string>(); // our message id → chat
   let handler: ((event: InboundEvent) => Promise<void>) | undefined;
 
@@ -205,8 +207,14 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
     verb: Verb,
   ): void {
     let answered = false;
+    // Private answers are capped per person and card: someone reacting over and over in a group
+    // must not make us send a stream of messages (WhatsApp bans accounts that look like spam).
+    const answerKey = `${from.id}/${target}`;
     const reply = async (text: string): Promise<void> => {
       answered = true;
+      const n = answersSent.get(answerKey) ?? 0;
+      if (n >= MAX_ANSWERS_PER_CARD) return log("whatsapp.answer_suppressed", { card: target });
+      remember(answersSent, answerKey, n + 1);
       await sendText({ platform: "whatsapp", chatId: dm }, text);
     };
     const card = cards.get(target);
