@@ -1,7 +1,8 @@
 /**
  * Approval round trip without the human, for `npm run bench`: the real gateway and bot in-process,
- * grammy against the fake Telegram Bot API on 127.0.0.1. Measures (a) agent request → card arriving
- * at Telegram and (b) Approve tap arriving at Telegram → upstream receiving the request.
+ * each chat platform's real SDK against our fake platform server on 127.0.0.1 (approval-drivers.ts).
+ * Measures (a) agent request → card arriving at the platform and (b) Approve tap at the platform →
+ * upstream receiving the request.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -9,18 +10,35 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createTelegramChannel } from "../bot/channels/telegram.js";
 import { type ControlPort, createBot, openBotStore, redeemToken } from "../bot/index.js";
 import { createBotControl } from "../cli/bot-control.js";
 import { startGateway } from "../gateway/index.js";
-import { startFakeTelegram } from "../test/fakes/telegram-api.js";
+import {
+  type ApprovalDriver,
+  discordDriver,
+  slackDriver,
+  telegramDriver,
+  whatsappDriver,
+} from "./approval-drivers.js";
 import { percentile } from "./load.js";
 
-const OWNER = 4242;
-
-/** Runs `runs` approvals; returns report lines. */
+/** Runs `runs` approvals on every platform; returns report lines. */
 export async function benchApprovals(runs = 30): Promise<string[]> {
-  const tg = await startFakeTelegram();
+  const lines = [
+    `approval round trip (${runs} runs each, real gateway + bot + platform SDK, fake platform API):`,
+  ];
+  for (const make of [telegramDriver, slackDriver, discordDriver, whatsappDriver]) {
+    const driver = await make();
+    try {
+      lines.push(...(await benchDriver(driver, runs)));
+    } finally {
+      await driver.close();
+    }
+  }
+  return lines;
+}
+
+async function benchDriver(driver: ApprovalDriver, runs: number): Promise<string[]> {
   const home = await mkdtemp(join(tmpdir(), "wdn-bench-approval-"));
   const arrived = new Map<string, number>();
   const upstream = http.createServer((req, res) => {
@@ -36,7 +54,7 @@ export async function benchApprovals(runs = 30): Promise<string[]> {
   );
   const store = openBotStore(join(home, "bot.db"));
   const bot = createBot({
-    channels: [createTelegramChannel({ token: tg.token, apiRoot: tg.apiRoot })],
+    channels: [driver.channel],
     store,
     control: () => port,
     log: (event, fields) => {
@@ -63,8 +81,8 @@ export async function benchApprovals(runs = 30): Promise<string[]> {
     logs: async () => "",
   });
   const token = (bot.claimUrl("http://x") ?? "").split("/claim/")[1] ?? "";
-  redeemToken(store, token, `telegram:${OWNER}`, "Olive");
-  store.rememberPrivateChat(`telegram:${OWNER}`, { platform: "telegram", chatId: String(OWNER) });
+  redeemToken(store, token, driver.owner.identity, "Olive");
+  store.rememberPrivateChat(driver.owner.identity, driver.owner.chat);
   await bot.start();
   const agentToken = gw.credentials.issueToken("bench");
   const [host, p] = gw.proxyAddress.split(":");
@@ -90,19 +108,10 @@ export async function benchApprovals(runs = 30): Promise<string[]> {
         req.on("error", reject);
         req.end("payload");
       });
-      const before = tg.callsTo("sendMessage").length;
-      const card = await tg.waitForCall("sendMessage", (c) => tg.callsTo("sendMessage").indexOf(c) >= before);
+      const tap = await driver.nextCard();
       toCard.push(performance.now() - t0);
-      const keyboard = (card.reply_markup as { inline_keyboard: { text: string; callback_data: string }[][] })
-        .inline_keyboard;
-      const approve = keyboard.flat().find((b) => b.text === "Approve")?.callback_data ?? "";
-      let messageId = -1;
-      for (let id = 1; id < 10_000 && messageId < 0; id++) {
-        const m = tg.message(OWNER, id) as { reply_markup?: unknown } | undefined;
-        if (m && JSON.stringify(m.reply_markup ?? {}).includes(approve)) messageId = id;
-      }
       const t2 = performance.now();
-      tg.injectTap({ from: { id: OWNER, name: "Olive" }, chatId: OWNER, messageId, data: approve });
+      tap();
       await done;
       toUpstream.push((arrived.get(path) ?? Number.NaN) - t2);
     }
@@ -111,16 +120,11 @@ export async function benchApprovals(runs = 30): Promise<string[]> {
     await gw.close();
     store.close();
     upstream.close();
-    await tg.close();
     await rm(home, { recursive: true, force: true });
   }
   const fmt = (raw: number[]) => {
     const xs = [...raw].sort((a, b) => a - b);
     return `p50 ${percentile(xs, 50).toFixed(1)} ms, p99 ${percentile(xs, 99).toFixed(1)} ms`;
   };
-  return [
-    `approval round trip (${runs} runs, real gateway + bot + grammy, fake Telegram API):`,
-    `  agent request → card at Telegram: ${fmt(toCard)}`,
-    `  Approve tap at Telegram → upstream receives: ${fmt(toUpstream)}`,
-  ];
+  return [`  ${driver.name}: request → card ${fmt(toCard)}; Approve tap → upstream ${fmt(toUpstream)}`];
 }
