@@ -12,4 +12,11 @@ if (!existsSync("node_modules/.package-lock.json") || !existsSync("node_modules/
   run("npm install --no-audit --no-fund");
 }
 console.error("warden: building…");
-run("npx tsc -p tsconfig.build.json");
+try {
+  run("npx tsc -p tsconfig.build.json");
+} catch (err) {
+  // baileys (WhatsApp) is optional: its GPL-3.0 libsignal may be left out (--omit=optional). tsc
+  // still emits everything, only WhatsApp's type checks fail, and WhatsApp stays off at runtime.
+  if (existsSync("node_modules/baileys")) throw err;
+  console.error("warden: built without the optional baileys package: WhatsApp is unavailable.");
+}
