@@ -1,9 +1,10 @@
 /**
- * `/setup family`: a guided family-assistant setup, run by an admin in the family group. It asks who
- * the parents are, makes them approvers, writes the family policy naming exactly them, starts the
- * `family` agent in the group, tells the group what it can do and greets each parent privately.
- * Untrusted: the parents' numbers arrive as free text; only digits are taken from it, and only
- * from the admin who started the setup, in the same chat, within ten minutes.
+ * `/setup family`: a guided family-assistant setup, run by an admin in a WhatsApp family group. It
+ * asks who the parents are (greeting each privately, which proves the number reaches someone), then
+ * who else may ask; writes the family policy naming exactly the parents as its approvers, starts
+ * the `family` agent in the group and tells the group what it can do. Untrusted: the answers are
+ * free text; only digits and WhatsApp-resolved mentions are taken from them, and only from the
+ * admin who started the setup, in the same chat, within ten minutes.
  */
 import type { Address } from "../channel.js";
 import type { Command, CommandContext } from "./command.js";
@@ -16,7 +17,7 @@ const PROVIDER = /^[a-z]{1,16}$/;
 
 export const setupCommand: Command = {
   name: "setup",
-  usage: "/setup family [provider] — the family assistant, with parents as approvers",
+  usage: "/setup family [provider]  (in a WhatsApp group: the family assistant, parents approve)",
   async run(ctx) {
     const [what, provider, ...rest] = ctx.args;
     if (what !== "family" || rest.length > 0 || (provider && !PROVIDER.test(provider)))
