@@ -58,6 +58,8 @@ const DM_USER = /^[\w-]{1,64}$/; // goes only into a JSON body, never a path
 // A slash command leaves no message in the chat; its ref is marked so deleteMessage knows.
 const INTERACTION_REF = "interaction-";
 
+const MAX_DMS = 10_000;
+
 export function createDiscordChannel(options: DiscordChannelOptions): Channel {
   const { token, log } = options;
   const commands = options.commands ?? DEFAULT_COMMANDS;
@@ -97,6 +99,9 @@ export function createDiscordChannel(options: DiscordChannelOptions): Channel {
     if (!SNOWFLAKE.test(ch.id)) throw new Error("Discord open DM failed: bad channel id");
     dmChannels.set(userId, ch.id);
     dmOwners.set(ch.id, userId);
+    // Bounded: an evicted DM is opened again (same id), and inbound DMs name their user anyway.
+    for (const m of [dmChannels, dmOwners])
+      while (m.size > MAX_DMS) m.delete(m.keys().next().value as string);
     return ch.id;
   }
 

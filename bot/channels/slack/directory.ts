@@ -9,6 +9,12 @@
 
 /** Slack conversation ids: public (C), private or group (G) channels, and DMs (D). */
 const CONVERSATION_ID = /^[CGD][A-Z0-9]{2,}$/;
+/** Entries kept per map; the oldest go first (an evicted DM is simply looked up again). */
+const MAX_ENTRIES = 10_000;
+
+function cap<K, V>(map: Map<K, V>): void {
+  while (map.size > MAX_ENTRIES) map.delete(map.keys().next().value as K);
+}
 
 export interface Directory {
   /** The conversation to post in for an address's chat id (a user id opens their DM). */
@@ -30,6 +36,8 @@ export function createDirectory(io: {
   function remember(user: string, dm: string): void {
     if (!dmOf.has(user)) dmOf.set(user, Promise.resolve(dm));
     ownerOfDm.set(dm, user);
+    cap(dmOf);
+    cap(ownerOfDm);
   }
 
   return {
@@ -40,10 +48,12 @@ export function createDirectory(io: {
       if (!dm) {
         dm = io.open(chatId).then((id) => {
           ownerOfDm.set(id, chatId);
+          cap(ownerOfDm);
           return id;
         });
         dm.catch(() => dmOf.delete(chatId)); // a failed open is retried next time, not cached
         dmOf.set(chatId, dm);
+        cap(dmOf);
       }
       return dm;
     },
