@@ -16,7 +16,8 @@ import { hostPort, resolveMap, UsageError } from "./args.js";
 const HELP = `warden — egress gateway and control plane for AI agents
 
 Usage:
-  warden start [--listen HOST:PORT] [--control HOST:PORT]   gateway + demo service + agent runtime
+  warden start [--web HOST:PORT] [--listen HOST:PORT] [--control HOST:PORT]
+                 gateway + chat bot (web chat, and the platforms below) + demo service + agent runtime
   warden agent start NAME [--provider demo|openai|claude] | stop NAME | list | logs NAME | exec NAME -- CMD…
   warden image build [--force]
   warden gateway --home DIR --policies DIR --listen HOST:PORT --control HOST:PORT
@@ -25,7 +26,12 @@ Usage:
   warden audit verify [--home DIR]
   warden help
 
-Environment: WARDEN_HOME (default ~/.warden), WARDEN_MASTER_KEY (else DIR/master.key).`;
+Environment: WARDEN_HOME (default ~/.warden), WARDEN_MASTER_KEY (else DIR/master.key).
+Chat platforms for warden start (each optional):
+  TELEGRAM_BOT_TOKEN [TELEGRAM_API_ROOT]
+  SLACK_BOT_TOKEN + SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET [SLACK_HTTP=HOST:PORT] [SLACK_API_URL]
+  DISCORD_BOT_TOKEN [DISCORD_API_URL]
+  WHATSAPP=1   (pair by the QR printed here or at <web>/pair/whatsapp)`;
 
 const env = process.env;
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
