@@ -28,7 +28,12 @@ export interface BotOptions {
 }
 
 export interface Bot {
-  start(): Promise<void>;
+  /**
+   * Starts every channel. One platform failing (a revoked token, an unreachable API) does not stop
+   * the others: its error is logged and returned, and cards for people only reachable there fail
+   * to send, so their approvals fail closed.
+   */
+  start(): Promise<{ platform: string; error: string }[]>;
   stop(): Promise<void>;
   /** Pass to `startGateway({ approver })`. */
   readonly approver: ChatApprover & Approver;
@@ -82,8 +87,23 @@ export function createBot(opts: BotOptions): Bot {
     mailboxEvents,
     handle,
     async start() {
-      for (const c of channels.values()) await c.start((event) => handle(c, event));
-      log("bot_started", { channels: [...channels.keys()] });
+      const failed: { platform: string; error: string }[] = [];
+      for (const c of channels.values()) {
+        try {
+          await c.start((event) => handle(c, event));
+        } catch (err) {
+          const error =
+            String((err as Error).message ?? err)
+              .split("\n")[0]
+              ?.slice(0, 300) ?? "";
+          failed.push({ platform: c.platform, error });
+          log("bot_channel_failed", { platform: c.platform, error });
+        }
+      }
+      log("bot_started", {
+        channels: [...channels.keys()].filter((p) => !failed.some((f) => f.platform === p)),
+      });
+      return failed;
     },
     async stop() {
       for (const c of channels.values()) await c.stop().catch(() => undefined);

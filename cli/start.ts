@@ -164,7 +164,7 @@ export async function runStart(o: StartOptions) {
     noRuntime: () => noRuntime,
     logs: (name) => runtime.logs(name),
   });
-  await bot.start();
+  for (const f of await bot.start()) o.say(`${f.platform} did not start: ${f.error}`);
   // Now that the bot can reach people: expire what timed out while down (cards updated), re-arm the rest.
   gateway.approvals.resume();
   return {

@@ -77,6 +77,30 @@ describe("createBot()", () => {
     expect(w.logs.map((l) => l.event)).toContain("bot_event_dropped");
   });
 
+  it("one platform failing to start leaves the others running, and says which and why", async () => {
+    const { createBot } = await import("../../bot/bot.js");
+    const { createFakeChannel } = await import("../fakes/fake-channel.js");
+    const good = createFakeChannel({ platform: "good" });
+    const broken = { ...createFakeChannel({ platform: "broken" }).channel };
+    broken.start = async () => {
+      throw new Error("Slack start failed: invalid_auth (the bot token was rejected)");
+    };
+    const logs: string[] = [];
+    const bot = createBot({
+      channels: [broken, good.channel],
+      control: w.control,
+      store: w.store,
+      log: (e) => void logs.push(e),
+    });
+    expect(await bot.start()).toEqual([
+      { platform: "broken", error: "Slack start failed: invalid_auth (the bot token was rejected)" },
+    ]);
+    w.store.createPerson("good:1", "G", "member");
+    await good.message({ from: "1", text: "/start" });
+    expect(good.textsIn("1")).toEqual(["Hello G, you are member. Send /help to see what I can do."]);
+    expect(logs).toContain("bot_channel_failed");
+  });
+
   it("accepts the ControlPort as a getter, for wiring before the gateway exists", async () => {
     const { createBot } = await import("../../bot/bot.js");
     let port: typeof w.control | undefined;
