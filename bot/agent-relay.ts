@@ -6,18 +6,21 @@
 import type { Log } from "../gateway/index.js";
 import type { MailboxEvents } from "../gateway/index.js";
 import type { BotStore } from "./bot-store.js";
-import type { Channel } from "./channel.js";
+import type { Address, Channel } from "./channel.js";
 
 export interface AgentRelayOptions {
   readonly channels: ReadonlyMap<string, Channel>;
   readonly store: BotStore;
   readonly log: Log;
+  readonly now?: () => number;
 }
 
 const MAX_RELAY_CHARS = 32 * 1024;
+/** Platforms show "typing…" for about 5 s; refreshing more often only costs API calls. */
+const TYPING_EVERY_MS = 4000;
 
 /** Mailbox events that post agent output to the agent's bound chats. */
-export function createAgentRelay({ channels, store, log }: AgentRelayOptions): Required<
+export function createAgentRelay({ channels, store, log, now = Date.now }: AgentRelayOptions): Required<
   Pick<MailboxEvents, "outbox" | "ask" | "status">
 > & {
   flush(): Promise<void>;
@@ -41,6 +44,21 @@ export function createAgentRelay({ channels, store, log }: AgentRelayOptions): R
     });
   }
 
+  const lastTyping = new Map<string, number>();
+  function typing(agent: string, to: Address): void {
+    const channel = channels.get(to.platform);
+    const key = `${to.platform}\u0000${to.chatId}\u0000${to.threadId ?? ""}`;
+    const t = now();
+    if (!channel?.typing || t - (lastTyping.get(key) ?? Number.NEGATIVE_INFINITY) < TYPING_EVERY_MS) return;
+    lastTyping.set(key, t);
+    if (lastTyping.size > 1000) lastTyping.delete(lastTyping.keys().next().value as string);
+    channel
+      .typing(to)
+      .catch((err: unknown) =>
+        log("bot_typing_failed", { agent, platform: to.platform, error: (err as Error).name }),
+      );
+  }
+
   return {
     outbox(msg) {
       post(msg.agent, `${msg.agent}: ${msg.text}`);
@@ -52,9 +70,11 @@ export function createAgentRelay({ channels, store, log }: AgentRelayOptions): R
       );
     },
     status(agent, status) {
-      // Only failures are worth a message; progress states would flood the chat.
+      // Failures are worth a message; "thinking" becomes a typing indicator where the platform has
+      // one (a message per step would flood the chat), at most one per chat every few seconds.
       if (status.state === "error")
         post(agent, `${agent} hit an error${status.detail ? `: ${status.detail}` : "."}`);
+      if (status.state === "thinking") for (const to of store.bindingsOf(agent)) typing(agent, to);
     },
     /** Resolves once everything posted so far has been sent (tests, shutdown). */
     flush: () => chain,

@@ -61,7 +61,7 @@ export function createBot(opts: BotOptions): Bot {
   }
   const roles = createRoleResolver(store);
   const approver = createChatApprover({ channels, control, store, roles, log, now });
-  const mailboxEvents = createAgentRelay({ channels, store, log });
+  const mailboxEvents = createAgentRelay({ channels, store, log, now });
   const route = createRouter(
     { control, store, log, approver, channels, now, webBase: opts.webBase },
     { botName: opts.botName },

@@ -100,6 +100,11 @@ export interface Channel {
    * posts). Absent: the agent talks in that chat. The result is stored as the agent's binding.
    */
   agentThread?(agent: string, startedFrom: Address): Address | Promise<Address>;
+  /**
+   * Optional: shows that an agent is working on an answer (a typing indicator that the platform
+   * clears by itself after a few seconds). Absent where the platform has none for bots (Slack).
+   */
+  typing?(to: Address): Promise<void>;
   /** Optional: deletes a message; absent where the platform cannot (then the bot says so). */
   deleteMessage?(ref: SentRef): Promise<void>;
 }

@@ -243,6 +243,11 @@ export function createTelegramChannel(options: TelegramChannelOptions): Channel 
     privateChat(userId) {
       return { platform: "telegram", chatId: userId };
     },
+    async typing(to) {
+      if (to.platform !== "telegram") throw new Error(`Telegram channel cannot send to ${to.platform}`);
+      const thread = to.threadId === undefined ? {} : { message_thread_id: Number(to.threadId) };
+      await call("sendChatAction", () => bot.api.sendChatAction(to.chatId, "typing", thread));
+    },
     async deleteMessage(ref) {
       await call("deleteMessage", () => bot.api.deleteMessage(ref.chatId, Number(ref.messageId)));
     },

@@ -129,6 +129,20 @@ describe("/agent", () => {
     expect(last("2")).toBe("demo: Here you go");
   });
 
+  it("an agent's 'thinking' shows as typing in its chats (at most every 4 s); an error is said", async () => {
+    await say("2", "/agent start demo");
+    const thinking = { state: "thinking" as const, detail: null, at: "" };
+    w.bot.mailboxEvents.status?.("demo", thinking);
+    w.bot.mailboxEvents.status?.("demo", thinking);
+    expect(w.fake.typing).toEqual([{ platform: "fake", chatId: "2" }]);
+    w.clock.t += 4_000;
+    w.bot.mailboxEvents.status?.("demo", thinking);
+    expect(w.fake.typing).toHaveLength(2);
+    w.bot.mailboxEvents.status?.("demo", { state: "error", detail: "model unreachable", at: "" });
+    await w.bot.mailboxEvents.flush();
+    expect(last("2")).toBe("demo hit an error: model unreachable");
+  });
+
   it("list is open to members; ask sends text to the agent", async () => {
     await say("1", "/agent start demo claude");
     await say("4", "/agent list");

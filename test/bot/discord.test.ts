@@ -75,6 +75,11 @@ const CARD: Card = {
 };
 
 describe("discord channel", () => {
+  it("typing() triggers the typing indicator in the DM channel", async () => {
+    await channel.typing?.(channel.privateChat("4242"));
+    expect(api.callsTo("POST", `/channels/${api.dmChannelId("4242")}/typing`)).toHaveLength(1);
+  });
+
   it("start() logs in through the Gateway and bulk-registers the commands, each with one args option", async () => {
     expect(api.callsTo("GET", "/gateway/bot")).toHaveLength(1);
     expect(api.callsTo("PUT", `/applications/${api.applicationId}/commands`)).toHaveLength(1);

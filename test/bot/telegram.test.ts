@@ -280,6 +280,15 @@ describe("telegram channel", () => {
     expect(api.message(4242, ref.messageId)?.text).toBe("after the wait");
   });
 
+  it("typing() shows the typing action in the chat (and its topic thread)", async () => {
+    await channel.typing?.({ platform: "telegram", chatId: String(ALICE.id) });
+    await channel.typing?.({ platform: "telegram", chatId: String(GROUP.id), threadId: "7" });
+    expect(api.callsTo("sendChatAction")).toEqual([
+      { chat_id: String(ALICE.id), action: "typing" },
+      { chat_id: String(GROUP.id), action: "typing", message_thread_id: 7 },
+    ]);
+  });
+
   it("deletes a message, and maps failures to plain errors without the token", async () => {
     api.injectText({ from: ALICE, text: "/secret set GH ghp_supersecret" });
     const m = await nextEvent("message");

@@ -322,6 +322,13 @@ describe("WhatsApp cards", () => {
 });
 
 describe("WhatsApp sending", () => {
+  it("typing() sends the composing presence to the chat", async () => {
+    const { wa, channel } = await setUp();
+    await channel.typing?.({ platform: "whatsapp", chatId: GROUP });
+    expect(wa.presences).toEqual([{ type: "composing", jid: GROUP }]);
+    await channel.stop();
+  });
+
   it("spaces sends to one chat and retries once when rate-limited", async () => {
     const sleeps: number[] = [];
     const { wa, channel } = await setUp({ sleep: async (ms) => void sleeps.push(ms) });

@@ -279,6 +279,8 @@ export async function startFakeDiscord(token = "OTAw.fake-discord.TEST-token_abc
         return undefined;
       },
     ],
+    // Trigger Typing Indicator: 204, shown in the channel for ~10 s.
+    ["POST", /^\/channels\/(\d+)\/typing$/, true, () => undefined],
     [
       "POST",
       /^\/webhooks\/(\d+)\/([^/]+)$/,

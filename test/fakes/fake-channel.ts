@@ -43,6 +43,7 @@ export function createFakeChannel(opts: FakeChannelOptions = {}) {
   const sent: SentItem[] = [];
   const updates: { ref: SentRef; card: Card }[] = [];
   const deleted: SentRef[] = [];
+  const typing: Address[] = [];
   const cards = new Map<string, Card>();
   let handler: ((e: InboundEvent) => Promise<void>) | undefined;
   let nextId = 1;
@@ -79,6 +80,9 @@ export function createFakeChannel(opts: FakeChannelOptions = {}) {
       updates.push({ ref, card });
     },
     privateChat: (userId) => ({ platform, chatId: userId }),
+    async typing(to: Address) {
+      typing.push(to);
+    },
     ...(opts.canDelete === false
       ? {}
       : {
@@ -98,6 +102,8 @@ export function createFakeChannel(opts: FakeChannelOptions = {}) {
     sent,
     updates,
     deleted,
+    /** Chats shown "typing…", in order. */
+    typing,
     /** Texts received in one chat, oldest first. */
     textsIn: (chatId: string): string[] =>
       sent.filter((s) => s.to.chatId === chatId && s.text !== undefined).map((s) => s.text as string),

@@ -154,6 +154,7 @@ export async function startFakeTelegram(token = "123456:TEST-token_abcdefghijklm
       case "deleteWebhook":
       case "setMyCommands":
       case "answerCallbackQuery":
+      case "sendChatAction":
         return true;
       case "getUpdates":
         return getUpdates(p, res);

@@ -20,6 +20,7 @@ import {
   proto,
   type WAMessage,
   type WAMessageKey,
+  type WAPresence,
 } from "baileys";
 import type { WhatsAppSocket } from "../../bot/channels/whatsapp/index.js";
 
@@ -70,6 +71,7 @@ export function createFakeWhatsApp(opts: FakeWhatsAppOptions = {}) {
   const meLid = `${opts.meLid ?? "987650000000001"}@lid`;
   const sent: FakeSend[] = [];
   const lookups: string[] = [];
+  const presences: { type: string; jid: string }[] = [];
   const messages = new Map<string, Stored>();
   const sockets: ReturnType<typeof makeSocket>[] = [];
   const failures: Error[] = [];
@@ -97,6 +99,9 @@ export function createFakeWhatsApp(opts: FakeWhatsAppOptions = {}) {
           () => !sock.ended && ev.emit("messages.upsert", { messages: [message], type: "append" }),
         );
         return message;
+      },
+      async sendPresenceUpdate(type: WAPresence, jid?: string) {
+        presences.push({ type, jid: jid ?? "" });
       },
       // As baileys' usync query answers: only the numbers that have an account are listed.
       async onWhatsApp(...jids: string[]) {
@@ -246,6 +251,8 @@ export function createFakeWhatsApp(opts: FakeWhatsAppOptions = {}) {
     socket: current,
     /** Every jid `onWhatsApp` was asked about. */
     lookups,
+    /** Every presence update sent ("composing" = typing…). */
+    presences,
     sent,
     privateText: (from: string, body: string, o: GroupTextOptions = {}) =>
       text(`${from}@s.whatsapp.net`, from, body, o),

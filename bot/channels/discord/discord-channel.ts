@@ -283,6 +283,10 @@ export function createDiscordChannel(options: DiscordChannelOptions): Channel {
     privateChat(userId) {
       return { platform: PLATFORM, chatId: `dm:${userId}` };
     },
+    async typing(to) {
+      const channelId = await channelIdOf(to);
+      await call("typing", () => rest.post(Routes.channelTyping(channelId)));
+    },
     async deleteMessage(ref) {
       // A slash command's arguments are never posted as a message: there is nothing to delete.
       if (ref.messageId.startsWith(INTERACTION_REF)) return;

@@ -33,7 +33,8 @@ export interface ConnectWhatsAppOptions {
   /** Builds the socket; default baileys' makeWASocket. Tests pass a fake (never a real connection). */
   readonly makeSocket?: (
     config: UserFacingSocketConfig,
-  ) => Pick<WASocket, "ev" | "user" | "sendMessage" | "end"> & Partial<Pick<WASocket, "onWhatsApp">>;
+  ) => Pick<WASocket, "ev" | "user" | "sendMessage" | "end"> &
+    Partial<Pick<WASocket, "onWhatsApp" | "sendPresenceUpdate">>;
 }
 
 const SENT_CACHE = 500;
@@ -120,5 +121,11 @@ export async function connectWhatsApp(o: ConnectWhatsAppOptions): Promise<WhatsA
     },
     end: (error) => sock.end(error),
     ...(sock.onWhatsApp ? { onWhatsApp: sock.onWhatsApp.bind(sock) } : {}),
+    ...(sock.sendPresenceUpdate
+      ? {
+          sendPresenceUpdate: (type: "composing" | "paused", jid: string) =>
+            sock.sendPresenceUpdate?.(type, jid) ?? Promise.resolve(),
+        }
+      : {}),
   };
 }

@@ -26,6 +26,8 @@ export interface WhatsAppSocket {
     content: AnyMessageContent,
     options?: MiscMessageGenerationOptions,
   ): Promise<WAMessage | undefined>;
+  /** Optional: "typing…" (`composing`) in a chat; WhatsApp clears it after a few seconds. */
+  sendPresenceUpdate?(type: "composing" | "paused", jid: string): Promise<void>;
   /** Optional: which of these phone numbers have WhatsApp (baileys' usync query; lists only hits). */
   onWhatsApp?(...jids: string[]): Promise<{ jid: string; exists: unknown }[] | undefined>;
   /** Closes the connection; the socket then emits `connection.update` with `connection: "close"`. */

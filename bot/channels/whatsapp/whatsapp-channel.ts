@@ -312,6 +312,9 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
     privateChat(userId) {
       return { platform: "whatsapp", chatId: dmOfUserId(userId) };
     },
+    async typing(to) {
+      await sup.current()?.sendPresenceUpdate?.("composing", target(to));
+    },
     async deleteMessage(ref) {
       const jid = target(ref);
       const key = keyOfRef(jid, ref.messageId, personJid(me()?.id));
