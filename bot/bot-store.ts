@@ -207,16 +207,16 @@ export function createBotStore(db: Db, { now = Date.now }: { now?: () => number 
 
     /** A guided setup waiting for `by`'s next message in `chat` (kept across restarts). */
     beginSetup(chat: Address, by: string, kind: string, data: Record<string, string>, ttlMs: number): void {
+      db.prepare("DELETE FROM bot_setups WHERE expires_at <= ?").run(now());
       db.prepare(
         "INSERT OR REPLACE INTO bot_setups (address, by, kind, data, expires_at) VALUES (?, ?, ?, ?, ?)",
       ).run(addrKey(chat), by, kind, JSON.stringify(data), now() + ttlMs);
     },
-    /** The live setup in `chat` started by `by`, if any (expired ones are dropped). */
+    /** The live setup in `chat` started by `by`, if any. Read for every chat message: one indexed read. */
     setupOf(chat: Address, by: string): { kind: string; data: Record<string, string> } | undefined {
-      db.prepare("DELETE FROM bot_setups WHERE expires_at <= ?").run(now());
       const row = db
-        .prepare("SELECT kind, data FROM bot_setups WHERE address = ? AND by = ?")
-        .get(addrKey(chat), by) as { kind: string; data: string } | undefined;
+        .prepare("SELECT kind, data FROM bot_setups WHERE address = ? AND by = ? AND expires_at > ?")
+        .get(addrKey(chat), by, now()) as { kind: string; data: string } | undefined;
       return row && { kind: row.kind, data: JSON.parse(row.data) as Record<string, string> };
     },
     endSetup(chat: Address): void {

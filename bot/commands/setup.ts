@@ -111,8 +111,9 @@ async function finishFamilySetup(
 ): Promise<void> {
   const { store, control } = ctx.deps;
   const chat = ctx.msg.chat;
-  const ids = /^\s*(none|no|nobody|skip)\W*$/i.test(ctx.msg.text) ? [] : peopleIn(ctx);
-  if (ids.length === 0 && !/^\s*(none|no|nobody|skip)\W*$/i.test(ctx.msg.text))
+  const none = /^\s*(none|no|nobody|skip)\W*$/i.test(ctx.msg.text);
+  const ids = none ? [] : peopleIn(ctx);
+  if (ids.length === 0 && !none)
     return ctx.reply('I could not find a phone number in that. Send their numbers, or "none".');
   store.endSetup(chat);
   let added = 0;
