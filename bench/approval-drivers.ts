@@ -46,11 +46,7 @@ export async function telegramDriver(): Promise<ApprovalDriver> {
       const keyboard = (card.reply_markup as { inline_keyboard: { text: string; callback_data: string }[][] })
         .inline_keyboard;
       const data = keyboard.flat().find((b) => b.text === "Approve")?.callback_data ?? "";
-      let messageId = -1;
-      for (let id = 1; id < 10_000 && messageId < 0; id++) {
-        const m = tg.message(OWNER, id) as { reply_markup?: unknown } | undefined;
-        if (m && JSON.stringify(m.reply_markup ?? {}).includes(data)) messageId = id;
-      }
+      const messageId = tg.messageIdWithButton(OWNER, data);
       return () => void tg.injectTap({ from: { id: OWNER, name: "Olive" }, chatId: OWNER, messageId, data });
     },
     close: () => tg.close(),

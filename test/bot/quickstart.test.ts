@@ -116,11 +116,7 @@ describe.skipIf(skip)(`quick start end to end${skip ? ` (skipped: ${skip})` : ""
     const approve = keyboard.flat().find((b) => b.text === "Approve");
     expect(approve).toBeDefined();
     // The fake numbers messages itself: find the one carrying this card.
-    let tgMessageId = -1;
-    for (let id = 1; id < 500 && tgMessageId < 0; id++) {
-      const m = tg.message(OWNER_TG, id) as { reply_markup?: unknown } | undefined;
-      if (m && JSON.stringify(m.reply_markup ?? {}).includes(approve?.callback_data ?? "-")) tgMessageId = id;
-    }
+    const tgMessageId = tg.messageIdWithButton(OWNER_TG, approve?.callback_data ?? "-");
     expect(tgMessageId).toBeGreaterThan(0);
     tg.injectTap({
       from: { id: OWNER_TG, name: "Olive" },

@@ -77,11 +77,7 @@ describe.skipIf(skip)(`Slack → Telegram approval end to end${skip ? ` (skipped
     const keyboard = (tgCard.reply_markup as { inline_keyboard: { text: string; callback_data: string }[][] })
       .inline_keyboard;
     const approve = keyboard.flat().find((b) => b.text === "Approve");
-    let tgMessageId = -1;
-    for (let id = 1; id < 500 && tgMessageId < 0; id++) {
-      const m = tg.message(OWNER_TG, id) as { reply_markup?: unknown } | undefined;
-      if (m && JSON.stringify(m.reply_markup ?? {}).includes(approve?.callback_data ?? "-")) tgMessageId = id;
-    }
+    const tgMessageId = tg.messageIdWithButton(OWNER_TG, approve?.callback_data ?? "-");
     tg.injectTap({
       from: { id: OWNER_TG, name: "Olive" },
       chatId: OWNER_TG,

@@ -70,6 +70,8 @@ export interface FakeTelegram {
   }): string;
   /** A message the bot sent or edited (latest state), by chat and message id. */
   message(chatId: number | string, messageId: number | string): TgMessage | undefined;
+  /** The id of the message in `chatId` whose inline keyboard carries `callbackData` (-1: none). */
+  messageIdWithButton(chatId: number | string, callbackData: string): number;
   close(): Promise<void>;
 }
 
@@ -327,6 +329,18 @@ export async function startFakeTelegram(token = "123456:TEST-token_abcdefghijklm
       return id;
     },
     message: (chatId, messageId) => messages.get(key(chatId, messageId)),
+    messageIdWithButton(chatId, callbackData) {
+      for (const m of messages.values()) {
+        const rows = (m.reply_markup as { inline_keyboard?: { callback_data?: string }[][] } | undefined)
+          ?.inline_keyboard;
+        if (
+          String(m.chat.id) === String(chatId) &&
+          rows?.flat().some((b) => b.callback_data === callbackData)
+        )
+          return m.message_id;
+      }
+      return -1;
+    },
     async close() {
       wake(waiters);
       server.closeAllConnections();
