@@ -75,6 +75,21 @@ const CARD: Card = {
 };
 
 describe("discord channel", () => {
+  it("refuses crafted chat and message ids before any request (they go into REST paths)", async () => {
+    const before = api.calls.length;
+    await expect(channel.sendText({ platform: "discord", chatId: "../users/@me" }, "x")).rejects.toThrow(
+      "Discord: not a channel id",
+    );
+    await expect(channel.sendText({ platform: "discord", chatId: "dm:../../x" }, "x")).rejects.toThrow(
+      "Discord: not a user id",
+    );
+    const card = { title: "t", lines: [], agentSays: null, status: "s", buttons: [] };
+    await expect(
+      channel.updateCard({ platform: "discord", chatId: "dm:4242", messageId: "1/../../x" }, card),
+    ).rejects.toThrow("Discord: not a message id");
+    expect(api.calls.slice(before).filter((c) => c.path.includes(".."))).toEqual([]);
+  });
+
   it("typing() triggers the typing indicator in the DM channel", async () => {
     await channel.typing?.(channel.privateChat("4242"));
     expect(api.callsTo("POST", `/channels/${api.dmChannelId("4242")}/typing`)).toHaveLength(1);
