@@ -27,6 +27,34 @@ export interface ApprovalView {
   /** The grant window in ms when the rule offers "Approve for …". */
   readonly grantMs: number | null;
   readonly state: "pending" | "approved" | "denied" | "expired" | "used";
+  // Honest-card facts (DESIGN §3.1). Optional only so older stored rows still read; the gateway
+  // sets all of them for every approval it creates.
+  /** Characters of the (masked, pretty-printed) body that `bodyPreview` does not show; 0 = all shown. */
+  readonly bodyHidden?: number;
+  /** Size of the body as sent, in bytes. */
+  readonly bodyBytes?: number;
+  /** The request's Content-Type and Content-Encoding as sent (null when absent). */
+  readonly contentType?: string | null;
+  readonly contentEncoding?: string | null;
+  /** Secrets the request carries and where they go: never values. */
+  readonly secrets?: readonly SecretPlacement[];
+  /** Method-override headers / `_method` parameters: the request is evaluated for both methods. */
+  readonly overrides?: readonly MethodOverride[];
+  /** What "Approve for …" covers, in the rule's own terms: "PUT /repos/…/merge" style; null without a grant. */
+  readonly grantCovers?: string | null;
+}
+
+/** One secret a held request carries: `{ name: "GITHUB_TOKEN", where: "Authorization header" }`. */
+export interface SecretPlacement {
+  readonly name: string;
+  /** "<Header-Name> header", "query parameter <key>", "request line", or "body". */
+  readonly where: string;
+}
+
+/** A second method named by the request: `{ via: "X-HTTP-Method-Override header", method: "DELETE" }`. */
+export interface MethodOverride {
+  readonly via: string;
+  readonly method: string;
 }
 
 /** Told about new and changed approvals. Errors from `requested` deny the request (fail closed). */
@@ -40,7 +68,7 @@ export interface Approver {
 
 /** Something an agent tried that the owner should know about. Never carries secret values. */
 export interface SecurityAlert {
-  readonly kind: "secret_host_mismatch";
+  readonly kind: "secret_host_mismatch" | "secret_misplaced";
   readonly agent: string;
   readonly host: string;
   readonly message: string;

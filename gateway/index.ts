@@ -1,6 +1,13 @@
 // The only import surface of gateway/.
 export { startGateway, proxyEnv, type Gateway, type GatewayOptions, type HostPort } from "./server.js";
-export type { Approver, ApprovalView, RoleResolver, SecurityAlert } from "./approver.js";
+export type {
+  Approver,
+  ApprovalView,
+  MethodOverride,
+  RoleResolver,
+  SecretPlacement,
+  SecurityAlert,
+} from "./approver.js";
 export type { AgentHooks } from "./control-api.js";
 export type { InternalHandler } from "./proxy-server.js";
 export { GatewayError, type GatewayErrorCode, ERROR_STATUS } from "./errors.js";
