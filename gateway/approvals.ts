@@ -5,7 +5,13 @@
  * once; any deny, an expiry, an approver that cannot be told, or a shutdown refuses the request.
  */
 import { randomUUID } from "node:crypto";
-import type { ApprovalView, Approver, RoleResolver } from "./approver.js";
+import type {
+  ApprovalView,
+  Approver,
+  MethodOverride,
+  RoleResolver,
+  SecretPlacement,
+} from "./approver.js";
 import type { ApprovalRecord, ApprovalState, Store, Vote } from "./store.js";
 
 /** The parts of a request an approval is created from. */
@@ -24,7 +30,13 @@ export type HoldRequest = Pick<
   | "needed"
   | "approvers"
   | "grantMs"
-> & { readonly timeoutMs: number };
+> & {
+  readonly timeoutMs: number;
+  /** Method-override headers / `_method` the request carries (pipeline step 2 fills it). */
+  readonly overrides?: readonly MethodOverride[];
+  /** Secrets the request carries and where (pipeline step 1 fills it); never values. */
+  readonly secrets?: readonly SecretPlacement[];
+};
 
 export type HoldOutcome =
   | { readonly outcome: "approved"; readonly approval?: string; readonly via: "vote" | "grant" }
