@@ -10,7 +10,10 @@
  * Env: BENCH_SECONDS (5, measured per run), BENCH_WARMUP (1), BENCH_CONCURRENCY (16), BENCH_RATE
  * (200 req/s; BENCH_FRESH_RATE, 50, for new-connection runs), BENCH_PEERS=0 (skip mitmproxy and
  * squid), BENCH_PROFILE=DIR (gateway runs with --cpu-prof into DIR), BENCH_KEEP=1 (keep the temp
- * dir with every process's logs), BENCH_AGENTS=0 (skip the agent container figures).
+ * dir with every process's logs), BENCH_AGENTS=0 (skip the agent container figures),
+ * BENCH_BASELINE=DIR (another built checkout of Warden, e.g. the last release: its gateway is measured
+ * in the same run right after this one's, so before/after ratios come from one run on one machine),
+ * BENCH_FLOOD=0 (skip the held-request flood's memory figures).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -18,6 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchAgents } from "./agents.js";
 import { benchApprovals } from "./approval.js";
+import { benchFlood } from "./flood.js";
 import { type ClientSpec, createClient, percentile, runMax, runRate } from "./load.js";
 import {
   MITMDUMP,
@@ -45,6 +49,7 @@ const RATE = num("BENCH_RATE", 200);
 const FRESH_RATE = num("BENCH_FRESH_RATE", 50);
 const PEERS = process.env.BENCH_PEERS !== "0";
 const KEEP = process.env.BENCH_KEEP === "1";
+const BASELINE = process.env.BENCH_BASELINE;
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 const rows: Row[] = [];
@@ -163,10 +168,20 @@ async function main(): Promise<void> {
     up,
   );
 
+  const baseline = BASELINE
+    ? await startPeer(
+        "warden@baseline",
+        (ctx) => startWarden(ctx, BASELINE, undefined, "warden@baseline"),
+        up,
+      )
+    : undefined;
   await measure("http", up);
   if (warden) await measure("http", up, warden);
+  if (baseline) await measure("http", up, baseline);
   await measure("https", up);
   if (warden) await measure("https", up, warden);
+  if (baseline) await measure("https", up, baseline);
+  await stopPeer(baseline);
   for (const [name, start] of peers) {
     const peer = await startPeer(name, start, up);
     if (peer) await measure("https", up, peer);
@@ -183,6 +198,11 @@ async function main(): Promise<void> {
   for (const n of notes) console.log(n);
   console.log("");
   for (const line of await benchApprovals()) console.log(line);
+  if (process.env.BENCH_FLOOD !== "0") {
+    console.log("");
+    for (const line of await benchFlood(REPO_ROOT)) console.log(line);
+    if (BASELINE) for (const line of await benchFlood(BASELINE)) console.log(`baseline ${line}`);
+  }
   if (process.env.BENCH_AGENTS !== "0") {
     console.log("");
     for (const line of await benchAgents(REPO_ROOT)) console.log(line);

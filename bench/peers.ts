@@ -72,7 +72,12 @@ function controlRequest(
 }
 
 /** Warden's gateway; `profileDir` adds `--cpu-prof` (the profile is written when it exits). */
-export async function startWarden(ctx: PeerContext, repoRoot: string, profileDir?: string): Promise<Peer> {
+export async function startWarden(
+  ctx: PeerContext,
+  repoRoot: string,
+  profileDir?: string,
+  name = "warden",
+): Promise<Peer> {
   const home = join(ctx.dir, "home");
   const policies = join(ctx.dir, "policies");
   mkdirSync(home, { recursive: true });
@@ -117,7 +122,7 @@ export async function startWarden(ctx: PeerContext, repoRoot: string, profileDir
     const ca = readFileSync(join(home, "ca", "ca.pem"), "utf8");
     const proxy = { host: "127.0.0.1", port: port(event.proxy), auth: `bench:${agent.token}`, ca };
     return {
-      name: "warden",
+      name,
       proxy,
       tlsHost: TLS_HOST,
       plainHost: PLAIN_HOST,
