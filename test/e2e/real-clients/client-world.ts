@@ -1,0 +1,195 @@
+/**
+ * One world for the real-clients suite: the real `warden gateway` process, a plain and a TLS
+ * recording upstream behind ONE port (the first byte says which: 0x16 starts a TLS ClientHello), so
+ * a name like `api.openai.com` works for both `http://` and `https://` on the default ports through
+ * `--resolve`, and an agent holding only placeholders. Clients under test are unmodified programs
+ * and libraries; everything they print or return is untrusted and searched for real secret values.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { type AddressInfo, createServer, connect as netConnect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "vitest";
+import { type AgentCredentials, type GatewayProcess, startGateway } from "../../fakes/gateway-process.js";
+import { createTestCa } from "../../fakes/test-ca.js";
+import {
+  type RecordedRequest,
+  type RecordingUpstream,
+  type RouteHandler,
+  startUpstream,
+} from "../../fakes/upstreams.js";
+
+export interface ClientWorldOptions {
+  /** Policy file name → policy (object written as JSON, string verbatim). */
+  readonly policies: Record<string, unknown>;
+  /** Secret name → real value, stored in the gateway's vault. */
+  readonly secrets: Record<string, string>;
+  /** Host names the upstream pair answers for (leaf SANs and `--resolve` entries). */
+  readonly hosts: readonly string[];
+  readonly agent?: string;
+}
+
+export interface ClientWorld {
+  readonly gw: GatewayProcess;
+  readonly agent: AgentCredentials;
+  readonly plain: RecordingUpstream;
+  readonly tls: RecordingUpstream;
+  /** A scratch directory removed by `close()`. */
+  readonly dir: string;
+  /** The Warden CA on disk (`home/ca/ca.pem`): what a container's client is told to trust. */
+  readonly caFile: string;
+  /** `http://agent:token@127.0.0.1:port`, as in the agent's env. */
+  readonly proxyUrl: string;
+  /** The agent's placeholder for `secret` (from POST /v1/agents' env). */
+  placeholder(secret: string): string;
+  /** Overrides one path on both upstreams. */
+  route(path: string, handler: RouteHandler): void;
+  /** Every request either upstream recorded since the last reset, bodies complete. */
+  requests(): Promise<RecordedRequest[]>;
+  reset(): void;
+  /** Fails if `received` holds any real secret value (literal or base64). */
+  expectNoSecret(received: string | Buffer, what: string): void;
+  close(): Promise<void>;
+}
+
+/** Names of env vars that would route a client or the gateway through the runner's own proxy. */
+const PROXY_ENV = /^(https?_proxy|no_proxy|all_proxy|node_options|node_use_env_proxy|git_.*|curl_.*)$/i;
+
+/** The runner's env without proxy settings, git/curl overrides or loaders; HOME set to `home`. */
+export function cleanEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!PROXY_ENV.test(key)) env[key] = value;
+  return { ...env, HOME: home, XDG_CONFIG_HOME: join(home, ".config"), ...extra };
+}
+
+/**
+ * True when `name` runs. A missing binary skips its cases locally; with CI set it throws so the
+ * suite fails instead of silently testing nothing.
+ */
+export function haveBinary(name: string): boolean {
+  const ok = spawnSync(name, ["--version"], { stdio: "ignore" }).status === 0;
+  if (!ok && process.env.CI) throw new Error(`${name} is required by the real-clients suite under CI`);
+  return ok;
+}
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  /** stdout and stderr as text, for searching. */
+  readonly text: string;
+}
+
+/** Runs a client program to completion (killed after `timeoutMs`). */
+export function run(
+  command: string,
+  args: readonly string[],
+  opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number },
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: opts.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => err.push(c));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out);
+      const stderr = Buffer.concat(err);
+      resolve({ code, stdout, stderr, text: `${stdout.toString("latin1")}\n${stderr.toString("latin1")}` });
+    });
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+/** One port in front of both upstreams: TLS handshakes go to `tlsPort`, anything else to `plainPort`. */
+async function startSniffingFront(
+  plainPort: number,
+  tlsPort: number,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client: Socket) => {
+    sockets.add(client);
+    client.on("close", () => sockets.delete(client));
+    client.on("error", () => {});
+    client.once("data", (first: Buffer) => {
+      const upstream = netConnect(first[0] === 0x16 ? tlsPort : plainPort, "127.0.0.1");
+      sockets.add(upstream);
+      upstream.write(first);
+      client.pipe(upstream).pipe(client);
+      upstream.on("error", () => client.destroy());
+      upstream.on("close", () => client.destroy());
+      client.on("close", () => upstream.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      // close() alone would wait for the connections the gateway keeps alive.
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Starts the gateway, the upstream pair and one agent. */
+export async function startClientWorld(options: ClientWorldOptions): Promise<ClientWorld> {
+  const dir = await mkdtemp(join(tmpdir(), "warden-clients-"));
+  const ca = await createTestCa();
+  const plain = await startUpstream();
+  const tls = await startUpstream({ tls: await ca.issue([...options.hosts]) });
+  const front = await startSniffingFront(plain.port, tls.port);
+  const gw = await startGateway({
+    policies: options.policies,
+    upstreamCa: [ca.pemPath],
+    resolve: Object.fromEntries(options.hosts.map((h) => [h, `127.0.0.1:${front.port}`])),
+  });
+  for (const [name, value] of Object.entries(options.secrets)) await gw.setSecret(name, value);
+  const agentName = options.agent ?? "client";
+  const agent = await gw.createAgent(agentName);
+  const reals = Object.values(options.secrets);
+  const forms = reals.flatMap((v) => [v, Buffer.from(v).toString("base64")]);
+
+  return {
+    gw,
+    agent,
+    plain,
+    tls,
+    dir,
+    caFile: join(gw.home, "ca", "ca.pem"),
+    proxyUrl: gw.proxyUrl(agentName, agent.token),
+    placeholder(secret) {
+      const value = agent.env[secret];
+      if (!value) throw new Error(`agent env has no placeholder for ${secret}`);
+      return value;
+    },
+    route(path, handler) {
+      plain.route(path, handler);
+      tls.route(path, handler);
+    },
+    async requests() {
+      const all = [...plain.requests, ...tls.requests];
+      await Promise.all(all.map((r) => r.done));
+      return all;
+    },
+    reset() {
+      plain.reset();
+      tls.reset();
+    },
+    expectNoSecret(received, what) {
+      const text = typeof received === "string" ? received : received.toString("latin1");
+      for (const form of forms) expect(text.includes(form), `${what} holds a real secret value`).toBe(false);
+    },
+    async close() {
+      await gw.cleanup();
+      await front.close();
+      await plain.close();
+      await tls.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
