@@ -135,6 +135,7 @@ describe("evaluate()", () => {
       approvals: 1,
       approvers: ["role:owner", "role:admin"],
       timeoutMs: 900_000,
+      covers: "any request to s.test",
     });
   });
 });

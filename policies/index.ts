@@ -3,13 +3,27 @@
  * `gateway/`. Nothing here does I/O or reads a clock; callers read files and pass their text.
  */
 
+export {
+  type CanonicalBody,
+  canonicalBody,
+  foldForMatch,
+  isJsonType,
+  parseContentType,
+} from "./canonical-body.js";
 export { DEFAULT_DEFAULTS } from "./compile.js";
 export type { PathMatcher } from "./compile-glob.js";
 export { DURATION_HINT, parseDuration, parseRate, RATE_HINT } from "./duration.js";
 export { DEFAULTS_POLICY, evaluate, findPolicy } from "./evaluate.js";
 export { compilePolicies, formatIssues, isPolicyFileName, type PolicySource } from "./load.js";
+export { type MethodOverride, methodOverrides, type OverrideResult, strictest } from "./method-override.js";
 export { hostMatches, normalizeHost, normalizeHostPattern, normalizeMethod, splitPath } from "./normalize.js";
-export { isApproverId } from "./schema.js";
+export { isApproverId, parseSize } from "./schema.js";
+export {
+  type PlacementInput,
+  type PlacementResult,
+  placeSecrets,
+  type SecretPlacement,
+} from "./secret-places.js";
 export type {
   Action,
   CompiledPolicy,
@@ -18,6 +32,7 @@ export type {
   Decision,
   DenyReason,
   EgressRequest,
+  OperationType,
   PolicyDefaults,
   PolicyDenyCode,
   PolicyIssue,

@@ -117,6 +117,8 @@ describe("compilePolicies() builds a PolicySet", () => {
       unknownHosts: "deny",
       approvalTimeoutMs: 900_000,
       approvers: ["role:owner", "role:admin"],
+      maxPending: 20,
+      maxHeldBytes: 64 * 1024 * 1024,
     });
     const [policy] = set.policies;
     expect(policy).toMatchObject({
@@ -148,6 +150,8 @@ describe("compilePolicies() builds a PolicySet", () => {
       unknownHosts: "approve",
       approvalTimeoutMs: 7_200_000,
       approvers: ["slack:U1", "role:ops"],
+      maxPending: 20,
+      maxHeldBytes: 64 * 1024 * 1024,
     });
     expect(set.policies[0]).toMatchObject({
       name: "alpha",

@@ -19,11 +19,39 @@ const SECRET_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const PLATFORM_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 const ROLE_RE = /^[a-z][a-z0-9_-]{0,63}$/;
 const USER_ID_RE = /^[!-~]{1,128}$/; // printable ASCII, no spaces
+// RFC 9110 field-name token, lowercase: how header names are compared on the wire.
+const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/;
+// Query keys as they appear decoded; printable ASCII keeps them unambiguous in cards and logs.
+const QUERY_KEY_RE = /^[!-~]{1,64}$/;
+const SIZE_RE = /^([0-9]{1,15})\s*(B|KiB|MiB|GiB|KB|MB|GB)?$/;
+const SIZE_UNITS: Record<string, number> = {
+  B: 1,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+};
 
 /** Used when `_defaults.yaml` is absent or leaves `approvers` out. */
 export const DEFAULT_APPROVERS: readonly string[] = ["role:owner", "role:admin"];
 /** 15 minutes: used when `_defaults.yaml` is absent or leaves `approval_timeout` out. */
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 15 * 60_000;
+/** Ports a policy allows when it lists none. */
+export const DEFAULT_PORTS: readonly number[] = [80, 443];
+/** Pending approvals per agent when `_defaults.yaml` says nothing (DESIGN §3.1). */
+export const DEFAULT_MAX_PENDING = 20;
+/** Held body bytes across agents when `_defaults.yaml` says nothing: 64 MiB. */
+export const DEFAULT_MAX_HELD_BYTES = 64 * 1024 ** 2;
+
+/** Parses a size such as `64MiB`, `512KB` or `1048576` into bytes. */
+export function parseSize(text: string): number | undefined {
+  const m = SIZE_RE.exec(text.trim());
+  if (!m?.[1]) return undefined;
+  const bytes = Number(m[1]) * (SIZE_UNITS[m[2] ?? "B"] ?? 1);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}
 
 /** True for a valid policy/rule/agent name (letters, digits, `_ . -`, not starting with `_`). */
 export function isName(name: string): boolean {
@@ -71,6 +99,25 @@ const approver = text('an approver like "telegram:12345" or "role:admin"', (s) =
   isApproverId(s) ? s : undefined,
 );
 const action = z.enum(["allow", "approve", "deny"], expected("allow, approve or deny"));
+const port = z
+  .int(expected("a port number"))
+  .min(1, "must be a port (1-65535)")
+  .max(65535, "must be a port (1-65535)");
+const headerName = text("a header name like authorization or x-api-key", (s) => {
+  const lower = s.toLowerCase();
+  return HEADER_NAME_RE.test(lower) ? lower : undefined;
+});
+const queryKey = text("a query parameter key", (s) => (QUERY_KEY_RE.test(s) ? s : undefined));
+const size = z.union([z.int(), z.string()], expected("a size like 64MiB")).transform((value, ctx): number => {
+  const out = typeof value === "number" ? (value > 0 ? value : undefined) : parseSize(value);
+  if (out !== undefined) return out;
+  ctx.issues.push({
+    code: "custom",
+    input: value,
+    message: `must be a size like 64MiB, got ${describeValue(value)}`,
+  });
+  return z.NEVER;
+});
 
 const APPROVE_ONLY_KEYS = ["approvals", "approvers", "timeout", "grant"] as const;
 
@@ -79,13 +126,23 @@ const RuleSchema = z
     {
       name: name.optional(),
       methods: list(text("an HTTP method like GET or POST", normalizeMethod), "methods").optional(),
-      paths: list(text('a path like "/v1/items/*" or "/files/**"', compileGlob), "paths").optional(),
+      paths: list(
+        text('a path like "/v1/items/*" or "/files/**"', (glob) => {
+          const match = compileGlob(glob);
+          return match && { glob, match };
+        }),
+        "paths",
+      ).optional(),
       body_contains: list(
         z
           .string(expected("text"))
           .min(1, "must not be empty")
           .transform((s) => s.toLowerCase()),
         "strings",
+      ).optional(),
+      graphql: list(
+        z.enum(["query", "mutation", "subscription"], expected("query, mutation or subscription")),
+        "GraphQL operation types",
       ).optional(),
       action,
       approvals: z.int(expected("a whole number")).min(1, "must be at least 1").optional(),
@@ -105,8 +162,12 @@ const RuleSchema = z
   });
 
 const SecretUseSchema = z.strictObject(
-  { body: z.boolean(expected("true or false")).default(false) },
-  expected("{} or { body: true }"),
+  {
+    body: z.boolean(expected("true or false")).default(false),
+    headers: list(headerName, "header names").optional(),
+    query: list(queryKey, "query parameter keys").optional(),
+  },
+  expected("{}, { body: true }, { headers: [authorization] } or { query: [key] }"),
 );
 
 const PolicyObject = z.strictObject(
@@ -118,6 +179,7 @@ const PolicyObject = z.strictObject(
       "agents",
     ).default(["*"]),
     allow_private: z.boolean(expected("true or false")).default(false),
+    ports: list(port, "ports").default([...DEFAULT_PORTS]),
     secrets: z
       .record(
         z.string().regex(SECRET_NAME_RE, "secret names are letters, digits and '_' (an env var name)"),
@@ -160,6 +222,8 @@ export const DefaultsFileSchema = z.strictObject(
     unknown_hosts: z.enum(["deny", "approve"], expected("deny or approve")).default("deny"),
     approval_timeout: duration.default(DEFAULT_APPROVAL_TIMEOUT_MS),
     approvers: list(approver, "approvers").default([...DEFAULT_APPROVERS]),
+    max_pending: z.int(expected("a whole number")).min(1, "must be at least 1").default(DEFAULT_MAX_PENDING),
+    max_held_bytes: size.default(DEFAULT_MAX_HELD_BYTES),
   },
   expected("a mapping with keys like unknown_hosts:"),
 );
@@ -175,7 +239,7 @@ export function checkPolicyFile(data: unknown): SchemaResult<PolicyFile> {
   return check(PolicyFileSchema, data, (path) => {
     if (path.length === 0) return Object.keys(PolicyObject.shape);
     if (path.length === 2 && path[0] === "rules") return Object.keys(RuleSchema.shape);
-    return path[0] === "secrets" ? ["body"] : [];
+    return path[0] === "secrets" ? Object.keys(SecretUseSchema.shape) : [];
   });
 }
 

@@ -2,6 +2,12 @@
  * Types shared by the policy schema, compiler and evaluator. Pure data: nothing here does I/O.
  */
 
+import type { CanonicalBody } from "./canonical-body.js";
+import type { OperationType } from "./graphql-operations.js";
+
+export type { CanonicalBody } from "./canonical-body.js";
+export type { OperationType } from "./graphql-operations.js";
+
 /** What a rule (or a policy's `default`) tells the gateway to do. */
 export type Action = "allow" | "approve" | "deny";
 
@@ -12,9 +18,22 @@ export interface EgressRequest {
   readonly method: string;
   /** As sent (may carry case, a trailing dot, a port is NOT included). */
   readonly host: string;
+  /**
+   * The port the request names. Checked against the policy's `ports` (default 80 and 443).
+   * Absent = not checked (the gateway leaves it out for hosts pinned by `--resolve`, whose
+   * dialled port is the operator's, not the agent's).
+   */
+  readonly port?: number;
   /** Raw path of the request target without the query, still percent-encoded, e.g. "/repos/a/b". */
   readonly path: string;
-  /** Textual body, only present when the gateway buffered it (see `needsBody`). */
+  /**
+   * The body as an upstream would read it (see `canonical-body.ts`), present when the gateway
+   * buffered it (see `needsBody`). Takes precedence over `body`/`bodyUnreadable`.
+   */
+  readonly canonical?: CanonicalBody;
+  /** Raw query string without the `?` (GraphQL rules read `query=`/`operationName=` there too). */
+  readonly query?: string;
+  /** Legacy: textual body, read as UTF-8 text with no declared type (prefer `canonical`). */
   readonly body?: string;
   /**
    * Optional: set when the request HAS a body the gateway could not read as text (binary,
@@ -30,6 +49,7 @@ export type DenyReason =
   | "bad_method" // method is not an HTTP token
   | "ambiguous_path" // `..`, `.`, encoded slash/backslash/dot, `//`, bad percent-encoding, NUL
   | "unknown_host" // no policy lists the host and `_defaults.unknown_hosts` is deny
+  | "bad_port" // the port is not in the policy's `ports` (default 80, 443)
   | "denied_by_rule"
   | "default_deny"; // no rule matched and the policy's default is deny
 
@@ -50,6 +70,8 @@ export type Decision =
       readonly timeoutMs: number;
       /** Present when the rule offers "Approve for <grant>". */
       readonly grantMs?: number;
+      /** What a grant of this rule covers, in the rule's own terms: "PUT /repos/…/merge". */
+      readonly covers: string;
     }
   | {
       readonly verdict: "deny";
@@ -64,6 +86,10 @@ export interface PolicyDefaults {
   readonly unknownHosts: "deny" | "approve";
   readonly approvalTimeoutMs: number;
   readonly approvers: readonly string[];
+  /** Pending approvals per agent before new ones are refused (`too_many_pending`). */
+  readonly maxPending: number;
+  /** Bytes of held request bodies across all agents before new holds are refused. */
+  readonly maxHeldBytes: number;
 }
 
 export interface CompiledRule {
@@ -75,6 +101,10 @@ export interface CompiledRule {
   readonly paths?: readonly ((segments: readonly string[]) => boolean)[];
   /** Lowercased needles; undefined = no body condition. */
   readonly bodyContains?: readonly string[];
+  /** GraphQL operation types the rule matches; undefined = no GraphQL condition. */
+  readonly graphql?: ReadonlySet<OperationType>;
+  /** Human summary of what the rule matches (a grant's coverage on cards). */
+  readonly covers: string;
   readonly approvals: number;
   readonly approvers?: readonly string[];
   readonly timeoutMs?: number;
@@ -84,6 +114,14 @@ export interface CompiledRule {
 export interface SecretUse {
   /** Swap placeholders in textual request bodies too. */
   readonly body: boolean;
+  /**
+   * Lowercase header names the placeholder may travel in. With `headers` or `query` set, a
+   * placeholder anywhere else is `secret_misplaced`; with neither, header values and the request
+   * line are fine (the behaviour before placements existed).
+   */
+  readonly headers?: readonly string[];
+  /** Query parameter keys the placeholder may travel in (see `headers`). */
+  readonly query?: readonly string[];
 }
 
 export interface RateLimit {
@@ -99,11 +137,13 @@ export interface CompiledPolicy {
   /** Agent names, or "*" for all. */
   readonly agents: readonly string[];
   readonly allowPrivate: boolean;
+  /** Ports requests may name (default 80 and 443); others are `host_not_allowed`. */
+  readonly ports: readonly number[];
   readonly secrets: Readonly<Record<string, SecretUse>>;
   readonly rateLimit?: RateLimit;
   readonly rules: readonly CompiledRule[];
   readonly default: Action;
-  /** True when some rule has `body_contains`: the gateway must buffer the body before evaluating. */
+  /** True when some rule has `body_contains` or `graphql`: the gateway must buffer the body first. */
   readonly needsBody: boolean;
 }
 
