@@ -1,7 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
 import type { ApprovalView, Approver } from "./approver.js";
-import { createApprovals, type HoldRequest } from "./approvals.js";
+import { createApprovals, type HoldLimits, type HoldRequest } from "./approvals.js";
+import { createHeldBodies, type HeldBodies } from "./held-bodies.js";
 import { openSqliteStore } from "./sqlite-store.js";
+import type { Store } from "./store.js";
+import { Vault } from "./vault.js";
 
 const REQ: HoldRequest = {
   fingerprint: "fp1",
@@ -20,7 +27,14 @@ const REQ: HoldRequest = {
   grantMs: null,
 };
 
-function setup(opts: { approver?: Approver; admins?: string[] } = {}) {
+function setup(
+  opts: {
+    approver?: Approver;
+    admins?: string[];
+    bodies?: (store: Store) => HeldBodies;
+    limits?: HoldLimits;
+  } = {},
+) {
   let t = 1_000_000;
   const store = openSqliteStore(":memory:");
   const audit: Record<string, unknown>[] = [];
@@ -32,6 +46,8 @@ function setup(opts: { approver?: Approver; admins?: string[] } = {}) {
     roles: { hasRole: (id, role) => role === "admin" && (opts.admins ?? []).includes(id) },
     now: () => t,
     newId: () => `id${++n}`,
+    bodies: opts.bodies?.(store),
+    limits: opts.limits && (() => opts.limits as HoldLimits),
   });
   return { store, approvals, audit, advance: (ms: number) => (t += ms) };
 }
@@ -45,7 +61,7 @@ describe("createApprovals()", () => {
     await tick();
     expect(approvals.list("pending")).toHaveLength(1);
     expect(approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" }).ok).toBe(true);
-    expect(await held).toEqual({ outcome: "approved", approval: "id1", via: "vote" });
+    expect(await held).toMatchObject({ outcome: "approved", approval: "id1", via: "vote" });
     expect(approvals.get("id1")?.state).toBe("used");
   });
 
@@ -210,5 +226,99 @@ describe("createApprovals()", () => {
     approvals.shutdown();
     expect((await held).outcome).toBe("shutting_down");
     expect(store.getApproval("id1")?.state).toBe("pending");
+  });
+});
+
+describe("held bodies and limits", () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+  });
+  async function spooled(setupOpts: { limits?: HoldLimits; approver?: Approver } = {}) {
+    const dir = await mkdtemp(join(tmpdir(), "warden-held-"));
+    dirs.push(dir);
+    const sealer = Vault.fromKey(randomBytes(32));
+    const bodies = (store: Store) => createHeldBodies({ dir, sealer, store, spoolAbove: 16 });
+    return { dir, ...setup({ ...setupOpts, bodies }) };
+  }
+  const files = async (dir: string) =>
+    (await readdir(dir).catch(() => [])).filter((f) => f.endsWith(".body"));
+  /** Waits (file writes and deletes are asynchronous) until `dir` holds `n` body files. */
+  async function untilFiles(dir: string, n: number): Promise<string[]> {
+    for (let i = 0; i < 200; i++) {
+      const f = await files(dir);
+      if (f.length === n) return f;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return files(dir);
+  }
+
+  it("forwards exactly the held bytes after approval and then deletes them", async () => {
+    const { approvals, dir } = await spooled();
+    const body = Buffer.from("a body longer than the sixteen-byte spool threshold");
+    const held = approvals.hold(REQ, undefined, body);
+    expect(await untilFiles(dir, 1)).toEqual(["id1.body"]);
+    expect((await approvals.held("id1"))?.body?.equals(body)).toBe(true);
+    approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" });
+    const out = await held;
+    expect(out.outcome === "approved" && out.body?.equals(body)).toBe(true);
+    expect(await untilFiles(dir, 0)).toEqual([]);
+    expect((await approvals.held("id1"))?.body).toBeNull();
+  });
+
+  it("refuses (fail closed) when the held body was tampered with", async () => {
+    const { approvals, dir } = await spooled();
+    const held = approvals.hold(REQ, undefined, Buffer.alloc(100, 1));
+    await untilFiles(dir, 1);
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(join(dir, "id1.body"), Buffer.alloc(100 + 29, 7));
+    approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" });
+    expect(await held).toMatchObject({ outcome: "unavailable" });
+  });
+
+  it("deletes the body when denied or expired", async () => {
+    const { approvals, dir, advance } = await spooled();
+    const a = approvals.hold(REQ, undefined, Buffer.alloc(100, 1));
+    const b = approvals.hold({ ...REQ, fingerprint: "fp2", timeoutMs: 5 }, undefined, Buffer.alloc(100, 2));
+    expect(await untilFiles(dir, 2)).toHaveLength(2);
+    approvals.decide("id1", { decision: "deny", by: "test:alice", scope: "once" });
+    advance(10);
+    approvals.list();
+    expect((await a).outcome).toBe("denied");
+    expect((await b).outcome).toBe("expired");
+    expect(await untilFiles(dir, 0)).toEqual([]);
+  });
+
+  it("refuses the agent's max_pending+1st approval with no card; joining does not count", async () => {
+    const requested: string[] = [];
+    const approver: Approver = { requested: async (v) => void requested.push(v.id) };
+    const { approvals, audit } = await spooled({ limits: { maxPending: 2, maxHeldBytes: 1e9 }, approver });
+    void approvals.hold(REQ);
+    void approvals.hold(REQ); // joins id1
+    void approvals.hold({ ...REQ, fingerprint: "fp2" });
+    await tick();
+    expect(await approvals.hold({ ...REQ, fingerprint: "fp3" })).toEqual({
+      outcome: "too_many_pending",
+      limit: "max_pending",
+    });
+    // Another agent has its own allowance.
+    void approvals.hold({ ...REQ, agent: "a2", fingerprint: "fp4" });
+    await tick();
+    expect(requested).toEqual(["id1", "id2", "id3"]);
+    expect(audit.some((e) => e.type === "approval_refused" && e.limit === "max_pending")).toBe(true);
+  });
+
+  it("refuses a hold that would take held bodies over max_held_bytes, across agents", async () => {
+    const { approvals } = await spooled({ limits: { maxPending: 100, maxHeldBytes: 250 } });
+    void approvals.hold(REQ, undefined, Buffer.alloc(100));
+    void approvals.hold({ ...REQ, agent: "a2", fingerprint: "fp2" }, undefined, Buffer.alloc(100));
+    await tick();
+    expect(
+      await approvals.hold({ ...REQ, agent: "a3", fingerprint: "fp3" }, undefined, Buffer.alloc(51)),
+    ).toEqual({ outcome: "too_many_pending", limit: "max_held_bytes" });
+    approvals.decide("id1", { decision: "deny", by: "test:alice", scope: "once" });
+    void approvals.hold({ ...REQ, agent: "a3", fingerprint: "fp3" }, undefined, Buffer.alloc(51));
+    await tick();
+    expect(approvals.list("pending").map((v) => v.id)).toEqual(["id2", "id3"]);
   });
 });

@@ -1,20 +1,19 @@
 /**
- * Held requests. Untrusted inputs: the agent's request (it chooses method, URL, body and reason) and
- * the `by` of every vote (whoever reaches the control API or a chat button). We guarantee: an approval
- * is bound to one fingerprint and lets at most one request through; only listed approvers count, each
- * once; any deny, an expiry, an approver that cannot be told, or a shutdown refuses the request.
+ * Held requests. Untrusted inputs: the agent's request (it chooses method, URL, headers, body and
+ * reason) and the `by` of every vote (whoever reaches the control API or a chat button). We
+ * guarantee: an approval is bound to one fingerprint (`held-request.ts`) and lets at most one request
+ * through, carrying exactly the held body it was made for; only listed approvers count, each once;
+ * any deny, an expiry, an approver that cannot be told, a lost body, or a shutdown refuses the
+ * request. Per agent at most `maxPending` approvals wait, and held bodies stay under `maxHeldBytes`
+ * in total: beyond that the request is refused before any card is sent.
  */
 import { randomUUID } from "node:crypto";
-import type {
-  ApprovalView,
-  Approver,
-  MethodOverride,
-  RoleResolver,
-  SecretPlacement,
-} from "./approver.js";
+import { toView } from "./approval-view.js";
+import type { ApprovalView, Approver, MethodOverride, RoleResolver, SecretPlacement } from "./approver.js";
+import { bodyDigest, type HeldBodies, memoryHeldBodies } from "./held-bodies.js";
 import type { ApprovalRecord, ApprovalState, Store, Vote } from "./store.js";
 
-/** The parts of a request an approval is created from. */
+/** The parts of a request an approval is created from (`held-request.ts` computes most of them). */
 export type HoldRequest = Pick<
   ApprovalRecord,
   | "fingerprint"
@@ -30,17 +29,43 @@ export type HoldRequest = Pick<
   | "needed"
   | "approvers"
   | "grantMs"
-> & {
-  readonly timeoutMs: number;
-  /** Method-override headers / `_method` the request carries (pipeline step 2 fills it). */
-  readonly overrides?: readonly MethodOverride[];
-  /** Secrets the request carries and where (pipeline step 1 fills it); never values. */
-  readonly secrets?: readonly SecretPlacement[];
-};
+> &
+  Partial<
+    Pick<ApprovalRecord, "bodyHidden" | "contentType" | "contentEncoding" | "headers" | "grantCovers">
+  > & {
+    readonly timeoutMs: number;
+    /** Method-override headers / `_method` the request carries (pipeline step 2 fills it). */
+    readonly overrides?: readonly MethodOverride[];
+    /** Secrets the request carries and where (pipeline step 1 fills it); never values. */
+    readonly secrets?: readonly SecretPlacement[];
+  };
 
+/** Which limit refused a request (both answer 429 `too_many_pending`). */
+export type HoldLimit = "max_pending" | "max_held_bytes";
+
+export interface HoldLimits {
+  readonly maxPending: number;
+  readonly maxHeldBytes: number;
+}
+
+export const DEFAULT_LIMITS: HoldLimits = { maxPending: 20, maxHeldBytes: 64 * 1024 * 1024 };
+
+/** `body` of an approved outcome is what goes upstream: the held copy, checked against its digest. */
 export type HoldOutcome =
-  | { readonly outcome: "approved"; readonly approval?: string; readonly via: "vote" | "grant" }
-  | { readonly outcome: "denied" | "expired" | "shutting_down" | "unavailable"; readonly approval: string };
+  | {
+      readonly outcome: "approved";
+      readonly approval?: string;
+      readonly via: "vote" | "grant";
+      readonly body?: Buffer;
+    }
+  | { readonly outcome: "denied" | "expired" | "shutting_down" | "unavailable"; readonly approval: string }
+  | { readonly outcome: "too_many_pending"; readonly limit: HoldLimit };
+
+/** A held request as the full-request page shows it; `body` is null once settled (deleted). */
+export interface HeldRequest {
+  readonly record: ApprovalRecord;
+  readonly body: Buffer | null;
+}
 
 export type DecideResult =
   | { readonly ok: true; readonly approval: ApprovalView }
@@ -64,13 +89,21 @@ export interface ApprovalsOptions {
   readonly roles?: RoleResolver;
   readonly now?: () => number;
   readonly newId?: () => string;
+  /** Where held bodies wait (sealed store rows / spool files); default: in memory. */
+  readonly bodies?: HeldBodies;
+  /** Read at every new hold, so a policy reload applies at once. Default `DEFAULT_LIMITS`. */
+  readonly limits?: () => HoldLimits;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 type Waiter = (o: HoldOutcome) => void;
 
 /** Creates the approvals engine; call `resume()` once at start to re-arm timers of stored approvals. */
 export function createApprovals(opts: ApprovalsOptions) {
   const { store, audit, approver, roles, now = Date.now, newId = randomUUID } = opts;
+  const bodies = opts.bodies ?? memoryHeldBodies();
+  const limits = opts.limits ?? (() => DEFAULT_LIMITS);
   const waiters = new Map<string, Waiter[]>();
   const timers = new Map<string, NodeJS.Timeout>();
   let closing = false;
@@ -110,7 +143,31 @@ export function createApprovals(opts: ApprovalsOptions) {
       return;
     }
     const outcome = rec.state === "expired" ? "expired" : "denied";
+    void bodies.drop(rec.id);
     for (const w of list) w({ outcome, approval: rec.id });
+  }
+
+  /** Attaches the held body to an approval a waiter won; a body that is gone or altered refuses. */
+  async function collect(o: HoldOutcome, own?: Buffer): Promise<HoldOutcome> {
+    if (o.outcome !== "approved" || !o.approval) return o;
+    const rec = store.getApproval(o.approval);
+    // Rows from before held bodies (no digest): the request's own body, as then.
+    if (rec?.bodyDigest === undefined) return { ...o, body: own };
+    try {
+      return { ...o, body: await bodies.take(o.approval, rec.bodyAt ?? "none", rec.bodyDigest) };
+    } catch {
+      audit({ type: "approval_body_lost", approval: o.approval, agent: rec.agent });
+      return { outcome: "unavailable", approval: o.approval };
+    } finally {
+      void bodies.drop(o.approval);
+    }
+  }
+
+  function overLimit(agent: string, bytes: number): HoldLimit | undefined {
+    const l = limits();
+    if (store.countPending(agent) >= l.maxPending) return "max_pending";
+    if (store.heldBytes() + bytes > l.maxHeldBytes) return "max_held_bytes";
+    return undefined;
   }
 
   function arm(rec: ApprovalRecord): void {
@@ -164,41 +221,99 @@ export function createApprovals(opts: ApprovalsOptions) {
   }
 
   return {
-    /** Holds a request until it is decided; returns at once when a grant or unused approval covers it. */
-    async hold(req: HoldRequest, signal?: AbortSignal): Promise<HoldOutcome> {
+    /**
+     * Holds a request until it is decided; returns at once when a grant or unused approval covers it.
+     * `body` is handed over: it is sealed away and not kept in memory while the request waits.
+     */
+    async hold(req: HoldRequest, signal?: AbortSignal, body?: Buffer): Promise<HoldOutcome> {
       if (closing) return { outcome: "shutting_down", approval: "" };
       const t = now();
       if ((store.grantUntil(req.agent, req.policy, req.rule) ?? 0) > t)
-        return { outcome: "approved", via: "grant" };
+        return { outcome: "approved", via: "grant", body };
       const found = store.findApproval(req.fingerprint, ["approved", "pending"]);
       const existing = found && expireIfDue(found);
       if (existing?.state === "approved") {
+        // Same fingerprint, so this request's body has the digest the approval was made for.
         save({ ...existing, state: "used" }, "approval_used");
-        return { outcome: "approved", approval: existing.id, via: "vote" };
+        void bodies.drop(existing.id);
+        return { outcome: "approved", approval: existing.id, via: "vote", body };
       }
       if (existing?.state === "pending") {
         arm(existing);
         audit({ type: "approval_joined", approval: existing.id, agent: req.agent });
-        return wait(existing.id, signal);
+        const own = existing.bodyDigest === undefined ? body : undefined;
+        body = undefined; // the held copy goes out if approved
+        return collect(await wait(existing.id, signal), own);
+      }
+      const bytes = body?.length ?? 0;
+      const limit = overLimit(req.agent, bytes);
+      if (limit) {
+        audit({
+          type: "approval_refused",
+          reason: "too_many_pending",
+          limit,
+          agent: req.agent,
+          policy: req.policy,
+          rule: req.rule,
+          method: req.method,
+          host: req.host,
+          path: req.path,
+        });
+        return { outcome: "too_many_pending", limit };
       }
       const { timeoutMs, ...rest } = req;
+      const id = newId();
       const rec = save(
-        { ...rest, id: newId(), createdAt: t, expiresAt: t + timeoutMs, votes: [], state: "pending" },
+        {
+          ...rest,
+          id,
+          createdAt: t,
+          expiresAt: t + timeoutMs,
+          votes: [],
+          state: "pending",
+          bodyDigest: bodyDigest(body ?? EMPTY),
+          bodyBytes: bytes,
+          bodyAt: bodies.placeFor(bytes),
+        },
         "approval_requested",
-        { method: req.method, host: req.host, path: req.path },
+        { method: req.method, host: req.host, path: req.path, bodyBytes: bytes },
       );
+      const writing = body ? bodies.put(id, body) : Promise.resolve();
+      body = undefined;
       arm(rec);
-      const pending = wait(rec.id, signal);
+      const pending = wait(id, signal);
+      const refuse = (event: string): void => {
+        const cur = store.getApproval(id);
+        if (cur?.state === "pending") settle(save({ ...cur, state: "denied" }, event));
+      };
+      try {
+        await writing;
+      } catch {
+        refuse("approval_body_unwritable");
+        return collect(await pending);
+      }
       if (approver) {
         try {
           await approver.requested(toView(rec));
         } catch {
           // No channel could reach an approver: nobody can say yes, so say no now.
-          settle(save({ ...rec, state: "denied" }, "approval_undeliverable"));
-          return { outcome: "unavailable", approval: rec.id };
+          refuse("approval_undeliverable");
+          const o = await pending;
+          if (o.outcome === "approved") void bodies.drop(id);
+          return { outcome: "unavailable", approval: id };
         }
       }
-      return pending;
+      return collect(await pending);
+    },
+
+    /** The held request behind an approval: its record and, while it can still go out, its body. */
+    async held(id: string): Promise<HeldRequest | undefined> {
+      const rec = store.getApproval(id);
+      if (!rec) return undefined;
+      if ((rec.state !== "pending" && rec.state !== "approved") || rec.bodyDigest === undefined)
+        return { record: rec, body: null };
+      const body = await bodies.take(id, rec.bodyAt ?? "none", rec.bodyDigest).catch(() => null);
+      return { record: rec, body };
     },
 
     /** Applies one person's vote. Never throws for bad input; see `DecideResult`. */
@@ -281,27 +396,3 @@ export function createApprovals(opts: ApprovalsOptions) {
 }
 
 export type Approvals = ReturnType<typeof createApprovals>;
-
-/** The API/card shape of a stored approval. */
-export function toView(r: ApprovalRecord): ApprovalView {
-  return {
-    id: r.id,
-    agent: r.agent,
-    method: r.method,
-    url: r.url,
-    host: r.host,
-    path: r.path,
-    policy: r.policy,
-    rule: r.rule,
-    bodyPreview: r.bodyPreview,
-    reason: r.reason,
-    createdAt: new Date(r.createdAt).toISOString(),
-    expiresAt: new Date(r.expiresAt).toISOString(),
-    needed: r.needed,
-    approvals: r.votes.filter((v) => v.decision === "approve").map((v) => v.by),
-    deniedBy: r.votes.find((v) => v.decision === "deny")?.by,
-    approvers: r.approvers,
-    grantMs: r.grantMs,
-    state: r.state,
-  };
-}

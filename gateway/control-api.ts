@@ -10,6 +10,8 @@ import { readJson } from "./read-json.js";
 import { formatIssues, type PolicySet } from "../policies/index.js";
 import type { Approvals } from "./approvals.js";
 import { AGENT_NAME, type Credentials, SECRET_NAME } from "./credentials.js";
+import { heldRequestView } from "./held-request.js";
+import type { Binding } from "./inject.js";
 import type { Mailbox } from "./mailbox.js";
 import type { Metrics } from "./metrics.js";
 import { testPolicy } from "./policy-test.js";
@@ -197,6 +199,18 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
     case "GET /v1/approvals/:": {
       const a = deps.approvals.get(id);
       return a ? { status: 200, body: a } : fail(404, "not_found", "no such approval");
+    }
+    case "GET /v1/approvals/:/request": {
+      // The whole held request for the page approvers decide on: secrets named, never shown.
+      const held = await deps.approvals.held(id);
+      if (!held) return fail(404, "not_found", "no such approval");
+      const placeholders = deps.store.placeholdersOf(held.record.agent);
+      const bindings: Binding[] = [];
+      for (const [placeholder, secret] of placeholders) {
+        const value = deps.credentials.secret(secret);
+        if (value) bindings.push({ placeholder, value });
+      }
+      return { status: 200, body: heldRequestView(held.record, held.body, placeholders, bindings) };
     }
     case "POST /v1/approvals/:/decision": {
       const b = parse(Decision);

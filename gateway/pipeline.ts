@@ -5,15 +5,15 @@
  * a vetted address, and real values swapped in for secrets its host's policy lists.
  */
 import type { IncomingMessage } from "node:http";
-import { createHash } from "node:crypto";
 import { evaluate, findPolicy, type PolicySet } from "../policies/index.js";
 import type { ResolveTargetOptions } from "./address.js";
 import { resolveTarget } from "./address.js";
 import type { Approvals } from "./approvals.js";
+import { awaitApproval } from "./await-approval.js";
 import type { Credentials } from "./credentials.js";
 import { GatewayError } from "./errors.js";
 import { endToEnd, getHeader, type HeaderPairs, pairsOf, setHeader } from "./headers.js";
-import { type Binding, findPlaceholders, mask, swap } from "./inject.js";
+import { type Binding, findPlaceholders, swap } from "./inject.js";
 import type { RateLimiter } from "./rate-limit.js";
 import { hostHeader, type Target } from "./target.js";
 
@@ -117,43 +117,33 @@ export async function clear(
   });
   if (!where.ok) throw fail(where.code, where.message, { rule: decision.rule });
 
-  // 5. Approval, bound to agent, method, URL and body digest.
+  // 5. Approval, bound to agent, method, URL, the headers as sent and the body digest
+  //    (await-approval.ts). The body waits sealed, not in memory; what comes back is the held copy.
   if (decision.verdict === "approve") {
     body ??= await readBody(req.message, ctx.maxBodyBytes, fail);
-    const url = `${target.scheme}://${hostHeader(target)}${req.pathAndQuery}`;
-    const fingerprint = createHash("sha256")
-      .update(JSON.stringify([agent, method, url, createHash("sha256").update(body).digest("hex")]))
-      .digest("hex");
-    const outcome = await ctx.approvals.hold(
+    const waiting = awaitApproval(
+      ctx.approvals,
       {
-        fingerprint,
         agent,
         method,
-        url,
+        url: `${target.scheme}://${hostHeader(target)}${req.pathAndQuery}`,
         host: target.host,
         path,
-        policy: decision.policy,
-        rule: decision.rule,
-        bodyPreview: mask(body.subarray(0, 2048).toString("utf8"), bindings).slice(0, 1000),
-        reason: typeof reason === "string" ? reason.slice(0, 500) : null,
-        needed: decision.approvals,
-        approvers: decision.approvers,
-        timeoutMs: decision.timeoutMs,
-        grantMs: decision.grantMs ?? null,
+        pathAndQuery: req.pathAndQuery,
+        headers,
+        reason: typeof reason === "string" ? reason : null,
+        decision,
+        placeholders,
+        bindings,
       },
+      body,
       signal,
     );
-    const ctxApproval = {
-      rule: decision.rule,
-      approval: "approval" in outcome ? outcome.approval : undefined,
-    };
-    if (outcome.outcome === "expired") throw fail("approval_expired", "approval timed out", ctxApproval);
-    if (outcome.outcome === "shutting_down")
-      throw fail("gateway_shutting_down", "gateway is shutting down", ctxApproval);
-    if (outcome.outcome !== "approved")
-      throw fail("approval_denied", "request was not approved", ctxApproval);
-    audit.approval = outcome.approval;
-    audit.via = outcome.via;
+    body = undefined;
+    const approved = await waiting;
+    body = approved.body;
+    audit.approval = approved.approval;
+    audit.via = approved.via;
   }
 
   // 6. Swap placeholders for real values, only those this host's policy lists.

@@ -10,11 +10,12 @@ import { join } from "node:path";
 import { rootCertificates } from "node:tls";
 import { formatIssues } from "../policies/index.js";
 import type { LookupAddress } from "./address.js";
-import { createApprovals } from "./approvals.js";
+import { createApprovals, DEFAULT_LIMITS, type HoldLimits } from "./approvals.js";
 import type { Approver, RoleResolver } from "./approver.js";
 import { CertificateAuthority } from "./ca.js";
 import { type AgentHooks, createControlServer } from "./control-api.js";
 import { createCredentials } from "./credentials.js";
+import { createHeldBodies } from "./held-bodies.js";
 import { createUpstreams } from "./forward.js";
 import { createLog, type Log } from "./log.js";
 import { createMailbox, type MailboxEvents } from "./mailbox.js";
@@ -81,7 +82,21 @@ export async function startGateway(opts: GatewayOptions) {
     throw new Error(`invalid policies in ${opts.policiesDir}:\n${formatIssues(loaded.issues)}`);
   }
   const audit = (entry: Record<string, unknown>): void => void store.appendAudit(entry, Date.now());
-  const approvals = createApprovals({ store, audit, approver: opts.approver, roles: opts.roles });
+  // Held bodies wait sealed with the vault key (store rows, or spool files under home/held).
+  const bodies = createHeldBodies({ dir: join(opts.home, "held"), sealer: vault, store });
+  const approvals = createApprovals({
+    store,
+    audit,
+    approver: opts.approver,
+    roles: opts.roles,
+    bodies,
+    limits: () => holdLimits(policies.set.defaults),
+  });
+  // Bodies of approvals no longer waiting (a crash between settle and delete) are removed now.
+  await bodies.sweep((id) => {
+    const state = store.getApproval(id)?.state;
+    return state === "pending" || state === "approved";
+  });
   if (!opts.deferResume) approvals.resume();
   const credentials = createCredentials(store, vault);
   const metrics = createMetrics();
@@ -201,6 +216,17 @@ export function proxyEnv(proxyUrl: string, caPath: string, bundlePath: string): 
     REQUESTS_CA_BUNDLE: bundlePath,
     CURL_CA_BUNDLE: bundlePath,
     GIT_SSL_CAINFO: bundlePath,
+  };
+}
+
+/** `max_pending` / `max_held_bytes` from `_defaults.yaml`, read defensively (older policy sets lack them). */
+function holdLimits(defaults: object): HoldLimits {
+  const d = defaults as { maxPending?: unknown; maxHeldBytes?: unknown };
+  const n = (v: unknown, fallback: number): number =>
+    typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : fallback;
+  return {
+    maxPending: n(d.maxPending, DEFAULT_LIMITS.maxPending),
+    maxHeldBytes: n(d.maxHeldBytes, DEFAULT_LIMITS.maxHeldBytes),
   };
 }
 

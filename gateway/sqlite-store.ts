@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, fingerprint TEXT NOT 
   created_at INTEGER NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS approvals_fp ON approvals (fingerprint, state);
 CREATE INDEX IF NOT EXISTS approvals_state ON approvals (state);
+CREATE TABLE IF NOT EXISTS held_bodies (id TEXT PRIMARY KEY, sealed BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS grants (agent TEXT NOT NULL, policy TEXT NOT NULL, rule TEXT NOT NULL,
   until INTEGER NOT NULL, PRIMARY KEY (agent, policy, rule));
 CREATE TABLE IF NOT EXISTS inbox (rowid INTEGER PRIMARY KEY, agent TEXT NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL,
@@ -36,6 +37,26 @@ CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), se
 `;
 
 const AUDIT_FLUSH_MS = 20;
+
+/**
+ * Adds the columns the limits query (agent, held_bytes) to an approvals table made before them,
+ * filled from each row's JSON, so old rows keep counting. Idempotent.
+ */
+function migrateApprovals(db: Database.Database): void {
+  const info = db.pragma("table_info(approvals)") as { name: string }[];
+  const cols = new Set(info.map((c) => c.name));
+  db.transaction(() => {
+    if (!cols.has("agent")) {
+      db.exec("ALTER TABLE approvals ADD COLUMN agent TEXT NOT NULL DEFAULT ''");
+      db.exec("UPDATE approvals SET agent = coalesce(json_extract(data, '$.agent'), '')");
+    }
+    if (!cols.has("held_bytes")) {
+      db.exec("ALTER TABLE approvals ADD COLUMN held_bytes INTEGER NOT NULL DEFAULT 0");
+      db.exec("UPDATE approvals SET held_bytes = coalesce(json_extract(data, '$.bodyBytes'), 0)");
+    }
+    db.exec("CREATE INDEX IF NOT EXISTS approvals_agent ON approvals (agent, state)");
+  })();
+}
 
 interface AuditDbRow {
   seq: number;
@@ -61,6 +82,7 @@ export function openDatabase(path: string): Database.Database {
 export function openSqliteStore(path: string): Store {
   const db = openDatabase(path);
   db.exec(SCHEMA);
+  migrateApprovals(db);
 
   const q = {
     putAgent: db.prepare(
@@ -88,8 +110,20 @@ export function openSqliteStore(path: string): Store {
     listSecrets: db.prepare<[], { name: string }>("SELECT name FROM secrets ORDER BY name"),
     deleteSecret: db.prepare("DELETE FROM secrets WHERE name = ?"),
     putApproval: db.prepare(
-      "INSERT INTO approvals (id, fingerprint, state, created_at, data) VALUES (@id, @fingerprint, @state, @createdAt, @data) ON CONFLICT(id) DO UPDATE SET state = excluded.state, data = excluded.data",
+      "INSERT INTO approvals (id, fingerprint, state, created_at, data, agent, held_bytes) VALUES (@id, @fingerprint, @state, @createdAt, @data, @agent, @heldBytes) ON CONFLICT(id) DO UPDATE SET state = excluded.state, data = excluded.data, held_bytes = excluded.held_bytes",
     ),
+    countPending: db.prepare<[string], { n: number }>(
+      "SELECT count(*) AS n FROM approvals WHERE agent = ? AND state = 'pending'",
+    ),
+    heldBytes: db.prepare<[], { n: number | null }>(
+      "SELECT sum(held_bytes) AS n FROM approvals WHERE state IN ('pending', 'approved')",
+    ),
+    putHeldBody: db.prepare(
+      "INSERT INTO held_bodies (id, sealed) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET sealed = excluded.sealed",
+    ),
+    getHeldBody: db.prepare<[string], { sealed: Buffer }>("SELECT sealed FROM held_bodies WHERE id = ?"),
+    deleteHeldBody: db.prepare("DELETE FROM held_bodies WHERE id = ?"),
+    listHeldBodies: db.prepare<[], { id: string }>("SELECT id FROM held_bodies"),
     getApproval: db.prepare<[string], { data: string }>("SELECT data FROM approvals WHERE id = ?"),
     listApprovals: db.prepare<[], { data: string }>("SELECT data FROM approvals ORDER BY created_at, id"),
     listApprovalsByState: db.prepare<[string], { data: string }>(
@@ -197,6 +231,8 @@ export function openSqliteStore(path: string): Store {
         state: a.state,
         createdAt: a.createdAt,
         data: JSON.stringify(a),
+        agent: a.agent,
+        heldBytes: a.bodyBytes ?? 0,
       }),
     getApproval: (id) => {
       const r = q.getApproval.get(id);
@@ -216,6 +252,12 @@ export function openSqliteStore(path: string): Store {
       (state ? q.listApprovalsByState.all(state) : q.listApprovals.all()).map(
         (r) => JSON.parse(r.data) as ApprovalRecord,
       ),
+    countPending: (agent) => q.countPending.get(agent)?.n ?? 0,
+    heldBytes: () => q.heldBytes.get()?.n ?? 0,
+    putHeldBody: (id, sealed) => void q.putHeldBody.run(id, sealed),
+    getHeldBody: (id) => q.getHeldBody.get(id)?.sealed,
+    deleteHeldBody: (id) => void q.deleteHeldBody.run(id),
+    listHeldBodies: () => q.listHeldBodies.all().map((r) => r.id),
     putGrant: (agent, policy, rule, until) => void q.putGrant.run(agent, policy, rule, until),
     grantUntil: (agent, policy, rule) => q.getGrant.get(agent, policy, rule)?.until,
     pushInbox: (agent, m) => void q.pushInbox.run(agent, m.id, m.text, m.from, m.at),

@@ -13,10 +13,13 @@ export interface Vote {
   readonly at: number;
 }
 
+/** Where a held body lives: none (empty body), sealed in the store, or sealed in a spool file. */
+export type BodyPlace = "none" | "store" | "spool";
+
 /** A held request and its votes. Times are epoch milliseconds. */
 export interface ApprovalRecord {
   readonly id: string;
-  /** sha256 of agent, method, URL and body digest: what an approval is bound to. */
+  /** sha256 of agent, method, URL, canonical headers digest and body digest (`held-request.ts`). */
   readonly fingerprint: string;
   readonly agent: string;
   readonly method: string;
@@ -36,6 +39,20 @@ export interface ApprovalRecord {
   readonly grantMs: number | null;
   readonly votes: readonly Vote[];
   readonly state: ApprovalState;
+  // Since DESIGN §3.1; optional so rows written before still read (they show no such facts).
+  /** sha256 hex of the body as sent; the held copy is checked against it before it goes out. */
+  readonly bodyDigest?: string;
+  readonly bodyBytes?: number;
+  readonly bodyAt?: BodyPlace;
+  /** Characters of the masked, pretty-printed body that `bodyPreview` leaves out. */
+  readonly bodyHidden?: number;
+  readonly contentType?: string | null;
+  readonly contentEncoding?: string | null;
+  /** End-to-end headers as sent, placeholders shown as `[secret NAME]`; never a real value. */
+  readonly headers?: readonly (readonly [string, string])[];
+  readonly secrets?: readonly { readonly name: string; readonly where: string }[];
+  readonly overrides?: readonly { readonly via: string; readonly method: string }[];
+  readonly grantCovers?: string | null;
 }
 
 export interface AgentRecord {
@@ -78,6 +95,16 @@ export interface Store {
   /** The newest approval with this fingerprint in one of `states`. */
   findApproval(fingerprint: string, states: readonly ApprovalState[]): ApprovalRecord | undefined;
   listApprovals(state?: ApprovalState): ApprovalRecord[];
+  /** Pending approvals of one agent (the `max_pending` limit). */
+  countPending(agent: string): number;
+  /** Body bytes of every pending or approved-but-unused approval, all agents (`max_held_bytes`). */
+  heldBytes(): number;
+
+  /** Sealed held bodies small enough to live in the store (larger ones are spool files). */
+  putHeldBody(id: string, sealed: Buffer): void;
+  getHeldBody(id: string): Buffer | undefined;
+  deleteHeldBody(id: string): void;
+  listHeldBodies(): string[];
 
   putGrant(agent: string, policy: string, rule: string, until: number): void;
   grantUntil(agent: string, policy: string, rule: string): number | undefined;

@@ -13,6 +13,8 @@ import { Secret } from "./secret.js";
 import { writeOnce } from "./write-once.js";
 
 const VERSION = 1;
+/** Version byte of `sealBytes` blobs (bytes bound to a context), distinct from string secrets. */
+const BYTES_VERSION = 2;
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -78,6 +80,39 @@ export class Vault {
       throw new VaultError(
         "VAULT_BAD_BLOB",
         "sealed value failed authentication (tampered, or a different key)",
+      );
+    }
+  }
+
+  /**
+   * Encrypts bytes bound to `context` (e.g. an approval id), so a blob moved to another context fails
+   * authentication. Layout as `seal` with version 2; `context` is authenticated, not stored.
+   */
+  sealBytes(plaintext: Buffer, context: string): Buffer {
+    const iv = randomBytes(IV_BYTES);
+    const header = Buffer.from([BYTES_VERSION]);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    cipher.setAAD(Buffer.concat([header, Buffer.from(context, "utf8")]));
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return Buffer.concat([header, iv, cipher.getAuthTag(), body]);
+  }
+
+  /** Decrypts a blob from `sealBytes` with the same `context`; throws VAULT_BAD_BLOB otherwise. */
+  openBytes(blob: Buffer, context: string): Buffer {
+    if (blob.length < HEADER_BYTES || blob[0] !== BYTES_VERSION) {
+      throw new VaultError("VAULT_BAD_BLOB", "sealed bytes have an unknown format or version");
+    }
+    const decipher = createDecipheriv("aes-256-gcm", this.#key, blob.subarray(1, 1 + IV_BYTES));
+    decipher.setAAD(Buffer.concat([blob.subarray(0, 1), Buffer.from(context, "utf8")]));
+    decipher.setAuthTag(blob.subarray(1 + IV_BYTES, HEADER_BYTES));
+    const head = decipher.update(blob.subarray(HEADER_BYTES));
+    try {
+      return Buffer.concat([head, decipher.final()]);
+    } catch {
+      head.fill(0);
+      throw new VaultError(
+        "VAULT_BAD_BLOB",
+        "sealed bytes failed authentication (tampered, moved, or a different key)",
       );
     }
   }
