@@ -5,7 +5,15 @@
  * a vetted address, and real values swapped in for secrets its host's policy lists.
  */
 import type { IncomingMessage } from "node:http";
-import { evaluate, findPolicy, type PolicySet } from "../policies/index.js";
+import {
+  canonicalBody,
+  evaluate,
+  findPolicy,
+  methodOverrides,
+  type PolicySet,
+  placeSecrets,
+  strictest,
+} from "../policies/index.js";
 import type { ResolveTargetOptions } from "./address.js";
 import { resolveTarget } from "./address.js";
 import type { Approvals } from "./approvals.js";
@@ -61,7 +69,8 @@ export async function clear(
   let headers = endToEnd(pairsOf(req.message.rawHeaders));
   const reason = req.message.headers["x-warden-reason"];
 
-  // 1. A placeholder may only travel to a host whose policy lists its secret.
+  // 1. A placeholder may only travel to a host whose policy lists its secret, and only to the
+  //    places the policy names for it (policies/secret-places.ts).
   const placeholders = ctx.credentials.placeholdersOf(agent);
   const used = findPlaceholders([req.pathAndQuery, ...headers.map(([, v]) => v)], placeholders);
   for (const name of used) {
@@ -69,35 +78,49 @@ export async function clear(
       throw fail("secret_host_mismatch", `placeholder for ${name} may not be sent to ${target.host}`);
     }
   }
+  const query = q >= 0 ? req.pathAndQuery.slice(q + 1) : "";
+  const placed = placeSecrets({
+    secrets: policy?.secrets ?? {},
+    path,
+    query,
+    headers,
+    find: (text) => findPlaceholders([text], placeholders),
+  });
+  if (!placed.ok) throw fail("secret_misplaced", placed.message);
   const bindings: Binding[] = [];
   for (const name of Object.keys(policy?.secrets ?? {})) {
     const value = ctx.credentials.secret(name);
     if (value) bindings.push({ placeholder: ctx.credentials.placeholder(agent, name), value });
   }
 
-  // 2. Policy. Buffer the body first only when a rule needs to read it.
+  // 2. Policy, for the method sent and every method an override names; the strictest verdict
+  //    applies. Buffer the body first only when a rule needs to read it; rules read what the
+  //    upstream would act on (policies/canonical-body.ts), an unreadable body fails closed.
   let body: Buffer | undefined;
-  const needsBody = policy?.needsBody ?? false;
-  if (needsBody) body = await readBody(req.message, ctx.maxBodyBytes, fail);
-  // A compressed body cannot be searched for needles: say so, and body rules fail closed.
-  const encoding = String(req.message.headers["content-encoding"] ?? "identity").toLowerCase();
-  const bodyUnreadable = needsBody && encoding !== "identity";
-  const decision = evaluate(set, {
-    agent,
-    method,
-    host: target.host,
-    path,
-    body: body?.toString("utf8"),
-    bodyUnreadable,
-  });
+  if (policy?.needsBody) body = await readBody(req.message, ctx.maxBodyBytes, fail);
+  const valuesOf = (name: string) => headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
+  const canonical =
+    body && canonicalBody(body, valuesOf("content-type"), valuesOf("content-encoding"));
+  const overrides = methodOverrides(headers, query, canonical, body);
+  if (!overrides.ok) throw fail("bad_request", overrides.message);
+  // A `--resolve` host is dialled at the operator's port whatever the URL says: no port to check.
+  const port = ctx.resolve.resolveMap.has(target.host.toLowerCase()) ? undefined : target.port;
+  const asked = [{ via: "", method }, ...overrides.overrides].map((o) => ({
+    ...o,
+    decision: evaluate(set, { agent, method: o.method, host: target.host, port, path, query, canonical }),
+  }));
+  const decision = strictest(asked.map((a) => a.decision));
+  const by = asked.find((a) => a.decision === decision);
   const audit: Record<string, unknown> = {
     ...base,
     policy: decision.policy,
     rule: decision.rule,
     verdict: decision.verdict,
+    ...(overrides.overrides.length > 0 && { overrides: overrides.overrides }),
   };
   if (decision.verdict === "deny") {
-    throw new GatewayError(decision.code, denyMessage(decision.reason, target.host), {
+    const named = by?.via ? ` (${by.method} named by the ${by.via})` : "";
+    throw new GatewayError(decision.code, `${denyMessage(decision.reason, target.host)}${named}`, {
       policy: decision.policy,
       rule: decision.rule,
     });
@@ -135,6 +158,8 @@ export async function clear(
         decision,
         placeholders,
         bindings,
+        secrets: placed.placements,
+        overrides: overrides.overrides,
       },
       body,
       signal,
@@ -180,6 +205,8 @@ function denyMessage(reason: string, host: string): string {
       return "path is ambiguous (dot segments, encoded slashes or bad escapes)";
     case "bad_method":
       return "method is not allowed";
+    case "bad_port":
+      return `that port of ${host} is not allowed`;
     default:
       return `denied by policy (${reason})`;
   }

@@ -89,7 +89,7 @@ export function createProxy(deps: ProxyDeps) {
     deps.audit({ type: "request", ...entry });
     deps.metrics.count("deny", e.code);
     deps.log("egress", { ...entry, message: e.message });
-    if (e.code === "secret_host_mismatch") {
+    if (e.code === "secret_host_mismatch" || e.code === "secret_misplaced") {
       const alert = { kind: e.code, agent: String(base.agent), host: String(base.host), message: e.message };
       deps.approver?.alert?.(alert).catch(() => undefined);
     }

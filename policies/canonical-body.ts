@@ -46,19 +46,24 @@ const INVISIBLE_RE = /\p{Default_Ignorable_Code_Point}/gu;
 /**
  * Reads a body the way an upstream would.
  * @param bytes the body exactly as the agent sent it.
- * @param contentType the Content-Type header (undefined when absent).
- * @param contentEncoding the Content-Encoding header (undefined when absent).
+ * @param contentType the Content-Type header (undefined when absent; a list when sent repeatedly).
+ * @param contentEncoding the Content-Encoding header (likewise).
  */
 export function canonicalBody(
   bytes: Uint8Array,
-  contentType: string | undefined,
-  contentEncoding: string | undefined,
+  contentType: string | readonly string[] | undefined,
+  contentEncoding: string | readonly string[] | undefined,
 ): CanonicalBody {
   if (bytes.length === 0) return { kind: "empty" };
-  const encoding = (contentEncoding ?? "").trim().toLowerCase();
+  // Two Content-Types (or encodings): the upstream may pick either one.
+  const typeHeader = single(contentType);
+  const encodingHeader = single(contentEncoding);
+  if (typeHeader === null) return unreadable("several content-type headers");
+  if (encodingHeader === null) return unreadable("several content-encoding headers");
+  const encoding = (encodingHeader ?? "").trim().toLowerCase();
   // We do not inflate: a compressed body can hide anything, and decompression bombs are real.
   if (encoding !== "" && encoding !== "identity") return unreadable(`content-encoding ${encoding}`);
-  const type = parseContentType(contentType);
+  const type = parseContentType(typeHeader);
   if (type === undefined) return unreadable("malformed content-type");
   const { mediaType, charset } = type;
   if (mediaType.startsWith("multipart/")) return unreadable("multipart body");
@@ -135,6 +140,13 @@ export function parseContentType(
     charset = value;
   }
   return charset === undefined ? { mediaType } : { mediaType, charset };
+}
+
+/** The one value of a header, undefined when absent, null when sent with different values. */
+function single(value: string | readonly string[] | undefined): string | undefined | null {
+  if (value === undefined || typeof value === "string") return value;
+  const distinct = [...new Set(value)];
+  return distinct.length > 1 ? null : distinct[0];
 }
 
 function unreadable(why: string): CanonicalBody {
