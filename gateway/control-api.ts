@@ -10,7 +10,7 @@ import { readJson } from "./read-json.js";
 import { formatIssues, type PolicySet } from "../policies/index.js";
 import type { Approvals } from "./approvals.js";
 import { AGENT_NAME, type Credentials, SECRET_NAME } from "./credentials.js";
-import { heldRequestView } from "./held-request.js";
+import { type HeldRequestView, heldRequestView } from "./held-request.js";
 import type { Binding } from "./inject.js";
 import type { Mailbox } from "./mailbox.js";
 import type { Metrics } from "./metrics.js";
@@ -202,15 +202,8 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
     }
     case "GET /v1/approvals/:/request": {
       // The whole held request for the page approvers decide on: secrets named, never shown.
-      const held = await deps.approvals.held(id);
-      if (!held) return fail(404, "not_found", "no such approval");
-      const placeholders = deps.store.placeholdersOf(held.record.agent);
-      const bindings: Binding[] = [];
-      for (const [placeholder, secret] of placeholders) {
-        const value = deps.credentials.secret(secret);
-        if (value) bindings.push({ placeholder, value });
-      }
-      return { status: 200, body: heldRequestView(held.record, held.body, placeholders, bindings) };
+      const view = await heldRequestOf(deps, id);
+      return view ? { status: 200, body: view } : fail(404, "not_found", "no such approval");
     }
     case "POST /v1/approvals/:/decision": {
       const b = parse(Decision);
@@ -256,6 +249,26 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
     default:
       return fail(404, "not_found", `no route ${method} ${url.pathname}`);
   }
+}
+
+/**
+ * The whole held request behind approval `id` (`GET /v1/approvals/{id}/request`): every real value
+ * and placeholder of any secret the agent may use is shown as `[secret NAME]`. `body` is null once the
+ * approval is settled (its body is deleted then). Undefined for an unknown id.
+ */
+export async function heldRequestOf(
+  deps: Pick<ControlDeps, "approvals" | "store" | "credentials">,
+  id: string,
+): Promise<HeldRequestView | undefined> {
+  const held = await deps.approvals.held(id);
+  if (!held) return undefined;
+  const placeholders = deps.store.placeholdersOf(held.record.agent);
+  const bindings: Binding[] = [];
+  for (const [placeholder, secret] of placeholders) {
+    const value = deps.credentials.secret(secret);
+    if (value) bindings.push({ placeholder, value });
+  }
+  return heldRequestView(held.record, held.body, placeholders, bindings);
 }
 
 function send(res: ServerResponse, r: Reply): void {

@@ -13,9 +13,10 @@ import type { LookupAddress } from "./address.js";
 import { createApprovals, DEFAULT_LIMITS, type HoldLimits } from "./approvals.js";
 import type { Approver, RoleResolver } from "./approver.js";
 import { CertificateAuthority } from "./ca.js";
-import { type AgentHooks, createControlServer } from "./control-api.js";
+import { type AgentHooks, createControlServer, heldRequestOf } from "./control-api.js";
 import { createCredentials } from "./credentials.js";
 import { createHeldBodies } from "./held-bodies.js";
+import type { HeldRequestView } from "./held-request.js";
 import { createUpstreams } from "./forward.js";
 import { createLog, type Log } from "./log.js";
 import { createMailbox, type MailboxEvents } from "./mailbox.js";
@@ -164,6 +165,12 @@ export async function startGateway(opts: GatewayOptions) {
     placeholderEnv,
     proxyEnv,
 
+    /** The full held request of a pending approval for the web page; undefined once it is settled. */
+    async heldRequest(id: string): Promise<HeldInFull | undefined> {
+      const view = await heldRequestOf({ approvals, store, credentials }, id);
+      return view?.body == null ? undefined : (view as HeldInFull);
+    },
+
     /** Serves one agent on a Unix socket: whoever can connect to it is that agent (no token). */
     async listenAgentSocket(agent: string, path: string): Promise<void> {
       await rm(path, { force: true });
@@ -202,6 +209,10 @@ export async function startGateway(opts: GatewayOptions) {
 }
 
 export type Gateway = Awaited<ReturnType<typeof startGateway>>;
+
+/** A held request whose body is still held (what the full-request page shows). */
+type HeldInFull = HeldRequestView & { readonly body: string; readonly bodyEncoding: "utf8" | "base64" };
+
 
 /** Proxy and CA variables for an agent process. */
 export function proxyEnv(proxyUrl: string, caPath: string, bundlePath: string): Record<string, string> {
