@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { canonicalBody } from "./canonical-body.js";
 import { evaluate, findPolicy } from "./evaluate.js";
 import { compilePolicies, type PolicySource } from "./load.js";
 import type { Decision, EgressRequest, PolicySet } from "./types.js";
@@ -166,5 +167,71 @@ describe("findPolicy()", () => {
   it("skips policies that do not list the agent", () => {
     expect(findPolicy(SET, "coder", "internal.test")).toBeUndefined();
     expect(findPolicy(SET, "builder", "internal.test")?.name).toBe("internal");
+  });
+});
+
+describe("evaluate(): §3.1 additions", () => {
+  const set = compile([
+    { file: "_defaults.yaml", text: "unknown_hosts: approve\n" },
+    {
+      file: "gh.yaml",
+      text: `hosts: [gh.test]
+ports: [443, 8443]
+rules:
+  - { name: no-wires, body_contains: ["wire-transfer"], action: deny }
+  - { name: mutation, methods: [POST], paths: ["/graphql"], graphql: [mutation], action: approve, grant: 15m }
+  - { name: read-graphql, methods: [POST], paths: ["/graphql"], graphql: [query], action: allow }
+  - { name: tagged, methods: [PUT], body_contains: ["release"], action: allow }
+  - { name: merge, methods: [PUT, POST], paths: ["/repos/*/*/pulls/*/merge"], action: approve }
+default: approve
+`,
+    },
+    { file: "plain.yaml", text: "hosts: [plain.test]\ndefault: allow\n" },
+  ]);
+  const gql = (query: unknown, type = "application/json"): Partial<EgressRequest> => ({
+    method: "POST",
+    path: "/graphql",
+    canonical: canonicalBody(new TextEncoder().encode(JSON.stringify(query)), type, undefined),
+  });
+  const REQ: EgressRequest = { agent: "a", method: "GET", host: "gh.test", path: "/", port: 443 };
+
+  // biome-ignore format: a table reads best one row per line
+  it.each<[string, Partial<EgressRequest>, Partial<Decision>]>([
+    ["listed port",                                 { port: 8443 },                                          { verdict: "approve", rule: "default" }],
+    ["unlisted port",                               { port: 22 },                                            { verdict: "deny", code: "host_not_allowed", reason: "bad_port" }],
+    ["default ports are 80 and 443",                { host: "plain.test", port: 80 },                        { verdict: "allow" }],
+    ["default ports refuse 8080",                   { host: "plain.test", port: 8080 },                      { verdict: "deny", code: "host_not_allowed", reason: "bad_port" }],
+    ["unknown host approved only on 80/443",        { host: "new.test", port: 6379 },                        { verdict: "deny", code: "host_not_allowed", reason: "bad_port" }],
+    ["unknown host on 443 asks",                    { host: "new.test", port: 443 },                         { verdict: "approve", rule: "unknown_hosts" }],
+    ["no port given: not checked",                  { host: "plain.test", port: undefined },                 { verdict: "allow" }],
+    ["GraphQL query is allowed",                    gql({ query: "{ viewer { login } }" }),                  { verdict: "allow", rule: "read-graphql" }],
+    ["GraphQL mutation is held",                    gql({ query: "mutation { a }" }),                        { verdict: "approve", rule: "mutation" }],
+    ["mutation picked by operationName",            gql({ query: "query A { a } mutation B { b }", operationName: "B" }), { verdict: "approve", rule: "mutation" }],
+    ["batched mutation",                            gql([{ query: "{ a }" }, { query: "mutation { b }" }]),  { verdict: "approve", rule: "mutation" }],
+    ["persisted query: unreadable, held",           gql({ extensions: { persistedQuery: { sha256Hash: "x" } } }), { verdict: "approve", rule: "mutation" }],
+    ["subscription: not allowed, falls to default", gql({ query: "subscription { s }" }),                    { verdict: "approve", rule: "default" }],
+    ["escaped needle in JSON is denied",            { method: "POST", canonical: canonicalBody(new TextEncoder().encode('{"a":"wire\\u002dtransfer"}'), "application/json", undefined) }, { verdict: "deny", rule: "no-wires" }],
+    ["percent-encoded needle in a form is denied",  { method: "POST", canonical: canonicalBody(new TextEncoder().encode("a=wire%2dtransfer"), "application/x-www-form-urlencoded", undefined) }, { verdict: "deny", rule: "no-wires" }],
+    ["look-alike needle is denied",                 { method: "POST", canonical: canonicalBody(new TextEncoder().encode("ｗire-transfer"), "text/plain", undefined) }, { verdict: "deny", rule: "no-wires" }],
+    ["unreadable body matches deny rules",          { method: "POST", canonical: { kind: "unreadable", why: "gzip" } }, { verdict: "deny", rule: "no-wires" }],
+    ["allow needle needs the literal text",         { method: "PUT", canonical: canonicalBody(new TextEncoder().encode("ｒelease"), "text/plain", undefined) }, { verdict: "approve", rule: "default" }],
+    ["allow needle in literal text",                { method: "PUT", canonical: canonicalBody(new TextEncoder().encode("Release 1"), "text/plain", undefined) }, { verdict: "allow", rule: "tagged" }],
+  ])("%s", (_why, req, expected) => {
+    expect(evaluate(set, { ...REQ, ...req })).toMatchObject(expected);
+  });
+
+  it("approve decisions say what a grant covers", () => {
+    expect(evaluate(set, { ...REQ, ...gql({ query: "mutation { a }" }) })).toMatchObject({
+      covers: "POST /graphql (GraphQL mutation)",
+    });
+    expect(evaluate(set, { ...REQ, method: "PUT", path: "/repos/a/b/pulls/1/merge" })).toMatchObject({
+      covers: "PUT, POST /repos/*/*/pulls/*/merge",
+    });
+    expect(evaluate(set, { ...REQ, method: "DELETE", path: "/x" })).toMatchObject({
+      covers: "any other request to gh.test",
+    });
+    expect(evaluate(set, { ...REQ, host: "new.test" })).toMatchObject({
+      covers: "any request to a host no policy names",
+    });
   });
 });

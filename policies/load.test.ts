@@ -207,3 +207,45 @@ describe("policies/presets", () => {
     expect(result.ok ? result.set.policies.length : formatIssues(result.issues)).toBe(files.length - 1);
   });
 });
+
+describe("compilePolicies(): §3.1 keys", () => {
+  it("reads ports, secret places, graphql rules and the new defaults", () => {
+    const set = setOf(
+      ["_defaults.yaml", "max_pending: 5\nmax_held_bytes: 2MiB\n"],
+      [
+        "gh.yaml",
+        "hosts: [gh.test]\nports: [443]\nsecrets:\n  T: { headers: [Authorization, x-api-key], query: [key] }\nrules:\n  - { name: m, graphql: [mutation], action: deny }\n",
+      ],
+    );
+    expect(set.defaults).toMatchObject({ maxPending: 5, maxHeldBytes: 2 * 1024 * 1024 });
+    const [policy] = set.policies;
+    expect(policy).toMatchObject({
+      ports: [443],
+      secrets: { T: { body: false, headers: ["authorization", "x-api-key"], query: ["key"] } },
+      needsBody: true,
+    });
+    expect([...(policy?.rules[0]?.graphql ?? [])]).toEqual(["mutation"]);
+  });
+
+  it("defaults: ports 80 and 443; sizes in bytes or units", () => {
+    expect(setOf(["a.yaml", "hosts: [a.test]\n"]).policies[0]?.ports).toEqual([80, 443]);
+    expect(setOf(["_defaults.yaml", "max_held_bytes: 1048576\n"]).defaults.maxHeldBytes).toBe(1048576);
+    expect(setOf(["_defaults.yaml", "max_held_bytes: 512KB\n"]).defaults.maxHeldBytes).toBe(512_000);
+  });
+
+  // biome-ignore format: a table reads best one row per line
+  it.each([
+    // why                          file              text                                                             ln  message fragment
+    ["port out of range",           "a.yaml",         "hosts: [a.test]\nports: [443, 70000]\n",                        2,  "ports[1]: must be a port (1-65535)"],
+    ["port as text",                "a.yaml",         "hosts: [a.test]\nports: ['443']\n",                             2,  "ports[0]: must be a port number"],
+    ["empty ports",                 "a.yaml",         "hosts: [a.test]\nports: []\n",                                  2,  "ports: must not be empty"],
+    ["bad header name",             "a.yaml",         "hosts: [a.test]\nsecrets:\n  T: { headers: ['x api key'] }\n",  3,  "secrets.T.headers[0]: must be a header name"],
+    ["unknown secret key",          "a.yaml",         "hosts: [a.test]\nsecrets:\n  T: { header: [authorization] }\n", 3, 'secrets.T.header: unknown key "header" (did you mean "headers"?)'],
+    ["bad graphql type",            "a.yaml",         "hosts: [a.test]\nrules:\n  - graphql: [mutations]\n    action: deny\n", 3, "rules[0].graphql[0]: must be query, mutation or subscription"],
+    ["bad max_pending",             "_defaults.yaml", "max_pending: 0\n",                                              1,  "max_pending: must be at least 1"],
+    ["bad max_held_bytes",          "_defaults.yaml", "max_held_bytes: lots\n",                                        1,  'max_held_bytes: must be a size like 64MiB, got "lots"'],
+  ] as const)("rejects %s with a line", (_why, file, text, line, fragment) => {
+    const issues = issuesOf(text, file);
+    expect(formatIssues(issues)).toContain(`${file}:${line}: ${fragment}`);
+  });
+});
