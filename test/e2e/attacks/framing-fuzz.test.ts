@@ -1,0 +1,178 @@
+/**
+ * Differential framing fuzzer (issue #9, "How we will know"): thousands of seeded request
+ * mutations (method × framing × Connection tokens × body shape × line faults, 1–4 pipelined per
+ * connection, absolute-form and inside CONNECT+TLS, two agents interleaved) thrown at the real
+ * `warden gateway` over raw sockets, with raw recording upstreams. The invariant is checked by
+ * `fuzz/check-invariant.ts`: what the upstream parsed (our strict parser and llhttp, which must
+ * agree) equals what the gateway audited as allowed, byte for byte, each on a connection that only
+ * ever carried its own agent's requests. The policy denies `/denied/**` and allows the rest.
+ *
+ * FUZZ_SEED (default fixed) picks the bytes, FUZZ_RUNS the number of connections, FUZZ_ONLY=3,17
+ * replays chosen cases. A failure prints the seed and the cases' exact bytes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type GatewayProcess, startGateway } from "../../fakes/gateway-process.js";
+import { basicAuth } from "../../fakes/proxy-client.js";
+import { createTestCa } from "../../fakes/test-ca.js";
+import { type AgentRun, type AgentTarget, runCase } from "./fuzz/agent.js";
+import { type AuditEntry, checkInvariant, type Violation } from "./fuzz/check-invariant.js";
+import { type FuzzCase, type GenContext, generateCase } from "./fuzz/generate.js";
+import { llhttpParse } from "./fuzz/llhttp-parse.js";
+import { type RawUpstream, startRawUpstream } from "./fuzz/raw-upstream.js";
+
+const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_f00d) >>> 0;
+const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
+const ONLY = process.env.FUZZ_ONLY?.split(",").map(Number);
+const CONCURRENCY = 24;
+const PLAIN = "fuzz.test";
+const TLS = "tls.fuzz.test";
+
+let gw: GatewayProcess;
+let plain: RawUpstream;
+let tlsUp: RawUpstream;
+let ctx: GenContext;
+let target: AgentTarget;
+
+beforeAll(async () => {
+  const ca = await createTestCa();
+  plain = await startRawUpstream("plain");
+  tlsUp = await startRawUpstream("tls", await ca.issue([TLS]));
+  gw = await startGateway({
+    policies: {
+      fuzz: {
+        hosts: [PLAIN, TLS],
+        rules: [{ name: "no-denied", paths: ["/denied/**"], action: "deny" }],
+        default: "allow",
+      },
+    },
+    upstreamCa: [ca.pemPath],
+    resolve: { [PLAIN]: `127.0.0.1:${plain.port}`, [TLS]: `127.0.0.1:${tlsUp.port}` },
+  });
+  const a = await gw.createAgent("fuzz-a");
+  const b = await gw.createAgent("fuzz-b");
+  ctx = { agents: [a, b], plainHost: PLAIN, tlsHost: TLS };
+  const tokens = new Map([a, b].map((x) => [x.name, x.token]));
+  target = {
+    proxy: gw.proxy,
+    caPem: gw.caPem,
+    tlsHost: TLS,
+    authFor: (agent) => basicAuth(agent, tokens.get(agent) ?? ""),
+  };
+}, 60_000);
+
+afterAll(async () => {
+  await gw?.cleanup();
+  await plain?.close();
+  await tlsUp?.close();
+});
+
+async function auditAfter(seq: number): Promise<{ entries: AuditEntry[]; last: number }> {
+  const entries: AuditEntry[] = [];
+  let last = seq;
+  for (;;) {
+    const res = await gw.control("GET", `/v1/audit?after=${last}&limit=10000`);
+    const rows = res.body as { seq: number; entry: AuditEntry }[];
+    if (!Array.isArray(rows) || rows.length === 0) return { entries, last };
+    for (const row of rows) entries.push(row.entry);
+    last = (rows[rows.length - 1] as { seq: number }).seq;
+  }
+}
+
+/** Waits until the audit stops growing (rows are flushed in batches). */
+async function settledAudit(seq: number): Promise<AuditEntry[]> {
+  let count = -1;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 400));
+    const { entries } = await auditAfter(seq);
+    if (entries.length === count) return entries;
+    count = entries.length;
+  }
+}
+
+async function pool<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const lanes = Array.from({ length: width }, async () => {
+    while (next < items.length) await work(items[next++] as T);
+  });
+  await Promise.all(lanes);
+}
+
+function describeViolations(violations: Violation[], cases: Map<number, FuzzCase>): string {
+  const lines = [`FUZZ_SEED=${SEED} (${violations.length} violations)`];
+  const byKind = new Map<string, Violation[]>();
+  for (const v of violations) byKind.set(v.kind, [...(byKind.get(v.kind) ?? []), v]);
+  const shown = new Set<number>();
+  for (const [kind, vs] of byKind) {
+    lines.push(`== ${kind}: ${vs.length}`);
+    for (const v of vs.slice(0, 6)) {
+      lines.push(`  - cases ${v.cases.join(",")}: ${v.detail.slice(0, 600)}`);
+      for (const c of v.cases.slice(0, 2)) shown.add(c);
+    }
+  }
+  for (const i of [...shown].slice(0, 12)) {
+    const c = cases.get(i);
+    if (!c) continue;
+    lines.push(`case ${i} (${c.agent}, ${c.tunnel ? "tunnel" : "absolute-form"}): ${c.labels.join(" | ")}`);
+    lines.push(`  bytes ${JSON.stringify(c.bytes.toString("latin1"))}`);
+  }
+  return lines.join("\n");
+}
+
+describe("differential framing fuzzer", () => {
+  it(`upstream requests equal audited allows, byte for byte, one agent per upstream connection (${ONLY ? `cases ${ONLY}` : `${RUNS} connections`})`, async () => {
+    const started = performance.now();
+    const before = (await auditAfter(0)).last;
+    const cases = new Map<number, FuzzCase>();
+    const runs = new Map<number, AgentRun | string>();
+    const indices = ONLY ?? Array.from({ length: RUNS }, (_, i) => i);
+    await pool(indices, CONCURRENCY, async (i) => {
+      const c = generateCase(SEED, i, ctx);
+      cases.set(i, c);
+      const read = llhttpParse(c.bytes);
+      const owed = read.requests.filter((r) => r.complete).length + (read.error ? 1 : 0);
+      try {
+        runs.set(
+          i,
+          await runCase(
+            target,
+            c,
+            read.requests.map((r) => r.method),
+            owed,
+          ),
+        );
+      } catch (err) {
+        runs.set(i, `error: ${(err as Error).message}`);
+      }
+    });
+    if (process.env.FUZZ_VERBOSE)
+      for (const [i, r] of runs)
+        console.log(`case ${i}: ${cases.get(i)?.labels.join(" | ")} → ${JSON.stringify(r)}`);
+    if (gw.exited) throw new Error(`the gateway died:\n${gw.output().slice(-4000)}`);
+    const audit = await settledAudit(before);
+    if (process.env.FUZZ_VERBOSE) {
+      for (const e of audit) console.log(`audit ${JSON.stringify(e)}`);
+      for (const c of [...plain.connections, ...tlsUp.connections])
+        console.log(
+          `upstream ${c.id} ${c.liveError ?? ""}: ${JSON.stringify(Buffer.concat(c.chunks).toString("latin1"))}`,
+        );
+    }
+    const result = checkInvariant(cases, [...plain.connections, ...tlsUp.connections], audit);
+    const mutations = [...cases.values()].reduce((n, c) => n + c.labels.length, 0);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const ended = new Map<string, number>();
+    for (const r of runs.values()) {
+      const k = typeof r === "string" ? "error" : r.ended;
+      ended.set(k, (ended.get(k) ?? 0) + 1);
+    }
+    console.log(
+      `framing fuzz: seed ${SEED}, ${cases.size} connections, ${mutations} request mutations, ` +
+        `${result.upstreamRequests} reached upstream, ${result.auditedAllows} audited allows (${result.abandoned} later audited upstream_unreachable), ` +
+        `${plain.connections.length + tlsUp.connections.length} upstream connections, ` +
+        `agent endings ${JSON.stringify(Object.fromEntries(ended))}, ${seconds} s`,
+    );
+    expect(gw.exited).toBe(false);
+    expect((await gw.control("GET", "/v1/health")).status).toBe(200);
+    if (result.violations.length > 0) console.log(describeViolations(result.violations, cases));
+    expect(result.violations.length, `FUZZ_SEED=${SEED}: see the violations printed above`).toBe(0);
+  }, 600_000);
+});
