@@ -24,6 +24,8 @@ export interface BotOptions {
   readonly botName?: string;
   /** Web chat base URL, used in invitation links. */
   readonly webBase?: string;
+  /** The web chat's URL, read whenever a card is built: every card links to `<url>/approvals/<id>`. */
+  readonly webUrl?: () => string | undefined;
   readonly now?: () => number;
 }
 
@@ -60,7 +62,7 @@ export function createBot(opts: BotOptions): Bot {
     channels.set(c.platform, c);
   }
   const roles = createRoleResolver(store);
-  const approver = createChatApprover({ channels, control, store, roles, log, now });
+  const approver = createChatApprover({ channels, control, store, roles, log, now, webBase: opts.webUrl });
   const mailboxEvents = createAgentRelay({ channels, store, log, now });
   const route = createRouter(
     { control, store, log, approver, channels, now, webBase: opts.webBase },

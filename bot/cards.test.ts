@@ -34,8 +34,10 @@ describe("buildCard()", () => {
       { label: "Request", value: "POST https://api.example.test/v1/things" },
       { label: "Policy", value: "example / write" },
       { label: "Expires in", value: "5 min" },
-      { label: "Body", value: '{"token":"****"}' },
+      { label: "Approve for a while", value: "this request for 15 min" },
     ]);
+    expect(c.body).toEqual({ text: '{"token":"****"}', hidden: 0 });
+    expect(c.link).toBeNull();
     expect(c.agentSays).toBe("to create a thing");
     expect(c.status).toBe("Waiting for approval: 1 of 2");
     expect(c.buttons.map((b) => [b.label, b.data])).toEqual([
@@ -67,6 +69,88 @@ describe("buildCard()", () => {
     const c = card({ path: "/a\u202e\u0007b", reason: "line1\nline2\u0000" });
     expect(c.title).toBe("demo wants to POST api.example.test/a  b");
     expect(c.agentSays).toBe("line1\nline2");
+  });
+});
+
+describe("buildCard(): honest cards (DESIGN §3.1)", () => {
+  const honest: Partial<ApprovalView> = {
+    method: "POST",
+    bodyPreview: '{\n  "title": "x",\n  "token": "****"\n}',
+    bodyHidden: 1234,
+    bodyBytes: 5000,
+    contentType: "application/json",
+    contentEncoding: "gzip",
+    secrets: [
+      { name: "GITHUB_TOKEN", where: "Authorization header" },
+      { name: "API_KEY", where: "query parameter key" },
+    ],
+    overrides: [
+      { via: "X-HTTP-Method-Override header", method: "DELETE" },
+      { via: "_method query parameter", method: "PUT" },
+    ],
+    grantCovers: "PUT /repos/*/*/pulls/*/merge",
+  };
+
+  it("lists secrets and where, content type and encoding, every override; links the full request", () => {
+    const c = buildCard({ ...VIEW, ...honest }, { now: () => NOW, webBase: "http://127.0.0.1:7420/" });
+    const line = (label: string) => c.lines.filter((l) => l.label === label).map((l) => l.value);
+    expect(line("Secrets carried")).toEqual([
+      "GITHUB_TOKEN → Authorization header, API_KEY → query parameter key",
+    ]);
+    expect(line("Content")).toEqual(["application/json, gzip-encoded, 5000 bytes"]);
+    expect(line("Method override")).toEqual([
+      "X-HTTP-Method-Override: DELETE — checked as POST and DELETE",
+      "_method query parameter = PUT — checked as POST and PUT",
+    ]);
+    expect(c.body).toEqual({ text: '{\n  "title": "x",\n  "token": "****"\n}', hidden: 1234 });
+    expect(c.link).toBe(`http://127.0.0.1:7420/approvals/${ID}`);
+  });
+
+  it("the grant button says what it covers, with a short form; the card states the coverage", () => {
+    const c = card(honest);
+    const grant = c.buttons.find((b) => b.data.endsWith(":grant"));
+    expect(grant).toMatchObject({
+      label: "Approve all PUT /repos/*/*/pulls/*/merge for 15 min",
+      shortLabel: "Approve similar for 15 min",
+    });
+    expect(c.lines).toContainEqual({
+      label: "Approve for a while",
+      value: '"Approve similar" approves all PUT /repos/*/*/pulls/*/merge for 15 min',
+    });
+    expect(card({ ...honest, state: "approved" }).lines.map((l) => l.label)).not.toContain(
+      "Approve for a while",
+    );
+  });
+
+  it("says 'none' when no secret is carried; old rows without the facts show neither line", () => {
+    expect(card({ secrets: [] }).lines).toContainEqual({ label: "Secrets carried", value: "none" });
+    expect(card({}).lines.map((l) => l.label)).not.toContain("Secrets carried");
+    expect(card({}).lines.map((l) => l.label)).not.toContain("Content");
+  });
+
+  it("cuts a huge URL, reason and body only with a count of what is not shown", () => {
+    const path = `/${"p".repeat(9000)}`;
+    const c = card({
+      path,
+      url: `https://api.example.test${path}`,
+      reason: "r".repeat(5000),
+      bodyPreview: "b".repeat(20_000),
+      bodyHidden: 10,
+    });
+    expect(c.title).toBe("demo wants to POST api.example.test (path in the Request line)");
+    const request = c.lines.find((l) => l.label === "Request");
+    expect((request?.value.length ?? 0) + (request?.hidden ?? 0)).toBe(
+      `POST https://api.example.test${path}`.length,
+    );
+    expect(request?.hidden).toBeGreaterThan(0);
+    expect((c.agentSays?.length ?? 0) + (c.agentSaysHidden ?? 0)).toBe(5000);
+    expect(c.body?.text.length).toBe(16_000);
+    expect(c.body?.hidden).toBe(4000 + 10);
+  });
+
+  it("an empty preview of a hidden body still shows as a body of hidden characters", () => {
+    expect(card({ bodyPreview: "", bodyHidden: 77 }).body).toEqual({ text: "", hidden: 77 });
+    expect(card({ bodyPreview: "" }).body).toBeNull();
   });
 });
 

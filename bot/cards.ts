@@ -20,6 +20,16 @@ export interface BuildCardOptions {
   readonly now?: () => number;
   /** Display name for an approver id in the status line (defaults to the id). */
   readonly nameOf?: (id: string) => string;
+  /**
+   * The web chat's base URL (`http://127.0.0.1:7420`, or its public URL): every card links to the
+   * full held request at `<base>/approvals/<id>`. Absent: no link (tests of other parts).
+   */
+  readonly webBase?: string;
+}
+
+/** `<base>/approvals/<id>`: where the whole held request can be read (signed-in approvers only). */
+export function fullRequestUrl(base: string, approvalId: string): string {
+  return `${base.replace(/\/+$/, "")}/approvals/${encodeURIComponent(approvalId)}`;
 }
 
 // Approval ids are UUIDs from the gateway; the tail bounds the total at 64 bytes.
@@ -54,37 +64,101 @@ export function parseCardVerb(data: unknown): CardActionKind | undefined {
 export function buildCard(view: ApprovalView, opts: BuildCardOptions = {}): Card {
   const now = opts.now ?? Date.now;
   const nameOf = opts.nameOf ?? ((id: string) => id);
-  const agent = clean(view.agent, 64);
-  const target = clean(`${view.host}${view.path}`, 200);
-  const lines: { label: string; value: string }[] = [
+  const agent = clean(view.agent, 64).text;
+  const method = clean(view.method, 16).text;
+  const request = clean(`${view.method} ${view.url}`, MAX_VALUE);
+  const lines: Card["lines"][number][] = [
     { label: "Agent", value: agent },
-    { label: "Request", value: clean(`${view.method} ${view.url}`, 400) },
-    { label: "Policy", value: `${clean(view.policy, 64)} / ${clean(view.rule, 64)}` },
+    { label: "Request", value: request.text, ...hiddenOf(request) },
+    { label: "Policy", value: `${clean(view.policy, 64).text} / ${clean(view.rule, 64).text}` },
   ];
+  // Both methods are evaluated; the approver must see that the upstream may act on the second one.
+  for (const o of view.overrides ?? []) {
+    const header = o.via.endsWith(" header") ? `${o.via.slice(0, -" header".length)}: ` : `${o.via} = `;
+    const second = clean(o.method, 16).text;
+    lines.push({
+      label: "Method override",
+      value: `${clean(header, 80).text}${second} — checked as ${method} and ${second}`,
+    });
+  }
+  if (view.secrets !== undefined)
+    lines.push({
+      label: "Secrets carried",
+      value:
+        view.secrets.length === 0
+          ? "none"
+          : view.secrets.map((p) => `${clean(p.name, 64).text} → ${clean(p.where, 100).text}`).join(", "),
+    });
+  const content = contentLine(view);
+  if (content) lines.push({ label: "Content", value: content });
   if (view.state === "pending")
     lines.push({ label: "Expires in", value: formatDuration(Date.parse(view.expiresAt) - now()) });
-  if (view.bodyPreview) lines.push({ label: "Body", value: clean(view.bodyPreview, 500, true) });
+  const grant = view.grantMs ? grantLabels(view, formatDuration(view.grantMs)) : undefined;
+  if (grant && view.state === "pending") lines.push({ label: "Approve for a while", value: grant.covers });
   const pending = view.state === "pending";
   const buttons: Card["buttons"] = pending
     ? [
         { label: "Approve", data: actionData(view.id, "approve"), style: "primary" },
         { label: "Deny", data: actionData(view.id, "deny"), style: "danger" },
-        ...(view.grantMs
-          ? [{ label: `Approve for ${formatDuration(view.grantMs)}`, data: actionData(view.id, "grant") }]
+        ...(grant
+          ? [{ label: grant.label, shortLabel: grant.short, data: actionData(view.id, "grant") }]
           : []),
       ]
     : [];
+  const reason = view.reason ? clean(view.reason, MAX_VALUE, true) : undefined;
+  const body = clean(view.bodyPreview, MAX_BODY, true);
+  const bodyHidden = Math.max(0, view.bodyHidden ?? 0) + body.hidden;
   return {
-    title: `${agent} wants to ${clean(view.method, 16)} ${target}`,
+    title: `${agent} wants to ${method} ${titleTarget(view)}`,
     lines,
-    agentSays: view.reason ? clean(view.reason, 500, true) : null,
+    agentSays: reason ? reason.text : null,
+    ...(reason?.hidden ? { agentSaysHidden: reason.hidden } : {}),
+    body: body.text !== "" || bodyHidden > 0 ? { text: body.text, hidden: bodyHidden } : null,
+    link: opts.webBase ? fullRequestUrl(opts.webBase, view.id) : null,
     status: statusOf(view, nameOf),
     buttons,
   };
 }
 
+/** Host and path when short; a long path is not cut in the title but pointed to (the Request line). */
+function titleTarget(view: ApprovalView): string {
+  const host = clean(view.host, 256);
+  const target = clean(`${view.host}${view.path}`, 100);
+  return target.hidden === 0 ? target.text : `${host.text} (path in the Request line)`;
+}
+
+/** "application/json; charset=utf-8, gzip-encoded, 1234 bytes"; undefined for old rows without facts. */
+function contentLine(view: ApprovalView): string | undefined {
+  if (view.contentType === undefined && view.contentEncoding === undefined && view.bodyBytes === undefined)
+    return undefined;
+  const parts = [view.contentType ? clean(view.contentType, 200).text : "no content type"];
+  if (view.contentEncoding) parts.push(`${clean(view.contentEncoding, 64).text}-encoded`);
+  if (view.bodyBytes !== undefined) parts.push(`${view.bodyBytes} bytes`);
+  return parts.join(", ");
+}
+
+/** The grant button says what it covers; `short` when a platform's label limit is too small. */
+function grantLabels(view: ApprovalView, duration: string): { label: string; short: string; covers: string } {
+  const covers = view.grantCovers ? clean(view.grantCovers, 300).text : "";
+  if (!covers)
+    return {
+      label: `Approve for ${duration}`,
+      short: `Approve for ${duration}`,
+      covers: `this request for ${duration}`,
+    };
+  return {
+    label: `Approve all ${covers} for ${duration}`,
+    short: `Approve similar for ${duration}`,
+    covers: `"Approve similar" approves all ${covers} for ${duration}`,
+  };
+}
+
 function statusOf(view: ApprovalView, nameOf: (id: string) => string): string {
-  const names = (ids: readonly string[]): string => ids.map((id) => clean(nameOf(id), 64)).join(", ");
+  const names = (ids: readonly string[]): string =>
+    ids
+      .map((id) => clean(nameOf(id), 64))
+      .map((n) => (n.hidden > 0 ? `${n.text}… (+${n.hidden})` : n.text))
+      .join(", ");
   switch (view.state) {
     case "pending":
       return `Waiting for approval: ${view.approvals.length} of ${view.needed}`;
@@ -115,7 +189,14 @@ const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: same set, keeping newlines
 const CONTROL_KEEP_NL_RE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
-function clean(text: string, max: number, multiline = false): string {
+// Bounds on what a card carries (channels cut further, honestly, to their platform's limits).
+const MAX_VALUE = 4000;
+const MAX_BODY = 16_000;
+
+const hiddenOf = (c: { hidden: number }): { hidden?: number } => (c.hidden > 0 ? { hidden: c.hidden } : {});
+
+/** Strips control and bidi characters; cuts at `max`, reporting how many characters were cut. */
+function clean(text: string, max: number, multiline = false): { text: string; hidden: number } {
   const out = text.replace(multiline ? CONTROL_KEEP_NL_RE : CONTROL_RE, multiline ? "" : " ");
-  return out.length > max ? `${out.slice(0, max - 1)}…` : out;
+  return out.length > max ? { text: out.slice(0, max), hidden: out.length - max } : { text: out, hidden: 0 };
 }

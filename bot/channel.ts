@@ -67,20 +67,45 @@ export interface SentRef {
   readonly messageId: string;
 }
 
-/** An approval card, built by the bot from gateway data only. Channels render it; they never add to it. */
+/**
+ * An approval card, built by the bot from gateway data only. Channels render it; they never add to it.
+ * Honest cards (DESIGN §3.1): a channel that cannot show all of a text (its own length limits) cuts
+ * it with `notShown()` (bot/channels/text.ts), counting the characters already cut before it
+ * (`hidden`), so an approver always reads how much is missing and where to see it (`link`).
+ */
 export interface Card {
   readonly title: string;
-  readonly lines: readonly { readonly label: string; readonly value: string }[];
+  /** `hidden`: characters of `value` the bot already left out (0 or absent: none). */
+  readonly lines: readonly { readonly label: string; readonly value: string; readonly hidden?: number }[];
   /** The agent's stated reason; channels must show it labelled as the agent's words. */
   readonly agentSays: string | null;
+  /** Characters of the reason already left out. */
+  readonly agentSaysHidden?: number;
+  /**
+   * The request body as the gateway previewed it (secrets masked, JSON pretty-printed): shown
+   * monospace with its line breaks, never as markup. `hidden` counts the characters not in `text`.
+   */
+  readonly body?: CardBody | null;
+  /** The full held request (every header, the whole body) on the web chat: shown on every card. */
+  readonly link?: string | null;
   /** "Waiting: 1 of 2 approvals", "Approved by …", "Expired". */
   readonly status: string;
-  /** Empty once decided: channels remove or disable the buttons. `data` is ≤ 64 bytes. */
+  /**
+   * Empty once decided: channels remove or disable the buttons. `data` is ≤ 64 bytes. A label longer
+   * than the platform allows is replaced by `shortLabel` (the card's lines state the full meaning).
+   */
   readonly buttons: readonly {
     readonly label: string;
+    readonly shortLabel?: string;
     readonly data: string;
     readonly style?: "primary" | "danger";
   }[];
+}
+
+/** A body preview and how many of its characters are not in `text`. */
+export interface CardBody {
+  readonly text: string;
+  readonly hidden: number;
 }
 
 export interface Channel {

@@ -4,13 +4,15 @@
  * chats and to chats bound to the agent; if no approver can be reached, `requested` throws and the
  * gateway denies. A tap counts only if its data parses strictly, names an approval we sent a card for,
  * and arrives on one of the very messages we sent for it; the gateway then decides whether the tapper
- * (or one of their linked identities) is an allowed approver. Refusals change nothing.
+ * (or one of their linked identities) is an allowed approver. Refusals change nothing. The web chat's
+ * full-request page (`<web>/approvals/<id>`) shows a held request only to someone who may decide it
+ * (the same test a tap's vote passes), and its buttons decide through the same path as a tap.
  */
 import type { ApprovalView, Approver, Log, RoleResolver, SecurityAlert } from "../gateway/index.js";
 import type { BotStore, Person, Role } from "./bot-store.js";
-import { buildCard, parseCardAction, parseCardVerb } from "./cards.js";
-import type { Address, Channel, InboundAction } from "./channel.js";
-import type { ControlPort } from "./control-port.js";
+import { buildCard, type CardActionKind, parseCardAction, parseCardVerb } from "./cards.js";
+import type { Address, Card, Channel, InboundAction } from "./channel.js";
+import type { ControlPort, HeldRequest } from "./control-port.js";
 import { roleAtLeast } from "./roles.js";
 
 export interface ChatApproverOptions {
@@ -20,11 +22,23 @@ export interface ChatApproverOptions {
   readonly roles: RoleResolver;
   readonly log: Log;
   readonly now?: () => number;
+  /** The web chat's base URL: cards link to `<base>/approvals/<id>`. Absent: cards carry no link. */
+  readonly webBase?: () => string | undefined;
 }
+
+/** What the full-request page shows: the card's facts and, while it is held, the whole request. */
+export type FullRequestView =
+  | { readonly kind: "ok"; readonly view: ApprovalView; readonly card: Card; readonly request?: HeldRequest }
+  | { readonly kind: "forbidden" }
+  | { readonly kind: "not_found" };
 
 /** An `Approver` that also handles the taps on the cards it sent. */
 export interface ChatApprover extends Required<Approver> {
   handleAction(event: InboundAction): Promise<void>;
+  /** The full-request page for `who` (`<platform>:<userId>`): only for people who may decide it. */
+  fullRequest(who: string, approvalId: string): Promise<FullRequestView>;
+  /** A decision from the full-request page: the same path (and answers) as a tap on a card. */
+  decideFromPage(who: string, approvalId: string, action: CardActionKind): Promise<string>;
   /** The private chat to reach a person on, preferring their chosen platform. */
   dmOf(person: Person): Address | undefined;
 }
@@ -35,7 +49,7 @@ const key = (a: Address): string => `${a.platform}\u0000${a.chatId}\u0000${a.thr
 export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
   const { channels, control, store, roles, log } = opts;
   const nameOf = (id: string): string => store.personOf(id)?.name ?? id;
-  const card = (view: ApprovalView) => buildCard(view, { now: opts.now, nameOf });
+  const card = (view: ApprovalView) => buildCard(view, { now: opts.now, nameOf, webBase: opts.webBase?.() });
 
   function dmOfIdentity(identity: string): Address | undefined {
     const colon = identity.indexOf(":");
@@ -140,45 +154,72 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
         log("bot_action_refused", { by: event.from.id, reason: !parsed ? "bad_data" : "unknown_card" });
         return reply(event, "This button is not valid.");
       }
-      const out = control.decide(view.id, {
-        decision: parsed.action === "deny" ? "deny" : "approve",
-        by: voterId(event.from.id, view),
-        scope: parsed.action === "grant" ? "grant" : "once",
-      });
-      if (out.ok) {
-        const a = out.approval;
-        if (a.state === "pending")
-          return reply(event, `Counted: ${a.approvals.length} of ${a.needed} approvals.`);
-        return reply(event, a.state === "denied" ? "Denied." : "Approved.");
+      return reply(event, decide(event.from.id, view, parsed.action));
+    },
+
+    async fullRequest(who: string, approvalId: string): Promise<FullRequestView> {
+      const view = control.getApproval(approvalId);
+      if (!view) return { kind: "not_found" };
+      if (!mayDecide(who, view)) {
+        log("bot_full_request_refused", { by: who, approval: view.id });
+        return { kind: "forbidden" };
       }
-      if (out.status === 403) return reply(event, "You are not an approver for this request");
-      if (out.status === 409 && control.getApproval(view.id)?.state === "expired")
-        return reply(event, "Expired");
-      if (out.status === 409)
-        return reply(
-          event,
-          out.code === "already_voted" ? "You already voted on this request" : "Already decided",
-        );
-      if (out.status === 404) return reply(event, "This request no longer exists.");
-      return reply(
-        event,
-        out.status === 400 ? "This rule offers no time-limited approval." : "Could not record that.",
-      );
+      const request = view.state === "pending" ? await control.heldRequest?.(view.id) : undefined;
+      return { kind: "ok", view, card: card(view), ...(request ? { request } : {}) };
+    },
+
+    async decideFromPage(who: string, approvalId: string, action: CardActionKind): Promise<string> {
+      const view = control.getApproval(approvalId);
+      if (!view) return "This request no longer exists.";
+      return decide(who, view, action);
     },
   };
 
+  /** Casts `from`'s vote (as the identity voterId picks) and says what happened, as a tap's reply. */
+  function decide(from: string, view: ApprovalView, action: CardActionKind): string {
+    const out = control.decide(view.id, {
+      decision: action === "deny" ? "deny" : "approve",
+      by: voterId(from, view),
+      scope: action === "grant" ? "grant" : "once",
+    });
+    if (out.ok) {
+      const a = out.approval;
+      if (a.state === "pending") return `Counted: ${a.approvals.length} of ${a.needed} approvals.`;
+      return a.state === "denied" ? "Denied." : "Approved.";
+    }
+    if (out.status === 403) return "You are not an approver for this request";
+    if (out.status === 409 && control.getApproval(view.id)?.state === "expired") return "Expired";
+    if (out.status === 409)
+      return out.code === "already_voted" ? "You already voted on this request" : "Already decided";
+    if (out.status === 404) return "This request no longer exists.";
+    return out.status === 400 ? "This rule offers no time-limited approval." : "Could not record that.";
+  }
+
+  /** The identities one person votes as: all their linked ones, or just `from` for a stranger. */
+  function candidatesOf(from: string): string[] {
+    const person = store.personOf(from);
+    return person ? store.identitiesOf(person.id).sort() : [from];
+  }
+
+  /** Whether the gateway would count `id`'s vote on `view` (an explicit id, or a role it holds). */
+  function allowed(id: string, view: ApprovalView): boolean {
+    return view.approvers.some((a) => (a.startsWith("role:") ? roles.hasRole(id, a.slice(5)) : a === id));
+  }
+
+  /** Whether `from` (or an identity linked to them) may decide `view`: who may see the full request. */
+  function mayDecide(from: string, view: ApprovalView): boolean {
+    return candidatesOf(from).some((id) => allowed(id, view));
+  }
+
   /** The identity the vote is cast as: the tapper's own, or a linked one the policy names. */
   function voterId(from: string, view: ApprovalView): string {
-    const person = store.personOf(from);
     // One person is one voter: always the same identity, whichever platform they tap on, so linked
     // accounts can never make up a quorum on their own.
-    const candidates = person ? store.identitiesOf(person.id).sort() : [from];
+    const candidates = candidatesOf(from);
     const voted = candidates.find((id) => view.approvals.includes(id) || view.deniedBy === id);
     if (voted) return voted;
-    const allowed = (id: string): boolean =>
-      view.approvers.some((a) => (a.startsWith("role:") ? roles.hasRole(id, a.slice(5)) : a === id));
     // No candidate allowed: vote as the tapper so the gateway refuses and audits it.
-    return candidates.find(allowed) ?? from;
+    return candidates.find((id) => allowed(id, view)) ?? from;
   }
 }
 

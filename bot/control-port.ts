@@ -12,6 +12,22 @@ export type DecideOutcome =
 
 export type PolicyWriteOutcome = { readonly ok: true } | { readonly ok: false; readonly errors: string };
 
+/**
+ * A held request in full, as the gateway's control API returns it (`GET /v1/approvals/{id}/request`):
+ * every header as sent (secret placeholders shown as `[secret NAME]`, never values) and the whole body.
+ * Everything in it was written by the agent: untrusted text to be escaped wherever it is shown.
+ */
+export interface HeldRequest {
+  readonly id: string;
+  readonly method: string;
+  readonly url: string;
+  readonly headers: readonly (readonly [string, string])[];
+  /** The body, as text (`utf8`) or, when it is not valid UTF-8, base64. */
+  readonly body: string;
+  readonly bodyEncoding: "utf8" | "base64";
+  readonly bodyBytes: number;
+}
+
 export interface AgentInfo {
   readonly name: string;
   readonly state: string;
@@ -25,6 +41,12 @@ export interface ControlPort {
     id: string,
     input: { decision: "approve" | "deny"; by: string; scope: "once" | "grant" },
   ): DecideOutcome;
+  /**
+   * The held request of a pending approval, in full (for the full-request page). Undefined when the
+   * gateway no longer holds it (decided, expired, used) or has no such approval. Optional: a
+   * ControlPort without it shows the approval's card facts only.
+   */
+  heldRequest?(id: string): Promise<HeldRequest | undefined>;
 
   startAgent(name: string, provider: string): Promise<AgentInfo>;
   stopAgent(name: string): Promise<boolean>;

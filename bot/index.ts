@@ -12,5 +12,12 @@ export type {
   Sender,
   SentRef,
 } from "./channel.js";
-export type { AgentInfo, ControlPort, DecideOutcome, PolicyWriteOutcome } from "./control-port.js";
+export type { FullRequestView } from "./chat-approver.js";
+export type {
+  AgentInfo,
+  ControlPort,
+  DecideOutcome,
+  HeldRequest,
+  PolicyWriteOutcome,
+} from "./control-port.js";
 export { createRoleResolver, redeemToken } from "./roles.js";

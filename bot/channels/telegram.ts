@@ -14,9 +14,9 @@
  * tap) cannot stall delivery of the tap it waits for; every callback query is answered exactly once.
  */
 import { Bot, GrammyError, HttpError } from "grammy";
-import type { CallbackQuery, InlineKeyboardButton, Message } from "grammy/types";
+import type { CallbackQuery, InlineKeyboardButton, Message, MessageEntity } from "grammy/types";
 import type { Address, Card, Channel, InboundEvent, InboundMessage, SentRef } from "../channel.js";
-import { renderCardText, splitText } from "./text.js";
+import { buttonLabel, renderCard, splitText } from "./text.js";
 
 export interface TelegramChannelOptions {
   readonly token: string;
@@ -45,6 +45,8 @@ export const DEFAULT_COMMANDS: readonly { command: string; description: string }
 
 const TEXT_LIMIT = 4096;
 const CALLBACK_DATA_LIMIT = 64;
+/** Inline button text: Telegram shows about this much; longer grant labels use their short form. */
+const BUTTON_LABEL_LIMIT = 64;
 const ANSWER_LIMIT = 200;
 const MAX_RETRY_AFTER_S = 30;
 const HINTS: Record<number, string> = {
@@ -182,10 +184,20 @@ export function createTelegramChannel(options: TelegramChannelOptions): Channel 
   bot.catch((err) => log?.("telegram.update_error", { error: scrub(String(err.error)) }));
 
   const noPreview = { link_preview_options: { is_disabled: true } };
-  async function send(to: Address, text: string, markup?: ReturnType<typeof keyboard>): Promise<SentRef> {
+  async function send(
+    to: Address,
+    text: string,
+    markup?: ReturnType<typeof keyboard>,
+    entities?: MessageEntity[],
+  ): Promise<SentRef> {
     if (to.platform !== "telegram") throw new Error(`Telegram channel cannot send to ${to.platform}`);
     const thread = to.threadId === undefined ? {} : { message_thread_id: Number(to.threadId) };
-    const extra = { ...thread, ...noPreview, ...(markup ? { reply_markup: markup } : {}) };
+    const extra = {
+      ...thread,
+      ...noPreview,
+      ...(markup ? { reply_markup: markup } : {}),
+      ...(entities ? { entities } : {}),
+    };
     return refOf(await call("sendMessage", () => bot.api.sendMessage(to.chatId, text, extra)));
   }
 
@@ -196,9 +208,23 @@ export function createTelegramChannel(options: TelegramChannelOptions): Channel 
         if (bytes === 0 || bytes > CALLBACK_DATA_LIMIT) {
           throw new Error(`Telegram button data must be 1–64 bytes; "${b.label}" has ${bytes}`);
         }
-        return [{ text: b.label, callback_data: b.data, ...(b.style ? { style: b.style } : {}) }];
+        const text = buttonLabel(b, BUTTON_LABEL_LIMIT);
+        return [{ text, callback_data: b.data, ...(b.style ? { style: b.style } : {}) }];
       }),
     };
+  }
+
+  /**
+   * The card as plain text (never a parse_mode) plus explicit entities: the body in a `pre` block
+   * (monospace, line breaks kept; entities are not parsed from text, so the agent cannot open or
+   * close one) and our own link as a `url`. Offsets are UTF-16 units, as JavaScript counts.
+   */
+  function cardText(card: Card): { text: string; entities: MessageEntity[] } {
+    const r = renderCard(card, TEXT_LIMIT, { prefixBody: false });
+    const entities: MessageEntity[] = [];
+    if (r.body && r.body.length > 0) entities.push({ type: "pre", ...r.body });
+    if (r.link) entities.push({ type: "url", ...r.link });
+    return { text: r.text, entities };
   }
 
   return {
@@ -232,12 +258,13 @@ export function createTelegramChannel(options: TelegramChannelOptions): Channel 
       return last;
     },
     async sendCard(to, card) {
-      return send(to, renderCardText(card, TEXT_LIMIT), keyboard(card));
+      const { text, entities } = cardText(card);
+      return send(to, text, keyboard(card), entities);
     },
     async updateCard(ref, card) {
-      const extra = { ...noPreview, reply_markup: keyboard(card) }; // no buttons → removes them
-      const edit = () =>
-        bot.api.editMessageText(ref.chatId, Number(ref.messageId), renderCardText(card, TEXT_LIMIT), extra);
+      const { text, entities } = cardText(card);
+      const extra = { ...noPreview, reply_markup: keyboard(card), entities }; // no buttons → removes them
+      const edit = () => bot.api.editMessageText(ref.chatId, Number(ref.messageId), text, extra);
       await call("editMessageText", edit, (e) => e.description.includes("message is not modified"));
     },
     privateChat(userId) {

@@ -7,11 +7,13 @@
  * backslash before any punctuation), card fields are flattened to one line with bidi controls
  * stripped (`oneLine`), and every message carries `allowed_mentions: {parse: []}` so nothing pings.
  * The status is an embed field, not the footer: footers render no markdown, so escapes would show.
+ * The body preview sits in a code block (nothing renders there; backtick runs are split with a
+ * zero-width space so they cannot close it). Every cut says how many characters it hides.
  */
 import type { APIActionRowComponent, APIButtonComponent, APIEmbed } from "discord.js";
 import { ButtonStyle, ComponentType } from "discord.js";
 import type { Card } from "../../channel.js";
-import { oneLine, splitText } from "../text.js";
+import { bodyText, buttonLabel, fitBody, fitText, notShown, oneLine, splitText } from "../text.js";
 
 /** Discord's limit for message content, in characters. */
 export const TEXT_LIMIT = 2000;
@@ -40,16 +42,14 @@ export function escapeMarkdown(s: string): string {
     .replace(/^(\s*\d+)\./gm, "$1\\.");
 }
 
-/** Escapes, then cuts to `max` characters without leaving a dangling backslash. */
-function escaped(s: string, max: number): string {
-  const out = escapeMarkdown(s);
-  if (out.length <= max) return out;
-  let cut = max - 1;
-  // Count the backslashes before the cut: an odd number means we would split an escape.
-  let n = 0;
-  while (cut - 1 - n >= 0 && out[cut - 1 - n] === "\\") n++;
-  if (n % 2 === 1) cut--;
-  return `${out.slice(0, cut)}…`;
+/**
+ * Flattened, escaped and cut to `max` characters once escaped; a cut says how many characters of
+ * the text it hides, `hidden` (cut before) included. Cutting happens before escaping, so no escape
+ * is ever split.
+ */
+function escaped(s: string, max: number, hidden = 0): string {
+  const flat = oneLine(s, Number.POSITIVE_INFINITY);
+  return escapeMarkdown(fitText(flat, max, hidden, (t) => escapeMarkdown(t).length));
 }
 
 /**
@@ -66,27 +66,68 @@ export function contentChunks(text: string, limit = TEXT_LIMIT): string[] {
   return out;
 }
 
-/** The embed for a card: title, one field per line, the agent's words labelled, the status last. */
+/** Discord's embed limits: description, field value, fields, and all text of one embed together. */
+const DESCRIPTION_LIMIT = 4096;
+const FIELD_LIMIT = 1024;
+const MAX_FIELDS = 25;
+const EMBED_TOTAL = 6000;
+const BODY_HEAD = "**Body** (as sent, secrets masked)\n```\n";
+const BODY_TAIL = "\n```";
+
+/** Inside a code block nothing renders, but a backtick run could close it: a zero-width space splits every run. */
+const fence = (s: string): string => s.replace(/`/g, "`\u200b");
+
+/** Our own link: shown only when it is a plain http(s) URL, so it cannot carry markdown. */
+const safeLink = (link: string | null | undefined): string | undefined =>
+  link && /^https?:\/\/[^\s<>()[\]`|*_~\\]+$/.test(link) ? link : undefined;
+
+/**
+ * The embed for a card: title (linking to the full request), the body preview as a code block in
+ * the description, one field per line, the agent's words labelled, the status and the link last.
+ * Field values are cut to 1024, then shorter until the whole embed fits Discord's 6000 characters;
+ * every cut says how many characters it hides.
+ */
 export function cardEmbed(card: Card): APIEmbed {
-  const fields = card.lines.slice(0, 22).map((l) => ({
-    name: escaped(oneLine(l.label, 256), 256),
-    value: escaped(oneLine(l.value, 1024), 1024) || "\u200b",
-    inline: false,
-  }));
-  if (card.agentSays !== null) {
-    // Quoted, so even an empty or odd reason is visibly a quotation.
-    fields.push({
-      name: AGENT_SAYS_LABEL,
-      value: `"${escaped(oneLine(card.agentSays, 1000), 1000)}"`,
+  const link = safeLink(card.link);
+  let embed: APIEmbed = {};
+  for (const max of [FIELD_LIMIT, 500, 250, 120, 60]) {
+    const lines = card.lines.map((l) => ({ name: l.label, value: l.value, hidden: l.hidden ?? 0 }));
+    // More lines than fields: the rest share the last field rather than silently disappearing.
+    const room = MAX_FIELDS - 1 - (card.agentSays === null ? 0 : 1) - (link ? 1 : 0);
+    if (lines.length > room) {
+      const rest = lines.splice(room - 1);
+      lines.push({ name: "More", value: rest.map((l) => `${l.name}: ${l.value}`).join("; "), hidden: 0 });
+    }
+    const fields = lines.map((l) => ({
+      name: escaped(l.name, 256),
+      value: escaped(l.value, max, l.hidden) || "\u200b",
       inline: false,
-    });
+    }));
+    if (card.agentSays !== null) {
+      // Quoted, so even an empty or odd reason is visibly a quotation.
+      fields.push({
+        name: AGENT_SAYS_LABEL,
+        value: `"${escaped(card.agentSays, max - 2, card.agentSaysHidden ?? 0)}"`,
+        inline: false,
+      });
+    }
+    fields.push({ name: "Status", value: escaped(card.status, FIELD_LIMIT) || "\u200b", inline: false });
+    if (link) fields.push({ name: "Full request (all headers, the whole body)", value: link, inline: false });
+    const title = escaped(card.title, 256);
+    embed = { title, ...(link ? { url: link } : {}), fields };
+    const used = title.length + fields.reduce((n, f) => n + f.name.length + f.value.length, 0);
+    if (!card.body || (card.body.text === "" && card.body.hidden === 0)) {
+      if (used <= EMBED_TOTAL) return embed;
+      continue;
+    }
+    const bodyRoom = Math.min(DESCRIPTION_LIMIT, EMBED_TOTAL - used) - BODY_HEAD.length - BODY_TAIL.length;
+    if (bodyRoom < 200) continue;
+    const body = fitBody(card.body, bodyRoom, (t) => fence(t).length);
+    return { ...embed, description: `${BODY_HEAD}${fence(body)}${BODY_TAIL}` };
   }
-  fields.push({
-    name: "Status",
-    value: escaped(oneLine(card.status, 1024), 1024) || "\u200b",
-    inline: false,
-  });
-  return { title: escaped(oneLine(card.title, 256), 256), fields };
+  // Dozens of lines (never in practice): the body is only counted, never silently dropped.
+  const count = card.body ? bodyText(card.body.text).length + card.body.hidden : 0;
+  return count > 0 ? { ...embed, description: `**Body**: ${notShown(count)}` } : embed;
 }
 
 /** Button rows for a card; `[]` when it has none (which removes them when editing). */
@@ -100,7 +141,7 @@ export function cardComponents(card: Card): APIActionRowComponent<APIButtonCompo
     return {
       type: ComponentType.Button,
       // Labels render no markdown: flatten, never escape (a backslash would show).
-      label: oneLine(b.label, BUTTON_LABEL_LIMIT) || "…",
+      label: buttonLabel(b, BUTTON_LABEL_LIMIT) || "…",
       custom_id: b.data,
       style: styleOf(b.style),
     };

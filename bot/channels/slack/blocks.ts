@@ -1,12 +1,15 @@
 /**
  * Block Kit rendering of an approval card (pure; no SDK calls). Everything on a card may come from
  * an agent, so every text object is `plain_text` (never `mrkdwn`: no links, mentions or formatting),
- * escaped, flattened to one line with bidi controls stripped, and cut to Block Kit's limits. The
+ * escaped, flattened to one line with bidi controls stripped, and cut to Block Kit's limits — every
+ * cut saying how many characters it hides. The body preview is a `rich_text_preformatted` element:
+ * monospace, line breaks kept, and literal (rich text elements are structure, never parsed as
+ * markup). The only `mrkdwn` is our own link to the full request (base URL + approval id). The
  * agent's reason sits in its own context block, labelled as the agent's words, after the facts the
  * gateway vouches for. Buttons carry the bot's opaque data as `value`; each has its own action_id.
  */
 import type { Card } from "../../channel.js";
-import { renderCardText } from "../text.js";
+import { buttonLabel, fitBody, renderCardText } from "../text.js";
 import { escapeSlack, fitLine } from "./slack-text.js";
 
 /** The subset of Block Kit we emit; structurally compatible with Slack's `KnownBlock`. */
@@ -18,10 +21,15 @@ export type Button = {
   value: string;
   style?: "primary" | "danger";
 };
+export type Mrkdwn = { type: "mrkdwn"; text: string };
 export type CardBlock =
   | { type: "header"; text: PlainText }
+  | {
+      type: "rich_text";
+      elements: [{ type: "rich_text_preformatted"; elements: [{ type: "text"; text: string }] }];
+    }
   | { type: "section"; text?: PlainText; fields?: PlainText[] }
-  | { type: "context"; elements: PlainText[] }
+  | { type: "context"; elements: (PlainText | Mrkdwn)[] }
   | { type: "actions"; block_id: string; elements: Button[] };
 
 /** Prefix of every action_id we send; taps on anything else are not ours. */
@@ -32,34 +40,62 @@ const BUTTON_DATA_LIMIT = 64;
 const HEADER_LIMIT = 150;
 const FIELD_LIMIT = 2000;
 const FIELDS_PER_SECTION = 10;
+const MAX_BLOCKS = 50;
 const BUTTON_LABEL_LIMIT = 75;
+/** The body preview: one preformatted block of at most Slack's usual block text limit. */
+const BODY_LIMIT = 3000;
 
-const plain = (text: string, max: number): PlainText => ({
+const plain = (text: string, max: number, hidden = 0): PlainText => ({
   type: "plain_text",
-  text: fitLine(text, max) || " ",
+  text: fitLine(text, max, hidden) || " ",
   emoji: false, // ":emoji:" codes an agent typed are shown literally
 });
 
 /** Block Kit blocks and the plain fallback text for `card`; throws on button data over 64 bytes. */
 export function cardMessage(card: Card): { text: string; blocks: CardBlock[] } {
   const blocks: CardBlock[] = [{ type: "header", text: plain(card.title, HEADER_LIMIT) }];
-  const fields = card.lines.map((l) => plain(`${l.label}: ${l.value}`, FIELD_LIMIT));
+  const fields = card.lines.map((l) => plain(`${l.label}: ${l.value}`, FIELD_LIMIT, l.hidden));
   for (let i = 0; i < fields.length; i += FIELDS_PER_SECTION) {
     blocks.push({ type: "section", fields: fields.slice(i, i + FIELDS_PER_SECTION) });
   }
+  if (card.body && (card.body.text !== "" || card.body.hidden > 0)) {
+    blocks.push({ type: "section", text: plain("Body (as sent, secrets masked):", 100) });
+    const text = fitBody(card.body, BODY_LIMIT) || " ";
+    blocks.push({
+      type: "rich_text",
+      elements: [{ type: "rich_text_preformatted", elements: [{ type: "text", text }] }],
+    });
+  }
   if (card.agentSays !== null) {
+    const says = `"${card.agentSays}"`;
     blocks.push({
       type: "context",
-      elements: [plain("Agent says (its own words):", 100), plain(`"${card.agentSays}"`, FIELD_LIMIT)],
+      elements: [
+        plain("Agent says (its own words):", 100),
+        plain(says, FIELD_LIMIT, card.agentSaysHidden ?? 0),
+      ],
     });
   }
   blocks.push({ type: "section", text: plain(card.status, FIELD_LIMIT) });
+  if (card.link) {
+    // Our URL (configured base + a gateway UUID), escaped all the same.
+    blocks.push({
+      type: "context",
+      elements: [
+        {
+          type: "mrkdwn",
+          text: `<${escapeSlack(card.link)}|See the full request> (all headers, the whole body)`,
+        },
+      ],
+    });
+  }
   if (card.buttons.length > 0) {
     blocks.push({ type: "actions", block_id: "warden_card", elements: card.buttons.map(button) });
   }
   // Escaping can grow the text up to 5×; fall back to a shorter rendering rather than exceed the limit.
   const full = escapeSlack(renderCardText(card, FALLBACK_LIMIT));
   const text = full.length <= FALLBACK_LIMIT ? full : escapeSlack(renderCardText(card, FALLBACK_LIMIT / 5));
+  if (blocks.length > MAX_BLOCKS) throw new Error(`a Slack card has at most ${MAX_BLOCKS} blocks`);
   return { text, blocks };
 }
 
@@ -71,7 +107,7 @@ function button(b: Card["buttons"][number], i: number): Button {
   return {
     type: "button",
     action_id: `${ACTION_PREFIX}${i}`,
-    text: plain(b.label, BUTTON_LABEL_LIMIT),
+    text: plain(buttonLabel(b, BUTTON_LABEL_LIMIT), BUTTON_LABEL_LIMIT),
     value: b.data,
     ...(b.style ? { style: b.style } : {}),
   };

@@ -39,6 +39,9 @@ describe("slack-text", () => {
     expect(fitLine("a\u202Eb\n\nc", 100)).toBe("ab c");
     const fitted = fitLine("&".repeat(200), 150);
     expect(fitted.length).toBeLessThanOrEqual(150);
-    expect(fitted).toMatch(/^(&amp;)+…$/);
+    // The cut says how many characters it hides (counted before escaping).
+    const shown = (fitted.match(/&amp;/g) ?? []).length;
+    expect(fitted).toMatch(/^(&amp;)+… \d+ more characters not shown — see the full request$/);
+    expect(fitted).toContain(`… ${200 - shown} more characters`);
   });
 });

@@ -5,7 +5,7 @@
  * Inbound text arrives escaped and with Slack's link/mention markup; we turn it back into what the
  * person typed, so commands and pasted values (a secret containing `&`) reach the bot intact.
  */
-import { oneLine, splitText } from "../text.js";
+import { fitText, oneLine, splitText } from "../text.js";
 
 /** Escapes Slack's three control characters; `&` first so entities are not double-escaped. */
 export function escapeSlack(s: string): string {
@@ -58,12 +58,11 @@ export function wireChunks(text: string, limit: number, rawLimit = limit): strin
   return out;
 }
 
-/** One escaped line of at most `max` characters (Block Kit fields have hard limits). */
-export function fitLine(s: string, max: number): string {
-  let raw = oneLine(s, max);
-  for (;;) {
-    const escaped = escapeSlack(raw);
-    if (escaped.length <= max || raw.length <= 1) return escaped.slice(0, max);
-    raw = oneLine(raw, Math.max(1, Math.floor((raw.length * max) / escaped.length)));
-  }
+/**
+ * One escaped line of at most `max` characters (Block Kit fields have hard limits). A cut says how
+ * many characters it hides, counting `hidden` ones cut before (bot/channels/text.ts `fitText`).
+ */
+export function fitLine(s: string, max: number, hidden = 0): string {
+  const flat = oneLine(s, Number.POSITIVE_INFINITY);
+  return escapeSlack(fitText(flat, max, hidden, (t) => escapeSlack(t).length));
 }

@@ -28,19 +28,29 @@ export const CLIENT_SCRIPT = String.raw`
     return fetch(path, { method: "POST", headers: { "content-type": "application/json", "x-warden-csrf": csrf }, body: JSON.stringify(body) });
   }
 
+  function notShown(n) { return n > 0 ? "… " + n + " more characters not shown — see the full request" : ""; }
   function renderCard(m) {
     var c = m.card, box = el("div", "card");
     box.appendChild(el("h3", "", c.title));
     var dl = el("dl");
-    c.lines.forEach(function (l) { dl.appendChild(el("dt", "", l.label)); dl.appendChild(el("dd", "value", l.value)); });
+    c.lines.forEach(function (l) { dl.appendChild(el("dt", "", l.label)); dl.appendChild(el("dd", "value", l.value + notShown(l.hidden || 0))); });
     box.appendChild(dl);
+    if (c.body) {
+      box.appendChild(el("div", "label", "Body (as sent, secrets masked)"));
+      box.appendChild(el("pre", "body", c.body.text + (c.body.text && c.body.hidden ? "\n" : "") + notShown(c.body.hidden || 0)));
+    }
     if (c.agentSays !== null && c.agentSays !== undefined) {
       var a = el("div", "agent");
       a.appendChild(el("div", "label", "Agent says (its own words)"));
-      a.appendChild(el("div", "says", c.agentSays));
+      a.appendChild(el("div", "says", c.agentSays + notShown(c.agentSaysHidden || 0)));
       box.appendChild(a);
     }
     box.appendChild(el("div", "status", c.status));
+    if (typeof c.link === "string" && /^https?:[/][/]/.test(c.link)) {
+      var link = el("a", "full", "See the full request (all headers, the whole body)");
+      link.href = c.link; link.target = "_blank"; link.rel = "noopener noreferrer";
+      box.appendChild(link);
+    }
     if (c.buttons.length > 0) {
       var bs = el("div", "buttons");
       c.buttons.forEach(function (b) {

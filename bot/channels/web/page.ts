@@ -31,6 +31,9 @@ li.mine .bubble{background:#e6ecff}
 .agent{border-left:4px solid #d99a3a;background:#fff7e8;padding:6px 10px;margin:8px 0;max-height:12em;overflow:auto}
 .agent .label{font-size:12px;font-weight:600;color:#8a5a12;margin-bottom:2px}
 .status{font-weight:600;margin:8px 0}
+.card pre.body{margin:4px 0 8px;padding:8px;background:#f4f5f8;border:1px solid #e1e4eb;border-radius:6px;max-height:20em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere;unicode-bidi:isolate;font:13px/1.35 ui-monospace,Menlo,Consolas,monospace}
+.card .label{font-size:12px;color:#5b6275}
+a.full{display:inline-block;margin:0 0 8px}
 .buttons{display:flex;flex-wrap:wrap;gap:8px}
 .buttons button{font:inherit;padding:8px 16px;border-radius:8px;border:1px solid #8a90a0;background:#fff;cursor:pointer}
 .buttons button.primary{background:#1f7a3a;border-color:#1f7a3a;color:#fff}

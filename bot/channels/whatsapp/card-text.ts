@@ -8,17 +8,19 @@
  * is flattened to one line with bidi controls stripped (oneLine), then shown inside ```monospace```,
  * where WhatsApp applies no other formatting; backticks inside a value are replaced by `ˋ` so the
  * value cannot close the block. Our own structure is the only *bold* text (the status line), so an
- * agent's reason cannot forge a bold "Approved" line or a fake prompt.
+ * agent's reason cannot forge a bold "Approved" line or a fake prompt. The body preview keeps its
+ * line breaks inside its own ``` block (backtick runs split with a zero-width space, so it cannot be
+ * closed early). Every cut says how many characters it hides; the card links to the full request.
  */
 import { parseCardAction } from "../../cards.js";
 import type { Card } from "../../channel.js";
-import { oneLine } from "../text.js";
+import { bodyText, fitBody, notShown, oneLine } from "../text.js";
 
 export type Verb = "approve" | "deny" | "grant";
 
 /** Inside ```…```, a value cannot break out or be formatted. */
-function mono(s: string, max = 1000): string {
-  const flat = oneLine(s, max).replace(/`/g, "ˋ");
+function mono(s: string, max = 1000, hidden = 0): string {
+  const flat = oneLine(s, max, hidden).replace(/`/g, "ˋ");
   return flat === "" ? "-" : `\`\`\`${flat}\`\`\``;
 }
 
@@ -45,21 +47,44 @@ function prompt(card: Card, verbs: readonly Verb[]): string {
   if (words.length === 0) text = "Reply to this message with";
   if (emoji.length > 0) text += `, or react ${emoji.join(" / ")}`;
   const grant = card.buttons.find((b) => parseCardAction(b.data)?.action === "grant");
-  if (grant) text += `${words.length ? ". Reply" : ""} "grant" for ${plain(grant.label, 60)}`;
+  if (grant) text += `${words.length ? ". Reply" : ""} "grant" for ${plain(grant.label, 400)}`;
   return `${text}.`;
 }
 
-/** The card as one WhatsApp message of at most `limit` characters; the prompt is never cut off. */
+const BODY_HEAD = "Body (as sent, secrets masked):\n```";
+const fence = (t: string): string => t.replace(/`/g, "`\u200b");
+
+/**
+ * The card as one WhatsApp message of at most `limit` characters; the status, link and prompt are
+ * never cut. Values are cut to 1000 characters, then shorter until the rest fits; the body gets the
+ * room left. Every cut says how many characters it hides.
+ */
 export function renderWhatsAppCard(card: Card, limit: number): string {
-  const lines = card.lines.map((l) => `${plain(l.label, 100)}: ${mono(l.value)}`);
-  const parts = [`🔐 ${mono(card.title, 300)}`, lines.join("\n")];
-  if (card.agentSays !== null)
-    parts.push(`Agent says (its own words, not verified): ${mono(card.agentSays)}`);
-  const tail = [`*${plain(card.status)}*`, prompt(card, offeredVerbs(card))].filter((p) => p !== "");
-  let body = parts.filter((p) => p !== "").join("\n\n");
-  const end = `\n\n${tail.join("\n")}`;
-  if (body.length + end.length > limit) body = `${body.slice(0, Math.max(0, limit - end.length - 1))}…`;
-  return body + end;
+  const tail = [`*${plain(card.status)}*`];
+  if (card.link) tail.push(`See the full request: ${card.link}`);
+  tail.push(prompt(card, offeredVerbs(card)));
+  const end = `\n\n${tail.filter((p) => p !== "").join("\n")}`;
+  let last = "";
+  for (const max of [1000, 500, 250, 120, 60]) {
+    const lines = card.lines.map((l) => `${plain(l.label, 100)}: ${mono(l.value, max, l.hidden)}`);
+    const parts = [`🔐 ${mono(card.title, 300)}`, lines.join("\n")];
+    if (card.agentSays !== null)
+      parts.push(
+        `Agent says (its own words, not verified): ${mono(card.agentSays, max, card.agentSaysHidden)}`,
+      );
+    let head = parts.filter((p) => p !== "").join("\n\n");
+    if (card.body && (card.body.text !== "" || card.body.hidden > 0)) {
+      const room = limit - head.length - end.length - BODY_HEAD.length - 5;
+      if (room < 120) {
+        last = `${head}\n\nBody: ${notShown(bodyText(card.body.text).length + card.body.hidden)}`;
+        continue;
+      }
+      head += `\n\n${BODY_HEAD}${fence(fitBody(card.body, room, (t) => fence(t).length))}\`\`\``;
+    }
+    if (head.length + end.length <= limit) return head + end;
+    last = head;
+  }
+  return `🔐 ${mono(card.title, 300)}\n\n${notShown(Math.max(0, last.length))}${end}`;
 }
 
 /** A short line about a decided card, sent quoting it when the card itself can no longer be edited. */
