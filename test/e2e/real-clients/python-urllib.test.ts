@@ -11,7 +11,7 @@ const KEY = "py-REAL-key-8e41b07c9d2a5f36";
 const SCHEMES = ["http", "https"] as const;
 
 /** Reads {proxy, cafile, base, placeholder} on stdin; prints every response it got as JSON. */
-const SCRIPT = String.raw`
+const SCRIPT = `
 import json, ssl, sys, urllib.request
 cfg = json.load(sys.stdin)
 context = ssl.create_default_context(cafile=cfg["cafile"])
