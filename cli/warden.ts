@@ -75,6 +75,7 @@ async function gateway(argv: string[]): Promise<void> {
     upstreamCa,
     resolve: resolveMap(values.resolve ?? []),
     masterKey: env.WARDEN_MASTER_KEY,
+    proxyLimits: proxyLimits(),
     // The listening line must be the first stdout line; logs before it go to stderr.
     log: (event, fields) =>
       process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), event, ...fields })}\n`),
@@ -198,3 +199,20 @@ main(process.argv.slice(2)).catch((err: Error) => {
   process.stderr.write(`warden: ${err instanceof UsageError ? err.message : (err.stack ?? err.message)}\n`);
   process.exit(err instanceof UsageError ? 2 : 1);
 });
+
+/** Hidden overrides of the gateway's connection limits (tests use short timeouts). */
+function proxyLimits(): Record<string, number> {
+  const out: Record<string, number> = {};
+  const read = (key: string, field: string): void => {
+    const v = env[key];
+    if (v === undefined || v === "") return;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${key} must be a positive integer`);
+    out[field] = n;
+  };
+  read("WARDEN_BODY_TIMEOUT_MS", "bodyTimeoutMs");
+  read("WARDEN_HEADERS_TIMEOUT_MS", "headersTimeoutMs");
+  read("WARDEN_KEEPALIVE_TIMEOUT_MS", "keepAliveTimeoutMs");
+  read("WARDEN_MAX_AGENT_CONNECTIONS", "maxConnectionsPerAgent");
+  return out;
+}

@@ -11,15 +11,16 @@ import { pipeline, type Transform } from "node:stream";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { GatewayError } from "./errors.js";
-import { endToEnd, type HeaderPairs, pairsOf } from "./headers.js";
+import type { BodyFraming } from "./framing.js";
+import { endToEnd, type HeaderPairs, pairsOf, setHeader } from "./headers.js";
 import { createScrubber, scrub } from "./inject.js";
 import type { Cleared } from "./pipeline.js";
 import type { Target } from "./target.js";
+import { createUpstreamPools, type UpstreamPools } from "./upstream-pools.js";
 
-/** Keep-alive pools to upstreams, one per scheme. */
+/** Keep-alive pools to upstreams, per agent and scheme (never shared between agents). */
 export interface Upstreams {
-  readonly http: http.Agent;
-  readonly https: https.Agent;
+  readonly pools: UpstreamPools;
   /** CA list, and the context built from it, for fresh (non-pooled) connections such as upgrades. */
   readonly ca: readonly string[];
   readonly secureContext: SecureContext;
@@ -28,22 +29,10 @@ export interface Upstreams {
 /** Creates the pools; `extraCa` are PEM certificates trusted besides the system roots. */
 export function createUpstreams(extraCa: readonly string[]): Upstreams {
   const ca = [...rootCertificates, ...extraCa];
-  const opts = {
-    keepAlive: true,
-    noDelay: true,
-    maxSockets: 256,
-    maxFreeSockets: 64,
-    scheduling: "lifo" as const,
-  };
   // One context built once: passing `ca` instead would rebuild the trust store on every new
   // connection and paste ~150 certificates into the pool key of every request.
   const secureContext = createSecureContext({ ca });
-  return {
-    http: new http.Agent(opts),
-    https: new https.Agent({ ...opts, secureContext }),
-    ca,
-    secureContext,
-  };
+  return { pools: createUpstreamPools(secureContext), ca, secureContext };
 }
 
 const TLS_ERROR = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ERR_TLS/i;
@@ -69,9 +58,10 @@ function requestOptions(
   target: Target,
   c: Cleared,
   method: string,
-  pool: boolean,
+  pool: string | false,
 ): https.RequestOptions {
   const tls = target.scheme === "https";
+  const pools = pool === false ? undefined : up.pools.of(pool);
   return {
     host: c.address,
     port: c.port,
@@ -79,7 +69,7 @@ function requestOptions(
     path: c.pathAndQuery,
     headers: headerObject(c.headers),
     setHost: false,
-    agent: pool ? (tls ? up.https : up.http) : false,
+    agent: pools ? (tls ? pools.https : pools.http) : false,
     // The pooled agent carries the CA list itself; passing it per request would bloat the pool key.
     ...(tls
       ? { servername: isIP(target.host) ? undefined : target.host, ...(pool ? {} : { ca: [...up.ca] }) }
@@ -87,16 +77,45 @@ function requestOptions(
   };
 }
 
-/** Response headers for the agent: end-to-end only, echoed secrets scrubbed. */
-function responseHeaders(upRes: IncomingMessage, c: Cleared, rewriting: boolean): HeaderPairs {
+/**
+ * Response headers for the agent: end-to-end only, echoed secrets scrubbed. A rewritten body
+ * changes length, so its Content-Length goes; a response without a body (HEAD, 204, 304) keeps it.
+ */
+function responseHeaders(
+  upRes: IncomingMessage,
+  c: Cleared,
+  rewriting: boolean,
+  bodyless = false,
+): HeaderPairs {
   let pairs = endToEnd(pairsOf(upRes.rawHeaders)).map(([n, v]): [string, string] => [
     n,
     scrub(v, c.bindings),
   ]);
   if (rewriting) {
-    pairs = pairs.filter(([n]) => !/^(content-length|content-encoding)$/i.test(n));
+    const encoded = upRes.headers["content-encoding"] !== undefined;
+    const drop = bodyless && !encoded ? /^content-encoding$/i : /^(content-length|content-encoding)$/i;
+    pairs = pairs.filter(([n]) => !drop.test(n));
   }
   return pairs;
+}
+
+/** Whether a response to `method` carries no body whatever its headers say (RFC 9112 §6.3). */
+function isBodyless(method: string, status: number): boolean {
+  return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
+}
+
+/**
+ * The request headers with the body framing the gateway chose: the agent's (validated)
+ * Content-Length, or `transfer-encoding: chunked` set here, or neither when there is no body.
+ * Never what the agent's Transfer-Encoding said: that header is hop-by-hop and was dropped.
+ */
+function framedHeaders(c: Cleared, framing: BodyFraming): HeaderPairs {
+  let headers = setHeader(c.headers, "transfer-encoding", undefined);
+  if (c.body) return setHeader(headers, "content-length", String(c.body.length));
+  headers = setHeader(headers, "content-length", undefined);
+  if (framing.kind === "length") return setHeader(headers, "content-length", String(framing.length));
+  if (framing.kind === "chunked") return setHeader(headers, "transfer-encoding", "chunked");
+  return headers;
 }
 
 function decoder(encoding: string | undefined): Transform | undefined {
@@ -113,17 +132,26 @@ function decoder(encoding: string | undefined): Transform | undefined {
   }
 }
 
-/** Forwards one HTTP exchange. Rejects with a GatewayError only before the response head is sent. */
+/**
+ * Forwards one HTTP exchange on `agent`'s own upstream pool. The body goes with the framing
+ * `framing` describes (checked by framing.ts) and nothing else. Rejects with a GatewayError only
+ * before the response head is sent.
+ */
 export function forward(
   up: Upstreams,
+  agent: string,
   target: Target,
   c: Cleared,
   req: IncomingMessage,
   res: ServerResponse,
+  framing: BodyFraming,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const mod = target.scheme === "https" ? https : http;
-    const upReq = mod.request(requestOptions(up, target, c, req.method ?? "GET", true));
+    const method = req.method ?? "GET";
+    const opts = requestOptions(up, target, { ...c, headers: framedHeaders(c, framing) }, method, agent);
+    const upReq = mod.request(opts);
+    upReq.on("socket", (socket) => up.pools.claim(socket));
     upReq.on("error", (err) => {
       if (!res.headersSent) reject(upstreamError(err, target.host));
       else res.destroy();
@@ -131,12 +159,18 @@ export function forward(
     res.on("close", () => {
       if (!res.writableFinished) upReq.destroy();
     });
+    // A body that breaks off (bad chunk, hang-up, stall) must not leave a half request upstream.
+    req.on("error", () => upReq.destroy());
+    req.on("close", () => {
+      if (!req.complete) upReq.destroy();
+    });
     upReq.on("response", (upRes) => {
       const rewriting = c.bindings.length > 0;
+      const bodyless = isBodyless(method, upRes.statusCode ?? 502);
       res.writeHead(
         upRes.statusCode ?? 502,
         upRes.statusMessage,
-        responseHeaders(upRes, c, rewriting).flat(),
+        responseHeaders(upRes, c, rewriting, bodyless).flat(),
       );
       resolve(upRes.statusCode ?? 502);
       const stages: NodeJS.ReadWriteStream[] = [];
@@ -149,6 +183,7 @@ export function forward(
       (pipeline as any)(upRes, ...stages, res, () => undefined);
     });
     if (c.body) upReq.end(c.body);
+    else if (framing.kind === "none") upReq.end();
     else req.pipe(upReq);
   });
 }

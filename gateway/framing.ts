@@ -30,12 +30,15 @@ const PROTECTED = new Set([
 ]);
 
 const DIGITS = /^[0-9]{1,15}$/;
+/** Real clients send a few dozen headers; more is an attempt to hide one or to burn memory. */
+export const MAX_HEADERS = 100;
 
 /** Checks the framing of one request head; `version` is e.g. "1.1". */
 export function checkFraming(method: string, version: string, raw: HeaderPairs): FramingVerdict {
   const values = (name: string): string[] => raw.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
   const refuse = (reason: string): FramingVerdict => ({ ok: false, reason });
   if (method === "PRI") return refuse("HTTP/2 preface is not accepted");
+  if (raw.length > MAX_HEADERS) return refuse(`more than ${MAX_HEADERS} headers`);
 
   for (const [n, v] of raw) {
     // llhttp already refuses most of these; checked again so no other parser can disagree.

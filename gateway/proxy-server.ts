@@ -1,8 +1,11 @@
 /**
  * The agent-facing listeners. Untrusted: every byte an agent sends. Over TCP an agent proves who it
  * is with Proxy-Authorization (else 407, nothing forwarded); on its Unix socket the socket is the
- * identity. CONNECT tunnels are always TLS-intercepted with a leaf for the CONNECT host, so every
- * request inside is checked like a plain one; a tunnel to a host no policy allows is refused early.
+ * identity. CONNECT tunnels are TLS-intercepted with a leaf for the CONNECT host (or, when the first
+ * byte is not a TLS record, served as plain HTTP to that host), so every request inside is checked
+ * like a plain one; a tunnel to a host no policy allows is refused early. Framing is checked before
+ * anything else (framing.ts); head, body, idle and per-agent connection limits keep one agent from
+ * exhausting the process.
  */
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -12,7 +15,8 @@ import type { Approver } from "./approver.js";
 import type { CertificateAuthority } from "./ca.js";
 import { GatewayError } from "./errors.js";
 import { forward, forwardUpgrade, type Upstreams, writeRaw } from "./forward.js";
-import { setHeader } from "./headers.js";
+import { checkFraming, checkUpgrade } from "./framing.js";
+import { pairsOf, setHeader } from "./headers.js";
 import type { Log } from "./log.js";
 import type { Metrics } from "./metrics.js";
 import { clear, type PipelineContext } from "./pipeline.js";
@@ -29,20 +33,61 @@ export interface ProxyDeps extends PipelineContext {
   readonly metrics: Metrics;
   readonly approver?: Approver;
   readonly internal?: InternalHandler;
+  readonly limits?: Partial<ProxyLimits>;
 }
+
+/** Limits that keep one agent from exhausting the gateway. */
+export interface ProxyLimits {
+  /** A request body with no byte for this long is answered 408 and its connection closed. */
+  readonly bodyTimeoutMs: number;
+  /** A request head not complete after this long: 408 and closed (also idle new connections). */
+  readonly headersTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this long. */
+  readonly keepAliveTimeoutMs: number;
+  /** Open connections (tunnels included) one agent may hold; beyond it 429 and closed. */
+  readonly maxConnectionsPerAgent: number;
+}
+
+export const DEFAULT_PROXY_LIMITS: ProxyLimits = {
+  bodyTimeoutMs: 30_000,
+  headersTimeoutMs: 20_000,
+  keepAliveTimeoutMs: 30_000,
+  maxConnectionsPerAgent: 256,
+};
 
 export const INTERNAL_HOST = "warden.internal";
 const HANDSHAKE_TIMEOUT_MS = 15_000;
 
-const SERVER_OPTIONS: http.ServerOptions = {
-  maxHeaderSize: 32 * 1024,
-  requestTimeout: 0,
-  keepAliveTimeout: 30_000,
-};
+/**
+ * A server with the limits applied. Every header reaches the framing check (framing.ts caps the
+ * count): Node's default cut at 2000 would hide later headers from it while llhttp still honours them.
+ */
+function limitedServer(options: http.ServerOptions): http.Server {
+  const server = http.createServer(options);
+  server.maxHeadersCount = 0;
+  return server;
+}
+
+function serverOptions(l: ProxyLimits): http.ServerOptions {
+  return {
+    maxHeaderSize: 32 * 1024,
+    requestTimeout: 0,
+    headersTimeout: l.headersTimeoutMs,
+    keepAliveTimeout: l.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(l.headersTimeoutMs / 4))),
+  };
+}
+
+type Tunnel = { agent: string; host: string; port: number; scheme: "http" | "https" };
 
 /** Builds the listeners' request machinery; `closing()` reports whether shutdown began. */
 export function createProxy(deps: ProxyDeps) {
-  const tunnels = new WeakMap<Socket, { agent: string; host: string; port: number }>();
+  const limits: ProxyLimits = { ...DEFAULT_PROXY_LIMITS, ...deps.limits };
+  const SERVER_OPTIONS = serverOptions(limits);
+  const tunnels = new WeakMap<Socket, Tunnel>();
+  const connections = createConnectionCounter(limits.maxConnectionsPerAgent);
+  // Connections refused for framing: requests Node already parsed behind the bad one are dropped.
+  const poisoned = new WeakSet<Socket>();
   let inflight = 0;
   let closing = false;
 
@@ -56,8 +101,20 @@ export function createProxy(deps: ProxyDeps) {
     const started = performance.now();
     const method = req.method ?? "GET";
     const base = { agent, method, host: target.host, port: target.port, path: pathAndQuery.split("?")[0] };
+    // Left unanswered: the connection closes once the refusal before it is written.
+    if (poisoned.has(req.socket)) return;
+    // Before anything else: a request two parsers could frame differently goes nowhere.
+    const framing = checkFraming(method, req.httpVersion, pairsOf(req.rawHeaders));
+    if (!framing.ok) return refuse(res, badRequest(framing.reason), base, true);
     if (target.host === INTERNAL_HOST && deps.internal) return deps.internal(agent, req, res);
     inflight++;
+    let stalled = false;
+    const stopWatch = watchBody(req, limits.bodyTimeoutMs, () => {
+      stalled = true;
+      refuse(res, new GatewayError("request_timeout", "request body stalled"), base, true);
+      // The 408 is on its way; the connection goes even if the agent never reads it.
+      setTimeout(() => req.socket.destroy(), 1000).unref();
+    });
     const aborted = new AbortController();
     // Only a hang-up before the response is an abort (it drops a held request's waiter); aborting
     // after every normal response would cost a DOMException per request.
@@ -71,19 +128,22 @@ export function createProxy(deps: ProxyDeps) {
         { agent, method, target, pathAndQuery, message: req },
         aborted.signal,
       );
+      if (stalled) return;
       deps.audit({ type: "request", ...cleared.audit });
-      const status = await forward(deps.upstreams, target, cleared, req, res);
+      const status = await forward(deps.upstreams, agent, target, cleared, req, res, framing.body);
       deps.metrics.count(cleared.audit.verdict === "approve" ? "approved" : "allow");
       deps.log("egress", { ...base, verdict: cleared.audit.verdict, rule: cleared.audit.rule, status });
     } catch (err) {
-      refuse(res, toGatewayError(err), base);
+      if (!stalled) refuse(res, toGatewayError(err), base);
     } finally {
+      stopWatch();
       inflight--;
       deps.metrics.observe((performance.now() - started) / 1000);
     }
   }
 
-  function refuse(res: ServerResponse, e: GatewayError, base: Record<string, unknown>): void {
+  /** Answers `e` (audited); `close` ends the connection after it (bytes after the head are suspect). */
+  function refuse(res: ServerResponse, e: GatewayError, base: Record<string, unknown>, close = false): void {
     const { policy, rule, approval } = e.context;
     const entry = { ...base, verdict: "deny", code: e.code, policy, rule, approval };
     deps.audit({ type: "request", ...entry });
@@ -93,10 +153,37 @@ export function createProxy(deps: ProxyDeps) {
       const alert = { kind: e.code, agent: String(base.agent), host: String(base.host), message: e.message };
       deps.approver?.alert?.(alert).catch(() => undefined);
     }
+    if (close && res.socket) poisoned.add(res.socket);
     if (res.headersSent || res.destroyed) return void res.destroy();
     const body = e.toBody();
-    res.writeHead(e.status, { ...e.headers(), "content-length": Buffer.byteLength(body) });
+    res.writeHead(e.status, {
+      ...e.headers(),
+      "content-length": Buffer.byteLength(body),
+      ...(close ? { connection: "close" } : {}),
+    });
     res.end(body);
+  }
+
+  /** A request Node's parser refused (llhttp), or a head that never finished: audited JSON answer. */
+  function clientError(agent: string | undefined, err: NodeJS.ErrnoException, socket: Socket): void {
+    const timeout = err.code === "ERR_HTTP_REQUEST_TIMEOUT";
+    const e = timeout
+      ? new GatewayError("request_timeout", "request head did not arrive in time")
+      : new GatewayError(
+          "bad_request",
+          err.code === "HPE_HEADER_OVERFLOW" ? "request head too large" : "malformed HTTP request",
+        );
+    // Idle connections that never sent a byte are closed silently: nothing to audit.
+    const silent = timeout && (socket.bytesRead ?? 0) === 0;
+    if (!silent) {
+      deps.audit({ type: "request", agent, verdict: "deny", code: e.code, parser: err.code });
+      deps.metrics.count("deny", e.code);
+    }
+    poisoned.add(socket);
+    const res = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (silent || !socket.writable || res?.headersSent) return void socket.destroy();
+    writeRaw(socket, e);
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 
   async function upgrade(
@@ -120,6 +207,11 @@ export function createProxy(deps: ProxyDeps) {
     try {
       if (closing) throw new GatewayError("gateway_shutting_down", "gateway is shutting down");
       const method = req.method ?? "GET";
+      // Only a WebSocket handshake upgrades (h2c, TLS upgrades … would carry unchecked bytes).
+      const raw = pairsOf(req.rawHeaders);
+      const framing = checkFraming(method, req.httpVersion, raw);
+      const why = framing.ok ? checkUpgrade(method, req.httpVersion, raw) : framing.reason;
+      if (why) throw badRequest(why);
       const cleared = await clear(
         deps,
         { agent, method, target, pathAndQuery, message: req },
@@ -141,19 +233,27 @@ export function createProxy(deps: ProxyDeps) {
     }
   }
 
-  // Requests inside intercepted tunnels arrive here, decrypted; the tunnel says where they go.
-  const inner = http.createServer(SERVER_OPTIONS);
+  // Requests inside tunnels arrive here (decrypted, or plain HTTP); the tunnel says where they go.
+  const inner = limitedServer(SERVER_OPTIONS);
   inner.on("request", (req, res) => {
     const t = tunnels.get(req.socket);
-    if (!t || !req.url?.startsWith("/")) return refuse(res, badRequest("origin-form request expected"), {});
-    void handle(t.agent, { scheme: "https", host: t.host, port: t.port }, req.url, req, res);
+    if (!t || !req.url?.startsWith("/"))
+      return refuse(res, badRequest("origin-form request expected"), { agent: t?.agent }, true);
+    void handle(t.agent, { scheme: t.scheme, host: t.host, port: t.port }, req.url, req, res);
   });
   inner.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const t = tunnels.get(socket);
     if (!t || !req.url?.startsWith("/")) return writeRaw(socket, badRequest("origin-form request expected"));
-    void upgrade(t.agent, { scheme: "https", host: t.host, port: t.port }, req.url, req, socket, head);
+    void upgrade(t.agent, { scheme: t.scheme, host: t.host, port: t.port }, req.url, req, socket, head);
   });
-  inner.on("clientError", (_err, socket) => socket.destroy());
+  inner.on("connect", (_req: IncomingMessage, socket: Socket) => {
+    const t = tunnels.get(socket);
+    deps.audit({ type: "request", agent: t?.agent, method: "CONNECT", verdict: "deny", code: "bad_request" });
+    writeRaw(socket, badRequest("CONNECT inside a tunnel"));
+  });
+  inner.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) =>
+    clientError(tunnels.get(socket)?.agent, err, socket),
+  );
 
   async function connect(agent: string, req: IncomingMessage, socket: Socket, head: Buffer) {
     socket.on("error", () => socket.destroy());
@@ -196,7 +296,18 @@ export function createProxy(deps: ProxyDeps) {
     socket.off("end", onGone);
     if (gone || socket.destroyed) return void socket.destroy();
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-    if (head.length > 0) socket.unshift(head);
+    // The first byte decides: a TLS record is intercepted; anything else is plain HTTP to that
+    // host (what undici's ProxyAgent sends for http:// URLs), checked like any other request.
+    const first = head.length > 0 ? head : await firstChunk(socket, HANDSHAKE_TIMEOUT_MS);
+    if (!first) return void socket.destroy();
+    socket.pause();
+    socket.unshift(first);
+    if (first[0] !== 0x16) {
+      tunnels.set(socket, { agent, ...auth, scheme: "http" });
+      inner.emit("connection", socket);
+      socket.resume();
+      return;
+    }
     const tls = new TLSSocket(socket, {
       isServer: true,
       secureContext: context,
@@ -207,18 +318,33 @@ export function createProxy(deps: ProxyDeps) {
     const handshake = setTimeout(() => tls.destroy(), HANDSHAKE_TIMEOUT_MS);
     tls.once("secure", () => clearTimeout(handshake));
     tls.once("close", () => clearTimeout(handshake));
-    tunnels.set(tls, { agent, ...auth });
+    tunnels.set(tls, { agent, ...auth, scheme: "https" });
     inner.emit("connection", tls);
   }
 
-  /** A listener; `identify` names the agent of a request or returns undefined (→ 407). */
-  function createListener(identify: (req: IncomingMessage) => string | undefined): http.Server {
-    const server = http.createServer(SERVER_OPTIONS);
-    const who = (req: IncomingMessage): string | GatewayError =>
-      identify(req) ?? new GatewayError("proxy_auth_required", "proxy credentials missing or wrong");
+  /**
+   * A listener; `identify` names the agent of a request or returns undefined (→ 407). `socketAgent`
+   * is set for an agent's own Unix socket, where the connection itself is the identity.
+   */
+  function createListener(
+    identify: (req: IncomingMessage) => string | undefined,
+    socketAgent?: string,
+  ): http.Server {
+    const server = limitedServer(SERVER_OPTIONS);
+    const who = (req: IncomingMessage): string | GatewayError => {
+      const agent = identify(req);
+      if (agent === undefined)
+        return new GatewayError("proxy_auth_required", "proxy credentials missing or wrong");
+      return connections.admit(agent, req.socket) ? agent : tooManyConnections();
+    };
+    if (socketAgent !== undefined) {
+      server.on("connection", (socket: Socket) => {
+        if (!connections.admit(socketAgent, socket)) writeRaw(socket, tooManyConnections());
+      });
+    }
     server.on("request", (req, res) => {
       const agent = who(req);
-      if (agent instanceof GatewayError) return refuse(res, agent, { method: req.method });
+      if (agent instanceof GatewayError) return refuse(res, agent, { method: req.method }, true);
       const parsed = parseAbsoluteForm(req.url ?? "");
       if (!parsed)
         return refuse(
@@ -248,13 +374,9 @@ export function createProxy(deps: ProxyDeps) {
         );
       void upgrade(agent, parsed.target, parsed.pathAndQuery, req, socket, head);
     });
-    server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (!socket.writable) return socket.destroy();
-      const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
-      socket.end(
-        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
-      );
-    });
+    server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) =>
+      clientError(socketAgent ?? connections.agentOf(socket), err, socket),
+    );
     return server;
   }
 
@@ -274,6 +396,78 @@ export type Proxy = ReturnType<typeof createProxy>;
 
 function badRequest(message: string): GatewayError {
   return new GatewayError("bad_request", message);
+}
+
+function tooManyConnections(): GatewayError {
+  return new GatewayError("rate_limited", "too many open connections for this agent", { retryAfter: 1 });
+}
+
+/** Counts each agent's open connections; a connection counts once, from its first request. */
+function createConnectionCounter(max: number) {
+  const open = new Map<string, number>();
+  const owner = new WeakMap<Socket, string>();
+  return {
+    admit(agent: string, socket: Socket): boolean {
+      const known = owner.get(socket);
+      if (known !== undefined) return known === agent;
+      const n = open.get(agent) ?? 0;
+      if (n >= max) return false;
+      owner.set(socket, agent);
+      open.set(agent, n + 1);
+      socket.once("close", () => {
+        const left = (open.get(agent) ?? 1) - 1;
+        if (left > 0) open.set(agent, left);
+        else open.delete(agent);
+      });
+      return true;
+    },
+    agentOf: (socket: Socket): string | undefined => owner.get(socket),
+  };
+}
+
+/** The first bytes a tunnel's client sends, or undefined on close or after `ms` of silence. */
+function firstChunk(socket: Socket, ms: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const done = (chunk?: Buffer): void => {
+      clearTimeout(timer);
+      socket.off("data", done);
+      socket.off("close", gone);
+      resolve(chunk);
+    };
+    const gone = (): void => done(undefined);
+    const timer = setTimeout(gone, ms);
+    socket.on("data", done);
+    socket.once("close", gone);
+  });
+}
+
+/**
+ * Calls `onStall` when a request body is being read but no byte came for `ms`. Time spent while
+ * nobody reads (policy, approval) or while upstream pushes back (paused pipe) is not the agent's.
+ * Progress is read from the socket's byte counter: a 'data' listener here would start the flow.
+ */
+function watchBody(req: IncomingMessage, ms: number, onStall: () => void): () => void {
+  if (req.complete) return () => undefined;
+  const socket = req.socket;
+  let seen = socket.bytesRead;
+  let since = Date.now();
+  const timer = setInterval(
+    () => {
+      if (req.complete || req.destroyed) return clearInterval(timer);
+      const now = Date.now();
+      if (socket.bytesRead !== seen || req.readableFlowing !== true) {
+        seen = socket.bytesRead;
+        since = now;
+        return;
+      }
+      if (now - since < ms) return;
+      clearInterval(timer);
+      onStall();
+    },
+    Math.max(50, Math.floor(ms / 4)),
+  );
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 function toGatewayError(err: unknown): GatewayError {

@@ -22,7 +22,7 @@ import { createLog, type Log } from "./log.js";
 import { createMailbox, type MailboxEvents } from "./mailbox.js";
 import { createMetrics } from "./metrics.js";
 import { createPolicySource } from "./policy-source.js";
-import { createProxy, type InternalHandler } from "./proxy-server.js";
+import { createProxy, type InternalHandler, type ProxyLimits } from "./proxy-server.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { openSqliteStore } from "./sqlite-store.js";
 import { loadMasterKey, Vault } from "./vault.js";
@@ -62,6 +62,8 @@ export interface GatewayOptions {
   readonly deferResume?: boolean;
   /** How long shutdown waits for in-flight requests. Default 10 s. */
   readonly drainMs?: number;
+  /** Body stall, head and idle timeouts and the per-agent connection cap (proxy-server.ts). */
+  readonly proxyLimits?: Partial<ProxyLimits>;
 }
 
 /** Starts the gateway; throws when the policies are invalid or a port is taken. */
@@ -116,6 +118,7 @@ export async function startGateway(opts: GatewayOptions) {
     metrics,
     approver: opts.approver,
     internal: opts.internal ?? mailbox.handler,
+    limits: opts.proxyLimits,
   });
 
   const tcp = proxy.createListener((req) =>
@@ -174,7 +177,7 @@ export async function startGateway(opts: GatewayOptions) {
     /** Serves one agent on a Unix socket: whoever can connect to it is that agent (no token). */
     async listenAgentSocket(agent: string, path: string): Promise<void> {
       await rm(path, { force: true });
-      const server = proxy.createListener(() => agent);
+      const server = proxy.createListener(() => agent, agent);
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(path, () => resolve());
@@ -212,7 +215,6 @@ export type Gateway = Awaited<ReturnType<typeof startGateway>>;
 
 /** A held request whose body is still held (what the full-request page shows). */
 type HeldInFull = HeldRequestView & { readonly body: string; readonly bodyEncoding: "utf8" | "base64" };
-
 
 /** Proxy and CA variables for an agent process. */
 export function proxyEnv(proxyUrl: string, caPath: string, bundlePath: string): Record<string, string> {
