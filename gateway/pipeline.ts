@@ -232,5 +232,9 @@ function readBody(
     });
     msg.on("end", () => resolve(Buffer.concat(chunks)));
     msg.on("error", reject);
+    // A body that breaks off (hang-up, stall, bad chunk) must not leave the request waiting forever.
+    msg.on("close", () => {
+      if (!msg.complete) reject(new GatewayError("bad_request", "request body broke off"));
+    });
   });
 }
