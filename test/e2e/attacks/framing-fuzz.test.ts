@@ -15,7 +15,7 @@ import { type GatewayProcess, startGateway } from "../../fakes/gateway-process.j
 import { basicAuth } from "../../fakes/proxy-client.js";
 import { createTestCa } from "../../fakes/test-ca.js";
 import { type AgentRun, type AgentTarget, runCase } from "./fuzz/agent.js";
-import { type AuditEntry, checkInvariant, type Violation } from "./fuzz/check-invariant.js";
+import { type AuditEntry, checkInvariant, checkResponses, type Violation } from "./fuzz/check-invariant.js";
 import { type FuzzCase, type GenContext, generateCase } from "./fuzz/generate.js";
 import { llhttpParse } from "./fuzz/llhttp-parse.js";
 import { type RawUpstream, startRawUpstream } from "./fuzz/raw-upstream.js";
@@ -157,6 +157,8 @@ describe("differential framing fuzzer", () => {
         );
     }
     const result = checkInvariant(cases, [...plain.connections, ...tlsUp.connections], audit);
+    const answered = new Map([...runs].filter((e): e is [number, AgentRun] => typeof e[1] !== "string"));
+    result.violations.push(...checkResponses(cases, answered));
     const mutations = [...cases.values()].reduce((n, c) => n + c.labels.length, 0);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     const ended = new Map<string, number>();

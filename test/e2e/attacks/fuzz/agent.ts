@@ -10,9 +10,16 @@ import { connect as tlsConnect } from "node:tls";
 import type { FuzzCase } from "./generate.js";
 import { parseChunked, parseFields } from "./strict-parser.js";
 
+export interface AgentResponse {
+  readonly status: number;
+  /** `x-warden-error`, when the gateway answered itself. */
+  readonly error?: string;
+  readonly body: string;
+}
+
 export interface AgentRun {
-  /** Status codes of the responses read, in order, with `x-warden-error` when present. */
-  readonly responses: string[];
+  /** The responses read, in order. */
+  readonly responses: AgentResponse[];
   readonly ended: "answered" | "closed" | "quiet" | "tunnel-refused";
 }
 
@@ -26,9 +33,12 @@ export interface AgentTarget {
 const QUIET_MS = 1200;
 const CONNECT_TIMEOUT_MS = 15_000;
 
-/** Counts complete responses in `buf`; `methods` (in order) says which ones carry no body. */
-function readResponses(buf: Buffer, methods: readonly string[]): string[] {
-  const out: string[] = [];
+/**
+ * The complete responses in `buf`; `methods` (in order) says which ones carry no body, `closed`
+ * that the connection ended (which completes a response delimited by closing).
+ */
+function readResponses(buf: Buffer, methods: readonly string[], closed = false): AgentResponse[] {
+  const out: AgentResponse[] = [];
   let pos = 0;
   while (pos < buf.length) {
     const eol = buf.indexOf("\r\n", pos);
@@ -39,17 +49,25 @@ function readResponses(buf: Buffer, methods: readonly string[]): string[] {
     const fields = parseFields(buf, eol + 2);
     if (fields.kind !== "message") break;
     const h = new Map(fields.message.headers.map(([n, v]) => [n.toLowerCase(), v]));
-    let next = fields.message.next;
+    const start = fields.message.next;
+    let next = start;
+    let body: Buffer | undefined;
     const noBody = methods[out.length] === "HEAD" || status < 200 || status === 204 || status === 304;
     if (!noBody && h.get("transfer-encoding")?.toLowerCase() === "chunked") {
       const c = parseChunked(buf, next);
       if (c.kind !== "message") break;
       next = c.message.next;
+      body = c.message.body;
     } else if (!noBody && h.has("content-length")) {
       next += Number(h.get("content-length"));
       if (next > buf.length) break;
-    } else if (!noBody) break; // read until close: counted once the connection ends
-    if (status >= 200) out.push(`${status}${h.has("x-warden-error") ? ` ${h.get("x-warden-error")}` : ""}`);
+    } else if (!noBody) {
+      if (!closed) break; // delimited by closing: complete once the connection ends
+      next = buf.length;
+    }
+    body ??= buf.subarray(start, next);
+    const error = h.get("x-warden-error");
+    if (status >= 200) out.push({ status, ...(error ? { error } : {}), body: body.toString("latin1") });
     pos = next;
   }
   return out;
@@ -114,7 +132,7 @@ export async function runCase(t: AgentTarget, c: FuzzCase, methods: readonly str
       settled = true;
       clearTimeout(quiet);
       socket.destroy();
-      resolve({ responses: readResponses(buf, methods), ended });
+      resolve({ responses: readResponses(buf, methods, ended === "closed"), ended });
     };
     const arm = () => {
       clearTimeout(quiet);

@@ -6,6 +6,7 @@
  * requests, and our strict parser and llhttp agree on every byte the upstream received.
  * Untrusted: the recorded bytes and the audit rows (both may be garbage if the gateway is broken).
  */
+import type { AgentRun } from "./agent.js";
 import type { FuzzCase } from "./generate.js";
 import { type LlRequest, llhttpParse } from "./llhttp-parse.js";
 import type { UpstreamConnection } from "./raw-upstream.js";
@@ -19,7 +20,8 @@ export interface Violation {
     | "differs_from_agent_request"
     | "denied_path_upstream"
     | "upstream_parsers_disagree"
-    | "malformed_upstream_bytes";
+    | "malformed_upstream_bytes"
+    | "response_for_another_request";
   readonly cases: number[];
   readonly detail: string;
 }
@@ -160,4 +162,27 @@ export function checkInvariant(
       });
   }
   return { violations, upstreamRequests, auditedAllows, abandoned: abandoned.size };
+}
+
+/**
+ * What each agent connection read back: every upstream answer it got must be for a request of that
+ * very connection (the upstream names the request in its body), never an unsolicited extra response
+ * and never another connection's (least of all another agent's) answer.
+ */
+export function checkResponses(cases: ReadonlyMap<number, FuzzCase>, runs: ReadonlyMap<number, AgentRun>) {
+  const out: Violation[] = [];
+  for (const [i, run] of runs) {
+    for (const r of run.responses) {
+      const m = /^ok (\S+) (\S+) /.exec(r.body);
+      if (!m?.[2]) continue;
+      const from = caseOf(m[2]);
+      if (m[1] !== "EXTRA" && from === i) continue;
+      out.push({
+        kind: "response_for_another_request",
+        cases: [i, ...(from !== undefined && from !== i ? [from] : [])],
+        detail: `${cases.get(i)?.agent} connection of case ${i} read ${JSON.stringify(r.body)} (request of case ${from}, agent ${from === undefined ? "?" : cases.get(from)?.agent})`,
+      });
+    }
+  }
+  return out;
 }

@@ -134,6 +134,7 @@ export function generateCase(seed: number, index: number, ctx: GenContext): Fuzz
       `x-agent: ${agent.name}`,
       ...(tunnel ? [] : [`Proxy-Authorization: ${auth}`]),
       ...(p.chance(0.3) ? ["Authorization: Bearer fuzz", "X-Anything: 1"] : []),
+      ...(p.chance(0.08) ? [`x-upstream-mode: ${p.one(["extra", "unframed"])}`] : []),
       ...framed.lines,
       ...(connection ? [`Connection: ${connection}`] : []),
     ];

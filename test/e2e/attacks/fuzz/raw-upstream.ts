@@ -69,15 +69,23 @@ export async function startRawUpstream(
         const m = r.message;
         pos = m.end;
         const text = `ok ${m.method} ${m.target} ${m.body.length}`;
+        // A hostile upstream, when the request asks for it: an unsolicited second response, or a
+        // response delimited only by closing the connection.
+        const mode = m.headers.find(([n]) => n.toLowerCase() === "x-upstream-mode")?.[1];
+        const unframed = mode === "unframed" && m.method !== "HEAD";
         const head = [
           "HTTP/1.1 200 OK",
           "Content-Type: text/plain",
-          `Content-Length: ${Buffer.byteLength(text)}`,
+          ...(unframed ? [] : [`Content-Length: ${Buffer.byteLength(text)}`]),
           `X-Upstream-Conn: ${conn.id}`,
           ...(m.close ? ["Connection: close"] : []),
         ];
         socket.write(`${head.join("\r\n")}\r\n\r\n${m.method === "HEAD" ? "" : text}`);
-        if (m.close) {
+        if (mode === "extra") {
+          const extra = `ok EXTRA ${m.target} 0`;
+          socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${extra.length}\r\n\r\n${extra}`);
+        }
+        if (m.close || unframed) {
           done = true;
           socket.end();
           return;
