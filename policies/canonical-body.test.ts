@@ -118,3 +118,14 @@ describe("helpers", () => {
     expect(parseJsonStrict('{"a":"\\"}\\",\\"a\\":1"}').ok).toBe(true);
   });
 });
+
+describe("NUL bytes", () => {
+  it("UTF-16 bytes declared as UTF-8 (valid UTF-8, full of NULs) are unreadable", () => {
+    const c = canonicalBody(
+      new Uint8Array(Buffer.from("wire-transfer", "utf16le")),
+      "text/plain; charset=utf-8",
+      undefined,
+    );
+    expect(c.kind).toBe("unreadable");
+  });
+});

@@ -192,6 +192,8 @@ function decodeText(bytes: Uint8Array, charset: string | undefined): string | un
   } catch {
     return undefined; // invalid bytes for that charset
   }
+  // NUL is never text: it is how UTF-16 looks when read as UTF-8, and servers that sniff read it so.
+  if (text.includes("\u0000")) return undefined;
   return text.startsWith("\uFEFF") ? text.slice(1) : text;
 }
 
