@@ -6,7 +6,15 @@
  * placeholder before the agent sees it, across chunk boundaries of streamed bodies.
  */
 import { Transform, type TransformCallback } from "node:stream";
+import {
+  assertClean,
+  type CompiledNeedles,
+  compileNeedles,
+  cutPoint,
+  replaceBefore,
+} from "./scrub-engine.js";
 import type { Secret } from "./secret.js";
+import { base64Needles, textNeedle } from "./secret-forms.js";
 
 /** Shape of every placeholder: "wdn_" and 40 hex characters. */
 export const PLACEHOLDER_PATTERN = /wdn_[0-9a-f]{40}/g;
@@ -52,58 +60,109 @@ function decodedBasic(value: string): string[] {
   return m?.[1] ? [Buffer.from(m[1], "base64").toString("utf8")] : [];
 }
 
-/** Replaces echoed real values by their placeholders in a complete string (headers, buffered bodies). */
-export function scrub(text: string, bindings: readonly Binding[]): string {
-  let out = text;
-  for (const b of bindings) {
-    const real = b.value.reveal();
-    if (real.length > 0 && out.includes(real)) out = out.split(real).join(b.placeholder);
+/**
+ * The needles for a binding set, compiled once per agent and secret version: keyed by placeholders
+ * and values (a changed value compiles afresh; the old entry ages out), and per bindings array,
+ * since one exchange scrubs many header values with the same array.
+ */
+const compiledCache = new Map<string, CompiledNeedles>();
+const compiledByArray = new WeakMap<readonly Binding[], CompiledNeedles>();
+const CACHE_ENTRIES = 256;
+
+function compiledFor(bindings: readonly Binding[]): CompiledNeedles {
+  const known = compiledByArray.get(bindings);
+  if (known) return known;
+  const pairs = bindings
+    .map((b) => ({ real: b.value.reveal(), placeholder: b.placeholder }))
+    .filter((p) => p.real.length > 0)
+    // Longer values first: where two values overlap, the longer one is replaced whole.
+    .sort((a, b) => b.real.length - a.real.length || (a.real < b.real ? -1 : 1));
+  // A plain string key: hashing it costs more than the Map's own string hash.
+  const key = pairs.map((p) => `${p.placeholder}\u0000${p.real}`).join("\u0000");
+  let c = compiledCache.get(key);
+  if (c) {
+    compiledCache.delete(key); // re-insert: the Map's order is the LRU order
+  } else {
+    c = compileNeedles(
+      pairs.flatMap((p) => [
+        textNeedle(p.real, p.placeholder),
+        ...base64Needles(Buffer.from(p.real, "utf8"), p.placeholder),
+      ]),
+    );
+    if (compiledCache.size >= CACHE_ENTRIES)
+      compiledCache.delete(compiledCache.keys().next().value as string);
   }
-  return out;
+  compiledCache.set(key, c);
+  compiledByArray.set(bindings, c);
+  return c;
 }
 
-/** Masks real values and placeholders for previews shown to humans. */
+/**
+ * Replaces echoed real values (every form in secret-forms.ts) by their placeholders in a complete
+ * byte string (header values, reason phrases, close reasons). A result that would still hold a
+ * form after three rounds is dropped whole: fail closed.
+ */
+export function scrub(text: string, bindings: readonly Binding[]): string {
+  if (bindings.length === 0 || text.length === 0) return text;
+  const c = compiledFor(bindings);
+  let out = text;
+  for (let round = 0; round < 3; round++) {
+    const r = replaceBefore(c, out, out.length);
+    if (!r.replaced) return out;
+    out = r.out;
+  }
+  c.regex.lastIndex = 0;
+  return c.regex.test(out) ? "" : out;
+}
+
+/** Scrubs a complete message given as bytes (WebSocket messages, close reasons, pings). */
+export function scrubBytes(bytes: Buffer, bindings: readonly Binding[]): Buffer {
+  if (bindings.length === 0 || bytes.length === 0) return bytes;
+  const text = bytes.toString("latin1");
+  const out = scrub(text, bindings);
+  return out === text ? bytes : Buffer.from(out, "latin1");
+}
+
+/** Masks real values and placeholders for previews shown to humans (`text` is decoded UTF-8). */
 export function mask(text: string, bindings: readonly Binding[]): string {
-  return scrub(text, bindings).replace(PLACEHOLDER_PATTERN, "•••");
+  const bytes = Buffer.from(text, "utf8").toString("latin1");
+  return Buffer.from(scrub(bytes, bindings), "latin1").toString("utf8").replace(PLACEHOLDER_PATTERN, "•••");
 }
 
 /**
  * A byte stream filter that replaces real values by placeholders. It holds back only a chunk's tail
- * that could be the start of a secret, so SSE events still flow through one by one.
+ * that could still grow into a match, so SSE events still flow through one by one. When scrubbed
+ * output would still hold a form (see scrub-engine.ts), the stream fails instead.
  */
 export function createScrubber(bindings: readonly Binding[]): Transform {
-  const pairs = bindings
-    .map((b) => ({ real: Buffer.from(b.value.reveal()).toString("latin1"), placeholder: b.placeholder }))
-    .filter((p) => p.real.length > 0);
+  const c = compiledFor(bindings);
   let carry = "";
-  const replaceAll = (s: string): string => {
-    let out = s;
-    for (const p of pairs) if (out.includes(p.real)) out = out.split(p.real).join(p.placeholder);
-    return out;
+  let emittedTail = "";
+  // Characters emitted since the last replacement: a needle a replacement created ends within
+  // maxLen characters of it, possibly chunks later, so the check runs until then.
+  let quiet = Number.POSITIVE_INFINITY;
+  const emit = (text: string, final: boolean): Buffer => {
+    const r = replaceBefore(c, text, final ? text.length : cutPoint(c, text));
+    carry = text.slice(r.consumed);
+    if (r.replaced || quiet < c.maxLen) assertClean(c, emittedTail + r.out);
+    quiet = r.replaced ? 0 : quiet + r.out.length;
+    emittedTail = (emittedTail + r.out).slice(-c.maxLen);
+    return Buffer.from(r.out, "latin1");
   };
   return new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-      const text = replaceAll(carry + chunk.toString("latin1"));
-      const keep = heldTail(text, pairs);
-      carry = text.slice(text.length - keep);
-      done(null, Buffer.from(text.slice(0, text.length - keep), "latin1"));
+      try {
+        done(null, emit(carry + chunk.toString("latin1"), false));
+      } catch (err) {
+        done(err as Error);
+      }
     },
     flush(done: TransformCallback): void {
-      done(null, carry.length > 0 ? Buffer.from(replaceAll(carry), "latin1") : undefined);
+      try {
+        done(null, carry.length > 0 ? emit(carry, true) : undefined);
+      } catch (err) {
+        done(err as Error);
+      }
     },
   });
-}
-
-/** Length of the longest suffix of `text` that is a proper prefix of some real value. */
-function heldTail(text: string, pairs: readonly { real: string }[]): number {
-  let best = 0;
-  for (const { real } of pairs) {
-    for (let n = Math.min(real.length - 1, text.length); n > best; n--) {
-      if (text.endsWith(real.slice(0, n))) {
-        best = n;
-        break;
-      }
-    }
-  }
-  return best;
 }
