@@ -87,8 +87,10 @@ export async function clear(
     find: (text) => findPlaceholders([text], placeholders),
   });
   if (!placed.ok) throw fail("secret_misplaced", placed.message);
+  // Scrubbing covers every secret the agent may use anywhere, not just this host's: an upstream
+  // can echo a value the agent sent to another host (DESIGN §3.1 "Scrubbing").
   const bindings: Binding[] = [];
-  for (const name of Object.keys(policy?.secrets ?? {})) {
+  for (const name of agentSecrets(set, agent)) {
     const value = ctx.credentials.secret(name);
     if (value) bindings.push({ placeholder: ctx.credentials.placeholder(agent, name), value });
   }
@@ -194,6 +196,15 @@ export async function clear(
     bindings,
     audit,
   };
+}
+
+/** Names of the secrets any policy that applies to `agent` lists (its own or `*`). */
+function agentSecrets(set: PolicySet, agent: string): Set<string> {
+  const names = new Set<string>();
+  for (const p of set.policies) {
+    if (p.agents.includes(agent) || p.agents.includes("*")) for (const n of Object.keys(p.secrets)) names.add(n);
+  }
+  return names;
 }
 
 function denyMessage(reason: string, host: string): string {
