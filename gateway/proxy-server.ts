@@ -425,18 +425,21 @@ function createConnectionCounter(max: number) {
   };
 }
 
-/** The first bytes a tunnel's client sends, or undefined on close or after `ms` of silence. */
+/** The first bytes a tunnel's client sends, or undefined on hang-up (FIN too) or `ms` of silence. */
 function firstChunk(socket: Socket, ms: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
+    if (socket.readableEnded || socket.destroyed) return resolve(undefined);
     const done = (chunk?: Buffer): void => {
       clearTimeout(timer);
       socket.off("data", done);
+      socket.off("end", gone);
       socket.off("close", gone);
       resolve(chunk);
     };
     const gone = (): void => done(undefined);
     const timer = setTimeout(gone, ms);
     socket.on("data", done);
+    socket.once("end", gone);
     socket.once("close", gone);
   });
 }

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rawSend } from "../../fakes/raw-agent.js";
+import { OK_HEAD_RESPONSE, OK_RESPONSE } from "../../fakes/raw-upstream.js";
 import { type RawWorld, startRawWorld, type Via, vias } from "./raw-world.js";
 
 let w: RawWorld;
@@ -148,5 +149,96 @@ describe.each(vias())("framing via $label", (via) => {
     expect(answer.statuses[0], answer.text).toBe(400);
     expect(answer.errors[0]).toBe("bad_request");
     expect(up.requests.length).toBe(before);
+  });
+});
+
+const EVIL = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 4\r\n\r\nEVIL";
+
+describe.each(vias())("upstream connections via $label", (via) => {
+  const get = (path: string, auth = w.auth) =>
+    rawSend(w.gw, auth, {
+      mode: via.mode,
+      parts: [
+        `GET ${via.target(path)} HTTP/1.1\r\nHost: ${via.host}\r\n${via.mode.kind === "absolute" ? auth : ""}\r\n`,
+      ],
+      quietMs: 800,
+    });
+  const connOf = (path: string): number | undefined =>
+    via.upstream(w).requests.find((r) => r.line.startsWith(`GET ${path} `))?.conn;
+
+  it("two agents never share an upstream connection (a desync cannot cross agents)", async () => {
+    expect((await get("/agent-one")).statuses).toEqual([200]);
+    expect((await get("/agent-two", w.otherAuth)).statuses).toEqual([200]);
+    expect((await get("/agent-one-again")).statuses).toEqual([200]);
+    expect(connOf("/agent-two")).not.toBe(connOf("/agent-one"));
+    expect(connOf("/agent-two")).not.toBe(connOf("/agent-one-again"));
+  });
+
+  it("a late response on an idle pooled connection is never returned to the next request", async () => {
+    const up = via.upstream(w);
+    up.script((req, conn) => {
+      if (req.line.startsWith("GET /late-poison ")) {
+        setTimeout(() => conn.socket.write(EVIL), 200);
+        return OK_RESPONSE;
+      }
+      return OK_RESPONSE;
+    });
+    try {
+      expect((await get("/late-poison")).text).toMatch(/\r\n\r\nok$/);
+      await new Promise((r) => setTimeout(r, 500));
+      const next = await get("/after-late");
+      expect(next.text).not.toContain("EVIL");
+      expect(next.statuses).toEqual([200]);
+      expect(connOf("/after-late")).not.toBe(connOf("/late-poison"));
+    } finally {
+      up.script((req) => (req.line.startsWith("HEAD ") ? OK_HEAD_RESPONSE : OK_RESPONSE));
+    }
+  });
+
+  it("extra bytes after a response are never returned to the next request", async () => {
+    const up = via.upstream(w);
+    up.script((req) => (req.line.startsWith("GET /extra-poison ") ? OK_RESPONSE + EVIL : OK_RESPONSE));
+    try {
+      expect((await get("/extra-poison")).text).not.toContain("EVIL");
+      const next = await get("/after-extra");
+      expect(next.text).not.toContain("EVIL");
+      expect(connOf("/after-extra")).not.toBe(connOf("/extra-poison"));
+    } finally {
+      up.script((req) => (req.line.startsWith("HEAD ") ? OK_HEAD_RESPONSE : OK_RESPONSE));
+    }
+  });
+
+  it("a read-until-close response is delivered and its connection not reused", async () => {
+    const up = via.upstream(w);
+    up.script((req, conn) => {
+      if (!req.line.startsWith("GET /until-close ")) return OK_RESPONSE;
+      conn.socket.end("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nall of it");
+      return undefined;
+    });
+    try {
+      expect((await get("/until-close")).text).toContain("all of it");
+      const next = await get("/after-close");
+      expect(next.text).toMatch(/\r\n\r\nok$/);
+      expect(connOf("/after-close")).not.toBe(connOf("/until-close"));
+    } finally {
+      up.script((req) => (req.line.startsWith("HEAD ") ? OK_HEAD_RESPONSE : OK_RESPONSE));
+    }
+  });
+});
+
+describe.each(vias("sec"))("HEAD through a host whose policy lists a secret, via $label", (via) => {
+  it("HEAD keeps its Content-Length, and a GET after it on the same connection is intact", async () => {
+    const line = (m: string, p: string) =>
+      `${m} ${via.target(p)} HTTP/1.1\r\nHost: ${via.host}\r\n${via.mode.kind === "absolute" ? w.auth : ""}\r\n`;
+    const answer = await rawSend(w.gw, w.auth, {
+      mode: via.mode,
+      parts: [line("HEAD", "/head-first"), line("GET", "/get-second")],
+      gapMs: 300,
+    });
+    expect(answer.statuses, answer.text).toEqual([200, 200]);
+    const [headResponse, getResponse] = answer.text.split(/(?=HTTP\/1\.1 )/);
+    expect(headResponse).toMatch(/content-length: 2\r\n/i);
+    expect(headResponse).toMatch(/\r\n\r\n$/);
+    expect(getResponse).toMatch(/\r\n\r\nok$|\r\n\r\n2\r\nok\r\n0\r\n\r\n$/);
   });
 });
