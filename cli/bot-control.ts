@@ -39,6 +39,8 @@ export function createBotControl(o: BotControlOptions): ControlPort {
     listApprovals: (state) => gw.approvals.list(state),
     getApproval: (id) => gw.approvals.get(id),
     decide: (id, input) => gw.approvals.decide(id, input),
+    // The whole held request for the web chat's full-request page (secrets named, never shown).
+    heldRequest: (id) => gw.heldRequest(id),
 
     async startAgent(name, provider) {
       if (!PROVIDERS.has(provider)) throw new Error("provider is one of demo, openai, claude");

@@ -74,6 +74,12 @@ export async function runStart(o: StartOptions) {
       return { userId, name: out.person.name };
     },
     log: (event, fields) => o.log(event, fields),
+    // The full-request page every card links to: shown to, and decided by, web identities the
+    // chat approver accepts (the same test a tap on a card passes).
+    approvals: {
+      load: (userId, id) => bot.approver.fullRequest(`web:${userId}`, id),
+      decide: (userId, id, action) => bot.approver.decideFromPage(`web:${userId}`, id, action),
+    },
   });
   const chat = await chatChannels(o, {
     home: o.home,
@@ -93,6 +99,8 @@ export async function runStart(o: StartOptions) {
       return control;
     },
     log: o.log,
+    // Cards link to `<web>/approvals/<id>` (read per card: the port is final only after listen).
+    webUrl: () => web.url,
   });
   const gateway = await startGateway({
     home: o.home,

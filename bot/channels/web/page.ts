@@ -44,6 +44,15 @@ textarea{flex:1;font:inherit;padding:8px;border:1px solid #c4c8d4;border-radius:
 form button{font:inherit;padding:8px 16px;border-radius:8px;border:0;background:#3a5bd9;color:#fff;cursor:pointer}
 #toasts{position:fixed;right:16px;bottom:80px;display:flex;flex-direction:column;gap:8px;z-index:10}
 .toast{background:#1d2230;color:#fff;padding:10px 14px;border-radius:8px;max-width:320px;white-space:pre-wrap;overflow-wrap:anywhere}
+.full{max-width:960px;margin:24px auto;background:#fff;padding:20px 24px;border-radius:12px;border:1px solid #d8dbe3}
+.full h1{font-size:20px;margin:0 0 8px;overflow-wrap:anywhere}.full h2{font-size:16px;margin:18px 0 6px}
+.full dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}.full dt{color:#5b6275}.full dd{margin:0;overflow-wrap:anywhere}
+.full pre.body,.full .line{white-space:pre-wrap;overflow-wrap:anywhere;unicode-bidi:isolate;font:13px/1.35 ui-monospace,Menlo,Consolas,monospace;background:#f4f5f8;border:1px solid #e1e4eb;border-radius:6px;padding:8px}
+.full table.headers{border-collapse:collapse;width:100%;font:13px/1.35 ui-monospace,Menlo,Consolas,monospace}
+.full table.headers th,.full table.headers td{border-bottom:1px solid #eef0f4;text-align:left;vertical-align:top;padding:3px 8px;overflow-wrap:anywhere;unicode-bidi:isolate}
+.full table.headers th{white-space:nowrap;color:#5b6275}
+.ctl{background:#ffe3e3;color:#8a1212;border-radius:3px;padding:0 2px}
+#result{font-weight:600;margin:8px 0}
 .signin{max-width:440px;margin:15vh auto;background:#fff;padding:24px;border-radius:12px;border:1px solid #d8dbe3}
 @media (max-width:600px){
  .layout{grid-template-columns:1fr;grid-template-rows:auto 1fr}
@@ -52,7 +61,8 @@ form button{font:inherit;padding:8px 16px;border-radius:8px;border:0;background:
  #toasts{left:16px;right:16px}
 }`;
 
-function shell(nonce: string, head: string, body: string): string {
+/** The common page frame: inline style only (nonce), no referrer. `head` and `body` must be escaped. */
+export function pageShell(nonce: string, head: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -64,7 +74,7 @@ function shell(nonce: string, head: string, body: string): string {
 
 /** Shown to anyone without a session; deliberately says nothing else. */
 export function signInPage(nonce: string): string {
-  return shell(
+  return pageShell(
     nonce,
     "",
     `<main class="signin"><h1>Warden</h1>
@@ -74,7 +84,7 @@ export function signInPage(nonce: string): string {
 
 /** The chat app for a signed-in session; `csrf` is base64url. */
 export function chatPage(nonce: string, csrf: string): string {
-  return shell(
+  return pageShell(
     nonce,
     `<meta name="warden-csrf" content="${csrf}">`,
     `<header><h1>Warden</h1><span id="me"></span><button id="signout" type="button">Sign out</button></header>
@@ -99,5 +109,5 @@ export function pairingPage(nonce: string, svg: string | undefined): string {
   const body = svg?.startsWith("<svg")
     ? `<main class="signin"><h1>Pair WhatsApp</h1><p>On the phone Warden should use: WhatsApp → Settings → Linked devices → Link a device, then scan this code.</p><div class="qr">${svg}</div></main>`
     : `<main class="signin"><h1>Pair WhatsApp</h1><p>No pairing code is waiting: WhatsApp is paired, or not started (set WHATSAPP=1).</p></main>`;
-  return shell(nonce, svg ? '<meta http-equiv="refresh" content="5">' : "", body);
+  return pageShell(nonce, svg ? '<meta http-equiv="refresh" content="5">' : "", body);
 }

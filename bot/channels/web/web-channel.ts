@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Address, Card, Channel, InboundEvent, SentRef } from "../../channel.js";
+import { type ApprovalPages, createApprovalRoutes } from "./approval-routes.js";
 import { CHAT_ID, ChatRoom } from "./chat-room.js";
 import { sendHtml, sendJson } from "./http-io.js";
 import { chatPage, pairingPage, signInPage } from "./page.js";
@@ -42,6 +43,11 @@ export interface WebChannelOptions {
    * sessions `mayView` accepts (the owner): scanning it links a phone to this Warden.
    */
   readonly pairing?: { svg(): string | undefined; mayView(userId: string): boolean };
+  /**
+   * The full-request pages at `/approvals/<id>` that every card links to: the bot decides who may
+   * see and decide (approval-routes.ts). Absent: those paths are 404 for signed-in people.
+   */
+  readonly approvals?: ApprovalPages;
 }
 
 /** The web channel plus its base URL (final after `listen()`/`start()`) and an explicit `listen()`. */
@@ -67,6 +73,12 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
     sessions,
     log,
     handler: () => handler,
+    originAllowed: (origin) => hosts().some((h) => origin === `http://${h}`),
+  });
+  const approvalRoutes = createApprovalRoutes({
+    pages: options.approvals,
+    sessions,
+    log,
     originAllowed: (origin) => hosts().some((h) => origin === `http://${h}`),
   });
 
@@ -104,6 +116,7 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
     if (req.method === "GET" && path === "/")
       return page(res, 200, session === undefined ? false : session.csrf);
     if (path === "/events" || path.startsWith("/api/")) return api(req, res, path, session);
+    if (await approvalRoutes(req, res, path, session)) return;
     if (req.method === "GET" && path === "/pair/whatsapp") {
       if (!session || !options.pairing?.mayView(session.userId)) return page(res, 403, false);
       const nonce = randomBytes(16).toString("base64url");
