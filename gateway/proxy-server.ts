@@ -235,6 +235,9 @@ export function createProxy(deps: ProxyDeps) {
 
   // Requests inside tunnels arrive here (decrypted, or plain HTTP); the tunnel says where they go.
   const inner = limitedServer(SERVER_OPTIONS);
+  // Node tracks connections for headersTimeout only once a server is 'listening'; this one never
+  // listens (tunnels are handed to it), so start the tracking explicitly or slow heads live forever.
+  inner.emit("listening");
   inner.on("request", (req, res) => {
     const t = tunnels.get(req.socket);
     if (!t || !req.url?.startsWith("/"))
