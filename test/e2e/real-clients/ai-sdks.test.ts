@@ -150,3 +150,32 @@ describe("@anthropic-ai/sdk through the anthropic preset", () => {
     await upstreamGot("/v1/messages", "authorization", ANTHROPIC_KEY);
   });
 });
+
+describe("the anthropic preset's other place: x-api-key (the docs' curl examples, older SDKs)", () => {
+  it("a request with the placeholder in x-api-key reaches the API with the real key", async () => {
+    world.reset();
+    const res = await fetch("https://api.anthropic.com/v1/messages", {
+      method: "POST",
+      dispatcher,
+      headers: {
+        "x-api-key": world.placeholder("ANTHROPIC_API_KEY"),
+        "anthropic-version": "2023-06-01",
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({
+        model: "claude-sonnet-4-6",
+        max_tokens: 64,
+        messages: [{ role: "user", content: "hi" }],
+      }),
+    });
+    const text = await res.text();
+    world.expectNoSecret(`${headersText(res.headers as unknown as Headers)}${text}`, "the response");
+    expect(res.status, text).toBe(200);
+    expect(JSON.parse(text).content).toEqual([{ type: "text", text: "Hello there" }]);
+    await upstreamGot("/v1/messages", "x-api-key", ANTHROPIC_KEY);
+  });
+});
+
+it("the gateway's output and audit hold no real value; each upstream request has one audited allow", async () => {
+  await world.expectGatewayKeptBooks();
+});

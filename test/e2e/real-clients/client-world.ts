@@ -50,6 +50,11 @@ export interface ClientWorld {
   reset(): void;
   /** Fails if `received` holds any real secret value (literal or base64). */
   expectNoSecret(received: string | Buffer, what: string): void;
+  /**
+   * The gateway's side: its output and audit hold no real value, the chain verifies, and every
+   * request or handshake an upstream received has exactly one audited allow.
+   */
+  expectGatewayKeptBooks(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -88,11 +93,12 @@ export function run(
   opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number },
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: opts.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const stdin = opts.input === undefined ? "ignore" : "pipe";
+    const child = spawn(command, args, { env: opts.env, cwd: opts.cwd, stdio: [stdin, "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.on("data", (c: Buffer) => err.push(c));
+    child.stdout?.on("data", (c: Buffer) => out.push(c));
+    child.stderr?.on("data", (c: Buffer) => err.push(c));
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
     child.on("error", reject);
     child.on("close", (code) => {
@@ -101,7 +107,9 @@ export function run(
       const stderr = Buffer.concat(err);
       resolve({ code, stdout, stderr, text: `${stdout.toString("latin1")}\n${stderr.toString("latin1")}` });
     });
-    child.stdin.end(opts.input ?? "");
+    // A client may exit before reading its input; that shows in its exit code, not as EPIPE here.
+    child.stdin?.on("error", () => {});
+    child.stdin?.end(opts.input);
   });
 }
 
@@ -152,6 +160,12 @@ export async function startClientWorld(options: ClientWorldOptions): Promise<Cli
   const agentName = options.agent ?? "client";
   const agent = await gw.createAgent(agentName);
   const reals = Object.values(options.secrets);
+  const expectNoSecret = (received: string | Buffer, what: string): void => {
+    const text = typeof received === "string" ? received : received.toString("latin1");
+    for (const form of forms) expect(text.includes(form), `${what} holds a real secret value`).toBe(false);
+  };
+  /** Requests and handshakes cleared by `reset()`, for the audit count. */
+  let forgotten = 0;
   const forms = reals.flatMap((v) => [v, Buffer.from(v).toString("base64")]);
 
   return {
@@ -177,12 +191,22 @@ export async function startClientWorld(options: ClientWorldOptions): Promise<Cli
       return all;
     },
     reset() {
+      forgotten += plain.received() + tls.received();
       plain.reset();
       tls.reset();
     },
-    expectNoSecret(received, what) {
-      const text = typeof received === "string" ? received : received.toString("latin1");
-      for (const form of forms) expect(text.includes(form), `${what} holds a real secret value`).toBe(false);
+    expectNoSecret,
+    async expectGatewayKeptBooks() {
+      const audit = await gw.control("GET", "/v1/audit?after=0&limit=10000");
+      expect(audit.status).toBe(200);
+      expectNoSecret(audit.text, "the audit log");
+      expectNoSecret(gw.output(), "the gateway's output");
+      expect((await gw.control("GET", "/v1/audit/verify")).body).toMatchObject({ ok: true });
+      const rows = (audit.body as Array<{ entry: Record<string, unknown> }>).map((r) => r.entry);
+      const passed = rows.filter(
+        (e) => e.type === "request" && e.verdict === "allow" && e.method !== "CONNECT",
+      );
+      expect(passed.length).toBe(forgotten + plain.received() + tls.received());
     },
     async close() {
       await gw.cleanup();

@@ -169,4 +169,8 @@ describe.skipIf(!haveBinary("curl"))("curl", () => {
       await upstreamGot("/gzip");
     });
   });
+
+  it("the gateway's output and audit hold no real value; each upstream request has one audited allow", async () => {
+    await world.expectGatewayKeptBooks();
+  });
 });

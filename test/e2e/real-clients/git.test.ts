@@ -137,4 +137,8 @@ describe.skipIf(!haveBinary("git"))("git over smart HTTP", () => {
       for (const r of packs) expect(r.headers.authorization).toBe(`Bearer ${TOKEN}`);
     });
   });
+
+  it("the gateway's output and audit hold no real value; each upstream request has one audited allow", async () => {
+    await world.expectGatewayKeptBooks();
+  });
 });

@@ -102,3 +102,7 @@ describe.each(SCHEMES)("fetch via ProxyAgent, %s://", (scheme) => {
     expect(seen?.headers.authorization).toBe(`Bearer ${KEY}`);
   });
 });
+
+it("the gateway's output and audit hold no real value; each upstream request has one audited allow", async () => {
+  await world.expectGatewayKeptBooks();
+});

@@ -72,4 +72,8 @@ describe.skipIf(!haveBinary("python3"))("python3 urllib", () => {
     expect(seenPost?.headers["content-type"]).toBe("application/json");
     expect(JSON.parse(seenPost?.body.toString() ?? "")).toEqual({ prompt: "hello", n: 1 });
   });
+
+  it("the gateway's output and audit hold no real value; each upstream request has one audited allow", async () => {
+    await world.expectGatewayKeptBooks();
+  });
 });

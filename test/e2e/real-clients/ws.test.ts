@@ -113,3 +113,7 @@ describe.each(SCHEMES)("ws client via https-proxy-agent, %s://", (scheme) => {
     await closeAndCheck(c);
   });
 });
+
+it("the gateway's output and audit hold no real value; each upstream request has one audited allow", async () => {
+  await world.expectGatewayKeptBooks();
+});
