@@ -17,6 +17,7 @@ import { createTestCa } from "../../fakes/test-ca.js";
 import { type AgentRun, type AgentTarget, runCase } from "./fuzz/agent.js";
 import { type AuditEntry, checkInvariant, checkResponses, type Violation } from "./fuzz/check-invariant.js";
 import { type FuzzCase, type GenContext, generateCase } from "./fuzz/generate.js";
+import { leniency } from "./fuzz/leniency.js";
 import { llhttpParse } from "./fuzz/llhttp-parse.js";
 import { type RawUpstream, startRawUpstream } from "./fuzz/raw-upstream.js";
 
@@ -146,7 +147,9 @@ describe("differential framing fuzzer", () => {
     });
     if (process.env.FUZZ_VERBOSE)
       for (const [i, r] of runs)
-        console.log(`case ${i}: ${cases.get(i)?.labels.join(" | ")} → ${JSON.stringify(r)}`);
+        console.log(
+          `case ${i}: ${cases.get(i)?.labels.join(" | ")} → ${JSON.stringify(r)}\n  bytes ${JSON.stringify(cases.get(i)?.bytes.toString("latin1"))}`,
+        );
     if (gw.exited) throw new Error(`the gateway died:\n${gw.output().slice(-4000)}`);
     const audit = await settledAudit(before);
     if (process.env.FUZZ_VERBOSE) {
@@ -171,6 +174,15 @@ describe("differential framing fuzzer", () => {
         `${result.upstreamRequests} reached upstream, ${result.auditedAllows} audited allows (${result.abandoned} later audited upstream_unreachable), ` +
         `${plain.connections.length + tlsUp.connections.length} upstream connections, ` +
         `agent endings ${JSON.stringify(Object.fromEntries(ended))}, ${seconds} s`,
+    );
+    const lenient = leniency(cases, audit);
+    console.log(
+      `framing fuzz: llhttp read past a strict-parser refusal in ${[...lenient.reasons.values()].reduce((a, b) => a + b, 0)} cases ` +
+        `${JSON.stringify(Object.fromEntries(lenient.reasons))}; the gateway let such a request through in ` +
+        `${lenient.forwarded.length}: ${lenient.forwarded
+          .slice(0, 8)
+          .map((f) => `case ${f.index} (${f.reason}: ${f.label})`)
+          .join("; ")}`,
     );
     expect(gw.exited).toBe(false);
     expect((await gw.control("GET", "/v1/health")).status).toBe(200);

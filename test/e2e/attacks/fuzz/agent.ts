@@ -31,6 +31,7 @@ export interface AgentTarget {
 }
 
 const QUIET_MS = 1200;
+const SEQUENTIAL_WAIT_MS = 400;
 const CONNECT_TIMEOUT_MS = 15_000;
 
 /**
@@ -140,19 +141,33 @@ export async function runCase(t: AgentTarget, c: FuzzCase, methods: readonly str
     };
     socket.on("error", () => finish("closed"));
     socket.on("close", () => finish("closed"));
+    // Sequential cases write the next request once an answer for the previous one is in (or the
+    // line stays quiet for a moment); the others pause only briefly between pieces.
+    let written = 0;
+    let wake: (() => void) | undefined;
     socket.on("data", (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
-      if (readResponses(buf, methods).length >= owed) finish("answered");
-      else arm();
+      const got = readResponses(buf, methods).length;
+      if (got >= owed) return finish("answered");
+      arm();
+      if (wake && got >= written) wake();
     });
     let at = 0;
     const cuts = [...c.splits, c.bytes.length];
     const writeNext = () => {
+      wake = undefined;
       const cut = cuts.shift();
-      if (cut === undefined || socket.destroyed) return arm();
+      if (cut === undefined || socket.destroyed || settled) return arm();
       socket.write(c.bytes.subarray(at, cut));
       at = cut;
-      setTimeout(writeNext, 5);
+      written++;
+      arm();
+      if (!c.sequential) return void setTimeout(writeNext, 5);
+      const timer = setTimeout(writeNext, SEQUENTIAL_WAIT_MS);
+      wake = () => {
+        clearTimeout(timer);
+        setImmediate(writeNext);
+      };
     };
     writeNext();
   });

@@ -99,8 +99,8 @@ const te = (label: string, value: (p: Pick) => string | string[], o?: (p: Pick) 
 
 /** Every framing the fuzzer knows, by weight (the right ones appear more often). */
 export const FRAMINGS: readonly (readonly [weight: number, make: Maker])[] = [
-  [6, (_p, body) => ({ label: "none", lines: [], payload: body })],
-  [10, cl("cl", (n) => String(n))],
+  [10, (_p, body) => ({ label: "none", lines: [], payload: body })],
+  [22, cl("cl", (n) => String(n))],
   [3, cl("cl-short", (n, p) => String(Math.max(0, n - p.int(1, 8))))],
   [3, cl("cl-long", (n, p) => String(n + p.int(1, 8)))],
   [2, cl("cl-dup-same", (n) => [String(n), String(n)])],
@@ -112,7 +112,7 @@ export const FRAMINGS: readonly (readonly [weight: number, make: Maker])[] = [
   [2, cl("cl-hex", (n, p) => p.one([`0x${n.toString(16)}`, `${n.toString(16)}h`, `${n}.0`, `${n}e0`]))],
   [1, cl("cl-huge", (_n, p) => p.one(["18446744073709551617", "9007199254740993", "99999999999999999999"]))],
   [1, cl("cl-empty", () => "")],
-  [10, te("te", () => "chunked")],
+  [18, te("te", () => "chunked")],
   [3, te("te-variant", (p) => p.one(TE_VARIANTS))],
   [
     2,

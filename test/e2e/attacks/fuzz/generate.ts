@@ -29,6 +29,8 @@ export interface FuzzCase {
   readonly bytes: Buffer;
   /** Offsets where the writer pauses, so requests also arrive in pieces. */
   readonly splits: readonly number[];
+  /** Wait for an answer at each split (keep-alive one by one) instead of pipelining. */
+  readonly sequential: boolean;
   /** One label per request: method, framing, connection tokens, body shape, faults. */
   readonly labels: readonly string[];
 }
@@ -95,17 +97,17 @@ function fault(p: Pick, lines: string[]): { name: string; head: string } {
   const which = p.int(0, 99);
   const i = p.int(1, lines.length - 1);
   const join = (ls: string[]) => `${ls.join("\r\n")}\r\n\r\n`;
-  if (which < 80) return { name: "", head: join(lines) };
+  if (which < 86) return { name: "", head: join(lines) };
   const copy = [...lines];
-  if (which < 85) {
+  if (which < 89) {
     const before = copy.slice(0, i).join("\r\n");
     return { name: "bare-lf", head: `${before}\n${copy.slice(i).join("\r\n")}\r\n\r\n` };
   }
-  if (which < 90) {
+  if (which < 92) {
     copy.splice(i + 1, 0, p.one([" chunked", "\t5", " x", " 0"]));
     return { name: "obs-fold", head: join(copy) };
   }
-  if (which < 95) {
+  if (which < 96) {
     copy[i] = (copy[i] as string).replace(":", p.one([" :", "\t:"]));
     return { name: "space-before-colon", head: join(copy) };
   }
@@ -150,6 +152,15 @@ export function generateCase(seed: number, index: number, ctx: GenContext): Fuzz
     );
   }
   const bytes = Buffer.concat(parts);
-  const splits = p.chance(0.3) ? [p.int(1, Math.max(1, bytes.length - 1))] : [];
-  return { index, agent: agent.name, tunnel, bytes, splits, labels };
+  const sequential = count > 1 && p.chance(0.3);
+  let splits: number[] = [];
+  if (sequential) {
+    // Request boundaries (head + payload pairs), so each request waits for the previous answer.
+    let at = 0;
+    for (let k = 0; k < parts.length - 2; k += 2) {
+      at += (parts[k] as Buffer).length + (parts[k + 1] as Buffer).length;
+      splits.push(at);
+    }
+  } else if (p.chance(0.3)) splits = [p.int(1, Math.max(1, bytes.length - 1))];
+  return { index, agent: agent.name, tunnel, bytes, splits, sequential, labels };
 }
