@@ -12,11 +12,12 @@ import { createSecureContext, rootCertificates, type SecureContext } from "node:
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { GatewayError } from "./errors.js";
 import type { BodyFraming } from "./framing.js";
-import { endToEnd, type HeaderPairs, pairsOf, setHeader } from "./headers.js";
-import { createScrubber, scrub } from "./inject.js";
+import { endToEnd, getHeader, type HeaderPairs, pairsOf, setHeader } from "./headers.js";
+import { createScrubber, scrub, scrubBytes } from "./inject.js";
 import type { Cleared } from "./pipeline.js";
 import type { Target } from "./target.js";
 import { createUpstreamPools, type UpstreamPools } from "./upstream-pools.js";
+import { refuseHandshake, relayWebSocket } from "./ws-relay.js";
 
 /** Keep-alive pools to upstreams, per agent and scheme (never shared between agents). */
 export interface Upstreams {
@@ -87,10 +88,10 @@ function responseHeaders(
   rewriting: boolean,
   bodyless = false,
 ): HeaderPairs {
-  let pairs = endToEnd(pairsOf(upRes.rawHeaders)).map(([n, v]): [string, string] => [
-    n,
-    scrub(v, c.bindings),
-  ]);
+  // A header whose name carries a secret is dropped: a scrubbed name may not be a valid token.
+  let pairs = endToEnd(pairsOf(upRes.rawHeaders))
+    .filter(([n]) => scrub(n, c.bindings) === n)
+    .map(([n, v]): [string, string] => [n, scrub(v, c.bindings)]);
   if (rewriting) {
     const encoded = upRes.headers["content-encoding"] !== undefined;
     const drop = bodyless && !encoded ? /^content-encoding$/i : /^(content-length|content-encoding)$/i;
@@ -169,7 +170,7 @@ export function forward(
       const bodyless = isBodyless(method, upRes.statusCode ?? 502);
       res.writeHead(
         upRes.statusCode ?? 502,
-        upRes.statusMessage,
+        scrub(upRes.statusMessage ?? "", c.bindings),
         responseHeaders(upRes, c, rewriting, bodyless).flat(),
       );
       resolve(upRes.statusCode ?? 502);
@@ -198,26 +199,40 @@ export function forwardUpgrade(
   head: Buffer,
 ) {
   const mod = target.scheme === "https" ? https : http;
-  const upReq = mod.request(requestOptions(up, target, c, method, false));
+  // No extension is ever negotiated, so every frame's payload can be read and scrubbed.
+  const headers = c.headers.filter(([n]) => n.toLowerCase() !== "sec-websocket-extensions");
+  const upReq = mod.request(requestOptions(up, target, { ...c, headers }, method, false));
   upReq.on("error", (err) => writeRaw(client, upstreamError(err, target.host)));
   upReq.on("upgrade", (upRes, upSocket, upHead) => {
-    const lines = [`HTTP/1.1 ${upRes.statusCode ?? 101} ${upRes.statusMessage ?? "Switching Protocols"}`];
-    for (const [n, v] of pairsOf(upRes.rawHeaders)) lines.push(`${n}: ${scrub(v, c.bindings)}`);
+    const why = refuseHandshake(getHeader(headers, "sec-websocket-protocol"), upRes.headers);
+    if (why) {
+      upSocket.destroy();
+      writeRaw(client, new GatewayError("upstream_unreachable", `cannot relay ${target.host}: ${why}`));
+      return;
+    }
+    const status = `${upRes.statusCode ?? 101} ${scrub(upRes.statusMessage ?? "Switching Protocols", c.bindings)}`;
+    const lines = [`HTTP/1.1 ${status}`];
+    for (const [n, v] of pairsOf(upRes.rawHeaders)) {
+      if (scrub(n, c.bindings) === n) lines.push(`${n}: ${scrub(v, c.bindings)}`);
+    }
     client.write(`${lines.join("\r\n")}\r\n\r\n`);
-    if (upHead.length > 0) client.write(upHead);
-    if (head.length > 0) upSocket.write(head);
-    upSocket.pipe(client).pipe(upSocket);
-    upSocket.on("error", () => client.destroy());
-    client.on("error", () => upSocket.destroy());
-    upSocket.on("close", () => client.destroy());
-    client.on("close", () => upSocket.destroy());
+    relayWebSocket({
+      client,
+      upstream: upSocket,
+      clientHead: head,
+      upstreamHead: upHead,
+      scrub: (data) => scrubBytes(data, c.bindings),
+    });
   });
   upReq.on("response", (upRes) => {
-    const lines = [`HTTP/1.1 ${upRes.statusCode ?? 502} ${upRes.statusMessage ?? ""}`];
+    const lines = [`HTTP/1.1 ${upRes.statusCode ?? 502} ${scrub(upRes.statusMessage ?? "", c.bindings)}`];
     for (const [n, v] of responseHeaders(upRes, c, true)) lines.push(`${n}: ${v}`);
     lines.push("connection: close");
     client.write(`${lines.join("\r\n")}\r\n\r\n`);
-    upRes.pipe(createScrubber(c.bindings)).pipe(client);
+    const dec = decoder(upRes.headers["content-encoding"]);
+    const stages = [...(dec ? [dec] : []), createScrubber(c.bindings)];
+    // biome-ignore lint/suspicious/noExplicitAny: stream.pipeline's variadic overloads
+    (pipeline as any)(upRes, ...stages, client, () => undefined);
   });
   upReq.end();
 }

@@ -115,6 +115,10 @@ describe("scrub(): every form of the value", () => {
     expect(scrub(bytes(`<${form}>`), BS)).toBe(`<${want}>`);
   });
 
+  it("replaces the latin1 form (how Node writes a header value holding non-ASCII characters)", () => {
+    expect(scrub(`<${Buffer.from(SPECIAL, "latin1").toString("latin1")}>`, BS)).toBe(`<${PS}>`);
+  });
+
   it("re-encodes a url-safe pair (standard alphabet, padded, when the match cannot tell)", () => {
     const out = scrub(`<${urlB64(`ab:${SPECIAL}`)}>`, BS);
     expect(Buffer.from(out.slice(1, -1), "base64url").toString()).toBe(`ab:${PS}`);

@@ -86,6 +86,7 @@ function compiledFor(bindings: readonly Binding[]): CompiledNeedles {
     c = compileNeedles(
       pairs.flatMap((p) => [
         textNeedle(p.real, p.placeholder),
+        ...(Buffer.byteLength(p.real) === p.real.length ? [] : [textNeedle(p.real, p.placeholder, "latin1")]),
         ...base64Needles(Buffer.from(p.real, "utf8"), p.placeholder),
       ]),
     );

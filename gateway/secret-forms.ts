@@ -9,7 +9,7 @@
  * header values (which Node decodes as latin1) are all matched the same way.
  *
  * How far the forms go, and why:
- * - Text needle: each character of the value may appear as itself, as `%XX` (either hex case;
+ * - Text needle (UTF-8, and latin1 for values with non-ASCII characters): each character of the value may appear as itself, as `%XX` (either hex case;
  *   all its UTF-8 bytes), as `+` when it is a space, or JSON-escaped: `\uXXXX` (either hex case,
  *   surrogate pairs for astral characters) for EVERY character, and the short escapes `\" \\ \/
  *   \b \f \n \r \t`. Characters may mix forms. That covers encodeURIComponent, full encoding,
@@ -64,8 +64,8 @@ const JSON_SHORT: Readonly<Record<string, string>> = {
 };
 
 /** Every accepted spelling of one character of the value. */
-function charUnit(ch: string): Unit {
-  const bytes = [...Buffer.from(ch, "utf8")];
+function charUnit(ch: string, encoding: "utf8" | "latin1"): Unit {
+  const bytes = [...Buffer.from(ch, encoding)];
   const alts: Alt[] = [bytes.map((b) => String.fromCharCode(b))];
   alts.push(bytes.flatMap((b) => ["%", ...hexAtoms(b, 2)]));
   if (ch === " ") alts.push(["+"]);
@@ -77,9 +77,14 @@ function charUnit(ch: string): Unit {
   return alts;
 }
 
-/** The literal, percent-encoded and JSON-escaped value, replaced by the placeholder. */
-export function textNeedle(value: string, placeholder: string): Needle {
-  return { units: [...value].map(charUnit), endOfBase64: false, replace: () => placeholder };
+/**
+ * The literal, percent-encoded and JSON-escaped value, replaced by the placeholder. `latin1` is
+ * the form Node gives a header value holding non-ASCII characters (one byte per UTF-16 unit, the
+ * low one): how the gateway itself sends such a value in a header, and how an echo returns it.
+ */
+export function textNeedle(value: string, placeholder: string, encoding: "utf8" | "latin1" = "utf8"): Needle {
+  const chars = encoding === "utf8" ? [...value] : value.split("");
+  return { units: chars.map((ch) => charUnit(ch, encoding)), endOfBase64: false, replace: () => placeholder };
 }
 
 /** Index of a base64 character in either alphabet. */
