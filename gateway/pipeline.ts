@@ -223,29 +223,46 @@ function denyMessage(reason: string, host: string): string {
   }
 }
 
-/** Reads the whole body up to `limit` bytes; larger bodies are refused rather than truncated. */
+/**
+ * Reads the whole body up to `limit` bytes; larger bodies are refused rather than truncated.
+ * The listeners live as long as the request, so once settled they hold neither the chunks nor the
+ * promise (whose result is the body): a request held for a human keeps no copy of its body in
+ * memory through them (the held copy is sealed on disk meanwhile).
+ */
 function readBody(
   msg: IncomingMessage,
   limit: number,
   fail: (code: "payload_too_large", message: string) => GatewayError,
 ): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    msg.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        msg.pause();
-        reject(fail("payload_too_large", `body over ${limit} bytes cannot be inspected`));
-        return;
-      }
-      chunks.push(c);
-    });
-    msg.on("end", () => resolve(Buffer.concat(chunks)));
-    msg.on("error", reject);
-    // A body that breaks off (hang-up, stall, bad chunk) must not leave the request waiting forever.
-    msg.on("close", () => {
-      if (!msg.complete) reject(new GatewayError("bad_request", "request body broke off"));
-    });
+  const box: { resolve?: (b: Buffer) => void; reject?: (e: unknown) => void } = {};
+  const promise = new Promise<Buffer>((resolve, reject) => {
+    box.resolve = resolve;
+    box.reject = reject;
   });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const finish = (err: unknown, body?: Buffer): void => {
+    const { resolve, reject } = box;
+    box.resolve = box.reject = undefined;
+    chunks.length = 0;
+    if (err !== undefined) reject?.(err);
+    else resolve?.(body ?? Buffer.alloc(0));
+  };
+  msg.on("data", (c: Buffer) => {
+    if (!box.resolve) return;
+    size += c.length;
+    if (size > limit) {
+      msg.pause();
+      finish(fail("payload_too_large", `body over ${limit} bytes cannot be inspected`));
+      return;
+    }
+    chunks.push(c);
+  });
+  msg.on("end", () => finish(undefined, Buffer.concat(chunks)));
+  msg.on("error", (e) => finish(e));
+  // A body that breaks off (hang-up, stall, bad chunk) must not leave the request waiting forever.
+  msg.on("close", () => {
+    if (!msg.complete) finish(new GatewayError("bad_request", "request body broke off"));
+  });
+  return promise;
 }
