@@ -11,7 +11,12 @@ import { type AddressInfo, createServer, connect as netConnect, type Socket } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { type AgentCredentials, type GatewayProcess, startGateway } from "../../fakes/gateway-process.js";
+import {
+  type AgentCredentials,
+  type GatewayProcess,
+  type HostPort,
+  startGateway,
+} from "../../fakes/gateway-process.js";
 import { createTestCa } from "../../fakes/test-ca.js";
 import {
   type RecordedRequest,
@@ -138,6 +143,35 @@ async function startSniffingFront(
     port: (server.address() as AddressInfo).port,
     close: () => {
       // close() alone would wait for the connections the gateway keeps alive.
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A TCP relay in front of the gateway that notes each connection's first line (how a client talks). */
+export async function startProxySpy(
+  target: HostPort,
+): Promise<{ port: number; firstLines: string[]; close(): Promise<void> }> {
+  const firstLines: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((client: Socket) => {
+    const gateway = netConnect(target.port, target.host);
+    for (const s of [client, gateway]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => {});
+    }
+    client.once("data", (first: Buffer) => firstLines.push(first.toString("latin1").split("\r\n")[0] ?? ""));
+    client.pipe(gateway).pipe(client);
+    client.on("close", () => gateway.destroy());
+    gateway.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    firstLines,
+    close: () => {
       for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },

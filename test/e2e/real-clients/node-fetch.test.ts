@@ -7,7 +7,7 @@
  * never sees it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ClientWorld, startClientWorld } from "./client-world.js";
+import { type ClientWorld, startClientWorld, startProxySpy } from "./client-world.js";
 import { agentProxy, type Dispatcher, fetch } from "./undici-proxy.js";
 
 const KEY = "node-REAL-key-2b7d90e4a1c6f853";
@@ -15,6 +15,7 @@ const SCHEMES = ["http", "https"] as const;
 
 let world: ClientWorld;
 let dispatcher: Dispatcher;
+let spy: Awaited<ReturnType<typeof startProxySpy>>;
 
 beforeAll(async () => {
   world = await startClientWorld({
@@ -22,11 +23,15 @@ beforeAll(async () => {
     secrets: { NODE_KEY: KEY },
     hosts: ["node.test"],
   });
-  dispatcher = agentProxy(world.agent.env, world.gw.caPem);
+  // The agent's own proxy URL, pointed through a relay that shows how undici talks to the gateway.
+  spy = await startProxySpy(world.gw.proxy);
+  const viaSpy = (url = "") => url.replace(`:${world.gw.proxy.port}`, `:${spy.port}`);
+  dispatcher = agentProxy({ HTTPS_PROXY: viaSpy(world.agent.env.HTTPS_PROXY) }, world.gw.caPem);
 });
 
 afterAll(async () => {
   await dispatcher?.close();
+  await spy?.close();
   await world?.close();
 });
 
@@ -45,6 +50,8 @@ describe.each(SCHEMES)("fetch via ProxyAgent, %s://", (scheme) => {
     expect(JSON.parse(text).headers.authorization).toBe(`Bearer ${world.placeholder("NODE_KEY")}`);
     const [seen] = await world.requests();
     expect(seen?.headers.authorization).toBe(`Bearer ${KEY}`);
+    // ProxyAgent tunnels http:// too: plain HTTP inside CONNECT must be served, not dropped.
+    expect(spy.firstLines).toContain(`CONNECT node.test:${scheme === "http" ? 80 : 443} HTTP/1.1`);
   });
 
   it("POST with a streamed ReadableStream body arrives whole", async () => {

@@ -10,12 +10,13 @@ import type { IncomingMessage } from "node:http";
 import { HttpsProxyAgent } from "https-proxy-agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { type ClientWorld, startClientWorld } from "./client-world.js";
+import { type ClientWorld, startClientWorld, startProxySpy } from "./client-world.js";
 
 const KEY = "ws-REAL-key-6f3a1d8c0e9b7254";
 const SCHEMES = ["ws", "wss"] as const;
 
 let world: ClientWorld;
+let spy: Awaited<ReturnType<typeof startProxySpy>>;
 
 beforeAll(async () => {
   world = await startClientWorld({
@@ -23,9 +24,12 @@ beforeAll(async () => {
     secrets: { LIVE_KEY: KEY },
     hosts: ["live.test"],
   });
+  // A relay in front of the gateway shows that ws:// goes through a CONNECT tunnel too.
+  spy = await startProxySpy(world.gw.proxy);
 });
 
 afterAll(async () => {
+  await spy?.close();
   await world?.close();
 });
 
@@ -38,7 +42,7 @@ interface Opened {
 
 async function open(scheme: (typeof SCHEMES)[number]): Promise<Opened> {
   const ws = new WebSocket(`${scheme}://live.test/socket`, {
-    agent: new HttpsProxyAgent(world.proxyUrl),
+    agent: new HttpsProxyAgent(world.proxyUrl.replace(`:${world.gw.proxy.port}`, `:${spy.port}`)),
     ca: world.gw.caPem,
     headers: { authorization: `Bearer ${world.placeholder("LIVE_KEY")}` },
     perMessageDeflate: true,
@@ -90,6 +94,7 @@ describe.each(SCHEMES)("ws client via https-proxy-agent, %s://", (scheme) => {
     c.ws.send(binary);
     expect(await c.next()).toEqual({ data: binary, isBinary: true });
     await closeAndCheck(c);
+    expect(spy.firstLines).toContain(`CONNECT live.test:${scheme === "ws" ? 80 : 443} HTTP/1.1`);
   });
 
   it("a message sent in three fragments comes back whole", async () => {
