@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { canonicalBody } from "./canonical-body.js";
-import { evaluate, findPolicy } from "./evaluate.js";
+import { evaluate, findPolicy, portAllowed } from "./evaluate.js";
 import { compilePolicies, type PolicySource } from "./load.js";
 import type { Decision, EgressRequest, PolicySet } from "./types.js";
 
@@ -218,6 +218,14 @@ default: approve
     ["allow needle in literal text",                { method: "PUT", canonical: canonicalBody(new TextEncoder().encode("Release 1"), "text/plain", undefined) }, { verdict: "allow", rule: "tagged" }],
   ])("%s", (_why, req, expected) => {
     expect(evaluate(set, { ...REQ, ...req })).toMatchObject(expected);
+  });
+
+  it("portAllowed() answers for CONNECT before any request", () => {
+    expect(portAllowed(set, "a", "GH.test", 8443)).toBe(true);
+    expect(portAllowed(set, "a", "gh.test", 80)).toBe(false);
+    expect(portAllowed(set, "a", "plain.test", 443)).toBe(true);
+    expect(portAllowed(set, "a", "new.test", 22)).toBe(false);
+    expect(portAllowed(set, "a", "bad host", 443)).toBe(false);
   });
 
   it("approve decisions say what a grant covers", () => {

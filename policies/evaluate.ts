@@ -45,6 +45,18 @@ export function findPolicy(set: PolicySet, agent: string, host: string): Compile
   return best;
 }
 
+/**
+ * Whether `port` of `host` can be allowed at all for `agent`: the governing policy's `ports`, or
+ * 80/443 when only `_defaults` (unknown_hosts: approve) would decide. Lets the CONNECT handler
+ * refuse a tunnel whose every request would be `host_not_allowed` (`bad_port`).
+ */
+export function portAllowed(set: PolicySet, agent: string, host: string, port: number): boolean {
+  const normal = normalizeHost(host);
+  if (normal === undefined) return false;
+  const policy = findPolicy(set, agent, normal);
+  return (policy?.ports ?? DEFAULT_PORTS).includes(port);
+}
+
 /** 0 = no match; wildcard = 1 + suffix length; exact = above any wildcard (hosts ≤ 253 chars). */
 function matchScore(policy: CompiledPolicy, host: string): number {
   let score = 0;

@@ -13,7 +13,7 @@ export {
 export { DEFAULT_DEFAULTS } from "./compile.js";
 export type { PathMatcher } from "./compile-glob.js";
 export { DURATION_HINT, parseDuration, parseRate, RATE_HINT } from "./duration.js";
-export { DEFAULTS_POLICY, evaluate, findPolicy } from "./evaluate.js";
+export { DEFAULTS_POLICY, evaluate, findPolicy, portAllowed } from "./evaluate.js";
 export { compilePolicies, formatIssues, isPolicyFileName, type PolicySource } from "./load.js";
 export { type MethodOverride, methodOverrides, type OverrideResult, strictest } from "./method-override.js";
 export { hostMatches, normalizeHost, normalizeHostPattern, normalizeMethod, splitPath } from "./normalize.js";

@@ -167,3 +167,25 @@ describe("every preset declares where its secrets go", () => {
     expect(outcome(req)).toBe("secret_misplaced");
   });
 });
+
+describe("grant coverage on cards", () => {
+  it("says what each preset's grant covers, in the rule's own terms", () => {
+    const covers = (host: string, method: string, path: string, body?: string) =>
+      (({ covers }) => covers)(
+        evaluate(SET, {
+          agent: "a",
+          method,
+          host,
+          path,
+          ...(body !== undefined && {
+            canonical: canonicalBody(new TextEncoder().encode(body), "application/json", undefined),
+          }),
+        }) as { covers?: string },
+      );
+    expect(covers("api.github.com", "PUT", "/repos/a/b/pulls/1/merge")).toBe("PUT /repos/*/*/pulls/*/merge");
+    expect(covers("api.github.com", "POST", "/graphql", '{"query":"mutation { a }"}')).toBe(
+      "POST /graphql (GraphQL mutation)",
+    );
+    expect(covers("slack.com", "POST", "/api/chat.postMessage")).toMatch(/^POST \/api\/chat\.postMessage, /);
+  });
+});
