@@ -53,3 +53,50 @@ describe("openSqliteStore() placeholders", () => {
     expect(store.placeholdersOf("a1")).toEqual(new Map([["wdn_1", "X"]]));
   });
 });
+
+describe("openSqliteStore() approvals table from before held bodies", () => {
+  it("migrates in place: old rows still read and count toward max_pending, new rows count held bytes", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "wdn-store-")), "warden.db");
+    const old = new Database(path);
+    old.exec(`CREATE TABLE approvals (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL,
+      created_at INTEGER NOT NULL, data TEXT NOT NULL)`);
+    const row = {
+      id: "old1",
+      fingerprint: "fp",
+      agent: "a1",
+      method: "POST",
+      url: "https://x.test/p",
+      host: "x.test",
+      path: "/p",
+      policy: "p",
+      rule: "r",
+      bodyPreview: "{}",
+      reason: null,
+      createdAt: 1,
+      expiresAt: 2,
+      needed: 1,
+      approvers: ["test:a"],
+      grantMs: null,
+      votes: [],
+      state: "pending",
+    };
+    old
+      .prepare("INSERT INTO approvals VALUES (?, ?, ?, ?, ?)")
+      .run("old1", "fp", "pending", 1, JSON.stringify(row));
+    old.close();
+
+    const store = openSqliteStore(path);
+    expect(store.getApproval("old1")).toEqual(row);
+    expect(store.countPending("a1")).toBe(1);
+    expect(store.heldBytes()).toBe(0);
+    store.putApproval({ ...row, id: "new1", bodyBytes: 500, bodyDigest: "d", bodyAt: "store" });
+    store.putApproval({ ...row, id: "new2", agent: "a2", bodyBytes: 70, bodyDigest: "d", bodyAt: "store" });
+    expect(store.heldBytes()).toBe(570);
+    store.putApproval({ ...row, id: "new1", bodyBytes: 500, state: "used" });
+    expect(store.heldBytes()).toBe(70);
+    expect(store.countPending("a1")).toBe(1);
+    store.close();
+    // Opening again is a no-op migration.
+    expect(openSqliteStore(path).countPending("a2")).toBe(1);
+  });
+});
