@@ -119,3 +119,20 @@ export function collect(socket: Socket, opts: Omit<RawSendOptions, "mode">): Pro
     next();
   });
 }
+
+/** The body of the first response in `text`, chunked framing decoded (latin1). */
+export function firstBody(text: string): string {
+  const end = text.indexOf("\r\n\r\n");
+  if (end < 0) return "";
+  const head = text.slice(0, end);
+  let rest = text.slice(end + 4);
+  if (!/\r\ntransfer-encoding: chunked/i.test(head)) return rest;
+  let out = "";
+  for (;;) {
+    const eol = rest.indexOf("\r\n");
+    const size = Number.parseInt(rest.slice(0, eol), 16);
+    if (eol < 0 || Number.isNaN(size) || size === 0) return out;
+    out += rest.slice(eol + 2, eol + 2 + size);
+    rest = rest.slice(eol + 2 + size + 2);
+  }
+}

@@ -5,7 +5,7 @@
  * inside a CONNECT+TLS tunnel, against a raw upstream that records every byte.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rawSend } from "../../fakes/raw-agent.js";
+import { firstBody, rawSend } from "../../fakes/raw-agent.js";
 import { OK_HEAD_RESPONSE, OK_RESPONSE } from "../../fakes/raw-upstream.js";
 import { type RawWorld, startRawWorld, type Via, vias } from "./raw-world.js";
 
@@ -47,6 +47,21 @@ describe.each(vias())("framing via $label", (via) => {
       expect(got?.body.toString("latin1")).toBe(SMUGGLED);
     },
   );
+
+  it("chunk extensions and zero-padded chunk sizes never reach upstream: the gateway re-chunks", async () => {
+    const up = via.upstream(w);
+    const before = up.requests.length;
+    const body = "0005;transfer-encoding=identity\r\nhello\r\n0\r\n\r\n";
+    const answer = await rawSend(w.gw, w.auth, {
+      mode: via.mode,
+      parts: [head(via, "POST", "/rechunk", "Transfer-Encoding: chunked\r\n") + body],
+    });
+    expect(answer.statuses[0], answer.text).toBe(200);
+    const got = up.requests.slice(before);
+    expect(got).toHaveLength(1);
+    expect(got[0]?.body.toString()).toBe("hello");
+    expect(got[0]?.rawBody.toString("latin1")).not.toMatch(/;|identity|0005/);
+  });
 
   it("a body with Content-Length goes upstream with exactly that Content-Length", async () => {
     const up = via.upstream(w);
@@ -184,7 +199,7 @@ describe.each(vias())("upstream connections via $label", (via) => {
       return OK_RESPONSE;
     });
     try {
-      expect((await get("/late-poison")).text).toMatch(/\r\n\r\nok$/);
+      expect(firstBody((await get("/late-poison")).text)).toBe("ok");
       await new Promise((r) => setTimeout(r, 500));
       const next = await get("/after-late");
       expect(next.text).not.toContain("EVIL");
@@ -216,9 +231,9 @@ describe.each(vias())("upstream connections via $label", (via) => {
       return undefined;
     });
     try {
-      expect((await get("/until-close")).text).toContain("all of it");
+      expect(firstBody((await get("/until-close")).text)).toBe("all of it");
       const next = await get("/after-close");
-      expect(next.text).toMatch(/\r\n\r\nok$/);
+      expect(firstBody(next.text)).toBe("ok");
       expect(connOf("/after-close")).not.toBe(connOf("/until-close"));
     } finally {
       up.script((req) => (req.line.startsWith("HEAD ") ? OK_HEAD_RESPONSE : OK_RESPONSE));
@@ -239,6 +254,6 @@ describe.each(vias("sec"))("HEAD through a host whose policy lists a secret, via
     const [headResponse, getResponse] = answer.text.split(/(?=HTTP\/1\.1 )/);
     expect(headResponse).toMatch(/content-length: 2\r\n/i);
     expect(headResponse).toMatch(/\r\n\r\n$/);
-    expect(getResponse).toMatch(/\r\n\r\nok$|\r\n\r\n2\r\nok\r\n0\r\n\r\n$/);
+    expect(firstBody(getResponse ?? "")).toBe("ok");
   });
 });
