@@ -129,3 +129,31 @@ describe("NUL bytes", () => {
     expect(c.kind).toBe("unreadable");
   });
 });
+
+describe("nested and markup encodings", () => {
+  const has = (c: CanonicalBody, needle: string) =>
+    c.kind === "readable" && c.readings.some((r) => r.includes(needle));
+
+  it("reads JSON inside form fields decoded (Slack blocks)", () => {
+    const body = `blocks=${encodeURIComponent('[{"text":"wire\\u002dtransfer"}]')}&channel=C1`;
+    expect(has(read(body, "application/x-www-form-urlencoded"), "wire-transfer")).toBe(true);
+  });
+
+  it("refuses ambiguous JSON inside a form field", () => {
+    const body = `blocks=${encodeURIComponent('{"a":1,"a":2}')}`;
+    expect(read(body, "application/x-www-form-urlencoded").kind).toBe("unreadable");
+  });
+
+  it("decodes XML character references", () => {
+    expect(
+      has(read("<a>&#119;ire&#x2d;transfer &amp; co</a>", "application/xml"), "wire-transfer & co"),
+    ).toBe(true);
+  });
+
+  it.each([
+    ["a DOCTYPE", '<!DOCTYPE a [<!ENTITY w "wire-transfer">]><a>&w;</a>', "application/xml"],
+    ["an unknown named entity", "<p>wire&hyphen;transfer</p>", "text/html"],
+  ])("markup with %s is unreadable", (_why, body, type) => {
+    expect(read(body, type).kind).toBe("unreadable");
+  });
+});

@@ -40,6 +40,8 @@ const JSON_TYPE_RE = /^application\/(?:json|[a-z0-9.!#$&^_-]+\+json)$/;
 const TEXT_TYPE_RE =
   /^(?:text\/[a-z0-9.+-]+|application\/(?:xml|[a-z0-9.!#$&^_-]+\+xml|graphql|javascript|yaml|x-yaml|x-ndjson))$/;
 const FORM_TYPE = "application/x-www-form-urlencoded";
+const MARKUP_TYPE_RE = /^(?:text\/(?:xml|html)|application\/(?:xml|xhtml\+xml|[a-z0-9.!#$&^_-]+\+xml))$/;
+const XML_ENTITIES: Readonly<Record<string, string>> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 // Code points a reader does not see (soft hyphen, zero-width joiners, variation selectors, …).
 const INVISIBLE_RE = /\p{Default_Ignorable_Code_Point}/gu;
 
@@ -82,7 +84,10 @@ export function canonicalBody(
     const form = parseForm(text);
     if (form === undefined) return unreadable("bad percent-encoding in form");
     const rendered = form.map(([k, v]) => `${k}=${v}`).join("&");
-    return readable(mediaType, rendered, { form });
+    // Form fields often carry JSON (Slack's `blocks`, `attachments`): read it decoded too.
+    const nested = formJson(form);
+    if (nested === undefined) return unreadable("ambiguous JSON inside a form field");
+    return readable(mediaType, rendered, { form, ...(nested !== rendered && { also: nested }) });
   }
   if (mediaType === "" || mediaType === "text/plain") {
     // No type (or a lazy text/plain): an upstream that sniffs would read JSON as JSON. If it is
@@ -94,6 +99,12 @@ export function canonicalBody(
       if (json.why !== "not JSON") return unreadable(json.why);
     }
     return readable(mediaType, text, {});
+  }
+  if (MARKUP_TYPE_RE.test(mediaType)) {
+    // An XML/HTML parser decodes character references: `&#119;ire` is "wire" upstream.
+    const decoded = decodeMarkup(text);
+    if (decoded === undefined) return unreadable("markup with entity declarations or unknown entities");
+    return readable(mediaType, text, decoded === text ? {} : { also: decoded });
   }
   if (TEXT_TYPE_RE.test(mediaType)) return readable(mediaType, text, {});
   return unreadable(`binary content-type ${mediaType}`);
@@ -238,4 +249,46 @@ export function renderJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `"${k}":${renderJson(v)}`).join(",")}}`;
   }
   return String(value);
+}
+
+/**
+ * Markup text with character references decoded (`&#119;`, `&#x77;`, the five XML entities).
+ * @returns undefined when a parser could expand something we cannot: a DOCTYPE (entity
+ *   declarations), or a named entity other than the five (HTML has thousands).
+ */
+function decodeMarkup(text: string): string | undefined {
+  if (/<!(?:doctype|entity)/i.test(text)) return undefined;
+  let unknown = false;
+  const out = text.replace(/&(#[0-9]+|#x[0-9a-f]+|[a-z][a-z0-9]*);/gi, (whole, ref: string) => {
+    if (ref.startsWith("#")) {
+      const code =
+        ref[1] === "x" || ref[1] === "X" ? Number.parseInt(ref.slice(2), 16) : Number(ref.slice(1));
+      if (code <= 0x10ffff) return String.fromCodePoint(code);
+      unknown = true;
+      return whole;
+    }
+    const named = XML_ENTITIES[ref.toLowerCase()];
+    if (named === undefined) unknown = true;
+    return named ?? whole;
+  });
+  return unknown ? undefined : out;
+}
+
+/**
+ * The form rendered again with every field that is JSON replaced by its decoded rendering.
+ * @returns undefined when a field is JSON that parsers could read two ways (duplicate keys, …).
+ */
+function formJson(form: readonly (readonly [string, string])[]): string | undefined {
+  const parts: string[] = [];
+  for (const [k, v] of form) {
+    const t = v.trimStart();
+    if (!t.startsWith("{") && !t.startsWith("[")) {
+      parts.push(`${k}=${v}`);
+      continue;
+    }
+    const json = parseJsonStrict(v);
+    if (!json.ok && json.why !== "not JSON") return undefined;
+    parts.push(`${k}=${json.ok ? renderJson(json.value) : v}`);
+  }
+  return parts.join("&");
 }
