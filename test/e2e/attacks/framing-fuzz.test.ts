@@ -190,3 +190,75 @@ describe("differential framing fuzzer", () => {
     expect(result.violations.length, `FUZZ_SEED=${SEED}: see the violations printed above`).toBe(0);
   }, 600_000);
 });
+
+/** Sends exact bytes as agent `fuzz-a` (absolute-form, or inside a tunnel) and reads the answers. */
+async function sendRaw(index: number, bytes: string, tunnel = false, owed = 9): Promise<AgentRun> {
+  const c: FuzzCase = {
+    index,
+    agent: "fuzz-a",
+    tunnel,
+    bytes: Buffer.from(bytes, "latin1"),
+    splits: [],
+    sequential: false,
+    labels: [],
+  };
+  const read = llhttpParse(c.bytes);
+  return runCase(
+    target,
+    c,
+    read.requests.map((r) => r.method),
+    owed,
+  );
+}
+
+/** Every request line the upstreams received that names `marker`. */
+function upstreamLines(marker: string): string[] {
+  const all = [...plain.connections, ...tlsUp.connections].map((c) =>
+    Buffer.concat(c.chunks).toString("latin1"),
+  );
+  return all.flatMap((text) =>
+    text.split("\r\n").filter((l) => / HTTP\/1\.1$/.test(l) && l.includes(marker)),
+  );
+}
+
+// Minimal reproductions of what the fuzzer found (exact bytes; see the report in the commit log).
+describe("framing fuzzer findings, minimal", () => {
+  const auth = () => `Proxy-Authorization: ${target.authFor("fuzz-a")}\r\n`;
+  const req = (method: string, path: string, extra = "") =>
+    `${method} http://${PLAIN}${path} HTTP/1.1\r\nHost: ${PLAIN}\r\nx-agent: fuzz-a\r\n${auth()}${extra}\r\n`;
+
+  const ambiguous = (n: number, r: number) =>
+    `${req("OPTIONS", `/f/c${n}r${r}`, "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n")}0\r\n\r\n`;
+
+  it.each([
+    ["nothing before it", 900001, ""],
+    ["a GET before it", 900011, "GET"],
+    ["a chunked HEAD before it (fuzz case 188)", 900021, "HEAD"],
+  ])(
+    "a request refused for ambiguous framing, with %s, ends the connection: pipelined requests after it never reach the upstream",
+    async (_what, n, first) => {
+      const head =
+        first === "HEAD"
+          ? `${req("HEAD", `/f/c${n}r0`, "Transfer-Encoding: chunked\r\n")}9\r\nb188r0:,k\r\n0\r\n\r\n`
+          : first === "GET"
+            ? req("GET", `/f/c${n}r0`)
+            : "";
+      const bytes = head + ambiguous(n, 1) + req("GET", `/f/c${n}r2`) + req("TRACE", `/f/c${n}r3`);
+      const run = await sendRaw(n, bytes);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(run.responses.map((r) => r.error ?? r.status)).toEqual(
+        first ? [200, "bad_request"] : ["bad_request"],
+      );
+      expect(upstreamLines(`c${n}r`)).toEqual(first ? [`${first} /f/c${n}r0 HTTP/1.1`] : []);
+    },
+  );
+
+  it("pipelined answers keep request order: a refusal of request 2 is not written before the answer to request 1", async () => {
+    const bytes =
+      req("GET", "/f/c900002r0") +
+      req("OPTIONS", "/f/c900002r1", "Content-Length: 0\r\nConnection: content-length\r\n");
+    const run = await sendRaw(900002, bytes);
+    expect(run.responses.map((r) => r.status)).toEqual([200, 400]);
+    expect(run.responses[0]?.body).toBe("ok GET /f/c900002r0 0");
+  });
+});
