@@ -257,3 +257,44 @@ describe.each(vias("sec"))("HEAD through a host whose policy lists a secret, via
     expect(firstBody(getResponse ?? "")).toBe("ok");
   });
 });
+
+describe.each(vias())("hostile upstream framing via $label", (via) => {
+  const get = (path: string) =>
+    rawSend(w.gw, w.auth, {
+      mode: via.mode,
+      parts: [
+        `GET ${via.target(path)} HTTP/1.1\r\nHost: ${via.host}\r\n${via.mode.kind === "absolute" ? w.auth : ""}\r\n`,
+      ],
+      quietMs: 800,
+    });
+  const answers: Record<string, string> = {
+    "/resp-cl-te":
+      "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nEVIL\r\n0\r\n\r\n",
+    "/resp-two-cl": "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nContent-Length: 2\r\n\r\nEVIL",
+    "/resp-101":
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\nEVIL-RAW-BYTES",
+  };
+
+  it.each(Object.keys(answers))(
+    "an ambiguous or unasked-for upstream answer (%s) never reaches the agent as is",
+    async (path) => {
+      const up = via.upstream(w);
+      up.script((req) => {
+        const p = req.line.split(" ")[1] ?? "";
+        return answers[p] ?? (req.line.startsWith("HEAD ") ? OK_HEAD_RESPONSE : OK_RESPONSE);
+      });
+      try {
+        const answer = await get(path);
+        expect(answer.text).not.toContain("EVIL");
+        expect(
+          answer.statuses.every((s) => s === 502),
+          answer.text,
+        ).toBe(true);
+        const next = await get("/after-hostile");
+        expect(firstBody(next.text)).toBe("ok");
+      } finally {
+        up.script((req) => (req.line.startsWith("HEAD ") ? OK_HEAD_RESPONSE : OK_RESPONSE));
+      }
+    },
+  );
+});
