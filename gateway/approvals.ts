@@ -8,92 +8,32 @@
  * in total: beyond that the request is refused before any card is sent.
  */
 import { randomUUID } from "node:crypto";
+import {
+  type ApprovalsOptions,
+  DEFAULT_LIMITS,
+  type DecideInput,
+  type DecideResult,
+  type HeldRequest,
+  type HoldLimit,
+  type HoldOutcome,
+  type HoldRequest,
+} from "./approval-types.js";
 import { toView } from "./approval-view.js";
-import type { ApprovalView, Approver, MethodOverride, RoleResolver, SecretPlacement } from "./approver.js";
-import { bodyDigest, type HeldBodies, memoryHeldBodies } from "./held-bodies.js";
-import type { ApprovalRecord, ApprovalState, Store, Vote } from "./store.js";
+import type { ApprovalView } from "./approver.js";
+import { bodyDigest, memoryHeldBodies } from "./held-bodies.js";
+import type { ApprovalRecord, ApprovalState, Vote } from "./store.js";
 
-/** The parts of a request an approval is created from (`held-request.ts` computes most of them). */
-export type HoldRequest = Pick<
-  ApprovalRecord,
-  | "fingerprint"
-  | "agent"
-  | "method"
-  | "url"
-  | "host"
-  | "path"
-  | "policy"
-  | "rule"
-  | "bodyPreview"
-  | "reason"
-  | "needed"
-  | "approvers"
-  | "grantMs"
-> &
-  Partial<
-    Pick<ApprovalRecord, "bodyHidden" | "contentType" | "contentEncoding" | "headers" | "grantCovers">
-  > & {
-    readonly timeoutMs: number;
-    /** Method-override headers / `_method` the request carries (pipeline step 2 fills it). */
-    readonly overrides?: readonly MethodOverride[];
-    /** Secrets the request carries and where (pipeline step 1 fills it); never values. */
-    readonly secrets?: readonly SecretPlacement[];
-  };
-
-/** Which limit refused a request (both answer 429 `too_many_pending`). */
-export type HoldLimit = "max_pending" | "max_held_bytes";
-
-export interface HoldLimits {
-  readonly maxPending: number;
-  readonly maxHeldBytes: number;
-}
-
-export const DEFAULT_LIMITS: HoldLimits = { maxPending: 20, maxHeldBytes: 64 * 1024 * 1024 };
-
-/** `body` of an approved outcome is what goes upstream: the held copy, checked against its digest. */
-export type HoldOutcome =
-  | {
-      readonly outcome: "approved";
-      readonly approval?: string;
-      readonly via: "vote" | "grant";
-      readonly body?: Buffer;
-    }
-  | { readonly outcome: "denied" | "expired" | "shutting_down" | "unavailable"; readonly approval: string }
-  | { readonly outcome: "too_many_pending"; readonly limit: HoldLimit };
-
-/** A held request as the full-request page shows it; `body` is null once settled (deleted). */
-export interface HeldRequest {
-  readonly record: ApprovalRecord;
-  readonly body: Buffer | null;
-}
-
-export type DecideResult =
-  | { readonly ok: true; readonly approval: ApprovalView }
-  | {
-      readonly ok: false;
-      readonly status: 400 | 403 | 404 | 409;
-      readonly code: string;
-      readonly message: string;
-    };
-
-export interface DecideInput {
-  readonly decision: "approve" | "deny";
-  readonly by: string;
-  readonly scope: "once" | "grant";
-}
-
-export interface ApprovalsOptions {
-  readonly store: Store;
-  readonly audit: (entry: Record<string, unknown>) => void;
-  readonly approver?: Approver;
-  readonly roles?: RoleResolver;
-  readonly now?: () => number;
-  readonly newId?: () => string;
-  /** Where held bodies wait (sealed store rows / spool files); default: in memory. */
-  readonly bodies?: HeldBodies;
-  /** Read at every new hold, so a policy reload applies at once. Default `DEFAULT_LIMITS`. */
-  readonly limits?: () => HoldLimits;
-}
+export {
+  type ApprovalsOptions,
+  DEFAULT_LIMITS,
+  type DecideInput,
+  type DecideResult,
+  type HeldRequest,
+  type HoldLimit,
+  type HoldLimits,
+  type HoldOutcome,
+  type HoldRequest,
+} from "./approval-types.js";
 
 const EMPTY = Buffer.alloc(0);
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "./audit-chain.js";
 import { openSqliteStore } from "./sqlite-store.js";
+import type { ApprovalRecord } from "./store.js";
 
 function withLog(n: number) {
   const path = join(mkdtempSync(join(tmpdir(), "wdn-store-")), "warden.db");
@@ -60,7 +61,7 @@ describe("openSqliteStore() approvals table from before held bodies", () => {
     const old = new Database(path);
     old.exec(`CREATE TABLE approvals (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL,
       created_at INTEGER NOT NULL, data TEXT NOT NULL)`);
-    const row = {
+    const row: ApprovalRecord = {
       id: "old1",
       fingerprint: "fp",
       agent: "a1",
