@@ -154,6 +154,24 @@ describe.each(vias())("framing via $label", (via) => {
     },
   );
 
+  it.each([
+    ["a head written with bare LFs", (h: string) => h.replaceAll("\r\n", "\n")],
+    [
+      "a bare LF ending one header line",
+      (h: string) => h.replace("Content-Length: 5\r\n", "Content-Length: 5\n"),
+    ],
+  ])("refuses %s with 400 bad_request and nothing upstream", async (_name, mangle) => {
+    const up = via.upstream(w);
+    const bytes = up.allText().length;
+    const answer = await rawSend(w.gw, w.auth, {
+      mode: via.mode,
+      parts: [`${mangle(head(via, "POST", "/bare-lf", "Content-Length: 5\r\nX-After: 1\r\n"))}hello`],
+    });
+    expect(answer.statuses, answer.text).toEqual([400]);
+    expect(answer.errors).toEqual(["bad_request"]);
+    expect(up.allText().slice(bytes)).toBe("");
+  });
+
   it("refuses chunked framing on HTTP/1.0 with 400 bad_request and nothing upstream", async () => {
     const up = via.upstream(w);
     const before = up.requests.length;
