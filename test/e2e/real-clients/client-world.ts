@@ -17,7 +17,7 @@ import {
   type HostPort,
   startGateway,
 } from "../../fakes/gateway-process.js";
-import { createTestCa } from "../../fakes/test-ca.js";
+import { createTestCa, type TestCa } from "../../fakes/test-ca.js";
 import {
   type RecordedRequest,
   type RecordingUpstream,
@@ -33,6 +33,11 @@ export interface ClientWorldOptions {
   /** Host names the upstream pair answers for (leaf SANs and `--resolve` entries). */
   readonly hosts: readonly string[];
   readonly agent?: string;
+  /**
+   * More upstreams the test runs itself (e.g. a server with other settings), started with the
+   * world's upstream CA before the gateway; returns host → "127.0.0.1:PORT" for `--resolve`.
+   */
+  readonly extraUpstreams?: (ca: TestCa) => Promise<Record<string, string>>;
 }
 
 export interface ClientWorld {
@@ -57,9 +62,10 @@ export interface ClientWorld {
   expectNoSecret(received: string | Buffer, what: string): void;
   /**
    * The gateway's side: its output and audit hold no real value, the chain verifies, and every
-   * request or handshake an upstream received has exactly one audited allow.
+   * request or handshake an upstream received has exactly one audited allow. `extra`: requests
+   * the test's own `extraUpstreams` received.
    */
-  expectGatewayKeptBooks(): Promise<void>;
+  expectGatewayKeptBooks(extra?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -188,7 +194,10 @@ export async function startClientWorld(options: ClientWorldOptions): Promise<Cli
   const gw = await startGateway({
     policies: options.policies,
     upstreamCa: [ca.pemPath],
-    resolve: Object.fromEntries(options.hosts.map((h) => [h, `127.0.0.1:${front.port}`])),
+    resolve: {
+      ...Object.fromEntries(options.hosts.map((h) => [h, `127.0.0.1:${front.port}`])),
+      ...(await options.extraUpstreams?.(ca)),
+    },
   });
   for (const [name, value] of Object.entries(options.secrets)) await gw.setSecret(name, value);
   const agentName = options.agent ?? "client";
@@ -230,7 +239,7 @@ export async function startClientWorld(options: ClientWorldOptions): Promise<Cli
       tls.reset();
     },
     expectNoSecret,
-    async expectGatewayKeptBooks() {
+    async expectGatewayKeptBooks(extra = 0) {
       const audit = await gw.control("GET", "/v1/audit?after=0&limit=10000");
       expect(audit.status).toBe(200);
       expectNoSecret(audit.text, "the audit log");
@@ -240,7 +249,7 @@ export async function startClientWorld(options: ClientWorldOptions): Promise<Cli
       const passed = rows.filter(
         (e) => e.type === "request" && e.verdict === "allow" && e.method !== "CONNECT",
       );
-      expect(passed.length).toBe(forgotten + plain.received() + tls.received());
+      expect(passed.length).toBe(forgotten + plain.received() + tls.received() + extra);
     },
     async close() {
       await gw.cleanup();
