@@ -7,7 +7,7 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
 import { isIP, type Socket } from "node:net";
-import { pipeline, type Transform } from "node:stream";
+import { pipeline, Transform } from "node:stream";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { GatewayError } from "./errors.js";
@@ -119,18 +119,31 @@ function framedHeaders(c: Cleared, framing: BodyFraming): HeaderPairs {
   return headers;
 }
 
-function decoder(encoding: string | undefined): Transform | undefined {
-  switch ((encoding ?? "").trim().toLowerCase()) {
-    case "gzip":
-    case "x-gzip":
-      return createGunzip();
-    case "deflate":
-      return createInflate();
-    case "br":
-      return createBrotliDecompress();
-    default:
-      return undefined;
-  }
+/**
+ * The stages that undo a response's content codings, last applied first, so the scrubber sees
+ * plain bytes. A coding we cannot undo (zstd, anything unknown) fails the body instead of letting
+ * compressed bytes, which could hide a value, through with their Content-Encoding stripped.
+ */
+function decoders(encoding: string | undefined): Transform[] {
+  const codings = (encoding ?? "")
+    .split(",")
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== "" && c !== "identity");
+  return codings.reverse().map((coding) => {
+    switch (coding) {
+      case "gzip":
+      case "x-gzip":
+        return createGunzip();
+      case "deflate":
+        return createInflate();
+      case "br":
+        return createBrotliDecompress();
+      default:
+        return new Transform({
+          transform: (_chunk, _enc, done) => done(new Error("unsupported content-encoding")),
+        });
+    }
+  });
 }
 
 /**
@@ -176,8 +189,7 @@ export function forward(
       resolve(upRes.statusCode ?? 502);
       const stages: NodeJS.ReadWriteStream[] = [];
       if (rewriting) {
-        const dec = decoder(upRes.headers["content-encoding"]);
-        if (dec) stages.push(dec);
+        stages.push(...decoders(upRes.headers["content-encoding"]));
         stages.push(createScrubber(c.bindings));
       }
       // biome-ignore lint/suspicious/noExplicitAny: stream.pipeline's variadic overloads
@@ -229,8 +241,7 @@ export function forwardUpgrade(
     for (const [n, v] of responseHeaders(upRes, c, true)) lines.push(`${n}: ${v}`);
     lines.push("connection: close");
     client.write(`${lines.join("\r\n")}\r\n\r\n`);
-    const dec = decoder(upRes.headers["content-encoding"]);
-    const stages = [...(dec ? [dec] : []), createScrubber(c.bindings)];
+    const stages = [...decoders(upRes.headers["content-encoding"]), createScrubber(c.bindings)];
     // biome-ignore lint/suspicious/noExplicitAny: stream.pipeline's variadic overloads
     (pipeline as any)(upRes, ...stages, client, () => undefined);
   });
