@@ -34,7 +34,7 @@ describe("buildCard()", () => {
       { label: "Request", value: "POST https://api.example.test/v1/things" },
       { label: "Policy", value: "example / write" },
       { label: "Expires in", value: "5 min" },
-      { label: "Approve for a while", value: "this request for 15 min" },
+      { label: "Time-limited approval", value: "approves this request for 15 min" },
     ]);
     expect(c.body).toEqual({ text: '{"token":"****"}', hidden: 0 });
     expect(c.link).toBeNull();
@@ -114,11 +114,11 @@ describe("buildCard(): honest cards (DESIGN §3.1)", () => {
       shortLabel: "Approve similar for 15 min",
     });
     expect(c.lines).toContainEqual({
-      label: "Approve for a while",
-      value: '"Approve similar" approves all PUT /repos/*/*/pulls/*/merge for 15 min',
+      label: "Time-limited approval",
+      value: "approves all PUT /repos/*/*/pulls/*/merge for 15 min",
     });
     expect(card({ ...honest, state: "approved" }).lines.map((l) => l.label)).not.toContain(
-      "Approve for a while",
+      "Time-limited approval",
     );
   });
 

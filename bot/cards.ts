@@ -94,7 +94,7 @@ export function buildCard(view: ApprovalView, opts: BuildCardOptions = {}): Card
   if (view.state === "pending")
     lines.push({ label: "Expires in", value: formatDuration(Date.parse(view.expiresAt) - now()) });
   const grant = view.grantMs ? grantLabels(view, formatDuration(view.grantMs)) : undefined;
-  if (grant && view.state === "pending") lines.push({ label: "Approve for a while", value: grant.covers });
+  if (grant && view.state === "pending") lines.push({ label: "Time-limited approval", value: grant.covers });
   const pending = view.state === "pending";
   const buttons: Card["buttons"] = pending
     ? [
@@ -144,12 +144,12 @@ function grantLabels(view: ApprovalView, duration: string): { label: string; sho
     return {
       label: `Approve for ${duration}`,
       short: `Approve for ${duration}`,
-      covers: `this request for ${duration}`,
+      covers: `approves this request for ${duration}`,
     };
   return {
     label: `Approve all ${covers} for ${duration}`,
     short: `Approve similar for ${duration}`,
-    covers: `"Approve similar" approves all ${covers} for ${duration}`,
+    covers: `approves all ${covers} for ${duration}`,
   };
 }
 

@@ -428,6 +428,35 @@ channelContract("discord", async () => {
         .filter((m) => m.author.id === BOT_USER.id)
         .map((m) => displayed(m.content)),
     buttonsOn: (ref) => fake.buttonsOn(channelIdOf(fake, ref.chatId), ref.messageId),
+    shownOn: (ref) => {
+      const m = fake.messagesIn(channelIdOf(fake, ref.chatId)).find((x) => x.id === ref.messageId);
+      type Embed = {
+        title?: string;
+        url?: string;
+        description?: string;
+        fields?: { name: string; value: string }[];
+      };
+      const embeds = (m?.embeds ?? []) as Embed[];
+      const out: string[] = [];
+      for (const e of embeds) {
+        const total =
+          (e.title ?? "").length +
+          (e.description ?? "").length +
+          (e.fields ?? []).reduce((n, x) => n + x.name.length + x.value.length, 0);
+        // Discord's own limits, which the fake does not all check.
+        if ((e.description ?? "").length > 4096 || total > 6000 || (e.fields ?? []).length > 25)
+          throw new Error(`Discord embed over its limits (total ${total})`);
+        out.push(displayed(e.title ?? ""), e.url ?? "");
+        // The body sits in a code block: shown raw (zero-width spaces only split backtick runs).
+        out.push((e.description ?? "").replace(/\u200b/g, ""));
+        for (const x of e.fields ?? []) out.push(`${displayed(x.name)}: ${displayed(x.value)}`);
+      }
+      const rows = (m?.components ?? []) as { components?: { label?: string }[] }[];
+      return {
+        text: out.join("\n"),
+        buttons: rows.flatMap((r) => r.components ?? []).map((b) => b.label ?? ""),
+      };
+    },
     close: () => fake.close(),
   };
 });

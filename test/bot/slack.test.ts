@@ -11,7 +11,13 @@ import { COMMANDS } from "../../bot/router.js";
 import { approvalTapsContract } from "../contracts/approval-taps.contract.js";
 import { channelContract } from "../contracts/channel.contract.js";
 import { pollUntil } from "../fakes/poll-until.js";
-import { type FakeSlack, SLACK_BOT, slackSignature, startFakeSlack } from "../fakes/slack-api.js";
+import {
+  type FakeSlack,
+  SLACK_BOT,
+  slackSignature,
+  slackUnescape,
+  startFakeSlack,
+} from "../fakes/slack-api.js";
 
 let fake: FakeSlack;
 let channel: SlackChannel;
@@ -454,6 +460,30 @@ channelContract("slack", async () => {
     injectPrivateText: async (userId, text) => void (await f.message({ user: userId, text })),
     textsIn: (chatId) => f.texts(chatId),
     buttonsOn: (ref) => f.buttons(ref.chatId, ref.messageId).length,
+    shownOn: (ref) => {
+      // What Slack shows: every block's text, Slack's escapes undone, our link's target included.
+      type Block = { type: string; text?: { text: string }; fields?: { text: string }[]; elements?: Json[] };
+      type Json = { type?: string; text?: string | { text: string }; elements?: Json[] };
+      const blocks = (f.current(ref.chatId, ref.messageId)?.blocks ?? []) as Block[];
+      const out: string[] = [];
+      const element = (e: Json): void => {
+        if (e.type === "mrkdwn" && typeof e.text === "string")
+          out.push(slackUnescape(e.text.replace(/<([^|>]+)\|([^>]+)>/g, "$2 $1")));
+        else if (e.type === "text" && typeof e.text === "string") out.push(e.text);
+        else if (typeof e.text === "string") out.push(slackUnescape(e.text));
+        for (const c of e.elements ?? []) element(c);
+      };
+      for (const b of blocks) {
+        if (b.type === "actions") continue;
+        if (b.text) out.push(slackUnescape(b.text.text));
+        for (const x of b.fields ?? []) out.push(slackUnescape(x.text));
+        for (const e of b.elements ?? []) element(e);
+      }
+      return {
+        text: out.join("\n"),
+        buttons: f.buttons(ref.chatId, ref.messageId).map((b) => slackUnescape(b.text?.text ?? "")),
+      };
+    },
     close: () => f.close(),
   };
 });

@@ -383,6 +383,12 @@ channelContract("telegram", async (): Promise<ChannelHarness> => {
         | undefined;
       return markup?.inline_keyboard.flat().length ?? 0;
     },
+    shownOn: (ref) => {
+      const m = fake.message(ref.chatId, ref.messageId);
+      const markup = m?.reply_markup as { inline_keyboard: { text: string }[][] } | undefined;
+      if ((m?.text ?? "").length > 4096) throw new Error("Telegram: message text over 4096 characters");
+      return { text: m?.text ?? "", buttons: markup?.inline_keyboard.flat().map((b) => b.text) ?? [] };
+    },
     close: () => fake.close(),
   };
 });

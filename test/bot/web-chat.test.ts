@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Card, InboundAction, InboundEvent, InboundMessage } from "../../bot/channel.js";
 import { CLIENT_SCRIPT } from "../../bot/channels/web/client-script.js";
 import { createWebChannel, type WebChannel, type WebChannelOptions } from "../../bot/channels/web/index.js";
-import { channelContract } from "../contracts/channel.contract.js";
+import { cardReadInFull, channelContract } from "../contracts/channel.contract.js";
 import { pollUntil } from "../fakes/poll-until.js";
 
 interface Reply {
@@ -455,6 +455,11 @@ channelContract("web", async () => {
       return (
         (await state(ref.chatId)).messages.find((m) => m.id === ref.messageId)?.card?.buttons.length ?? 0
       );
+    },
+    // The page script shows every field whole with its notice (checked in a browser by web-browser.test.ts).
+    async shownOn(ref) {
+      const card = (await state(ref.chatId)).messages.find((m) => m.id === ref.messageId)?.card;
+      return { text: card ? cardReadInFull(card) : "", buttons: card?.buttons.map((b) => b.label) ?? [] };
     },
   };
 });

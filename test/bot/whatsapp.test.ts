@@ -69,6 +69,19 @@ channelContract("whatsapp", async () => {
     injectPrivateText: (userId, text) => void wa.privateText(userId, text),
     textsIn: (chatId) => wa.textsIn(chatId),
     buttonsOn: (ref) => promptVerbs(wa.current(ref.messageId)),
+    noButtons: true,
+    // As a person reads it: monospace markers and formatting lookalikes read as what they stand for.
+    shownOn: (ref) => {
+      const text = wa.current(ref.messageId) ?? "";
+      if (text.length > 4096) throw new Error("WhatsApp card over 4096 characters");
+      return {
+        text: text
+          .replace(/```/g, "")
+          .replace(/\u200b/g, "")
+          .replace(/∗/g, "*"),
+        buttons: [],
+      };
+    },
   };
 });
 

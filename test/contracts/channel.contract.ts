@@ -3,7 +3,9 @@
  * fake that the bot's tests trust behaves like the real platforms where it matters.
  */
 import { describe, expect, it } from "vitest";
+import { buildCard } from "../../bot/cards.js";
 import type { Card, Channel, InboundEvent, SentRef } from "../../bot/channel.js";
+import type { ApprovalView } from "../../gateway/index.js";
 
 /** What a contract run needs from one implementation and the (fake) platform behind it. */
 export interface ChannelHarness {
@@ -16,6 +18,12 @@ export interface ChannelHarness {
   textsIn(chatId: string): Promise<string[]> | string[];
   /** How many buttons the platform currently shows on a sent message (0 after they were removed). */
   buttonsOn(ref: SentRef): Promise<number> | number;
+  /**
+   * A card message as a person reads it: all its text (escapes undone, link targets included) and
+   * its button labels. Platforms without buttons (WhatsApp) set `noButtons` and name the verbs in text.
+   */
+  shownOn(ref: SentRef): Promise<CardShown> | CardShown;
+  readonly noButtons?: boolean;
   close?(): Promise<void>;
 }
 
@@ -29,6 +37,82 @@ const CARD: Card = {
     { label: "Deny", data: "a:00000000-0000-4000-8000-000000000000:deny", style: "danger" },
   ],
 };
+
+/** What a person reads on a card message. */
+export interface CardShown {
+  readonly text: string;
+  readonly buttons: readonly string[];
+}
+
+const NOTICE = (n: number): string => `… ${n} more characters not shown — see the full request`;
+
+/**
+ * A card as shown where nothing limits its length (the web chat's page script and the fake render
+ * this): every field whole, each with the notice for what the bot already left out.
+ */
+export function cardReadInFull(card: Card): string {
+  const notice = (n: number | undefined) => (n ? NOTICE(n) : "");
+  return [
+    card.title,
+    ...card.lines.map((l) => `${l.label}: ${l.value}${notice(l.hidden)}`),
+    card.body
+      ? `${card.body.text}${card.body.text && card.body.hidden ? "\n" : ""}${notice(card.body.hidden)}`
+      : "",
+    card.agentSays === null
+      ? ""
+      : `Agent says (its own words): ${card.agentSays}${notice(card.agentSaysHidden)}`,
+    card.status,
+    card.link ?? "",
+  ].join("\n");
+}
+
+const HONEST_ID = "0b6f3c1e-9d2a-4c3b-8e7f-1a2b3c4d5e6f";
+const WEB = "http://127.0.0.1:7420";
+const LONG_PATH = `/${"u".repeat(6000)}`;
+const BODY_X = 8000;
+const BODY_HIDDEN = 1234;
+const REASON_Z = 5000;
+const NOW = Date.parse("2030-01-01T00:00:00Z");
+
+/** A held request with everything an honest card must say, built by the real card builder. */
+function honestView(v: Partial<ApprovalView> = {}): ApprovalView {
+  return {
+    id: HONEST_ID,
+    agent: "demo",
+    method: "POST",
+    url: `https://api.example.test${LONG_PATH}`,
+    host: "api.example.test",
+    path: LONG_PATH,
+    policy: "github",
+    rule: "merge",
+    bodyPreview: "x".repeat(BODY_X),
+    bodyHidden: BODY_HIDDEN,
+    bodyBytes: BODY_X + BODY_HIDDEN,
+    contentType: "application/json",
+    contentEncoding: null,
+    secrets: [{ name: "GITHUB_TOKEN", where: "Authorization header" }],
+    overrides: [{ via: "X-HTTP-Method-Override header", method: "DELETE" }],
+    grantCovers: "PUT /repos/*/*/pulls/*/merge",
+    reason: "z".repeat(REASON_Z),
+    createdAt: new Date(NOW).toISOString(),
+    expiresAt: new Date(NOW + 5 * 60_000).toISOString(),
+    needed: 1,
+    approvals: [],
+    approvers: ["role:owner"],
+    grantMs: 15 * 60_000,
+    state: "pending",
+    ...v,
+  };
+}
+const honestCard = (v: Partial<ApprovalView> = {}): Card =>
+  buildCard(honestView(v), { now: () => NOW, webBase: WEB });
+
+/** The run of `ch` right before a not-shown notice, and the count the notice gives. */
+function cutOf(text: string, ch: string): { shown: number; notShown: number } {
+  const m = new RegExp(`(${ch}+)\\s*… (\\d+) more characters not shown`).exec(text);
+  if (!m) throw new Error(`no not-shown notice after a run of "${ch}" in:\n${text.slice(0, 3000)}`);
+  return { shown: m[1]!.length, notShown: Number(m[2]) };
+}
 
 async function until<T>(
   what: string,
@@ -119,6 +203,69 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
         expect(
           await until("buttons gone", async () => ((await h.buttonsOn(ref)) === 0 ? 0 : undefined)),
         ).toBe(0);
+      });
+    });
+
+    it("honest card: hidden body, long URL and long reason say how many characters are not shown", async () => {
+      await withHarness(async (h) => {
+        const ref = await h.channel.sendCard(h.channel.privateChat("4246"), honestCard());
+        const { text } = await h.shownOn(ref);
+        // Every character is either shown or counted, the gateway's hidden ones included.
+        const body = cutOf(text, "x");
+        expect(body.shown + body.notShown).toBe(BODY_X + BODY_HIDDEN);
+        const url = cutOf(text, "u");
+        expect(url.shown).toBeGreaterThan(0);
+        expect(url.shown + url.notShown).toBe(LONG_PATH.length - 1);
+        const reason = cutOf(text, "z");
+        expect(reason.shown + reason.notShown).toBe(REASON_Z);
+        expect(text).toContain("see the full request");
+      });
+    });
+
+    it("honest card: secrets carried, content type, the override, the full-request link", async () => {
+      await withHarness(async (h) => {
+        const ref = await h.channel.sendCard(h.channel.privateChat("4247"), honestCard());
+        const { text } = await h.shownOn(ref);
+        expect(text).toContain("GITHUB_TOKEN → Authorization header");
+        expect(text).toContain("application/json");
+        expect(text).toContain("X-HTTP-Method-Override: DELETE — checked as POST and DELETE");
+        expect(text).toContain(`${WEB}/approvals/${HONEST_ID}`);
+      });
+    });
+
+    it("honest card: a pretty-printed JSON body keeps its lines", async () => {
+      await withHarness(async (h) => {
+        const json = JSON.stringify({ title: "Fix", head: "a", base: "main" }, null, 2);
+        const card = honestCard({
+          bodyPreview: json,
+          bodyHidden: 0,
+          path: "/x",
+          url: "https://api.example.test/x",
+        });
+        const { text } = await h.shownOn(await h.channel.sendCard(h.channel.privateChat("4248"), card));
+        expect(text).toContain(json);
+        expect(text).not.toMatch(/x… \d+ more/);
+      });
+    });
+
+    it("honest card: the grant button says what it covers; too long for a button, the card says it", async () => {
+      await withHarness(async (h) => {
+        const label = "Approve all PUT /repos/*/*/pulls/*/merge for 15 min";
+        const ref = await h.channel.sendCard(h.channel.privateChat("4249"), honestCard());
+        const shown = await h.shownOn(ref);
+        if (h.noButtons) expect(shown.text).toContain(`"grant" for ${label}`);
+        else expect(shown.buttons).toContain(label);
+
+        const covers = `PUT /repos/${"o".repeat(60)}/*/pulls/*/merge`;
+        const long = await h.shownOn(
+          await h.channel.sendCard(h.channel.privateChat("4250"), honestCard({ grantCovers: covers })),
+        );
+        // Wherever the label does not fit a button, the short label stands in and the card says it all.
+        expect(long.text).toContain(`Time-limited approval: approves all ${covers} for 15 min`);
+        if (!h.noButtons) {
+          const grant = long.buttons.find((b) => b.startsWith("Approve ") && b !== "Approve");
+          expect([`Approve all ${covers} for 15 min`, "Approve similar for 15 min"]).toContain(grant);
+        }
       });
     });
 

@@ -1,5 +1,5 @@
 import { approvalTapsContract } from "../contracts/approval-taps.contract.js";
-import { channelContract } from "../contracts/channel.contract.js";
+import { cardReadInFull, channelContract } from "../contracts/channel.contract.js";
 import { createFakeChannel } from "./fake-channel.js";
 
 channelContract("fake", async () => {
@@ -15,6 +15,11 @@ channelContract("fake", async () => {
       ),
     textsIn: (chatId) => fake.textsIn(chatId),
     buttonsOn: (ref) => fake.currentCard(ref)?.buttons.length ?? 0,
+    // The fake has no rendering of its own: it shows every field whole.
+    shownOn: (ref) => {
+      const card = fake.currentCard(ref);
+      return { text: card ? cardReadInFull(card) : "", buttons: card?.buttons.map((b) => b.label) ?? [] };
+    },
   };
 });
 

@@ -9,7 +9,7 @@
  * gateway vouches for. Buttons carry the bot's opaque data as `value`; each has its own action_id.
  */
 import type { Card } from "../../channel.js";
-import { buttonLabel, fitBody, renderCardText } from "../text.js";
+import { buttonLabel, fitBody, fitText, oneLine, renderCardText } from "../text.js";
 import { escapeSlack, fitLine } from "./slack-text.js";
 
 /** The subset of Block Kit we emit; structurally compatible with Slack's `KnownBlock`. */
@@ -67,13 +67,17 @@ export function cardMessage(card: Card): { text: string; blocks: CardBlock[] } {
     });
   }
   if (card.agentSays !== null) {
-    const says = `"${card.agentSays}"`;
+    // Cut inside the quotes, so the count is of the agent's characters only.
+    const measure = (t: string) => escapeSlack(t).length;
+    const says = fitText(
+      oneLine(card.agentSays, Number.POSITIVE_INFINITY),
+      FIELD_LIMIT - 2,
+      card.agentSaysHidden ?? 0,
+      measure,
+    );
     blocks.push({
       type: "context",
-      elements: [
-        plain("Agent says (its own words):", 100),
-        plain(says, FIELD_LIMIT, card.agentSaysHidden ?? 0),
-      ],
+      elements: [plain("Agent says (its own words):", 100), plain(`"${says}"`, FIELD_LIMIT)],
     });
   }
   blocks.push({ type: "section", text: plain(card.status, FIELD_LIMIT) });
