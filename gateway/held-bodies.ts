@@ -34,6 +34,8 @@ export interface HeldBodies {
   drop(id: string): Promise<void>;
   /** Deletes every stored body whose approval is not `live` (left by a crash or an older run). */
   sweep(live: (id: string) => boolean): Promise<number>;
+  /** Resolves once no write is under way (shutdown waits, so a spool file is never cut short). */
+  idle(): Promise<void>;
 }
 
 export interface HeldBodiesOptions {
@@ -123,6 +125,10 @@ export function createHeldBodies(opts: HeldBodiesOptions): HeldBodies {
       }
       return n;
     },
+
+    async idle() {
+      await Promise.allSettled([...writing.values()]);
+    },
   };
 }
 
@@ -143,5 +149,6 @@ export function memoryHeldBodies(): HeldBodies {
       for (const id of kept.keys()) if (!live(id) && kept.delete(id)) n++;
       return n;
     },
+    idle: async () => undefined,
   };
 }

@@ -205,6 +205,7 @@ export async function startGateway(opts: GatewayOptions) {
       while (proxy.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       for (const s of servers) s.closeAllConnections();
       await closing;
+      await bodies.idle(); // a held body being spooled is finished, not cut short
       store.close();
       log("gateway_stopped", {});
     },
