@@ -84,8 +84,9 @@ export function describeHeld(h: HeldInput): HeldFacts {
     bodyBytes: h.body.length,
     bodyPreview,
     bodyHidden: described ? h.body.length : text.length - bodyPreview.length,
-    contentType: contentType ?? null,
-    contentEncoding: contentEncoding ?? null,
+    contentType: contentType === undefined ? null : nameSecrets(contentType, h.placeholders, h.bindings),
+    contentEncoding:
+      contentEncoding === undefined ? null : nameSecrets(contentEncoding, h.placeholders, h.bindings),
     headers: h.headers.map(([n, v]) => [n, nameSecrets(v, h.placeholders, h.bindings)]),
     secrets: placements(h, h.placeholders),
   };
