@@ -4,8 +4,19 @@
  * more connections than its cap, idle keep-alive connections, or a flood of idle and slowloris
  * connections. Short limits come from the hidden env overrides the CLI reads.
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startGateway as startInProcess } from "../../../gateway/server.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, openRaw, rawSend } from "../../fakes/raw-agent.js";
 import { type RawWorld, startRawWorld, type Via, vias } from "./raw-world.js";
@@ -206,6 +217,52 @@ describe("flood", () => {
     } finally {
       clearInterval(drip);
       for (const s of [...sockets, ...loris]) s.destroy();
+    }
+  }, 60_000);
+});
+
+describe("connection cap on an agent's Unix socket", () => {
+  it("the connection beyond the cap is answered 429 and closed, the ones before it are served", async () => {
+    const root = mkdtempSync(join(tmpdir(), "warden-cap-"));
+    mkdirSync(join(root, "policies"));
+    writeFileSync(
+      join(root, "policies", "raw.yaml"),
+      JSON.stringify({ hosts: ["raw.test"], rules: [], default: "allow" }),
+    );
+    const gw = await startInProcess({
+      home: join(root, "home"),
+      policiesDir: join(root, "policies"),
+      listen: { host: "127.0.0.1", port: 0 },
+      control: { host: "127.0.0.1", port: 0 },
+      resolve: new Map([["raw.test", { host: "127.0.0.1", port: w.plain.port }]]),
+      log: () => undefined,
+      proxyLimits: { maxConnectionsPerAgent: 3 },
+    });
+    const path = join(root, "agent.sock");
+    const held: Socket[] = [];
+    try {
+      await gw.listenAgentSocket("sock-agent", path);
+      const open = (): Promise<Socket> =>
+        new Promise((resolve) => {
+          const s = connect(path);
+          s.on("error", () => undefined);
+          s.once("connect", () => resolve(s));
+        });
+      for (let i = 0; i < 3; i++) held.push(await open());
+      const extra = await collect(await open(), { parts: [], quietMs: 3000 });
+      expect(extra.statuses, extra.text).toEqual([429]);
+      expect(extra.errors).toEqual(["rate_limited"]);
+      expect(extra.closed).toBe(true);
+      const first = held[0];
+      if (!first) throw new Error("no socket");
+      const served = await collect(first, {
+        parts: ["GET http://raw.test/via-socket HTTP/1.1\r\nHost: raw.test\r\n\r\n"],
+      });
+      expect(served.statuses).toEqual([200]);
+    } finally {
+      for (const s of held) s.destroy();
+      await gw.close();
+      rmSync(root, { recursive: true, force: true });
     }
   }, 60_000);
 });
