@@ -38,17 +38,20 @@ beforeAll(async () => {
   const ca = await createTestCa();
   plain = await startRawUpstream("plain");
   tlsUp = await startRawUpstream("tls", await ca.issue([TLS]));
-  gw = await startGateway({
-    policies: {
-      fuzz: {
-        hosts: [PLAIN, TLS],
-        rules: [{ name: "no-denied", paths: ["/denied/**"], action: "deny" }],
-        default: "allow",
+  // On a loaded machine the first start can miss the helper's 20 s window: try once more.
+  const start = () =>
+    startGateway({
+      policies: {
+        fuzz: {
+          hosts: [PLAIN, TLS],
+          rules: [{ name: "no-denied", paths: ["/denied/**"], action: "deny" }],
+          default: "allow",
+        },
       },
-    },
-    upstreamCa: [ca.pemPath],
-    resolve: { [PLAIN]: `127.0.0.1:${plain.port}`, [TLS]: `127.0.0.1:${tlsUp.port}` },
-  });
+      upstreamCa: [ca.pemPath],
+      resolve: { [PLAIN]: `127.0.0.1:${plain.port}`, [TLS]: `127.0.0.1:${tlsUp.port}` },
+    });
+  gw = await start().catch(start);
   const a = await gw.createAgent("fuzz-a");
   const b = await gw.createAgent("fuzz-b");
   ctx = { agents: [a, b], plainHost: PLAIN, tlsHost: TLS };
@@ -59,7 +62,7 @@ beforeAll(async () => {
     tlsHost: TLS,
     authFor: (agent) => basicAuth(agent, tokens.get(agent) ?? ""),
   };
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await gw?.cleanup();
