@@ -3,11 +3,10 @@
  * for every http:// URL): the gateway must serve it like any other request — same policy, framing
  * checks, placeholder swap, scrubbing and audit — instead of dropping it unanswered and unaudited.
  */
-import { ProxyAgent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { basicAuth } from "../../fakes/proxy-client.js";
 import { rawSend } from "../../fakes/raw-agent.js";
 import { OK_RESPONSE } from "../../fakes/raw-upstream.js";
+import { agentProxy, fetch as undiciFetch } from "../real-clients/undici-proxy.js";
 import { type RawWorld, SECRET, startRawWorld } from "./raw-world.js";
 
 let w: RawWorld;
@@ -87,10 +86,8 @@ describe("plain HTTP inside a CONNECT tunnel", () => {
   it("undici ProxyAgent (Node fetch with proxy env) fetches an http:// URL through the gateway", async () => {
     const before = w.plain.requests.length;
     const seq = await w.lastSeq();
-    const dispatcher = new ProxyAgent({
-      uri: `http://${w.gw.proxy.host}:${w.gw.proxy.port}`,
-      token: basicAuth("raw1", w.agent.token),
-    });
+    // Configured from the agent's own env (HTTPS_PROXY with its credentials), as in a container.
+    const dispatcher = agentProxy(w.agent.env, w.gw.caPem);
     try {
       const res = await undiciFetch("http://raw.test/via-undici", { dispatcher });
       expect(res.status).toBe(200);
