@@ -10,8 +10,10 @@ import {
   evaluate,
   findPolicy,
   methodOverrides,
+  type PlacementInput,
   type PolicySet,
   placeSecrets,
+  type SecretPlacement,
   strictest,
 } from "../policies/index.js";
 import type { ResolveTargetOptions } from "./address.js";
@@ -79,13 +81,14 @@ export async function clear(
     }
   }
   const query = q >= 0 ? req.pathAndQuery.slice(q + 1) : "";
-  const placed = placeSecrets({
+  const placement: PlacementInput = {
     secrets: policy?.secrets ?? {},
     path,
     query,
     headers,
     find: (text) => findPlaceholders([text], placeholders),
-  });
+  };
+  const placed = placeSecrets(placement);
   if (!placed.ok) throw fail("secret_misplaced", placed.message);
   // Scrubbing covers every secret the agent may use anywhere, not just this host's: an upstream
   // can echo a value the agent sent to another host (DESIGN §3.1 "Scrubbing").
@@ -101,8 +104,7 @@ export async function clear(
   let body: Buffer | undefined;
   if (policy?.needsBody) body = await readBody(req.message, ctx.maxBodyBytes, fail);
   const valuesOf = (name: string) => headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
-  const canonical =
-    body && canonicalBody(body, valuesOf("content-type"), valuesOf("content-encoding"));
+  const canonical = body && canonicalBody(body, valuesOf("content-type"), valuesOf("content-encoding"));
   const overrides = methodOverrides(headers, query, canonical, body);
   if (!overrides.ok) throw fail("bad_request", overrides.message);
   // A `--resolve` host is dialled at the operator's port whatever the URL says: no port to check.
@@ -160,7 +162,8 @@ export async function clear(
         decision,
         placeholders,
         bindings,
-        secrets: placed.placements,
+        // The card also lists `body: true` secrets found in the held body.
+        secrets: carried(placement, placed.placements, body),
         overrides: overrides.overrides,
       },
       body,
@@ -205,6 +208,17 @@ function agentSecrets(set: PolicySet, agent: string): Set<string> {
     if (p.agents.includes(agent) || p.agents.includes("*")) for (const n of Object.keys(p.secrets)) names.add(n);
   }
   return names;
+}
+
+/** Placements for the card: with `body: true` secrets, also those found in the held body. */
+function carried(
+  input: PlacementInput,
+  placed: readonly SecretPlacement[],
+  body: Buffer,
+): readonly SecretPlacement[] {
+  if (!Object.values(input.secrets).some((use) => use.body)) return placed;
+  const all = placeSecrets({ ...input, body: body.toString("latin1") });
+  return all.ok ? all.placements : placed;
 }
 
 function denyMessage(reason: string, host: string): string {

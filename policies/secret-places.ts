@@ -72,8 +72,9 @@ export function placeSecrets(input: PlacementInput): PlacementResult {
       declared(use) ? (use.headers?.includes(lower) ?? false) : true,
     );
   }
-  if (input.body !== undefined) {
-    const inBody = Object.fromEntries(Object.entries(secrets).filter(([, use]) => use.body));
+  const inBody = Object.fromEntries(Object.entries(secrets).filter(([, use]) => use.body));
+  // Searching a large body is skipped unless some secret may travel there.
+  if (input.body !== undefined && Object.keys(inBody).length > 0) {
     for (const name of find(input.body))
       if (inBody[name] && !placements.some((p) => p.name === name && p.where === "body"))
         placements.push({ name, where: "body" });

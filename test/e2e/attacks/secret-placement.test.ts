@@ -12,6 +12,7 @@ const REAL = {
   PLACE_KEY: "sk-real-place-key-7f3a9c2e",
   QKEY: "sk-real-query-key-1b8d4e6f",
   OLD_KEY: "sk-real-old-5c2a",
+  BODY_KEY: "sk-real-body-key-3e9f0a1c",
 };
 let w: PolicyWorld;
 let ph: Record<keyof typeof REAL, string>;
@@ -25,11 +26,20 @@ beforeAll(async () => {
         default: "allow",
       },
       legacy: { secrets: { OLD_KEY: {} }, rules: [], default: "allow" },
+      held: {
+        secrets: { BODY_KEY: { body: true, headers: ["authorization"] } },
+        rules: [{ name: "send", action: "approve", approvers: ["test:nobody"], timeout: "2s" }],
+      },
     },
     secrets: REAL,
   });
   const env = w.agent.env;
-  ph = { PLACE_KEY: env.PLACE_KEY ?? "", QKEY: env.QKEY ?? "", OLD_KEY: env.OLD_KEY ?? "" };
+  ph = {
+    PLACE_KEY: env.PLACE_KEY ?? "",
+    QKEY: env.QKEY ?? "",
+    OLD_KEY: env.OLD_KEY ?? "",
+    BODY_KEY: env.BODY_KEY ?? "",
+  };
 }, 120_000);
 
 afterAll(async () => {
@@ -95,6 +105,30 @@ describe.each(vias("legacy"))("secrets without declared places keep the old beha
     const seen = upstream.requests[before];
     expect(seen?.line).toContain(REAL.OLD_KEY);
     expect(seen?.headers).toContainEqual(["x-custom", REAL.OLD_KEY]);
+  });
+});
+
+describe.each(vias("held"))("the card lists the secrets a held request carries ($label)", (via) => {
+  it("names each secret and where it goes, header and body, never a value", async () => {
+    const path = `/held-${via.mode.kind}`;
+    const answer = sendRaw(w, via, {
+      method: "POST",
+      pathAndQuery: path,
+      headers: [`Authorization: Bearer ${ph.BODY_KEY}`, "Content-Type: application/json"],
+      body: JSON.stringify({ key: ph.BODY_KEY }),
+    });
+    let card: { path: string; secrets?: unknown } | undefined;
+    for (let i = 0; i < 60 && !card; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const pending: { path: string }[] = (await w.gw.control("GET", "/v1/approvals?state=pending")).body;
+      card = pending.find((a) => a.path === path);
+    }
+    expect(card?.secrets).toEqual([
+      { name: "BODY_KEY", where: "Authorization header" },
+      { name: "BODY_KEY", where: "body" },
+    ]);
+    expect(leaked(JSON.stringify(card))).toBe(false);
+    expect((await answer).errors).toEqual(["approval_expired"]);
   });
 });
 
