@@ -147,7 +147,8 @@ export function createScrubber(bindings: readonly Binding[]): Transform {
     carry = text.slice(r.consumed);
     if (r.replaced || quiet < c.maxLen) assertClean(c, emittedTail + r.out);
     quiet = r.replaced ? 0 : quiet + r.out.length;
-    emittedTail = (emittedTail + r.out).slice(-c.maxLen);
+    // Only the tail is kept: slicing a large concatenation would copy the whole chunk again.
+    emittedTail = r.out.length >= c.maxLen ? r.out.slice(-c.maxLen) : (emittedTail + r.out).slice(-c.maxLen);
     return Buffer.from(r.out, "latin1");
   };
   return new Transform({
