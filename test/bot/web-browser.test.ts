@@ -22,6 +22,8 @@ const CARD: Card = {
     { label: "Agent", value: "billing" },
     { label: "Request", value: "POST https://api.example.test/v1/pay" },
   ],
+  body: { text: '{\n  "amount": "<img src=x onerror=alert(2)>"\n}', hidden: 321 },
+  link: "http://127.0.0.1:7420/approvals/7",
   agentSays: "Paying invoice 42 <img src=x onerror=alert(1)>",
   status: "Waiting: 0 of 1 approvals",
   buttons: [
@@ -99,6 +101,11 @@ describe("createWebChannel() in a browser", () => {
       expect(await card.locator(".agent .label").textContent()).toBe("Agent says (its own words)");
       expect(await card.locator(".agent .says").textContent()).toBe(CARD.agentSays);
       expect(await card.locator("img").count()).toBe(0);
+      // Honest card: the body keeps its lines, says what it does not show, and the card links the full request.
+      expect(await card.locator("pre.body").textContent()).toBe(
+        `${CARD.body?.text}\n… 321 more characters not shown — see the full request`,
+      );
+      expect(await card.locator("a.full").getAttribute("href")).toBe(CARD.link);
       expect(await card.locator(".buttons button").allTextContents()).toEqual(["Approve", "Deny"]);
       await card.screenshot({ path: `${ARTIFACTS}web-card-before.png` });
 
