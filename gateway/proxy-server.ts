@@ -7,7 +7,8 @@
  * anything else (framing.ts); head, body, idle and per-agent connection limits keep one agent from
  * exhausting the process.
  */
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type http from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import { findPolicy } from "../policies/index.js";
@@ -15,6 +16,15 @@ import type { Approver } from "./approver.js";
 import type { CertificateAuthority } from "./ca.js";
 import { GatewayError } from "./errors.js";
 import { forward, forwardUpgrade, type Upstreams, writeRaw } from "./forward.js";
+import {
+  createConnectionCounter,
+  DEFAULT_PROXY_LIMITS,
+  firstChunk,
+  limitedServer,
+  type ProxyLimits,
+  serverOptions,
+  watchBody,
+} from "./connection-limits.js";
 import { checkFraming, checkUpgrade } from "./framing.js";
 import { pairsOf, setHeader } from "./headers.js";
 import type { Log } from "./log.js";
@@ -36,47 +46,10 @@ export interface ProxyDeps extends PipelineContext {
   readonly limits?: Partial<ProxyLimits>;
 }
 
-/** Limits that keep one agent from exhausting the gateway. */
-export interface ProxyLimits {
-  /** A request body with no byte for this long is answered 408 and its connection closed. */
-  readonly bodyTimeoutMs: number;
-  /** A request head not complete after this long: 408 and closed (also idle new connections). */
-  readonly headersTimeoutMs: number;
-  /** Idle keep-alive connections are closed after this long. */
-  readonly keepAliveTimeoutMs: number;
-  /** Open connections (tunnels included) one agent may hold; beyond it 429 and closed. */
-  readonly maxConnectionsPerAgent: number;
-}
-
-export const DEFAULT_PROXY_LIMITS: ProxyLimits = {
-  bodyTimeoutMs: 30_000,
-  headersTimeoutMs: 20_000,
-  keepAliveTimeoutMs: 30_000,
-  maxConnectionsPerAgent: 256,
-};
+export type { ProxyLimits } from "./connection-limits.js";
 
 export const INTERNAL_HOST = "warden.internal";
 const HANDSHAKE_TIMEOUT_MS = 15_000;
-
-/**
- * A server with the limits applied. Every header reaches the framing check (framing.ts caps the
- * count): Node's default cut at 2000 would hide later headers from it while llhttp still honours them.
- */
-function limitedServer(options: http.ServerOptions): http.Server {
-  const server = http.createServer(options);
-  server.maxHeadersCount = 0;
-  return server;
-}
-
-function serverOptions(l: ProxyLimits): http.ServerOptions {
-  return {
-    maxHeaderSize: 32 * 1024,
-    requestTimeout: 0,
-    headersTimeout: l.headersTimeoutMs,
-    keepAliveTimeout: l.keepAliveTimeoutMs,
-    connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(l.headersTimeoutMs / 4))),
-  };
-}
 
 type Tunnel = { agent: string; host: string; port: number; scheme: "http" | "https" };
 
@@ -403,77 +376,6 @@ function badRequest(message: string): GatewayError {
 
 function tooManyConnections(): GatewayError {
   return new GatewayError("rate_limited", "too many open connections for this agent", { retryAfter: 1 });
-}
-
-/** Counts each agent's open connections; a connection counts once, from its first request. */
-function createConnectionCounter(max: number) {
-  const open = new Map<string, number>();
-  const owner = new WeakMap<Socket, string>();
-  return {
-    admit(agent: string, socket: Socket): boolean {
-      const known = owner.get(socket);
-      if (known !== undefined) return known === agent;
-      const n = open.get(agent) ?? 0;
-      if (n >= max) return false;
-      owner.set(socket, agent);
-      open.set(agent, n + 1);
-      socket.once("close", () => {
-        const left = (open.get(agent) ?? 1) - 1;
-        if (left > 0) open.set(agent, left);
-        else open.delete(agent);
-      });
-      return true;
-    },
-    agentOf: (socket: Socket): string | undefined => owner.get(socket),
-  };
-}
-
-/** The first bytes a tunnel's client sends, or undefined on hang-up (FIN too) or `ms` of silence. */
-function firstChunk(socket: Socket, ms: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    if (socket.readableEnded || socket.destroyed) return resolve(undefined);
-    const done = (chunk?: Buffer): void => {
-      clearTimeout(timer);
-      socket.off("data", done);
-      socket.off("end", gone);
-      socket.off("close", gone);
-      resolve(chunk);
-    };
-    const gone = (): void => done(undefined);
-    const timer = setTimeout(gone, ms);
-    socket.on("data", done);
-    socket.once("end", gone);
-    socket.once("close", gone);
-  });
-}
-
-/**
- * Calls `onStall` when a request body is being read but no byte came for `ms`. Time spent while
- * nobody reads (policy, approval) or while upstream pushes back (paused pipe) is not the agent's.
- * Progress is read from the socket's byte counter: a 'data' listener here would start the flow.
- */
-function watchBody(req: IncomingMessage, ms: number, onStall: () => void): () => void {
-  if (req.complete) return () => undefined;
-  const socket = req.socket;
-  let seen = socket.bytesRead;
-  let since = Date.now();
-  const timer = setInterval(
-    () => {
-      if (req.complete || req.destroyed) return clearInterval(timer);
-      const now = Date.now();
-      if (socket.bytesRead !== seen || req.readableFlowing !== true) {
-        seen = socket.bytesRead;
-        since = now;
-        return;
-      }
-      if (now - since < ms) return;
-      clearInterval(timer);
-      onStall();
-    },
-    Math.max(50, Math.floor(ms / 4)),
-  );
-  timer.unref();
-  return () => clearInterval(timer);
 }
 
 function toGatewayError(err: unknown): GatewayError {
