@@ -107,11 +107,22 @@ export async function clear(
   const canonical = body && canonicalBody(body, valuesOf("content-type"), valuesOf("content-encoding"));
   const overrides = methodOverrides(headers, query, canonical, body);
   if (!overrides.ok) throw fail("bad_request", overrides.message);
-  // A `--resolve` host is dialled at the operator's port whatever the URL says: no port to check.
-  const port = ctx.resolve.resolveMap.has(target.host.toLowerCase()) ? undefined : target.port;
+  // A `--resolve` host is dialled at the operator's port whatever the URL says: only a policy's
+  // explicit `ports` are checked for it, not the 80/443 default.
+  const port = target.port;
+  const portPinned = ctx.resolve.resolveMap.has(target.host.toLowerCase());
   const asked = [{ via: "", method }, ...overrides.overrides].map((o) => ({
     ...o,
-    decision: evaluate(set, { agent, method: o.method, host: target.host, port, path, query, canonical }),
+    decision: evaluate(set, {
+      agent,
+      method: o.method,
+      host: target.host,
+      port,
+      portPinned,
+      path,
+      query,
+      canonical,
+    }),
   }));
   const decision = strictest(asked.map((a) => a.decision));
   const by = asked.find((a) => a.decision === decision);
@@ -205,7 +216,8 @@ export async function clear(
 function agentSecrets(set: PolicySet, agent: string): Set<string> {
   const names = new Set<string>();
   for (const p of set.policies) {
-    if (p.agents.includes(agent) || p.agents.includes("*")) for (const n of Object.keys(p.secrets)) names.add(n);
+    if (p.agents.includes(agent) || p.agents.includes("*"))
+      for (const n of Object.keys(p.secrets)) names.add(n);
   }
   return names;
 }

@@ -35,7 +35,7 @@ export function compilePolicy(file: string, name: string, parsed: PolicyFile): C
     hosts: Object.freeze(hosts),
     agents: Object.freeze([...new Set(parsed.agents)]),
     allowPrivate: parsed.allow_private,
-    ports: Object.freeze([...new Set(parsed.ports)]),
+    ...(parsed.ports !== undefined && { ports: Object.freeze([...new Set(parsed.ports)]) }),
     secrets: Object.freeze(secrets),
     ...(parsed.rate_limit === undefined ? {} : { rateLimit: Object.freeze({ ...parsed.rate_limit }) }),
     rules: Object.freeze(rules),

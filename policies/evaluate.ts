@@ -50,11 +50,18 @@ export function findPolicy(set: PolicySet, agent: string, host: string): Compile
  * 80/443 when only `_defaults` (unknown_hosts: approve) would decide. Lets the CONNECT handler
  * refuse a tunnel whose every request would be `host_not_allowed` (`bad_port`).
  */
-export function portAllowed(set: PolicySet, agent: string, host: string, port: number): boolean {
+export function portAllowed(
+  set: PolicySet,
+  agent: string,
+  host: string,
+  port: number,
+  pinned = false,
+): boolean {
   const normal = normalizeHost(host);
   if (normal === undefined) return false;
   const policy = findPolicy(set, agent, normal);
-  return (policy?.ports ?? DEFAULT_PORTS).includes(port);
+  const ports = policy?.ports ?? (pinned ? undefined : DEFAULT_PORTS);
+  return ports === undefined || ports.includes(port);
 }
 
 /** 0 = no match; wildcard = 1 + suffix length; exact = above any wildcard (hosts ≤ 253 chars). */
@@ -85,7 +92,7 @@ export function evaluate(set: PolicySet, req: EgressRequest, _now?: number): Dec
       return { verdict: "deny", code: "host_not_allowed", reason: "unknown_host" };
     }
     // Approving "an unknown host" must not reach its SSH or database port.
-    if (req.port !== undefined && !DEFAULT_PORTS.includes(req.port))
+    if (req.port !== undefined && !req.portPinned && !DEFAULT_PORTS.includes(req.port))
       return { verdict: "deny", code: "host_not_allowed", reason: "bad_port", policy: DEFAULTS_POLICY };
     // A human would approve what the card shows; an ambiguous path may not be what reaches upstream.
     if (segments === undefined) return refuse("ambiguous_path", DEFAULTS_POLICY);
@@ -97,7 +104,8 @@ export function evaluate(set: PolicySet, req: EgressRequest, _now?: number): Dec
     );
   }
 
-  if (req.port !== undefined && !policy.ports.includes(req.port))
+  const ports = policy.ports ?? (req.portPinned ? undefined : DEFAULT_PORTS);
+  if (req.port !== undefined && ports !== undefined && !ports.includes(req.port))
     return { verdict: "deny", code: "host_not_allowed", reason: "bad_port", policy: policy.name };
   if (segments === undefined) return refuse("ambiguous_path", policy.name);
   const body = new BodyView(req);

@@ -228,7 +228,8 @@ describe("compilePolicies(): §3.1 keys", () => {
   });
 
   it("defaults: ports 80 and 443; sizes in bytes or units", () => {
-    expect(setOf(["a.yaml", "hosts: [a.test]\n"]).policies[0]?.ports).toEqual([80, 443]);
+    // Not listed stays absent: evaluate reads it as 80 and 443 (except for --resolve-pinned hosts).
+    expect(setOf(["a.yaml", "hosts: [a.test]\n"]).policies[0]?.ports).toBeUndefined();
     expect(setOf(["_defaults.yaml", "max_held_bytes: 1048576\n"]).defaults.maxHeldBytes).toBe(1048576);
     expect(setOf(["_defaults.yaml", "max_held_bytes: 512KB\n"]).defaults.maxHeldBytes).toBe(512_000);
   });

@@ -179,7 +179,7 @@ const PolicyObject = z.strictObject(
       "agents",
     ).default(["*"]),
     allow_private: z.boolean(expected("true or false")).default(false),
-    ports: list(port, "ports").default([...DEFAULT_PORTS]),
+    ports: list(port, "ports").optional(),
     secrets: z
       .record(
         z.string().regex(SECRET_NAME_RE, "secret names are letters, digits and '_' (an env var name)"),

@@ -20,10 +20,14 @@ export interface EgressRequest {
   readonly host: string;
   /**
    * The port the request names. Checked against the policy's `ports` (default 80 and 443).
-   * Absent = not checked (the gateway leaves it out for hosts pinned by `--resolve`, whose
-   * dialled port is the operator's, not the agent's).
+   * Absent = not checked.
    */
   readonly port?: number;
+  /**
+   * The host is pinned by `--resolve` (operator intent): the dialled port is the operator's whatever
+   * the URL says, so only a policy's explicit `ports` are checked, not the 80/443 default.
+   */
+  readonly portPinned?: boolean;
   /** Raw path of the request target without the query, still percent-encoded, e.g. "/repos/a/b". */
   readonly path: string;
   /**
@@ -138,7 +142,11 @@ export interface CompiledPolicy {
   readonly agents: readonly string[];
   readonly allowPrivate: boolean;
   /** Ports requests may name (default 80 and 443); others are `host_not_allowed`. */
-  readonly ports: readonly number[];
+  /**
+   * The `ports` the file lists; absent = not listed, meaning 80 and 443 (`DEFAULT_PORTS`), except
+   * for hosts pinned by `--resolve`, where the dialled port is the operator's whatever the URL says.
+   */
+  readonly ports?: readonly number[];
   readonly secrets: Readonly<Record<string, SecretUse>>;
   readonly rateLimit?: RateLimit;
   readonly rules: readonly CompiledRule[];
