@@ -80,11 +80,15 @@ export async function startRawUpstream(
           `X-Upstream-Conn: ${conn.id}`,
           ...(m.close ? ["Connection: close"] : []),
         ];
-        socket.write(`${head.join("\r\n")}\r\n\r\n${m.method === "HEAD" ? "" : text}`);
-        if (mode === "extra") {
-          const extra = `ok EXTRA ${m.target} 0`;
-          socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${extra.length}\r\n\r\n${extra}`);
-        }
+        const answer = `${head.join("\r\n")}\r\n\r\n${m.method === "HEAD" ? "" : text}`;
+        // `slow`: answer late (so a stale byte can arrive first); `extra-late`: the unsolicited
+        // response comes after the connection went back to the gateway's pool.
+        if (mode === "slow") setTimeout(() => socket.write(answer), 150);
+        else socket.write(answer);
+        const extra = `ok EXTRA ${m.target} 0`;
+        const extraBytes = `HTTP/1.1 200 OK\r\nContent-Length: ${extra.length}\r\n\r\n${extra}`;
+        if (mode === "extra") socket.write(extraBytes);
+        if (mode === "extra-late") setTimeout(() => socket.write(extraBytes), 40);
         if (m.close || unframed) {
           done = true;
           socket.end();
