@@ -11,7 +11,7 @@ import type http from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
-import { findPolicy } from "../policies/index.js";
+import { findPolicy, portAllowed } from "../policies/index.js";
 import type { Approver } from "./approver.js";
 import type { CertificateAuthority } from "./ca.js";
 import { GatewayError } from "./errors.js";
@@ -238,13 +238,17 @@ export function createProxy(deps: ProxyDeps) {
     if (closing)
       return writeRaw(socket, new GatewayError("gateway_shutting_down", "gateway is shutting down"));
     const set = deps.policies.set;
-    // Refuse early (no TLS work) when every request in the tunnel would be refused anyway.
-    if (
-      auth.host !== INTERNAL_HOST &&
-      !findPolicy(set, agent, auth.host) &&
-      set.defaults.unknownHosts === "deny"
-    ) {
-      const e = new GatewayError("host_not_allowed", `no policy allows ${auth.host}`);
+    // Refuse early (no TLS work) when every request in the tunnel would be refused anyway: no
+    // policy for the host, or a port its policy (or the 80/443 default) does not list.
+    const pinned = deps.resolve.resolveMap.has(auth.host);
+    const unknown =
+      !findPolicy(set, agent, auth.host) && set.defaults.unknownHosts === "deny"
+        ? `no policy allows ${auth.host}`
+        : !portAllowed(set, agent, auth.host, auth.port, pinned)
+          ? `port ${auth.port} of ${auth.host} is not allowed`
+          : undefined;
+    if (auth.host !== INTERNAL_HOST && unknown) {
+      const e = new GatewayError("host_not_allowed", unknown);
       deps.audit({
         type: "request",
         agent,

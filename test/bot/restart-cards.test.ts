@@ -28,7 +28,7 @@ describe("warden start across a restart", () => {
     await mkdir(join(home, "policies"));
     await writeFile(
       join(home, "policies", "slow.yaml"),
-      'hosts: ["127.0.0.2"]\nallow_private: true\nrules:\n  - name: send\n    action: approve\n    timeout: 2s\n    approvers: ["role:owner"]\n',
+      'hosts: ["127.0.0.2"]\nports: [9]\nallow_private: true\nrules:\n  - name: send\n    action: approve\n    timeout: 2s\n    approvers: ["role:owner"]\n',
     );
     const start = () =>
       runStart({

@@ -1,8 +1,9 @@
 /**
  * Class 9 (ports): a policy names the ports its hosts may be reached on (default 80 and 443). An
  * agent allowed to talk to a host tries another port of it (a database, SSH, an admin port), in
- * absolute form and inside a CONNECT tunnel, and on a host only `_defaults` would approve. Each is
- * `host_not_allowed` before any address is dialled: nothing connects, the audit row says so.
+ * absolute form and at CONNECT (the tunnel is refused before any TLS work), and on a host only
+ * `_defaults` would approve. Each is `host_not_allowed` before any address is dialled: nothing
+ * connects, the audit row says so.
  * Hosts pinned by `--resolve` are dialled at the operator's port, so these use real names
  * (`localhost`, `127.0.0.1`) that the gateway resolves itself.
  */
@@ -56,10 +57,8 @@ describe("ports", () => {
   // biome-ignore format: a table reads best one row per line
   it.each<[string, () => Via]>([
     ["a listed host on a port its policy does not list",        () => absolute("localhost", CLOSED_PORT)],
-    ["the same inside a CONNECT tunnel",                        () => tunnel("localhost", CLOSED_PORT)],
     ["a host whose policy lists no ports, on a high port",      () => absolute("127.0.0.1", w.plain.port)],
     ["an unknown host _defaults would approve, on a high port", () => absolute("unknown.test", CLOSED_PORT)],
-    ["an unknown host on a high port inside a CONNECT tunnel",  () => tunnel("unknown.test", CLOSED_PORT)],
   ])("refuses %s", async (why, makeVia) => {
     const via = makeVia();
     const i = n++;
@@ -74,6 +73,23 @@ describe("ports", () => {
     // Nothing was held for a human either.
     const pending = await w.gw.control("GET", "/v1/approvals?state=pending");
     expect(pending.body, why).toEqual([]);
+  });
+
+  // A tunnel whose every request would be refused is refused at CONNECT: no leaf is minted.
+  it.each([
+    ["a listed host on an unlisted port", "localhost"],
+    ["an unknown host _defaults would approve, on a high port", "unknown.test"],
+  ])("refuses the CONNECT for %s", async (why, host) => {
+    const seq = await w.lastSeq();
+    const before = w.upstreamCount();
+    const err = await sendRaw(w, tunnel(host, CLOSED_PORT), { method: "GET", pathAndQuery: "/never" }).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    expect(err, why).toMatch(/CONNECT refused: HTTP\/1\.1 403[\s\S]*x-warden-error: host_not_allowed/);
+    expect(w.upstreamCount(), why).toBe(before);
+    const rows = (await w.auditAfter(seq)).filter((e) => e.method === "CONNECT" && e.host === host);
+    expect(rows, why).toMatchObject([{ verdict: "deny", code: "host_not_allowed", port: CLOSED_PORT }]);
   });
 
   it("lets the listed ports through, plain and tunnelled (control)", async () => {
