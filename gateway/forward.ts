@@ -170,15 +170,23 @@ export function forward(
       if (!res.headersSent) reject(upstreamError(err, target.host));
       else res.destroy();
     });
-    res.on("close", () => {
+    // The agent going away before its answer is written ends the upstream exchange too: a queued
+    // (pipelined) response has no socket yet and may never see its own "close".
+    const agentGone = (): void => {
       if (!res.writableFinished) upReq.destroy();
-    });
+    };
+    res.on("close", agentGone);
+    req.socket.once("close", agentGone);
+    res.once("finish", () => req.socket.off("close", agentGone));
     // A body that breaks off (bad chunk, hang-up, stall) must not leave a half request upstream.
     req.on("error", () => upReq.destroy());
     req.on("close", () => {
       if (!req.complete) upReq.destroy();
     });
     upReq.on("response", (upRes) => {
+      // An answer before the whole body was written means the upstream may read the rest of the
+      // body as a next request: that connection is not reused.
+      if (!upReq.writableFinished) upReq.shouldKeepAlive = false;
       const rewriting = c.bindings.length > 0;
       const bodyless = isBodyless(method, upRes.statusCode ?? 502);
       res.writeHead(

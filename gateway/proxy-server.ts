@@ -126,7 +126,9 @@ export function createProxy(deps: ProxyDeps) {
       const alert = { kind: e.code, agent: String(base.agent), host: String(base.host), message: e.message };
       deps.approver?.alert?.(alert).catch(() => undefined);
     }
-    if (close && res.socket) poisoned.add(res.socket);
+    // The request's socket, not the response's: a pipelined response gets its socket only when its
+    // turn comes, and requests behind this one are emitted before that.
+    if (close) poisoned.add(res.req.socket);
     if (res.headersSent || res.destroyed) return void res.destroy();
     const body = e.toBody();
     res.writeHead(e.status, {
