@@ -46,23 +46,33 @@ export function serverOptions(l: ProxyLimits): http.ServerOptions {
   };
 }
 
-/** Counts each agent's open connections; a connection counts once, from its first request. */
+/**
+ * Counts each agent's open connections; a connection counts once, from its first request, for the
+ * agent of its latest request. A client may pool proxy connections across credentials (Node's
+ * global agent does): a request with other credentials moves the connection to that agent, if it
+ * has room. Each request is authenticated on its own either way.
+ */
 export function createConnectionCounter(max: number) {
   const open = new Map<string, number>();
   const owner = new WeakMap<Socket, string>();
+  const add = (agent: string, delta: number): void => {
+    const n = (open.get(agent) ?? 0) + delta;
+    if (n > 0) open.set(agent, n);
+    else open.delete(agent);
+  };
   return {
     admit(agent: string, socket: Socket): boolean {
       const known = owner.get(socket);
-      if (known !== undefined) return known === agent;
-      const n = open.get(agent) ?? 0;
-      if (n >= max) return false;
+      if (known === agent) return true;
+      if ((open.get(agent) ?? 0) >= max) return false;
       owner.set(socket, agent);
-      open.set(agent, n + 1);
-      socket.once("close", () => {
-        const left = (open.get(agent) ?? 1) - 1;
-        if (left > 0) open.set(agent, left);
-        else open.delete(agent);
-      });
+      add(agent, 1);
+      if (known !== undefined) add(known, -1);
+      else
+        socket.once("close", () => {
+          const last = owner.get(socket);
+          if (last !== undefined) add(last, -1);
+        });
       return true;
     },
     agentOf: (socket: Socket): string | undefined => owner.get(socket),

@@ -20,11 +20,13 @@ const auth = () => ({ agent: "addr", token: agent.token });
 beforeAll(async () => {
   closed = await startUpstream({ host: "127.0.0.2" });
   open = await startUpstream({ host: "127.0.0.3" });
+  // The upstreams listen on random ports, which the policies list (the default is 80 and 443).
+  const ports = [closed.port, open.port];
   gw = await startGateway({
     policies: {
-      two: { hosts: ["127.0.0.2"], rules: [], default: "allow" },
-      three: { hosts: ["127.0.0.3"], allow_private: true, rules: [], default: "allow" },
-      local: { hosts: ["localhost"], rules: [], default: "allow" },
+      two: { hosts: ["127.0.0.2"], ports, rules: [], default: "allow" },
+      three: { hosts: ["127.0.0.3"], ports, allow_private: true, rules: [], default: "allow" },
+      local: { hosts: ["localhost"], ports, rules: [], default: "allow" },
     },
   });
   agent = await gw.createAgent("addr");
