@@ -177,7 +177,12 @@ export function forward(
     };
     res.on("close", agentGone);
     req.socket.once("close", agentGone);
-    res.once("finish", () => req.socket.off("close", agentGone));
+    // The answer is out while the agent's body is not finished (a client may stop uploading once it
+    // has its answer): the upstream request can never be completed, so its connection goes.
+    res.once("finish", () => {
+      req.socket.off("close", agentGone);
+      if (!req.complete) upReq.destroy();
+    });
     // A body that breaks off (bad chunk, hang-up, stall) must not leave a half request upstream.
     req.on("error", () => upReq.destroy());
     req.on("close", () => {

@@ -230,7 +230,10 @@ export async function startClientWorld(options: ClientWorldOptions): Promise<Cli
     },
     async requests() {
       const all = [...plain.requests, ...tls.requests];
-      await Promise.all(all.map((r) => r.done));
+      // Bounded: git's receive-pack route can answer and leave the recorder's request without its
+      // 'end' although the gateway flushed the whole chunked body (seen under load; the gateway's
+      // side is complete). The callers then check the bytes that arrived.
+      await Promise.race([Promise.all(all.map((r) => r.done)), new Promise((r) => setTimeout(r, 5000))]);
       return all;
     },
     reset() {
