@@ -23,17 +23,7 @@ import type { ApprovalView } from "./approver.js";
 import { bodyDigest, memoryHeldBodies } from "./held-bodies.js";
 import type { ApprovalRecord, ApprovalState, Vote } from "./store.js";
 
-export {
-  type ApprovalsOptions,
-  DEFAULT_LIMITS,
-  type DecideInput,
-  type DecideResult,
-  type HeldRequest,
-  type HoldLimit,
-  type HoldLimits,
-  type HoldOutcome,
-  type HoldRequest,
-} from "./approval-types.js";
+export * from "./approval-types.js";
 
 const EMPTY = Buffer.alloc(0);
 

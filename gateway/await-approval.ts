@@ -5,6 +5,7 @@
  * engine (sealed away while waiting) and what comes back on approval is exactly the held bytes.
  * Every outcome but approval is a `GatewayError`, so nothing goes upstream.
  */
+import type { Decision } from "../policies/index.js";
 import type { MethodOverride, SecretPlacement } from "./approver.js";
 import type { Approvals, HoldOutcome, HoldRequest } from "./approvals.js";
 import { GatewayError } from "./errors.js";
@@ -17,24 +18,15 @@ export interface AwaitApprovalInput {
   readonly url: string;
   readonly host: string;
   readonly path: string;
-  readonly pathAndQuery: string;
   /** End-to-end headers as the agent sent them (placeholders, before any swap). */
   readonly headers: readonly (readonly [string, string])[];
   readonly reason: string | null;
-  readonly decision: {
-    readonly policy: string;
-    readonly rule: string;
-    readonly approvals: number;
-    readonly approvers: readonly string[];
-    readonly timeoutMs: number;
-    readonly grantMs?: number;
-    readonly covers?: string;
-  };
+  readonly decision: Extract<Decision, { verdict: "approve" }>;
   readonly placeholders: ReadonlyMap<string, string>;
   readonly bindings: readonly Binding[];
-  /** From pipeline steps 1–2 when known; otherwise placements are derived from headers and URL. */
-  readonly secrets?: readonly SecretPlacement[];
-  readonly overrides?: readonly MethodOverride[];
+  /** From pipeline steps 1–2 (policies/secret-places.ts, policies/method-override.ts). */
+  readonly secrets: readonly SecretPlacement[];
+  readonly overrides: readonly MethodOverride[];
 }
 
 export interface Approved {
@@ -70,9 +62,9 @@ export function awaitApproval(
     contentType: facts.contentType,
     contentEncoding: facts.contentEncoding,
     headers: facts.headers,
-    secrets: input.secrets ?? facts.secrets,
-    overrides: input.overrides ?? [],
-    grantCovers: decision.grantMs ? (decision.covers ?? `rule ${decision.rule} of ${decision.policy}`) : null,
+    secrets: input.secrets,
+    overrides: input.overrides,
+    grantCovers: decision.grantMs ? decision.covers : null,
     reason: input.reason === null ? null : input.reason.slice(0, 500),
     needed: decision.approvals,
     approvers: decision.approvers,

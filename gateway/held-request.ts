@@ -12,7 +12,6 @@
  */
 import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
-import type { SecretPlacement } from "./approver.js";
 import { bodyDigest } from "./held-bodies.js";
 import { type Binding, mask, PLACEHOLDER_PATTERN, scrub } from "./inject.js";
 import { prettyJson } from "./pretty-json.js";
@@ -31,7 +30,6 @@ export interface HeldInput {
   readonly method: string;
   readonly url: string;
   /** Path and query as sent (for placements). */
-  readonly pathAndQuery: string;
   /** End-to-end headers as sent: placeholders, never real values. */
   readonly headers: Pairs;
   readonly body: Buffer;
@@ -51,8 +49,6 @@ export interface HeldFacts {
   readonly contentEncoding: string | null;
   /** Headers for the full-request page, secrets named, never shown. */
   readonly headers: [string, string][];
-  /** Where this agent's placeholders sit in headers and request line (the pipeline may know better). */
-  readonly secrets: SecretPlacement[];
 }
 
 /** Digest of the canonical end-to-end headers (see the header comment for the rules). */
@@ -88,7 +84,6 @@ export function describeHeld(h: HeldInput): HeldFacts {
     contentEncoding:
       contentEncoding === undefined ? null : nameSecrets(contentEncoding, h.placeholders, h.bindings),
     headers: h.headers.map(([n, v]) => [n, nameSecrets(v, h.placeholders, h.bindings)]),
-    secrets: placements(h, h.placeholders),
   };
 }
 
@@ -141,25 +136,6 @@ function previewText(
 
 function header(pairs: Pairs, name: string): string | undefined {
   return pairs.find(([n]) => n.toLowerCase() === name)?.[1];
-}
-
-function placements(h: HeldInput, placeholders: ReadonlyMap<string, string>): SecretPlacement[] {
-  const out: SecretPlacement[] = [];
-  const add = (text: string, where: string): void => {
-    for (const m of nameSecrets(text, placeholders, []).matchAll(/\[secret ([A-Za-z0-9_]+)\]/g)) {
-      if (m[1] && !out.some((p) => p.name === m[1] && p.where === where)) out.push({ name: m[1], where });
-    }
-  };
-  for (const [n, v] of h.headers) add(v, `${n} header`);
-  const q = h.pathAndQuery.indexOf("?");
-  add(q >= 0 ? h.pathAndQuery.slice(0, q) : h.pathAndQuery, "request line");
-  if (q >= 0) {
-    for (const part of h.pathAndQuery.slice(q + 1).split("&")) {
-      const eq = part.indexOf("=");
-      add(eq >= 0 ? part.slice(eq + 1) : part, `query parameter ${eq >= 0 ? part.slice(0, eq) : part}`);
-    }
-  }
-  return out;
 }
 
 /** `GET /v1/approvals/{id}/request`: the whole held request, every secret named, none shown. */

@@ -167,7 +167,6 @@ export async function clear(
         url: `${target.scheme}://${hostHeader(target)}${req.pathAndQuery}`,
         host: target.host,
         path,
-        pathAndQuery: req.pathAndQuery,
         headers,
         reason: typeof reason === "string" ? reason : null,
         decision,
