@@ -211,12 +211,19 @@ export async function clear(
   };
 }
 
-/** Names of the secrets any policy that applies to `agent` lists (its own or `*`). */
-function agentSecrets(set: PolicySet, agent: string): Set<string> {
-  const names = new Set<string>();
-  for (const p of set.policies) {
-    if (p.agents.includes(agent) || p.agents.includes("*"))
-      for (const n of Object.keys(p.secrets)) names.add(n);
+/** Names of the secrets any policy that applies to `agent` lists (its own or `*`), per policy set. */
+const secretNames = new WeakMap<PolicySet, Map<string, readonly string[]>>();
+function agentSecrets(set: PolicySet, agent: string): readonly string[] {
+  let byAgent = secretNames.get(set);
+  if (!byAgent) secretNames.set(set, (byAgent = new Map()));
+  let names = byAgent.get(agent);
+  if (!names) {
+    const found = new Set<string>();
+    for (const p of set.policies) {
+      if (p.agents.includes(agent) || p.agents.includes("*"))
+        for (const n of Object.keys(p.secrets)) found.add(n);
+    }
+    byAgent.set(agent, (names = [...found]));
   }
   return names;
 }
