@@ -215,7 +215,10 @@ export async function clear(
 const secretNames = new WeakMap<PolicySet, Map<string, readonly string[]>>();
 function agentSecrets(set: PolicySet, agent: string): readonly string[] {
   let byAgent = secretNames.get(set);
-  if (!byAgent) secretNames.set(set, (byAgent = new Map()));
+  if (!byAgent) {
+    byAgent = new Map();
+    secretNames.set(set, byAgent);
+  }
   let names = byAgent.get(agent);
   if (!names) {
     const found = new Set<string>();
@@ -223,7 +226,8 @@ function agentSecrets(set: PolicySet, agent: string): readonly string[] {
       if (p.agents.includes(agent) || p.agents.includes("*"))
         for (const n of Object.keys(p.secrets)) found.add(n);
     }
-    byAgent.set(agent, (names = [...found]));
+    names = [...found];
+    byAgent.set(agent, names);
   }
   return names;
 }
