@@ -100,6 +100,28 @@ export interface Card {
     readonly data: string;
     readonly style?: "primary" | "danger";
   }[];
+  /**
+   * A batch card: several held requests of one agent and policy, each listed in full. The card's own
+   * `buttons` are then "Approve all (N)" / "Deny all", covering exactly the N items drawn here.
+   * Channels render every item (lines, body, link, status, buttons); where a platform cannot fit an
+   * item's buttons (Discord's 5 rows, Slack's 50 blocks) the item says so and points to its link.
+   */
+  readonly items?: readonly CardItem[];
+}
+
+/**
+ * One held request on a batch card (DESIGN §6, no approval fatigue): the same honest-card facts as a
+ * single card, with its own buttons (empty once it is decided or expired).
+ */
+export interface CardItem {
+  readonly title: string;
+  readonly lines: Card["lines"];
+  readonly agentSays: string | null;
+  readonly agentSaysHidden?: number;
+  readonly body?: CardBody | null;
+  readonly link?: string | null;
+  readonly status: string;
+  readonly buttons: Card["buttons"];
 }
 
 /** A body preview and how many of its characters are not in `text`. */
