@@ -3,7 +3,7 @@
  * testable with a fake, and so the bot never touches gateway internals. The real implementation
  * (bot/gateway-control.ts) wraps the in-process gateway and the agent manager.
  */
-import type { ApprovalView } from "../gateway/index.js";
+import type { ApprovalView, ReplayInput, ReplayOutcome } from "../gateway/index.js";
 import type { Decision } from "../policies/index.js";
 
 export type DecideOutcome =
@@ -11,6 +11,23 @@ export type DecideOutcome =
   | { readonly ok: false; readonly status: number; readonly code: string; readonly message: string };
 
 export type PolicyWriteOutcome = { readonly ok: true } | { readonly ok: false; readonly errors: string };
+
+/** One problem in a policy text: the file it is in and, when known, its 1-based line. */
+export interface PolicyProblem {
+  readonly file: string;
+  readonly line?: number;
+  readonly message: string;
+}
+
+/** A validation without saving: the same zod/YAML errors `writePolicy` reports, also one by one. */
+export type PolicyCheckOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly errors: string; readonly problems: readonly PolicyProblem[] };
+
+/** The audit hash chain checked end to end (`warden audit verify`). */
+export type AuditCheck =
+  | { readonly ok: true; readonly entries: number }
+  | { readonly ok: false; readonly entries: number; readonly badSeq: number; readonly problem: string };
 
 /**
  * A held request in full, as the gateway's control API returns it (`GET /v1/approvals/{id}/request`):
@@ -62,7 +79,15 @@ export interface ControlPort {
   readPolicy(name: string): Promise<string | undefined>;
   /** Validates with every other file, then writes and reloads; the old file stays on failure. */
   writePolicy(name: string, yaml: string): Promise<PolicyWriteOutcome>;
+  /** Validates `yaml` as policy `name` together with every other file; writes nothing (console editor). */
+  validatePolicy?(name: string, yaml: string): Promise<PolicyCheckOutcome>;
   testPolicy(agent: string, method: string, url: string): Decision | { error: string };
+  /**
+   * Replays the audited requests of `input.window` (`24h`) against the policies with `input.policy`
+   * replaced by `input.yaml` (or as on disk): how many decisions would change, per transition, with
+   * examples (agent-written text: escape it). Writes nothing. Optional: without it, no replay offered.
+   */
+  replayPolicy?(input: ReplayInput): Promise<ReplayOutcome>;
   reloadPolicies(): Promise<PolicyWriteOutcome>;
 
   setSecret(name: string, value: string): void;
@@ -73,4 +98,6 @@ export interface ControlPort {
     after: number,
     limit: number,
   ): { seq: number; ts: number; entry: Readonly<Record<string, unknown>> }[];
+  /** Checks the audit hash chain (the same check as `warden audit verify`). */
+  verifyAudit?(): AuditCheck;
 }

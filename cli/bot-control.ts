@@ -7,7 +7,7 @@ import { readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentManager } from "../agents/manager.js";
 import type { Provider } from "../agents/runtime.js";
-import type { ControlPort, PolicyWriteOutcome } from "../bot/control-port.js";
+import type { ControlPort, PolicyCheckOutcome, PolicyWriteOutcome } from "../bot/control-port.js";
 import { type Gateway, testPolicy } from "../gateway/index.js";
 import { compilePolicies, formatIssues } from "../policies/index.js";
 
@@ -34,6 +34,15 @@ export function createBotControl(o: BotControlOptions): ControlPort {
   const fileOf = (name: string): string => {
     if (!POLICY_NAME.test(name)) throw new Error("policy names are lowercase letters, digits, - and _");
     return `${name}.yaml`;
+  };
+  // A candidate text for `name` compiled together with every other file of the directory.
+  const compileWith = async (name: string, yaml: string) => {
+    const file = gw.policies.set.policies.find((x) => x.name === name)?.file ?? fileOf(name);
+    const names = (await readdir(o.policiesDir)).filter((n) => /\.ya?ml$/.test(n) && n !== file);
+    const files = await Promise.all(
+      names.map(async (n) => ({ file: n, text: await readFile(join(o.policiesDir, n), "utf8") })),
+    );
+    return { file, result: compilePolicies([...files, { file, text: yaml }]) };
   };
   return {
     listApprovals: (state) => gw.approvals.list(state),
@@ -69,13 +78,14 @@ export function createBotControl(o: BotControlOptions): ControlPort {
       const file = p?.file ?? fileOf(name);
       return readFile(join(o.policiesDir, file), "utf8").catch(() => undefined);
     },
+    async validatePolicy(name, yaml): Promise<PolicyCheckOutcome> {
+      const { result } = await compileWith(name, yaml);
+      if (result.ok) return { ok: true };
+      const problems = result.issues.map((i) => ({ file: i.file, line: i.line, message: i.message }));
+      return { ok: false, errors: formatIssues(result.issues), problems };
+    },
     async writePolicy(name, yaml): Promise<PolicyWriteOutcome> {
-      const file = gw.policies.set.policies.find((x) => x.name === name)?.file ?? fileOf(name);
-      const names = (await readdir(o.policiesDir)).filter((n) => /\.ya?ml$/.test(n) && n !== file);
-      const files = await Promise.all(
-        names.map(async (n) => ({ file: n, text: await readFile(join(o.policiesDir, n), "utf8") })),
-      );
-      const result = compilePolicies([...files, { file, text: yaml }]);
+      const { file, result } = await compileWith(name, yaml);
       if (!result.ok) return { ok: false, errors: formatIssues(result.issues) };
       const tmp = join(o.policiesDir, `.${file}.tmp`);
       await writeFile(tmp, yaml, { mode: 0o600 });
@@ -93,5 +103,6 @@ export function createBotControl(o: BotControlOptions): ControlPort {
     listSecrets: () => gw.credentials.listSecrets(),
     deleteSecret: (name) => gw.credentials.deleteSecret(name),
     listAudit: (after, limit) => gw.store.listAudit(after, limit),
+    verifyAudit: () => gw.store.verifyAudit(),
   };
 }

@@ -21,3 +21,10 @@ export { loadMasterKey, Vault } from "./vault.js";
 export { createLog, type Log } from "./log.js";
 export { testPolicy } from "./policy-test.js";
 export { readPolicyDir } from "./policy-source.js";
+export {
+  createPolicyReplay,
+  REPLAY_MAX_WINDOW_MS,
+  type ReplayInput,
+  type ReplayOutcome,
+  type ReplayResult,
+} from "./policy-replay.js";

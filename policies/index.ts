@@ -19,6 +19,16 @@ export { type MethodOverride, methodOverrides, type OverrideResult, strictest } 
 export { hostMatches, normalizeHost, normalizeHostPattern, normalizeMethod, splitPath } from "./normalize.js";
 export { isApproverId, parseSize } from "./schema.js";
 export {
+  type CannotReplayReason,
+  type ReplayExample,
+  type ReplayOptions,
+  type ReplayReport,
+  type ReplayRow,
+  type ReplayTransition,
+  type ReplayVerdict,
+  replayAudit,
+} from "./replay.js";
+export {
   type PlacementInput,
   type PlacementResult,
   placeSecrets,
