@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { openBotStore } from "./bot-store.js";
+import { openDatabase } from "../gateway/index.js";
+import { createBotStore, openBotStore } from "./bot-store.js";
 import { createRoleResolver, redeemToken } from "./roles.js";
 
 function store(t = { now: 1_000 }) {
@@ -48,6 +49,20 @@ describe("BotStore", () => {
     s.createPerson("web:1", "A", "member");
     s.rememberPrivateChat("web:1", { platform: "web", chatId: "dm1" });
     expect(s.privateChatOf("web:1")).toEqual({ platform: "web", chatId: "dm1" });
+  });
+
+  it("a private chat is the DM itself: a thread the person wrote in is never remembered as it", () => {
+    const db = openDatabase(":memory:");
+    const s = createBotStore(db);
+    s.createPerson("slack:U1", "A", "owner");
+    s.rememberPrivateChat("slack:U1", { platform: "slack", chatId: "U1", threadId: "1700000000.000100" });
+    expect(s.privateChatOf("slack:U1")).toEqual({ platform: "slack", chatId: "U1" });
+    // A row written by an older version, naming a thread, is read as the DM.
+    db.prepare("UPDATE bot_identities SET private_chat = ? WHERE identity = ?").run(
+      JSON.stringify(["slack", "U1", "1700000000.000200"]),
+      "slack:U1",
+    );
+    expect(s.privateChatOf("slack:U1")).toEqual({ platform: "slack", chatId: "U1" });
   });
 });
 

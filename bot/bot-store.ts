@@ -48,6 +48,14 @@ CREATE TABLE IF NOT EXISTS bot_cards (approval TEXT NOT NULL, address TEXT NOT N
 CREATE TABLE IF NOT EXISTS bot_bindings (agent TEXT NOT NULL, address TEXT NOT NULL, PRIMARY KEY (agent, address));
 CREATE TABLE IF NOT EXISTS bot_setups (address TEXT PRIMARY KEY, by TEXT NOT NULL, kind TEXT NOT NULL,
   data TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bot_batches (id TEXT PRIMARY KEY, key TEXT NOT NULL, opened_at INTEGER NOT NULL,
+  last_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS bot_batches_key ON bot_batches (key, last_at);
+CREATE TABLE IF NOT EXISTS bot_batch_items (batch TEXT NOT NULL, seq INTEGER NOT NULL, approval TEXT NOT NULL UNIQUE,
+  PRIMARY KEY (batch, seq));
+CREATE TABLE IF NOT EXISTS bot_batch_cards (batch TEXT NOT NULL, address TEXT NOT NULL, platform TEXT NOT NULL,
+  chat_id TEXT NOT NULL, message_id TEXT NOT NULL, drawn INTEGER NOT NULL,
+  PRIMARY KEY (batch, platform, chat_id, message_id));
 `;
 
 interface PersonRow {
@@ -143,9 +151,13 @@ export function createBotStore(db: Db, { now = Date.now }: { now?: () => number 
         .all(person) as { identity: string }[];
       return rows.map((r) => r.identity);
     },
+    /**
+     * A person's private chat is the DM itself, never a thread in it: a message written in an agent's
+     * thread inside the DM (Slack, Telegram private topics) must not send every later card there.
+     */
     rememberPrivateChat(identity: string, chat: Address): void {
       db.prepare("UPDATE bot_identities SET private_chat = ? WHERE identity = ?").run(
-        addrKey(chat),
+        addrKey({ platform: chat.platform, chatId: chat.chatId }),
         identity,
       );
     },
@@ -153,7 +165,10 @@ export function createBotStore(db: Db, { now = Date.now }: { now?: () => number 
       const r = db.prepare("SELECT private_chat FROM bot_identities WHERE identity = ?").get(identity) as
         | { private_chat: string | null }
         | undefined;
-      return r?.private_chat ? fromKey(r.private_chat) : undefined;
+      if (!r?.private_chat) return undefined;
+      // Rows written before the rule above may still name a thread: read them as the DM.
+      const { platform, chatId } = fromKey(r.private_chat);
+      return { platform, chatId };
     },
 
     /** Issues a one-time token; only its hash is kept. */
@@ -203,6 +218,74 @@ export function createBotStore(db: Db, { now = Date.now }: { now?: () => number 
         )
         .get(ref.platform, ref.chatId, ref.messageId) as { approval: string } | undefined;
       return row?.approval;
+    },
+
+    // Batches (bot/batches.ts): membership is append-only, so "the first n items" never changes.
+    /** The newest batch with `key`: its id, last arrival and size. */
+    latestBatch(key: string): { id: string; lastAt: number; size: number } | undefined {
+      const row = db
+        .prepare(
+          "SELECT b.id, b.last_at, (SELECT count(*) FROM bot_batch_items i WHERE i.batch = b.id) AS size FROM bot_batches b WHERE b.key = ? ORDER BY b.last_at DESC, b.rowid DESC LIMIT 1",
+        )
+        .get(key) as { id: string; last_at: number; size: number } | undefined;
+      return row && { id: row.id, lastAt: row.last_at, size: row.size };
+    },
+    /** Appends `approval` to `batch` (created when new); returns its 0-based position. */
+    addBatchItem: db.transaction((batch: string, key: string, approval: string, at: number): number => {
+      db.prepare(
+        "INSERT INTO bot_batches (id, key, opened_at, last_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_at = excluded.last_at",
+      ).run(batch, key, at, at);
+      const { n } = db.prepare("SELECT count(*) AS n FROM bot_batch_items WHERE batch = ?").get(batch) as {
+        n: number;
+      };
+      db.prepare("INSERT INTO bot_batch_items (batch, seq, approval) VALUES (?, ?, ?)").run(
+        batch,
+        n,
+        approval,
+      );
+      return n;
+    }),
+    batchOf(approval: string): string | undefined {
+      const row = db.prepare("SELECT batch FROM bot_batch_items WHERE approval = ?").get(approval) as
+        | { batch: string }
+        | undefined;
+      return row?.batch;
+    },
+    /** The approvals of `batch` in the order they joined. */
+    batchItems(batch: string): string[] {
+      const rows = db
+        .prepare("SELECT approval FROM bot_batch_items WHERE batch = ? ORDER BY seq")
+        .all(batch) as { approval: string }[];
+      return rows.map((r) => r.approval);
+    },
+    /** Records (or redraws) a batch card message and how many items it shows now. */
+    setBatchCard(batch: string, to: Address, ref: SentRef, drawn: number): void {
+      db.prepare(
+        "INSERT INTO bot_batch_cards (batch, address, platform, chat_id, message_id, drawn) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET drawn = excluded.drawn",
+      ).run(batch, addrKey(to), ref.platform, ref.chatId, ref.messageId, drawn);
+    },
+    batchCards(batch: string): (CardRef & { drawn: number })[] {
+      const rows = db.prepare("SELECT * FROM bot_batch_cards WHERE batch = ?").all(batch) as {
+        address: string;
+        platform: string;
+        chat_id: string;
+        message_id: string;
+        drawn: number;
+      }[];
+      return rows.map((r) => ({
+        to: fromKey(r.address),
+        ref: { platform: r.platform, chatId: r.chat_id, messageId: r.message_id },
+        drawn: r.drawn,
+      }));
+    },
+    /** The batch whose card is the message `ref`, and how many items it last showed. */
+    batchOfCardRef(ref: SentRef): { batch: string; drawn: number } | undefined {
+      const row = db
+        .prepare(
+          "SELECT batch, drawn FROM bot_batch_cards WHERE platform = ? AND chat_id = ? AND message_id = ?",
+        )
+        .get(ref.platform, ref.chatId, ref.messageId) as { batch: string; drawn: number } | undefined;
+      return row;
     },
 
     /** A guided setup waiting for `by`'s next message in `chat` (kept across restarts). */
