@@ -81,6 +81,12 @@ function compileRule(rule: RuleFile, hosts: readonly string[]): CompiledRule {
     ...(rule.approvers && { approvers: Object.freeze([...rule.approvers]) }),
     ...(rule.timeout !== undefined && { timeoutMs: rule.timeout }),
     ...(rule.grant !== undefined && { grantMs: rule.grant }),
+    ...(rule.escalate && {
+      escalate: Object.freeze({
+        afterMs: rule.escalate.after,
+        to: Object.freeze([...new Set(rule.escalate.to)]),
+      }),
+    }),
   });
 }
 

@@ -135,6 +135,7 @@ function decide(defaults: PolicyDefaults, policy: CompiledPolicy, rule: Compiled
     timeoutMs: rule.timeoutMs ?? defaults.approvalTimeoutMs,
     ...(rule.grantMs !== undefined && { grantMs: rule.grantMs }),
     covers: rule.covers,
+    ...(rule.escalate && { escalate: rule.escalate }),
   };
 }
 

@@ -42,6 +42,7 @@ export type {
   Decision,
   DenyReason,
   EgressRequest,
+  Escalation,
   OperationType,
   PolicyDefaults,
   PolicyDenyCode,

@@ -35,6 +35,8 @@ export function compilePolicies(files: readonly PolicySource[]): CompileResult {
   const names = new Map<string, string>();
   let defaults: PolicyDefaults | undefined;
   let defaultsFile: string | undefined;
+  // Rules that escalate but take their timeout from `_defaults.yaml`, checked once it is known.
+  const escalations: { file: string; line?: number; afterMs: number }[] = [];
   // Sorted by code units, not locale, so "first by file name" means the same everywhere.
   const sorted = [...files].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   for (const { file, text } of sorted) {
@@ -83,9 +85,27 @@ export function compilePolicies(files: readonly PolicySource[]): CompileResult {
       report([{ path: ["name"], message: `duplicate policy name "${name}" (also ${other})` }]);
     else {
       names.set(name, file);
-      policies.push(compilePolicy(file, name, checked.value));
+      const policy = compilePolicy(file, name, checked.value);
+      policies.push(policy);
+      policy.rules.forEach((rule, i) => {
+        if (rule.escalate && rule.timeoutMs === undefined)
+          escalations.push({
+            file,
+            line: yaml.lineOf(["rules", i, "escalate", "after"]),
+            afterMs: rule.escalate.afterMs,
+          });
+      });
     }
   }
+  const timeoutMs = (defaults ?? DEFAULT_DEFAULTS).approvalTimeoutMs;
+  for (const { file, line, afterMs } of escalations)
+    if (afterMs >= timeoutMs)
+      issues.push({
+        file,
+        line,
+        message:
+          "escalate.after: must be shorter than the approval timeout (_defaults.yaml approval_timeout)",
+      });
   if (issues.length > 0) {
     // Stable: file order first (already sorted), then line within a file.
     const order = new Map(sorted.map(({ file }, i) => [file, i]));

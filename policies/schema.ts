@@ -119,7 +119,13 @@ const size = z.union([z.int(), z.string()], expected("a size like 64MiB")).trans
   return z.NEVER;
 });
 
-const APPROVE_ONLY_KEYS = ["approvals", "approvers", "timeout", "grant"] as const;
+const APPROVE_ONLY_KEYS = ["approvals", "approvers", "timeout", "grant", "escalate"] as const;
+
+/** `escalate: { after: 10m, to: [role:owner] }`: more people are asked when nobody answered in time. */
+const EscalateSchema = z.strictObject(
+  { after: duration, to: list(approver, "approvers") },
+  expected('a mapping like { after: 10m, to: ["role:owner"] }'),
+);
 
 const RuleSchema = z
   .strictObject(
@@ -149,10 +155,19 @@ const RuleSchema = z
       approvers: list(approver, "approvers").optional(),
       timeout: duration.optional(),
       grant: duration.optional(),
+      escalate: EscalateSchema.optional(),
     },
     expected("a mapping with at least an action"),
   )
   .superRefine((rule, ctx) => {
+    // Escalating when the request has already expired would ask people who can no longer answer.
+    // (A rule without `timeout` is checked against `_defaults.yaml` by the loader.)
+    if (rule.escalate && rule.timeout !== undefined && rule.escalate.after >= rule.timeout)
+      ctx.addIssue({
+        code: "custom",
+        path: ["escalate", "after"],
+        message: "must be shorter than the rule's timeout",
+      });
     // An approval setting on an allow/deny rule is a misunderstanding worth surfacing.
     if (rule.action === "approve") return;
     for (const key of APPROVE_ONLY_KEYS) {
@@ -239,6 +254,7 @@ export function checkPolicyFile(data: unknown): SchemaResult<PolicyFile> {
   return check(PolicyFileSchema, data, (path) => {
     if (path.length === 0) return Object.keys(PolicyObject.shape);
     if (path.length === 2 && path[0] === "rules") return Object.keys(RuleSchema.shape);
+    if (path.length === 3 && path[2] === "escalate") return Object.keys(EscalateSchema.shape);
     return path[0] === "secrets" ? Object.keys(SecretUseSchema.shape) : [];
   });
 }

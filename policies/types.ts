@@ -76,6 +76,8 @@ export type Decision =
       readonly grantMs?: number;
       /** What a grant of this rule covers, in the rule's own terms: "PUT /repos/…/merge". */
       readonly covers: string;
+      /** Present when the rule escalates: who else is asked when nobody has answered after `afterMs`. */
+      readonly escalate?: Escalation;
     }
   | {
       readonly verdict: "deny";
@@ -84,6 +86,12 @@ export type Decision =
       readonly policy?: string;
       readonly rule?: string;
     };
+
+/** A rule's `escalate: { after, to }`: `to` are approver ids (`<platform>:<userId>` or `role:<name>`). */
+export interface Escalation {
+  readonly afterMs: number;
+  readonly to: readonly string[];
+}
 
 /** Global settings from `_defaults.yaml`. */
 export interface PolicyDefaults {
@@ -113,6 +121,7 @@ export interface CompiledRule {
   readonly approvers?: readonly string[];
   readonly timeoutMs?: number;
   readonly grantMs?: number;
+  readonly escalate?: Escalation;
 }
 
 export interface SecretUse {
