@@ -11,6 +11,7 @@ import type { BotStore } from "./bot-store.js";
 import type { Channel, InboundEvent } from "./channel.js";
 import { type ChatApprover, createChatApprover } from "./chat-approver.js";
 import type { ControlPort } from "./control-port.js";
+import { createLinkAttempts } from "./link-attempts.js";
 import { createRoleResolver } from "./roles.js";
 import { createRouter } from "./router.js";
 
@@ -65,7 +66,16 @@ export function createBot(opts: BotOptions): Bot {
   const approver = createChatApprover({ channels, control, store, roles, log, now, webBase: opts.webUrl });
   const mailboxEvents = createAgentRelay({ channels, store, log, now });
   const route = createRouter(
-    { control, store, log, approver, channels, now, webBase: opts.webBase },
+    {
+      control,
+      store,
+      log,
+      approver,
+      channels,
+      now,
+      webBase: opts.webBase,
+      linkAttempts: createLinkAttempts(now),
+    },
     { botName: opts.botName },
   );
 

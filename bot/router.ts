@@ -102,7 +102,8 @@ export function createRouter(deps: BotDeps, opts: { botName?: string } = {}) {
     if (!parsed.ok) return tellAgents(channel, msg, reply);
     if (!command) return reply(`I don't know /${parsed.name}. Send /help for the list of commands.`);
     const ctx: CommandContext = { msg, channel, person, ...parsed, deps, reply };
-    deps.log("bot_command", { by: msg.from.id, command: command.name, sub: parsed.args[0]?.slice(0, 16) });
+    // The command's name only: its arguments may be a claim token, a link code, a secret or policy text.
+    deps.log("bot_command", { by: msg.from.id, command: command.name });
     try {
       await command.run(ctx);
     } catch (err) {

@@ -8,6 +8,7 @@ import type { BotStore, Person, Role } from "../bot-store.js";
 import type { Channel, InboundMessage } from "../channel.js";
 import type { ChatApprover } from "../chat-approver.js";
 import type { ControlPort } from "../control-port.js";
+import type { LinkAttempts } from "../link-attempts.js";
 import { authorize, UNKNOWN_PERSON_REPLY } from "../roles.js";
 
 /** Everything commands share; built once by `createBot`. */
@@ -20,6 +21,8 @@ export interface BotDeps {
   readonly now: () => number;
   /** Base URL of the web chat, for invitation links; absent = tokens are shown as `/start TOKEN`. */
   readonly webBase?: string;
+  /** Wrong `/link` codes so far, per sender and overall (guessing lockout). */
+  readonly linkAttempts: LinkAttempts;
 }
 
 /** One command invocation. */

@@ -2,11 +2,13 @@
  * `/start [TOKEN]`, `/link [CODE|here]`, `/invite ROLE`, `/role NAME_OR_ID ROLE`. Threat model: tokens
  * and link codes are bearer secrets, so they are issued and accepted only in private chats (a code
  * typed in a group could be used by anyone there first, taking over the person it names); each works
- * once. An identity already belonging to someone is never moved by a code. Admins may grant up to
+ * once; wrong link codes are limited per sender and overall (bot/link-attempts.ts). An identity
+ * already belonging to someone is never moved by a code. Admins may grant up to
  * admin and never touch an owner; only an owner makes owners, and the last owner cannot step down.
  */
 import { isApproverId } from "../../policies/index.js";
 import { type Role, ROLES } from "../bot-store.js";
+import { lockedText } from "../link-attempts.js";
 import { redeemToken, UNKNOWN_PERSON_REPLY } from "../roles.js";
 import { type Command, type CommandContext, need, usage } from "./command.js";
 
@@ -54,7 +56,7 @@ export const linkCommand: Command = {
   open: true,
   async run(ctx) {
     const [code] = ctx.args;
-    const { store, log } = ctx.deps;
+    const { store, log, linkAttempts } = ctx.deps;
     const me = store.personOf(ctx.msg.from.id);
     if (ctx.args.length > 1) return usage(ctx, linkCommand);
     if (!ctx.msg.isPrivate) return ctx.reply(me ? PRIVATE_ONLY : UNKNOWN_PERSON_REPLY);
@@ -67,10 +69,22 @@ export const linkCommand: Command = {
       const issued = store.issueToken("link", { person: me.id, ttlMs: LINK_TTL_MS });
       return ctx.reply(`On your other app, send me: /link ${issued}\nThe code works once, for 10 minutes.`);
     }
+    // Guessing is the attack: past the limits, a code is not even looked at (the log never has it).
+    const gate = linkAttempts.check(ctx.msg.from.id);
+    if (!gate.ok) {
+      log("bot_link_locked", { by: ctx.msg.from.id, scope: gate.scope });
+      return ctx.reply(lockedText(gate));
+    }
     const grant = store.consumeToken("link", code.toUpperCase());
     log("bot_link", { by: ctx.msg.from.id, ok: Boolean(grant?.person) });
-    if (!grant?.person || !store.person(grant.person))
+    if (!grant?.person || !store.person(grant.person)) {
+      const after = linkAttempts.failed(ctx.msg.from.id);
+      if (!after.ok) {
+        log("bot_link_locked", { by: ctx.msg.from.id, scope: after.scope });
+        return ctx.reply(`That code is not valid. ${lockedText(after)}`);
+      }
       return ctx.reply(me ? "That code is not valid." : UNKNOWN_PERSON_REPLY);
+    }
     if (me?.id === grant.person) return ctx.reply("This account is already linked.");
     if (me) return ctx.reply("This account already belongs to someone; ask an admin to sort it out.");
     store.linkIdentity(ctx.msg.from.id, grant.person);
