@@ -153,6 +153,50 @@ export function createDockerRuntime(opts: DockerRuntimeOptions = {}): Runtime {
   };
 }
 
+/** What `warden doctor` learns from the engine: whether it answers, and whether `image` is there. */
+export type DockerProbe =
+  | { readonly engine: "unreachable"; readonly where: string; readonly code: string }
+  | { readonly engine: "ok"; readonly where: string; readonly version: string; readonly image: boolean };
+
+/**
+ * Asks the engine at `dockerHost` (DOCKER_HOST's `unix://PATH` or `tcp://HOST:PORT` form, as the
+ * docker CLI reads it; default the local socket) for its version and whether `image` exists. Never
+ * throws: an engine that does not answer within `timeoutMs` is `unreachable` with the error code.
+ */
+export async function probeDocker(o: {
+  readonly dockerHost?: string;
+  readonly image: string;
+  readonly timeoutMs?: number;
+}): Promise<DockerProbe> {
+  const host = o.dockerHost || "unix:///var/run/docker.sock";
+  const tcp = /^tcp:\/\/([^:/]+):(\d{1,5})\/?$/.exec(host);
+  const where = host.startsWith("unix://") ? host.slice(7) : host;
+  if (!host.startsWith("unix://") && !tcp)
+    return { engine: "unreachable", where, code: "UNSUPPORTED_DOCKER_HOST" };
+  const docker = new Docker({
+    ...(tcp ? { host: tcp[1], port: Number(tcp[2]), protocol: "http" as const } : { socketPath: where }),
+    timeout: o.timeoutMs ?? 5000,
+  });
+  try {
+    const v = (await docker.version()) as { Version?: string };
+    try {
+      await docker.getImage(o.image).inspect();
+      return { engine: "ok", where, version: String(v.Version ?? "?"), image: true };
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      return { engine: "ok", where, version: String(v.Version ?? "?"), image: false };
+    }
+  } catch (err) {
+    // Only the error code travels: messages may quote whatever the far end sent.
+    const e = err as { code?: string; statusCode?: number };
+    return {
+      engine: "unreachable",
+      where,
+      code: e.code ?? (e.statusCode ? `HTTP_${e.statusCode}` : "ERROR"),
+    };
+  }
+}
+
 /** Docker's multiplexed log format: 8-byte frame headers before each chunk. */
 function demux(buf: Buffer): string {
   let out = "";

@@ -9,6 +9,8 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { createLog, startGateway } from "../gateway/index.js";
 import { agentCommand, imageCommand } from "./agent-commands.js";
+import type { ChatSettings } from "./chat-channels.js";
+import { doctorCommand } from "./doctor.js";
 import { runStart } from "./start.js";
 import { openStoreReadOnly, setSecretCommand } from "./store-commands.js";
 import { hostPort, resolveMap, UsageError } from "./args.js";
@@ -24,6 +26,9 @@ Usage:
                  [--upstream-ca FILE]... [--resolve HOST=IP:PORT]...
   warden secret set NAME [--home DIR]     value on stdin
   warden audit verify [--home DIR]
+  warden doctor [--home DIR] [--web HOST:PORT] [--control HOST:PORT] [--listen HOST:PORT]
+                 checks Node, Docker + agent image, free ports, WARDEN_HOME permissions, policies and
+                 each configured chat platform's token; says what to do; exit 1 if anything fails
   warden help
 
 Environment: WARDEN_HOME (default ~/.warden), WARDEN_MASTER_KEY (else DIR/master.key).
@@ -139,22 +144,7 @@ async function start(argv: string[]): Promise<void> {
     listen: hostPort(values.listen ?? "", "--listen"),
     control: hostPort(values.control ?? "", "--control"),
     web: hostPort(values.web ?? "", "--web"),
-    telegram: env.TELEGRAM_BOT_TOKEN
-      ? { token: env.TELEGRAM_BOT_TOKEN, apiRoot: env.TELEGRAM_API_ROOT }
-      : undefined,
-    slack: env.SLACK_BOT_TOKEN
-      ? {
-          botToken: env.SLACK_BOT_TOKEN,
-          appToken: env.SLACK_APP_TOKEN,
-          signingSecret: env.SLACK_SIGNING_SECRET,
-          apiUrl: env.SLACK_API_URL,
-          http: env.SLACK_HTTP ? hostPort(env.SLACK_HTTP, "SLACK_HTTP") : undefined,
-        }
-      : undefined,
-    discord: env.DISCORD_BOT_TOKEN
-      ? { token: env.DISCORD_BOT_TOKEN, apiUrl: env.DISCORD_API_URL }
-      : undefined,
-    whatsapp: env.WHATSAPP === "1" || env.WHATSAPP === "true" ? {} : undefined,
+    ...chatSettings(),
     masterKey: env.WARDEN_MASTER_KEY,
     agentEnv,
     log: stderrLog,
@@ -181,7 +171,42 @@ async function start(argv: string[]): Promise<void> {
   onSignal(() => running.close());
 }
 
+/** The chat platforms switched on by the environment; `warden start` and `warden doctor` read the same. */
+function chatSettings(): ChatSettings {
+  return {
+    telegram: env.TELEGRAM_BOT_TOKEN
+      ? { token: env.TELEGRAM_BOT_TOKEN, apiRoot: env.TELEGRAM_API_ROOT }
+      : undefined,
+    slack: env.SLACK_BOT_TOKEN
+      ? {
+          botToken: env.SLACK_BOT_TOKEN,
+          appToken: env.SLACK_APP_TOKEN,
+          signingSecret: env.SLACK_SIGNING_SECRET,
+          apiUrl: env.SLACK_API_URL,
+          http: env.SLACK_HTTP ? hostPort(env.SLACK_HTTP, "SLACK_HTTP") : undefined,
+        }
+      : undefined,
+    discord: env.DISCORD_BOT_TOKEN
+      ? { token: env.DISCORD_BOT_TOKEN, apiUrl: env.DISCORD_API_URL }
+      : undefined,
+    whatsapp: env.WHATSAPP === "1" || env.WHATSAPP === "true" ? {} : undefined,
+  };
+}
+
+async function doctor(argv: string[]): Promise<void> {
+  process.exitCode = await doctorCommand(argv, {
+    home: defaultHome(),
+    repoRoot: REPO_ROOT,
+    chat: chatSettings(),
+    masterKeyFromEnv: !!env.WARDEN_MASTER_KEY,
+    dockerHost: env.DOCKER_HOST,
+    webhooks: env.WARDEN_WEBHOOKS,
+    write: (text) => void process.stdout.write(text),
+  });
+}
+
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  doctor,
   gateway,
   audit,
   secret,

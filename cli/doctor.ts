@@ -1,0 +1,89 @@
+/**
+ * `warden doctor`: checks what `warden start` needs (Node, Docker and the agent image, free ports,
+ * WARDEN_HOME permissions, valid policies, each configured chat platform's token) and prints one
+ * line per check, `ok`, `warn` or `FAIL`, each problem with the item it is about and what to do.
+ * Exit code: exactly 1 if any check failed, else 0. Untrusted: everything it reads (home, policies,
+ * the engine, the platforms); tokens come from the environment and are never printed.
+ */
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { hostPort } from "./args.js";
+import type { ChatSettings } from "./chat-channels.js";
+import { type Check, checkDocker, checkHome, checkNode, checkPolicies, checkPorts } from "./doctor-checks.js";
+import { checkPlatforms } from "./doctor-platforms.js";
+
+/** What cli/warden.ts read from the environment for this run. */
+export interface DoctorEnv {
+  /** WARDEN_HOME or its default; `--home` wins. */
+  readonly home: string;
+  readonly repoRoot: string;
+  /** The chat platforms `warden start` would run (same settings). */
+  readonly chat: ChatSettings;
+  readonly masterKeyFromEnv: boolean;
+  readonly dockerHost?: string;
+  /** WARDEN_WEBHOOKS (the Chat SDK platforms' listener), default 127.0.0.1:7430. */
+  readonly webhooks?: string;
+  /** Whether a platform that needs the webhook listener is configured (then a busy port fails). */
+  readonly webhooksNeeded?: boolean;
+  readonly write: (text: string) => void;
+}
+
+export const DOCTOR_USAGE =
+  "usage: warden doctor [--home DIR] [--web HOST:PORT] [--control HOST:PORT] [--listen HOST:PORT]";
+
+/** Parses the flags `warden start` takes (so the same ports are checked), runs every check, prints. */
+export async function doctorCommand(argv: string[], env: DoctorEnv): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      home: { type: "string" },
+      web: { type: "string", default: "127.0.0.1:7420" },
+      control: { type: "string", default: "127.0.0.1:7421" },
+      listen: { type: "string", default: "127.0.0.1:7480" },
+    },
+  });
+  const home = resolve(values.home ?? env.home);
+  const ports = [
+    { name: "web", at: hostPort(values.web ?? "", "--web"), flag: "--web" },
+    { name: "control", at: hostPort(values.control ?? "", "--control"), flag: "--control" },
+    { name: "proxy", at: hostPort(values.listen ?? "", "--listen"), flag: "--listen" },
+    {
+      name: "webhooks",
+      at: hostPort(env.webhooks || "127.0.0.1:7430", "WARDEN_WEBHOOKS"),
+      flag: "WARDEN_WEBHOOKS",
+      optional: !env.webhooksNeeded,
+    },
+    ...(env.chat.slack?.http ? [{ name: "slack http", at: env.chat.slack.http, flag: "SLACK_HTTP" }] : []),
+  ];
+  env.write(`warden doctor: home ${home}\n`);
+  // Independent checks run together; the report keeps this order.
+  const groups = await Promise.all([
+    checkNode(env.repoRoot).then((c) => [c]),
+    checkDocker(env.dockerHost),
+    checkPorts(ports),
+    checkHome(home, env.masterKeyFromEnv),
+    checkPolicies(join(home, "policies")).then((c) => [c]),
+    checkPlatforms(env.chat, { home }),
+  ]);
+  const checks = groups.flat();
+  for (const c of checks) env.write(formatCheck(c));
+  const failed = checks.filter((c) => c.status === "fail").length;
+  const warned = checks.filter((c) => c.status === "warn").length;
+  env.write(
+    failed > 0
+      ? `${failed} problem(s) to fix before warden start\n`
+      : `all checks passed${warned > 0 ? ` (${warned} warning(s))` : ""}\n`,
+  );
+  return failed > 0 ? 1 : 0;
+}
+
+const LABEL = { ok: "ok  ", warn: "warn", fail: "FAIL" } as const;
+
+/** `FAIL  master key: /h/master.key is readable … → chmod 600 /h/master.key`; continuation lines indented. */
+export function formatCheck(c: Check): string {
+  const text = `${c.item}: ${c.message}${c.fix ? `\n  → ${c.fix}` : ""}`;
+  // File names and policy messages come from the home: no terminal control sequences get through.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to match control characters.
+  const safe = text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, "?");
+  return `${LABEL[c.status]}  ${safe.replace(/\n/g, "\n      ")}\n`;
+}
