@@ -94,6 +94,7 @@ export function createBotControl(o: BotControlOptions): ControlPort {
       return r.ok ? { ok: true } : { ok: false, errors: formatIssues(r.issues) };
     },
     testPolicy: (agent, method, url) => testPolicy(gw.policies.set, agent, method, url),
+    replayPolicy: (input) => gw.replayPolicy(input),
     async reloadPolicies() {
       const r = await gw.policies.reload();
       return r.ok ? { ok: true } : { ok: false, errors: formatIssues(r.issues) };

@@ -14,6 +14,7 @@ import { type HeldRequestView, heldRequestView } from "./held-request.js";
 import type { Binding } from "./inject.js";
 import type { Mailbox } from "./mailbox.js";
 import type { Metrics } from "./metrics.js";
+import type { ReplayInput, ReplayOutcome } from "./policy-replay.js";
 import { testPolicy } from "./policy-test.js";
 import type { ReloadResult } from "./policy-source.js";
 import type { Store } from "./store.js";
@@ -39,6 +40,8 @@ export interface ControlDeps {
   readonly audit: (entry: Record<string, unknown>) => void;
   readonly hooks?: AgentHooks;
   readonly mailbox: Mailbox;
+  /** Policy replay (`POST /v1/policies/test` with `replay`); absent = 501. */
+  readonly replay?: (input: ReplayInput) => Promise<ReplayOutcome>;
 }
 
 const NewAgent = z.strictObject({
@@ -74,6 +77,17 @@ const PolicyTest = z.strictObject({
   agent: z.string().regex(AGENT_NAME),
   method: z.string().max(16),
   url: z.string().max(8192),
+});
+/** The replay form of `POST /v1/policies/test`: `{"policy","yaml"?,"replay":"24h","examples"?}`. */
+const PolicyReplay = z.strictObject({
+  policy: z.string().max(63),
+  yaml: z
+    .string()
+    .max(256 * 1024)
+    .optional(),
+  // Checked below so every bad window answers `bad_window`, whatever its type.
+  replay: z.unknown(),
+  examples: z.number().int().min(0).max(20).optional(),
 });
 
 const ROUTES = new Set(["GET /v1/audit/verify", "POST /v1/policies/reload", "POST /v1/policies/test"]);
@@ -227,6 +241,8 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
         })),
       };
     case "POST /v1/policies/test": {
+      if (typeof body === "object" && body !== null && "replay" in body)
+        return replayPolicy(deps, parse(PolicyReplay));
       const b = parse(PolicyTest);
       if ("status" in b) return b;
       const r = testPolicy(deps.policies.set, b.agent, b.method, b.url);
@@ -249,6 +265,17 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
     default:
       return fail(404, "not_found", `no route ${method} ${url.pathname}`);
   }
+}
+
+/** `POST /v1/policies/test` with a replay window: what the edited policy would have decided. */
+async function replayPolicy(deps: ControlDeps, b: z.infer<typeof PolicyReplay> | Reply): Promise<Reply> {
+  if ("status" in b) return b;
+  if (typeof b.replay !== "string" || b.replay.length > 16)
+    return fail(400, "bad_window", "replay is a duration like 30m, 24h or 7d, at most 30d");
+  if (!deps.replay) return fail(501, "no_replay", "this gateway cannot replay policies");
+  const r = await deps.replay({ policy: b.policy, yaml: b.yaml, window: b.replay, examples: b.examples });
+  if (r.ok) return { status: 200, body: r.report };
+  return fail(r.status, r.code, r.message, r.issues ? { issues: r.issues } : {});
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   formatIssues,
   type PolicyIssue,
   type PolicySet,
+  type PolicySource,
   parseDuration,
   type ReplayReport,
   type ReplayRow,
@@ -61,7 +62,8 @@ export type ReplayOutcome =
     };
 
 export interface PolicyReplayDeps {
-  readonly dir: string;
+  /** Every policy file as it is now (`readPolicyFiles(dir)`; an in-memory list in tests). */
+  readonly files: () => Promise<readonly PolicySource[]>;
   readonly store: Pick<Store, "listAudit">;
   readonly current: () => PolicySet;
   /** Hosts pinned by `--resolve`. */
@@ -89,7 +91,7 @@ export function createPolicyReplay(deps: PolicyReplayDeps): (input: ReplayInput)
         message: "policy names are lowercase letters, digits, - and _",
       };
     const examples = Math.min(Math.max(Math.trunc(input.examples ?? 5), 0), 20);
-    const set = await candidateSet(deps.dir, deps.current(), input.policy, input.yaml);
+    const set = candidateSet(await deps.files(), deps.current(), input.policy, input.yaml);
     if (!set.ok) return set;
     const until = now();
     const since = until - windowMs;
@@ -102,24 +104,24 @@ export function createPolicyReplay(deps: PolicyReplayDeps): (input: ReplayInput)
   };
 }
 
-/** Every policy file of `dir`, with `name`'s file replaced by `yaml` when given, compiled together. */
-async function candidateSet(
-  dir: string,
+/** The policy files of `dir` (`*.yaml`, `*.yml`), as a reload reads them. */
+export async function readPolicyFiles(dir: string): Promise<PolicySource[]> {
+  const names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
+  return Promise.all(names.map(async (n) => ({ file: n, text: await readFile(join(dir, n), "utf8") })));
+}
+
+/** Every policy file, with `name`'s file replaced by `yaml` when given, compiled together. */
+function candidateSet(
+  all: readonly PolicySource[],
   current: PolicySet,
   name: string,
   yaml: string | undefined,
-): Promise<{ ok: true; set: PolicySet } | Extract<ReplayOutcome, { ok: false }>> {
+): { ok: true; set: PolicySet } | Extract<ReplayOutcome, { ok: false }> {
   const file = current.policies.find((p) => p.name === name)?.file ?? `${name}.yaml`;
-  const names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
-  if (yaml === undefined && !names.includes(file))
+  if (yaml === undefined && !all.some((f) => f.file === file))
     return { ok: false, status: 404, code: "not_found", message: `no policy called ${name}` };
-  const files = await Promise.all(
-    names
-      .filter((n) => yaml === undefined || n !== file)
-      .map(async (n) => ({ file: n, text: await readFile(join(dir, n), "utf8") })),
-  );
-  if (yaml !== undefined) files.push({ file, text: yaml });
-  const result = compilePolicies(files);
+  const files = all.filter((f) => yaml === undefined || f.file !== file);
+  const result = compilePolicies(yaml === undefined ? files : [...files, { file, text: yaml }]);
   if (!result.ok)
     return {
       ok: false,

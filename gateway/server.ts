@@ -21,6 +21,7 @@ import { createUpstreams } from "./forward.js";
 import { createLog, type Log } from "./log.js";
 import { createMailbox, type MailboxEvents } from "./mailbox.js";
 import { createMetrics } from "./metrics.js";
+import { createPolicyReplay, readPolicyFiles } from "./policy-replay.js";
 import { createPolicySource } from "./policy-source.js";
 import { createProxy, type InternalHandler, type ProxyLimits } from "./proxy-server.js";
 import { createRateLimiter } from "./rate-limit.js";
@@ -137,6 +138,14 @@ export async function startGateway(opts: GatewayOptions) {
     }
     return env;
   };
+  // Replays audited requests against an edited policy (DESIGN §6); hosts pinned by --resolve keep
+  // their port rule, as in the pipeline.
+  const replayPolicy = createPolicyReplay({
+    files: () => readPolicyFiles(opts.policiesDir),
+    store,
+    current: () => policies.set,
+    pinned: (host) => (opts.resolve ?? new Map()).has(host.toLowerCase()),
+  });
   const control = createControlServer({
     token,
     store,
@@ -148,6 +157,7 @@ export async function startGateway(opts: GatewayOptions) {
     audit,
     hooks: opts.hooks,
     mailbox,
+    replay: replayPolicy,
   });
   const controlAddr = await listen(control, opts.control);
   const sockets = new Map<string, http.Server>();
@@ -167,6 +177,7 @@ export async function startGateway(opts: GatewayOptions) {
     mailbox,
     placeholderEnv,
     proxyEnv,
+    replayPolicy,
 
     /** The full held request of a pending approval for the web page; undefined once it is settled. */
     async heldRequest(id: string): Promise<HeldInFull | undefined> {

@@ -4,7 +4,7 @@
  * SqliteStore), so quorum, 403 and 409 behave exactly as in production.
  */
 import { createApprovals } from "../../gateway/approvals.js";
-import { openDatabase, openSqliteStore, testPolicy } from "../../gateway/index.js";
+import { createPolicyReplay, openDatabase, openSqliteStore, testPolicy } from "../../gateway/index.js";
 import type { ApprovalView } from "../../gateway/index.js";
 import { compilePolicies, formatIssues, type PolicySet } from "../../policies/index.js";
 import { createBot } from "../../bot/bot.js";
@@ -81,6 +81,13 @@ export function createBotWorld(opts: { channels?: readonly Channel[] } = {}) {
       return { ok: true };
     },
     testPolicy: (agent, method, url) => testPolicy(compiled(), agent, method, url),
+    // The real replay over this world's audit and in-memory policy files.
+    replayPolicy: createPolicyReplay({
+      files: async () => [...policyFiles].map(([n, text]) => ({ file: `${n}.yaml`, text })),
+      store: gwStore,
+      current: compiled,
+      now,
+    }),
     reloadPolicies: async () => ({ ok: true }),
     setSecret: (name, value) => void secrets.set(name, value),
     listSecrets: () => [...secrets.keys()],
