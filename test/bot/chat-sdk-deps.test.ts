@@ -15,8 +15,9 @@ function copiesOf(name: string, dir = join(ROOT, "node_modules"), found: string[
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
     const sub = join(dir, entry.name);
+    // Scoped folders (@googleapis/chat is another package) only hold nested node_modules.
     if (entry.name.startsWith("@")) {
-      copiesOf(name, sub, found);
+      for (const pkg of readdirSync(sub)) copiesOf(name, join(sub, pkg, "node_modules"), found);
       continue;
     }
     if (entry.name === name && existsSync(join(sub, "package.json"))) found.push(sub);
@@ -44,7 +45,6 @@ describe("Chat SDK dependencies", () => {
     const chatSdk = Object.entries(all).filter(([n]) => n === "chat" || n.startsWith("@chat-adapter/"));
     expect(chatSdk.length).toBeGreaterThanOrEqual(7);
     for (const [, v] of chatSdk) expect(v).toBe(PINNED);
-    for (const dir of copiesOf("shared").filter((d) => d.includes("@chat-adapter")))
-      expect(versionOf(dir)).toBe(PINNED);
+    expect(versionOf(join(ROOT, "node_modules", "@chat-adapter", "shared"))).toBe(PINNED);
   });
 });
