@@ -24,7 +24,10 @@ export type HoldRequest = Pick<
   | "grantMs"
 > &
   Partial<
-    Pick<ApprovalRecord, "bodyHidden" | "contentType" | "contentEncoding" | "headers" | "grantCovers">
+    Pick<
+      ApprovalRecord,
+      "bodyHidden" | "contentType" | "contentEncoding" | "headers" | "grantCovers" | "escalate"
+    >
   > & {
     readonly timeoutMs: number;
     /** Method-override headers / `_method` the request carries (pipeline step 2 fills it). */
@@ -86,4 +89,9 @@ export interface ApprovalsOptions {
   readonly bodies?: HeldBodies;
   /** Read at every new hold, so a policy reload applies at once. Default `DEFAULT_LIMITS`. */
   readonly limits?: () => HoldLimits;
+  /**
+   * Runs `fn` after `ms` and returns its cancel; default an unref'd `setTimeout`. Tests pass a
+   * fake clock's (with the same clock's `now`) to step through escalation, reminder and expiry.
+   */
+  readonly schedule?: (fn: () => void, ms: number) => () => void;
 }

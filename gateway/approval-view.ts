@@ -26,6 +26,7 @@ export function toView(r: ApprovalRecord): ApprovalView {
     approvers: r.approvers,
     grantMs: r.grantMs,
     state: r.state,
+    ...(r.escalatedTo === undefined ? {} : { escalatedTo: r.escalatedTo }),
     ...(r.bodyDigest === undefined
       ? {}
       : {

@@ -19,6 +19,7 @@ import {
   type HoldRequest,
 } from "./approval-types.js";
 import { toView } from "./approval-view.js";
+import { attend, nextStep } from "./escalation.js";
 import type { ApprovalView } from "./approver.js";
 import { bodyDigest, memoryHeldBodies } from "./held-bodies.js";
 import type { ApprovalRecord, ApprovalState, Vote } from "./store.js";
@@ -27,6 +28,13 @@ export * from "./approval-types.js";
 
 const EMPTY = Buffer.alloc(0);
 
+/** The default `schedule`: a timer that does not keep the process alive. */
+function unrefTimer(fn: () => void, ms: number): () => void {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return () => clearTimeout(t);
+}
+
 type Waiter = (o: HoldOutcome) => void;
 
 /** Creates the approvals engine; call `resume()` once at start to re-arm timers of stored approvals. */
@@ -34,8 +42,11 @@ export function createApprovals(opts: ApprovalsOptions) {
   const { store, audit, approver, roles, now = Date.now, newId = randomUUID } = opts;
   const bodies = opts.bodies ?? memoryHeldBodies();
   const limits = opts.limits ?? (() => DEFAULT_LIMITS);
+  const schedule = opts.schedule ?? unrefTimer;
   const waiters = new Map<string, Waiter[]>();
-  const timers = new Map<string, NodeJS.Timeout>();
+  /** One wake-up per approval (escalation, reminder or expiry, whichever is next): its cancel. */
+  const timers = new Map<string, () => void>();
+  const attendDeps = { store, audit, approver, now };
   let closing = false;
 
   function save(rec: ApprovalRecord, event: string, extra: Record<string, unknown> = {}): ApprovalRecord {
@@ -58,8 +69,7 @@ export function createApprovals(opts: ApprovalsOptions) {
   }
 
   function settle(rec: ApprovalRecord): void {
-    const t = timers.get(rec.id);
-    if (t) clearTimeout(t);
+    timers.get(rec.id)?.();
     timers.delete(rec.id);
     const list = waiters.get(rec.id) ?? [];
     waiters.delete(rec.id);
@@ -101,21 +111,21 @@ export function createApprovals(opts: ApprovalsOptions) {
   }
 
   function arm(rec: ApprovalRecord): void {
-    if (timers.has(rec.id)) return;
-    const delay = Math.max(0, rec.expiresAt - now());
+    if (timers.has(rec.id) || closing) return;
+    const delay = Math.max(0, nextStep(rec).at - now());
     // setTimeout overflows past ~24.8 days; re-arm in steps so long timeouts still fire.
-    const t = setTimeout(
+    const cancel = schedule(
       () => {
         timers.delete(rec.id);
         const cur = store.getApproval(rec.id);
         if (!cur || (cur.state !== "pending" && cur.state !== "approved")) return;
-        if (cur.expiresAt > now()) return arm(cur);
-        settle(save({ ...cur, state: "expired" }, "approval_expired"));
+        if (cur.expiresAt <= now()) return settle(save({ ...cur, state: "expired" }, "approval_expired"));
+        const step = nextStep(cur);
+        arm(step.at > now() || step.kind === "expire" ? cur : attend(cur, step.kind, attendDeps));
       },
       Math.min(delay, 2 ** 31 - 1),
     );
-    t.unref();
-    timers.set(rec.id, t);
+    timers.set(rec.id, cancel);
   }
 
   function expireIfDue(rec: ApprovalRecord): ApprovalRecord {
@@ -317,7 +327,7 @@ export function createApprovals(opts: ApprovalsOptions) {
     /** Answers every held request with `shutting_down`; stored approvals stay pending for a retry. */
     shutdown(): void {
       closing = true;
-      for (const t of timers.values()) clearTimeout(t);
+      for (const cancel of timers.values()) cancel();
       timers.clear();
       for (const [id, list] of waiters) for (const w of list) w({ outcome: "shutting_down", approval: id });
       waiters.clear();

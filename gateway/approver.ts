@@ -42,6 +42,11 @@ export interface ApprovalView {
   readonly overrides?: readonly MethodOverride[];
   /** What "Approve for …" covers, in the rule's own terms: "PUT /repos/…/merge" style; null without a grant. */
   readonly grantCovers?: string | null;
+  /**
+   * Set once the rule's `escalate` fired (nobody had voted in time): the approver ids added to
+   * `approvers`, which already include them. The first approvers' cards say "Escalated to …".
+   */
+  readonly escalatedTo?: readonly string[];
 }
 
 /** One secret a held request carries: `{ name: "GITHUB_TOKEN", where: "Authorization header" }`. */
@@ -62,6 +67,13 @@ export interface Approver {
   requested(approval: ApprovalView): Promise<void>;
   /** Optional: called after every vote, decision, expiry or use; absent means nobody needs updates. */
   updated?(approval: ApprovalView): Promise<void>;
+  /**
+   * Optional: nobody voted in time and the rule escalated: `escalatedTo` names who was added to
+   * `approvers`; send them cards. `updated` follows for the cards already out. Errors are ignored.
+   */
+  escalated?(approval: ApprovalView): Promise<void>;
+  /** Optional: the one reminder before expiry (at 80% of the timeout) to the current approvers. */
+  remind?(approval: ApprovalView): Promise<void>;
   /** Optional: security events the owner should hear about (e.g. a placeholder sent to the wrong host). */
   alert?(event: SecurityAlert): Promise<void>;
 }

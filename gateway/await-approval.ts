@@ -70,6 +70,7 @@ export function awaitApproval(
     approvers: decision.approvers,
     timeoutMs: decision.timeoutMs,
     grantMs: decision.grantMs ?? null,
+    ...(decision.escalate && { escalate: decision.escalate }),
   };
   return approvals.hold(req, signal, body).then((o) => approved(o, decision));
 }

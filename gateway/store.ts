@@ -53,6 +53,14 @@ export interface ApprovalRecord {
   readonly secrets?: readonly { readonly name: string; readonly where: string }[];
   readonly overrides?: readonly { readonly via: string; readonly method: string }[];
   readonly grantCovers?: string | null;
+  // Since issue #10 (escalation, reminders); absent on older rows and on rules without them.
+  /** The rule's `escalate`: who else is asked when nobody has voted after `afterMs`. */
+  readonly escalate?: { readonly afterMs: number; readonly to: readonly string[] };
+  /** Set once escalated: the approver ids that were added (may be empty if all were there). */
+  readonly escalatedTo?: readonly string[];
+  readonly escalatedAt?: number;
+  /** Set once the one reminder before expiry went out. */
+  readonly remindedAt?: number;
 }
 
 export interface AgentRecord {
