@@ -28,6 +28,8 @@ export interface BotOptions {
   /** The web chat's URL, read whenever a card is built: every card links to `<url>/approvals/<id>`. */
   readonly webUrl?: () => string | undefined;
   readonly now?: () => number;
+  /** Held requests of one agent and policy this close together share one card (default 5000; 0: never). */
+  readonly batchWindowMs?: number;
 }
 
 export interface Bot {
@@ -63,7 +65,16 @@ export function createBot(opts: BotOptions): Bot {
     channels.set(c.platform, c);
   }
   const roles = createRoleResolver(store);
-  const approver = createChatApprover({ channels, control, store, roles, log, now, webBase: opts.webUrl });
+  const approver = createChatApprover({
+    channels,
+    control,
+    store,
+    roles,
+    log,
+    now,
+    webBase: opts.webUrl,
+    batchWindowMs: opts.batchWindowMs,
+  });
   const mailboxEvents = createAgentRelay({ channels, store, log, now });
   const route = createRouter(
     {

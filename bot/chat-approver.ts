@@ -9,6 +9,9 @@
  * (the same test a tap's vote passes), and its buttons decide through the same path as a tap.
  */
 import type { ApprovalView, Approver, Log, RoleResolver, SecurityAlert } from "../gateway/index.js";
+import { buildBatchCard, parseBatchAction } from "./batch-cards.js";
+import { createBatchDrawer } from "./batch-drawer.js";
+import { createBatches, DEFAULT_BATCH_WINDOW_MS } from "./batches.js";
 import type { BotStore, Person, Role } from "./bot-store.js";
 import { buildCard, type CardActionKind, parseCardAction, parseCardVerb } from "./cards.js";
 import type { Address, Card, Channel, InboundAction } from "./channel.js";
@@ -24,6 +27,8 @@ export interface ChatApproverOptions {
   readonly now?: () => number;
   /** The web chat's base URL: cards link to `<base>/approvals/<id>`. Absent: cards carry no link. */
   readonly webBase?: () => string | undefined;
+  /** Held requests of one agent and policy this close together share a card (bot/batches.ts); 0: never. */
+  readonly batchWindowMs?: number;
 }
 
 /** What the full-request page shows: the card's facts and, while it is held, the whole request. */
@@ -100,10 +105,40 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     await event.reply(text).catch(() => undefined);
   }
 
+  // Batching (DESIGN §6): every held request joins a batch (a batch of one is a single card).
+  const batches = createBatches({
+    store,
+    windowMs: opts.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
+    now: opts.now ?? Date.now,
+    isPending: (id) => control.getApproval(id)?.state === "pending",
+  });
+  const drawer = createBatchDrawer({
+    channels,
+    control,
+    store,
+    log,
+    build: (batch, views) =>
+      buildBatchCard(batch, views, { now: opts.now, nameOf, webBase: opts.webBase?.() }),
+    targets: (view) => ({ approvers: approverChats(view), bound: store.bindingsOf(view.agent) }),
+    decide: (from, view, action) => decide(from, view, action),
+  });
+
   return {
     dmOf,
 
     async requested(view: ApprovalView): Promise<void> {
+      const joined = batches.join(view);
+      if (joined.kind === "batch") {
+        const reached = await drawer.draw(joined.batch);
+        log("bot_approval_sent", {
+          approval: view.id,
+          agent: view.agent,
+          reached,
+          batchItem: joined.seq + 1,
+        });
+        if (reached === 0) throw new Error(`no approver for approval ${view.id} could be reached`);
+        return;
+      }
       const approvers = approverChats(view);
       let reached = 0;
       for (const to of approvers.values()) if (await send(view.id, to, view)) reached++;
@@ -115,6 +150,8 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     },
 
     async updated(view: ApprovalView): Promise<void> {
+      const batch = batches.of(view.id);
+      if (batch) return void (await drawer.draw(batch));
       for (const { ref } of store.cardRefs(view.id)) {
         const channel = channels.get(ref.platform);
         await channel?.updateCard(ref, card(view)).catch((err: unknown) => {
@@ -137,6 +174,16 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
 
     async handleAction(event: InboundAction): Promise<void> {
       const verb = parseCardVerb(event.data);
+      // A bare verb on a batch card of several (WhatsApp) covers the items that message last showed.
+      const onBatch = verb ? store.batchOfCardRef(event.ref) : undefined;
+      if (verb === "grant" && onBatch && onBatch.drawn > 1)
+        return reply(event, "A time-limited approval is given per request, on its own buttons.");
+      const all =
+        parseBatchAction(event.data) ??
+        (onBatch && onBatch.drawn > 1
+          ? { batch: onBatch.batch, count: onBatch.drawn, action: verb === "deny" ? "deny" : "approve" }
+          : undefined);
+      if (all) return reply(event, drawer.tapAll(event, all));
       const byRef = verb && store.approvalOfCardRef(event.ref);
       const parsed = parseCardAction(event.data) ?? (byRef ? { approvalId: byRef, action: verb } : undefined);
       const view = parsed && control.getApproval(parsed.approvalId);

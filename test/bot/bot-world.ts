@@ -17,7 +17,7 @@ export const GOOD_POLICY =
   "hosts: [api.example.test]\nrules:\n  - name: read\n    methods: [GET]\n    action: allow\n";
 
 /** Builds the world; `now` is a settable clock shared by the engine, the bot and the store. */
-export function createBotWorld(opts: { channels?: readonly Channel[] } = {}) {
+export function createBotWorld(opts: { channels?: readonly Channel[]; batchWindowMs?: number } = {}) {
   const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
   const now = (): number => clock.t;
   const gwStore = openSqliteStore(":memory:");
@@ -101,6 +101,8 @@ export function createBotWorld(opts: { channels?: readonly Channel[] } = {}) {
     log,
     botName: "warden_bot",
     now,
+    // One card per request unless a test is about batching (bot/batches.ts; production default 5 s).
+    batchWindowMs: opts.batchWindowMs ?? 0,
   });
 
   return {

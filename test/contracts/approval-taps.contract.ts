@@ -5,6 +5,7 @@
  * The harness turns "tap" into the platform's own gesture (button click, reaction, keyword reply).
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { batchActionData } from "../../bot/batch-cards.js";
 import { actionData } from "../../bot/cards.js";
 import type { Address, Channel, SentRef } from "../../bot/channel.js";
 import { type BotWorld, createBotWorld, settle } from "../bot/bot-world.js";
@@ -24,6 +25,11 @@ export interface TapHarness {
    * reply to any other message). The replay case then only checks that nothing was decided.
    */
   readonly otherGesturesAreChat?: boolean;
+  /**
+   * True where a gesture carries no data (WhatsApp's reply or reaction): "approve all" then covers
+   * the items the card message showed when the gesture arrived, not a count drawn on a button.
+   */
+  readonly gesturesCarryNoCount?: boolean;
   /** A group chat the bot can post in; default `privateChat("group-1")` on platforms that allow any id. */
   groupChat?(): Address;
   close?(): Promise<void>;
@@ -46,9 +52,9 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
     let w: BotWorld;
     const P = () => h.channel.platform;
 
-    async function setUp(): Promise<void> {
+    async function setUp(batchWindowMs = 0): Promise<void> {
       h = await make();
-      w = createBotWorld({ channels: [h.channel] });
+      w = createBotWorld({ channels: [h.channel], batchWindowMs });
       await w.bot.start();
       w.store.createPerson(`${P()}:701`, "Ann", "approver");
       w.store.createPerson(`${P()}:702`, "Bob", "approver");
@@ -124,6 +130,65 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       await expect(outcome).resolves.toMatchObject({ outcome: "expired" });
       await settle();
       await until("buttons gone", async () => ((await h.buttonsOn(ref)) === 0 ? true : undefined));
+    });
+
+    it("batches 12 requests held within 2 s onto one card per approver; a member's Approve all changes nothing; Approve all releases exactly the 12 drawn, not a 13th added later", async () => {
+      await setUp(5000);
+      const group = h.groupChat?.() ?? { platform: P(), chatId: h.channel.privateChat("group-1").chatId };
+      w.store.bind("demo", group);
+      const held: Awaited<ReturnType<BotWorld["hold"]>>[] = [];
+      for (let i = 0; i < 12; i++) {
+        held.push(await w.hold());
+        w.clock.t += 150; // 12 requests in 1.8 s
+      }
+      const ids = held.map((x) => x.view.id);
+      const onCards = (chatId: string) =>
+        until(`all 12 on the card in ${chatId}`, () => {
+          const refs = ids.map((id) =>
+            w.store.cardRefs(id).filter((c) => c.to.platform === P() && c.to.chatId === chatId),
+          );
+          return refs.every((r) => r.length > 0)
+            ? new Set(refs.flat().map((c) => c.ref.messageId))
+            : undefined;
+        });
+      for (const chat of [
+        h.channel.privateChat("701").chatId,
+        h.channel.privateChat("702").chatId,
+        group.chatId,
+      ])
+        expect((await onCards(chat)).size).toBe(1); // at most one card per approver (and bound chat)
+      const ref = await cardOf(ids[0] as string, "701");
+      const groupRef = await until(
+        "the group card",
+        () => w.store.cardRefs(ids[0] as string).find((c) => c.to.chatId === group.chatId)?.ref,
+      );
+      const batch = w.store.batchOf(ids[0] as string) as string;
+      const drawn = (r: SentRef) => w.store.batchOfCardRef(r)?.drawn;
+      await until("12 drawn", () => (drawn(ref) === 12 && drawn(groupRef) === 12 ? true : undefined));
+      const allTwelve = batchActionData(batch, 12, "approve");
+
+      // A member's "Approve all" on the group card: refused privately, audited, nothing counted.
+      expect(await h.tap("709", groupRef, allTwelve)).toEqual(["You are not an approver for these requests"]);
+      for (const id of ids) expect(w.approvals.get(id)).toMatchObject({ state: "pending", approvals: [] });
+      expect(
+        w.auditLog.filter((e) => e.type === "approval_vote_refused" && e.by === `${P()}:709`),
+      ).toHaveLength(12);
+
+      // A 13th request joins after the card was drawn with 12.
+      w.clock.t += 150;
+      const late = await w.hold();
+      expect(w.store.batchOf(late.view.id)).toBe(batch);
+      await until("13 drawn", () => (drawn(ref) === 13 ? true : undefined));
+      const answer = await h.tap("701", ref, allTwelve);
+      if (h.gesturesCarryNoCount) {
+        // No count on a reaction: it covers what the message showed when it arrived (all 13).
+        expect(answer).toEqual(["Approved: 13 of 13 requests"]);
+        return;
+      }
+      expect(answer).toEqual(["Approved: 12 of 12 requests"]);
+      for (const x of held) await expect(x.outcome).resolves.toMatchObject({ outcome: "approved" });
+      expect(w.approvals.get(late.view.id)).toMatchObject({ state: "pending", approvals: [] });
+      expect(await h.buttonsOn(ref)).toBeGreaterThan(0); // the 13th keeps its buttons
     });
 
     it("two approvers racing on a quorum of 2 are counted once each; a late tap is already decided", async () => {
