@@ -80,6 +80,14 @@ export async function runStart(o: StartOptions) {
       load: (userId, id) => bot.approver.fullRequest(`web:${userId}`, id),
       decide: (userId, id, action) => bot.approver.decideFromPage(`web:${userId}`, id, action),
     },
+    // The operator console at `<web>/console`: the owner and admins, over the bot's ControlPort.
+    console: {
+      mayUse: (id) => bot.roles.hasRole(`web:${id}`, "admin"),
+      control: () => {
+        if (!control) throw new Error("warden is still starting");
+        return control;
+      },
+    },
   });
   const chat = await chatChannels(o, {
     home: o.home,

@@ -10,8 +10,10 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Address, Card, Channel, InboundEvent, SentRef } from "../../channel.js";
+import { agentName } from "../agent-voice.js";
 import { type ApprovalPages, createApprovalRoutes } from "./approval-routes.js";
 import { CHAT_ID, ChatRoom } from "./chat-room.js";
+import { type ConsoleAccess, createConsoleRoutes } from "./console-routes.js";
 import { sendHtml, sendJson } from "./http-io.js";
 import { chatPage, pairingPage, signInPage } from "./page.js";
 import { WebSessions } from "./sessions.js";
@@ -48,6 +50,11 @@ export interface WebChannelOptions {
    * see and decide (approval-routes.ts). Absent: those paths are 404 for signed-in people.
    */
   readonly approvals?: ApprovalPages;
+  /**
+   * The operator console at `/console` (console-routes.ts): who may use it (owner and admins) and the
+   * ControlPort it reads and edits. Absent: `/console` is 403 for everyone signed in.
+   */
+  readonly console?: ConsoleAccess;
 }
 
 /** The web channel plus its base URL (final after `listen()`/`start()`) and an explicit `listen()`. */
@@ -77,6 +84,13 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
   });
   const approvalRoutes = createApprovalRoutes({
     pages: options.approvals,
+    sessions,
+    log,
+    originAllowed: (origin) => hosts().some((h) => origin === `http://${h}`),
+  });
+
+  const consoleRoutes = createConsoleRoutes({
+    access: options.console,
     sessions,
     log,
     originAllowed: (origin) => hosts().some((h) => origin === `http://${h}`),
@@ -117,6 +131,7 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
       return page(res, 200, session === undefined ? false : session.csrf);
     if (path === "/events" || path.startsWith("/api/")) return api(req, res, path, session);
     if (await approvalRoutes(req, res, path, session)) return;
+    if (await consoleRoutes(req, res, path, session)) return;
     if (req.method === "GET" && path === "/pair/whatsapp") {
       if (!session || !options.pairing?.mayView(session.userId)) return page(res, 403, false);
       const nonce = randomBytes(16).toString("base64url");
@@ -177,11 +192,13 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
       }
       await sessions.flush();
     },
-    async sendText(to, text) {
+    async sendText(to, text, opts) {
       const chatId = chatOf(to);
+      // An agent's words carry its name: the page shows them under it, in the agent style, as text.
+      const voice = opts?.agent === undefined ? {} : { agent: agentName(opts.agent) };
       let last: SentRef | undefined;
       for (let i = 0; i === 0 || i < text.length; i += MAX_OUT_CHARS) {
-        const m = room.append(chatId, null, { text: text.slice(i, i + MAX_OUT_CHARS) });
+        const m = room.append(chatId, null, { text: text.slice(i, i + MAX_OUT_CHARS), ...voice });
         last = { platform: "web", chatId, messageId: m.id };
       }
       return last!;
