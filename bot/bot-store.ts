@@ -7,6 +7,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { openDatabase } from "../gateway/index.js";
 import type { Address, SentRef } from "./channel.js";
+import type { QuietHours } from "./quiet-hours.js";
 
 /** Ordered weakest first; a higher role includes every lower one. */
 export const ROLES = ["member", "approver", "admin", "owner"] as const;
@@ -46,6 +47,8 @@ CREATE TABLE IF NOT EXISTS bot_tokens (hash TEXT PRIMARY KEY, kind TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS bot_cards (approval TEXT NOT NULL, address TEXT NOT NULL, platform TEXT NOT NULL,
   chat_id TEXT NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (approval, platform, chat_id, message_id));
 CREATE TABLE IF NOT EXISTS bot_bindings (agent TEXT NOT NULL, address TEXT NOT NULL, PRIMARY KEY (agent, address));
+CREATE TABLE IF NOT EXISTS bot_quiet (person TEXT PRIMARY KEY, start_min INTEGER NOT NULL,
+  end_min INTEGER NOT NULL, tz TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS bot_setups (address TEXT PRIMARY KEY, by TEXT NOT NULL, kind TEXT NOT NULL,
   data TEXT NOT NULL, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS bot_batches (id TEXT PRIMARY KEY, key TEXT NOT NULL, opened_at INTEGER NOT NULL,
@@ -330,6 +333,20 @@ export function createBotStore(db: Db, { now = Date.now }: { now?: () => number 
         agent: string;
       }[];
       return rows.map((r) => r.agent);
+    },
+    /** A person's quiet hours (bot/quiet-hours.ts); null turns them off. */
+    setQuiet(person: string, quiet: QuietHours | null): void {
+      if (quiet === null) db.prepare("DELETE FROM bot_quiet WHERE person = ?").run(person);
+      else
+        db.prepare(
+          "INSERT OR REPLACE INTO bot_quiet (person, start_min, end_min, tz) VALUES (?, ?, ?, ?)",
+        ).run(person, quiet.start, quiet.end, quiet.tz);
+    },
+    quietOf(person: string): QuietHours | undefined {
+      const r = db.prepare("SELECT start_min, end_min, tz FROM bot_quiet WHERE person = ?").get(person) as
+        | { start_min: number; end_min: number; tz: string }
+        | undefined;
+      return r && { start: r.start_min, end: r.end_min, tz: r.tz };
     },
     close(): void {
       db.close();

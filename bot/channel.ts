@@ -130,13 +130,23 @@ export interface CardBody {
   readonly hidden: number;
 }
 
+/** Whose words a text is; absent: Warden's own. */
+export interface SendTextOptions {
+  /** The name of the agent that wrote the text. */
+  readonly agent?: string;
+}
+
 export interface Channel {
   readonly platform: string;
   /** Starts receiving; `handler` errors are the bot's problem, channels only log them. */
   start(handler: (event: InboundEvent) => Promise<void>): Promise<void>;
   stop(): Promise<void>;
-  /** Sends text, split to the platform's length limit; returns the (last) message sent. */
-  sendText(to: Address, text: string): Promise<SentRef>;
+  /**
+   * Sends text, split to the platform's length limit; returns the (last) message sent. With
+   * `opts.agent` the text is that agent's output (untrusted): shown under the agent's name in an agent
+   * style, its markup neutralised, never in Warden's own voice (bot/channels/agent-voice.ts).
+   */
+  sendText(to: Address, text: string, opts?: SendTextOptions): Promise<SentRef>;
   sendCard(to: Address, card: Card): Promise<SentRef>;
   updateCard(ref: SentRef, card: Card): Promise<void>;
   /** The private chat with a user of this platform (`userId` without the platform prefix). */
@@ -152,6 +162,11 @@ export interface Channel {
    * clears by itself after a few seconds). Absent where the platform has none for bots (Slack).
    */
   typing?(to: Address): Promise<void>;
+  /**
+   * Optional: the IANA time zone the platform knows for a user (Slack users.info `tz`), for quiet
+   * hours set without `tz=`. Absent, or undefined: the platform does not tell (UTC is used).
+   */
+  timeZoneOf?(userId: string): Promise<string | undefined>;
   /** Optional: deletes a message; absent where the platform cannot (then the bot says so). */
   deleteMessage?(ref: SentRef): Promise<void>;
 }

@@ -11,6 +11,7 @@ import type { BotDeps, Command, CommandContext } from "./commands/command.js";
 import { need } from "./commands/command.js";
 import { inviteCommand, linkCommand, roleCommand, startCommand } from "./commands/people.js";
 import { policyCommand } from "./commands/policy.js";
+import { quietCommand } from "./commands/quiet.js";
 import { refuseSecretInGroup, secretCommand } from "./commands/secret.js";
 import { continueFamilySetup, setupCommand } from "./commands/setup.js";
 import { UNKNOWN_PERSON_REPLY } from "./roles.js";
@@ -61,6 +62,7 @@ export const COMMANDS: readonly Command[] = [
   linkCommand,
   startCommand,
   setupCommand,
+  quietCommand,
 ];
 
 const helpCommand: Command = {
