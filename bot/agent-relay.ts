@@ -1,12 +1,14 @@
 /**
  * Carries agent output back to chat: outbox replies, questions (`ask`) and error statuses go to every
- * chat the agent is bound to. Agent text is untrusted: it is labelled with the agent's name so nobody
- * mistakes it for Warden speaking, and bounded; the gateway already capped its size.
+ * chat the agent is bound to. Agent text is untrusted: it goes out as the agent's (`sendText` with
+ * `{ agent }`), so every channel shows it under the agent's name and style and nobody mistakes it for
+ * Warden speaking; it is tidied (blank lines collapsed) and bounded; the gateway already capped its size.
  */
 import type { Log } from "../gateway/index.js";
 import type { MailboxEvents } from "../gateway/index.js";
 import type { BotStore } from "./bot-store.js";
 import type { Address, Channel } from "./channel.js";
+import { tidyAgentText } from "./channels/agent-voice.js";
 
 export interface AgentRelayOptions {
   readonly channels: ReadonlyMap<string, Channel>;
@@ -28,15 +30,19 @@ export function createAgentRelay({ channels, store, log, now = Date.now }: Agent
   // Mailbox events are synchronous callbacks; keep each agent's messages in order with one chain.
   let chain: Promise<void> = Promise.resolve();
 
-  function post(agent: string, text: string): void {
+  /** `voice`: whose words these are. The agent's are tidied and shown as its own on every platform. */
+  function post(agent: string, text: string, voice: "agent" | "warden"): void {
     const targets = store.bindingsOf(agent);
     if (targets.length === 0) return void log("bot_relay_unbound", { agent });
-    const body = text.length > MAX_RELAY_CHARS ? `${text.slice(0, MAX_RELAY_CHARS)}…` : text;
+    const tidy = voice === "agent" ? tidyAgentText(text) : text;
+    if (tidy === "") return void log("bot_relay_empty", { agent });
+    const body = tidy.length > MAX_RELAY_CHARS ? `${tidy.slice(0, MAX_RELAY_CHARS)}…` : tidy;
+    const opts = voice === "agent" ? { agent } : undefined;
     chain = chain.then(async () => {
       for (const to of targets) {
         await channels
           .get(to.platform)
-          ?.sendText(to, body)
+          ?.sendText(to, body, opts)
           .catch((err: unknown) =>
             log("bot_relay_failed", { agent, platform: to.platform, error: (err as Error).name }),
           );
@@ -61,19 +67,23 @@ export function createAgentRelay({ channels, store, log, now = Date.now }: Agent
 
   return {
     outbox(msg) {
-      post(msg.agent, `${msg.agent}: ${msg.text}`);
+      post(msg.agent, msg.text, "agent");
     },
     ask(ask) {
+      // The question is the agent's; how to answer it is Warden's, in its own message.
+      post(ask.agent, `Question: ${ask.question}`, "agent");
       post(
         ask.agent,
-        `${ask.agent} asks: ${ask.question}\nAnswer with: /agent answer ${ask.agent} ${ask.id} YOUR ANSWER`,
+        `${ask.agent} asked a question. Answer with: /agent answer ${ask.agent} ${ask.id} YOUR ANSWER`,
+        "warden",
       );
     },
     status(agent, status) {
       // Failures are worth a message; "thinking" becomes a typing indicator where the platform has
       // one (a message per step would flood the chat), at most one per chat every few seconds.
+      // The agent reports its own errors: its words, in its voice.
       if (status.state === "error")
-        post(agent, `${agent} hit an error${status.detail ? `: ${status.detail}` : "."}`);
+        post(agent, `Error${status.detail ? `: ${status.detail}` : "."}`, "agent");
       if (status.state === "thinking") for (const to of store.bindingsOf(agent)) typing(agent, to);
     },
     /** Resolves once everything posted so far has been sent (tests, shutdown). */

@@ -16,6 +16,7 @@
 import { Bot, GrammyError, HttpError } from "grammy";
 import type { CallbackQuery, InlineKeyboardButton, Message, MessageEntity } from "grammy/types";
 import type { Address, Card, Channel, InboundEvent, InboundMessage, SentRef } from "../channel.js";
+import { agentLabel } from "./agent-voice.js";
 import { buttonLabel, renderCard, splitText } from "./text.js";
 
 export interface TelegramChannelOptions {
@@ -251,9 +252,17 @@ export function createTelegramChannel(options: TelegramChannelOptions): Channel 
       polling = undefined;
       handler = undefined;
     },
-    async sendText(to, text) {
+    async sendText(to, text, opts) {
+      // An agent's words: its name in bold above its text as a quote, both set by entities (never a
+      // parse mode), so nothing the agent writes becomes markup or reads as Warden's own message.
+      const head = opts?.agent === undefined ? "" : `${agentLabel(opts.agent)}\n`;
+      const voice = (chunk: string): MessageEntity[] => [
+        { type: "bold", offset: 0, length: head.length - 1 },
+        { type: "blockquote", offset: head.length, length: chunk.length },
+      ];
       let last: SentRef | undefined;
-      for (const chunk of splitText(text, TEXT_LIMIT)) last = await send(to, chunk);
+      for (const chunk of splitText(text, TEXT_LIMIT - head.length))
+        last = head ? await send(to, head + chunk, undefined, voice(chunk)) : await send(to, chunk);
       if (!last) throw new Error("Telegram sendMessage: refusing to send an empty message");
       return last;
     },

@@ -126,7 +126,8 @@ describe("/agent", () => {
     expect(w.told).toEqual([{ agent: "demo", text: "please summarise", from: "fake:2" }]);
     w.bot.mailboxEvents.outbox?.({ seq: 1, agent: "demo", text: "Here you go", replyTo: null, at: "" });
     await w.bot.mailboxEvents.flush();
-    expect(last("2")).toBe("demo: Here you go");
+    expect(last("2")).toBe("Here you go");
+    expect(w.fake.sent.at(-1)?.agent).toBe("demo"); // shown as the agent's words, not Warden's
   });
 
   it("an agent's 'thinking' shows as typing in its chats (at most every 4 s); an error is said", async () => {
@@ -140,7 +141,8 @@ describe("/agent", () => {
     expect(w.fake.typing).toHaveLength(2);
     w.bot.mailboxEvents.status?.("demo", { state: "error", detail: "model unreachable", at: "" });
     await w.bot.mailboxEvents.flush();
-    expect(last("2")).toBe("demo hit an error: model unreachable");
+    expect(last("2")).toBe("Error: model unreachable");
+    expect(w.fake.sent.at(-1)?.agent).toBe("demo");
   });
 
   it("list is open to members; ask sends text to the agent", async () => {

@@ -20,6 +20,8 @@ export interface SentItem {
   readonly ref: SentRef;
   readonly text?: string;
   readonly card?: Card;
+  /** Set when the text is an agent's words (`sendText(…, { agent })`). */
+  readonly agent?: string;
 }
 
 export interface MessageInput {
@@ -49,7 +51,7 @@ export function createFakeChannel(opts: FakeChannelOptions = {}) {
   let nextId = 1;
   const refKey = (r: SentRef): string => `${r.chatId}/${r.messageId}`;
 
-  function record(to: Address, item: { text?: string; card?: Card }): SentRef {
+  function record(to: Address, item: { text?: string; card?: Card; agent?: string }): SentRef {
     if (opts.unreachable?.includes(to.chatId)) throw new Error("chat not found");
     const ref: SentRef = { platform, chatId: to.chatId, messageId: String(nextId++) };
     sent.push({ to, ref, ...item });
@@ -65,10 +67,11 @@ export function createFakeChannel(opts: FakeChannelOptions = {}) {
     async stop() {
       handler = undefined;
     },
-    async sendText(to, text) {
+    async sendText(to, text, o) {
       let ref: SentRef | undefined;
+      const voice = o?.agent === undefined ? {} : { agent: o.agent };
       for (let i = 0; i < Math.max(text.length, 1); i += max)
-        ref = record(to, { text: text.slice(i, i + max) });
+        ref = record(to, { text: text.slice(i, i + max), ...voice });
       return ref as SentRef;
     },
     async sendCard(to, card) {

@@ -35,6 +35,7 @@ import {
   DEFAULT_COMMANDS,
   type DiscordCommandSpec,
 } from "./commands.js";
+import { agentContent } from "./agent-content.js";
 import { cardMessage, contentChunks, NO_MENTIONS } from "./embeds.js";
 import { humanError } from "./errors.js";
 import { interactionPlace, interactionSender, messageEvent, PLATFORM } from "./inbound.js";
@@ -257,8 +258,8 @@ export function createDiscordChannel(options: DiscordChannelOptions): Channel {
       handler = undefined;
       await c?.destroy();
     },
-    async sendText(to, text) {
-      const chunks = contentChunks(text);
+    async sendText(to, text, opts) {
+      const chunks = opts?.agent === undefined ? contentChunks(text) : agentContent(opts.agent, text);
       if (chunks.length === 0) throw new Error("Discord send message: refusing to send an empty message");
       let last: SentRef | undefined;
       for (const content of chunks) {

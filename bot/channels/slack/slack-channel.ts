@@ -17,6 +17,7 @@
 import { App, HTTPReceiver, SocketModeReceiver, webApi } from "@slack/bolt";
 import type { Address, Card, Channel, InboundEvent, SentRef } from "../../channel.js";
 import { oneLine } from "../text.js";
+import { type AgentBlock, agentMessages } from "./agent-blocks.js";
 import { cardMessage } from "./blocks.js";
 import { createDirectory } from "./directory.js";
 import { createInbound } from "./inbound.js";
@@ -78,7 +79,11 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
   let generation = 0;
   let httpAddr: { host: string; port: number } | undefined;
 
-  async function post(to: Address, text: string, blocks?: ReturnType<typeof cardMessage>["blocks"]) {
+  async function post(
+    to: Address,
+    text: string,
+    blocks?: ReturnType<typeof cardMessage>["blocks"] | readonly AgentBlock[],
+  ) {
     if (to.platform !== "slack") throw new Error(`Slack channel cannot send to ${to.platform}`);
     const channel = await directory.channelFor(to.chatId);
     const res = await api("chat.postMessage", () =>
@@ -174,9 +179,11 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
       httpAddr = undefined;
       await r?.().catch((err: unknown) => log?.("slack.stop_error", { error: scrub(String(err)) }));
     },
-    async sendText(to, text) {
+    async sendText(to, text, opts) {
       let last: SentRef | undefined;
-      for (const chunk of wireChunks(text, SLACK_TEXT_LIMIT)) last = await post(to, chunk);
+      if (opts?.agent !== undefined)
+        for (const m of agentMessages(opts.agent, text)) last = await post(to, m.text, m.blocks);
+      else for (const chunk of wireChunks(text, SLACK_TEXT_LIMIT)) last = await post(to, chunk);
       if (!last) throw new Error("Slack chat.postMessage: refusing to send an empty message");
       return last;
     },

@@ -26,6 +26,8 @@ export interface StoredMessage {
   readonly from: Sender | null;
   readonly text?: string;
   readonly card?: Card;
+  /** A bot message that is an agent's words (its name): shown under that name, never as Warden's. */
+  readonly agent?: string;
 }
 
 /** True when the person `userId` may read and write `chatId`. */
@@ -72,7 +74,11 @@ export class ChatRoom {
   }
 
   /** Stores a message (dropping the chat's oldest past the limit) and pushes it live. */
-  append(chatId: string, from: Sender | null, content: { text: string } | { card: Card }): StoredMessage {
+  append(
+    chatId: string,
+    from: Sender | null,
+    content: { text: string; agent?: string } | { card: Card },
+  ): StoredMessage {
     const message: StoredMessage = {
       id: randomBytes(9).toString("base64url"),
       chatId,

@@ -70,9 +70,11 @@ export const CLIENT_SCRIPT = String.raw`
     }, function () { toast("Not connected."); bs.querySelectorAll("button").forEach(function (x) { x.disabled = false; }); });
   }
   function renderMessage(m) {
-    var li = el("li", m.from && st.me && m.from.id === st.me.id ? "mine" : "");
-    li.appendChild(el("div", "from", m.from ? m.from.name : "Warden"));
-    li.appendChild(m.card ? renderCard(m) : el("div", "bubble text", m.text));
+    // An agent's words: its name and the agent style, never "Warden" (the text stays text).
+    var agent = !m.from && typeof m.agent === "string" ? m.agent : null;
+    var li = el("li", m.from && st.me && m.from.id === st.me.id ? "mine" : agent !== null ? "by-agent" : "");
+    li.appendChild(el("div", agent !== null ? "from agent-name" : "from", m.from ? m.from.name : agent !== null ? "\uD83E\uDD16 " + agent + " (agent)" : "Warden"));
+    li.appendChild(m.card ? renderCard(m) : el("div", agent !== null ? "bubble text agent-text" : "bubble text", m.text));
     st.nodes.set(m.id, li);
     return li;
   }

@@ -24,6 +24,8 @@ nav button.unread::after{content:" ●";color:#3a5bd9}
 .text,.value,.says{white-space:pre-wrap;overflow-wrap:anywhere;unicode-bidi:isolate}
 .bubble{display:inline-block;background:#fff;border:1px solid #e1e4eb;border-radius:10px;padding:6px 10px;max-width:100%}
 li.mine .bubble{background:#e6ecff}
+li.by-agent .bubble{background:#fff7e8;border-color:#ecd3a6;border-left:4px solid #d99a3a}
+.from.agent-name{color:#8a5a12;font-weight:600}
 .card{border:2px solid #1d2230;border-radius:10px;background:#fff;padding:12px;max-width:520px}
 .card h3{margin:0 0 8px;font-size:16px}
 .card dl{margin:0 0 8px;display:grid;grid-template-columns:max-content 1fr;gap:2px 10px}

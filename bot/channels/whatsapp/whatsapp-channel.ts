@@ -19,8 +19,9 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { WAMessage, WAMessageKey } from "baileys";
-import type { Address, Channel, InboundEvent, SentRef } from "../../channel.js";
+import type { Address, Channel, InboundEvent, SendTextOptions, SentRef } from "../../channel.js";
 import { oneLine, splitText } from "../text.js";
+import { agentTexts } from "./agent-text.js";
 import {
   decidedText,
   offeredVerbs,
@@ -244,11 +245,14 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
     return { platform: "whatsapp", chatId, messageId: m.key.id as string };
   };
 
-  async function sendText(to: Address, text: string): Promise<SentRef> {
+  async function sendText(to: Address, text: string, opts?: SendTextOptions): Promise<SentRef> {
     const jid = target(to);
     await reachable.check(jid);
     let last: SentRef | undefined;
-    for (const chunk of splitText(text, TEXT_LIMIT))
+    const agent = opts?.agent;
+    for (const chunk of agent === undefined
+      ? splitText(text, TEXT_LIMIT)
+      : agentTexts(agent, text, TEXT_LIMIT))
       last = refOf(jid, await send("sendMessage", jid, { text: chunk, linkPreview: null }));
     if (!last) throw new Error("WhatsApp sendMessage: refusing to send an empty message");
     return last;
