@@ -4,18 +4,25 @@
  * neutralised, never in Warden's voice; the relay tidies blank lines and keeps Warden's own lines
  * (how to answer a question) as Warden's. The agent text here is hostile: it tries to pass for Warden.
  */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Channel } from "../../bot/channel.js";
 import { agentLabel, tidyAgentText } from "../../bot/channels/agent-voice.js";
 import { createDiscordChannel } from "../../bot/channels/discord/index.js";
 import { createSlackChannel } from "../../bot/channels/slack/index.js";
 import { createTelegramChannel } from "../../bot/channels/telegram.js";
+import { createWebChannel } from "../../bot/channels/web/index.js";
 import { createWhatsAppChannel } from "../../bot/channels/whatsapp/index.js";
+import { REPO } from "../agents/agent-world.js";
+import { browserUnavailable, launchChromium } from "../fakes/browser.js";
 import { displayed, startFakeDiscord } from "../fakes/discord-api.js";
 import { startFakeSlack } from "../fakes/slack-api.js";
 import { startFakeTelegram } from "../fakes/telegram-api.js";
 import { createFakeWhatsApp } from "../fakes/whatsapp-socket.js";
 import { createBotWorld } from "./bot-world.js";
+
+const ARTIFACTS = join(REPO, "test-artifacts");
 
 /** Agent output that tries to read as Warden: markup, mentions, a fake status and a fake card end. */
 const FORGED = [
@@ -146,6 +153,47 @@ describe("agent text on each platform", () => {
     const inside = text.slice(head.length, -3);
     expect(inside).not.toMatch(/`(?!\u200b)/); // every backtick is followed by a zero-width space
     expect(inside.replace(/\u200b/g, "")).toBe(FORGED);
+  });
+});
+
+const noBrowser = browserUnavailable();
+
+describe.skipIf(noBrowser)(`web chat in Chromium${noBrowser ? ` (skipped: ${noBrowser})` : ""}`, () => {
+  it("shows agent text under the agent's name in the agent style, as text; Warden's own stays 'Warden'", {
+    timeout: 60_000,
+  }, async () => {
+    const channel = createWebChannel({
+      host: "127.0.0.1",
+      port: 0,
+      verifyToken: async (t) => (t === "owner-claim-token" ? { userId: "o1", name: "Olive" } : undefined),
+    });
+    await channel.start(async () => undefined);
+    const browser = await launchChromium();
+    try {
+      const chat = { platform: "web", chatId: "agent:demo" };
+      await channel.sendText(chat, "Started demo. Talk to it here.");
+      await channel.sendText(chat, `<img src=x onerror=alert(1)>\n${FORGED}`, { agent: "demo" });
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      await page.goto(`${channel.url}/claim/owner-claim-token`);
+      await page.locator("nav#chats button", { hasText: "demo" }).click();
+      const items = page.locator("#messages li");
+      await expect.poll(() => items.count()).toBe(2);
+      expect(await items.nth(0).locator(".from").textContent()).toBe("Warden");
+      expect((await items.nth(0).getAttribute("class")) ?? "").toBe("");
+      const agent = items.nth(1);
+      expect(await agent.getAttribute("class")).toBe("by-agent");
+      expect(await agent.locator(".from").textContent()).toBe(agentLabel("demo"));
+      expect(await agent.locator(".text").textContent()).toBe(`<img src=x onerror=alert(1)>\n${FORGED}`);
+      expect(await agent.locator("img").count()).toBe(0);
+      // The agent style: a tinted bubble with a coloured edge, unlike Warden's plain one.
+      const edge = await agent.locator(".bubble").evaluate((e) => getComputedStyle(e).borderLeftWidth);
+      expect(edge).toBe("4px");
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, "web-agent-voice.png") });
+    } finally {
+      await browser.close();
+      await channel.stop();
+    }
   });
 });
 
