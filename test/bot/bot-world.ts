@@ -118,6 +118,8 @@ export function createBotWorld(opts: { channels?: readonly Channel[]; batchWindo
     policyFiles,
     auditLog,
     logs,
+    /** The gateway store behind `control.listAudit` (tests append audited request rows). */
+    gwStore,
     /** A known person with `role` on the "fake" platform (user id `userId`). */
     person(userId: string, role: Role, name = `user ${userId}`) {
       return store.createPerson(`fake:${userId}`, name, role);
