@@ -8,7 +8,7 @@
  */
 import { isApproverId } from "../../policies/index.js";
 import { type Role, ROLES } from "../bot-store.js";
-import { lockedText } from "../link-attempts.js";
+import { DEFAULT_LINK_LIMITS, lockedText } from "../link-attempts.js";
 import { redeemToken, UNKNOWN_PERSON_REPLY } from "../roles.js";
 import { type Command, type CommandContext, need, usage } from "./command.js";
 
@@ -51,8 +51,7 @@ export const startCommand: Command = {
 /** /link: ties identities on several platforms to one person. */
 export const linkCommand: Command = {
   name: "link",
-  usage:
-    "/link  (get a code here, then send /link CODE on your other app)\n/link CODE\n/link here  (send my private messages to this app)",
+  usage: `/link  (get a code here, then send /link CODE on your other app)\n/link CODE  (works once, 10 minutes; ${DEFAULT_LINK_LIMITS.perPerson} wrong codes lock it for ${DEFAULT_LINK_LIMITS.windowMs / 60_000} minutes)\n/link here  (send my private messages to this app)`,
   open: true,
   async run(ctx) {
     const [code] = ctx.args;
