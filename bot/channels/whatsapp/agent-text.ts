@@ -20,7 +20,8 @@ export function agentTexts(agent: string, text: string, limit: number): string[]
 
 function pieces(text: string, max: number, raw = max): string[] {
   const out: string[] = [];
-  for (const chunk of splitText(text, raw)) {
+  // Trimmed: WhatsApp forms a ``` block only when no space touches its markers.
+  for (const chunk of splitText(text, raw).map((c) => c.trim())) {
     const f = fence(chunk);
     if (f.length <= max) out.push(f);
     else out.push(...pieces(chunk, max, Math.max(1, Math.floor((chunk.length * max) / f.length) - 1)));
