@@ -9,6 +9,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ReplayTransition } from "../../policies/index.js";
 import { type AgentCredentials, type GatewayProcess, startGateway } from "../fakes/gateway-process.js";
 import { openTunnel, proxyRequest } from "../fakes/proxy-client.js";
 import { type RecordingUpstream, startUpstream } from "../fakes/upstreams.js";
@@ -107,7 +108,7 @@ afterAll(async () => {
 });
 
 const replay = (body: Record<string, unknown>) => gw.control("POST", "/v1/policies/test", body);
-const transition = (report: { transitions: { from: string; to: string }[] }, from: string, to: string) =>
+const transition = (report: { transitions: ReplayTransition[] }, from: string, to: string) =>
   report.transitions.find((t) => t.from === from && t.to === to);
 
 describe("policy replay over a recorded audit", () => {
@@ -167,7 +168,7 @@ describe("policy replay over a recorded audit", () => {
     expect(res.status, res.text).toBe(200);
     const ex = transition(res.body, "allow", "approve")?.examples ?? [];
     expect(ex).toHaveLength(1);
-    expect(ex[0].url).toMatch(/\/items\/c$/);
+    expect(ex[0]?.url).toMatch(/\/items\/c$/);
   });
 
   it.each([
