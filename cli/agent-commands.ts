@@ -12,7 +12,8 @@ const USAGE = `usage: warden agent start NAME [--provider demo|openai|claude]
        warden agent stop NAME | list | logs NAME | exec NAME -- CMD…
 options: --control HOST:PORT (default 127.0.0.1:7421)`;
 
-async function control(home: string, addr: string, method: string, path: string, body?: unknown) {
+/** One control API call with the token from `home`; a refusal becomes a UsageError with its message. */
+export async function control(home: string, addr: string, method: string, path: string, body?: unknown) {
   let token: string;
   try {
     token = (await readFile(join(home, "control.token"), "utf8")).trim();

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { createLog, startGateway } from "../gateway/index.js";
 import { agentCommand, imageCommand } from "./agent-commands.js";
+import { policyCommand } from "./policy-commands.js";
 import type { ChatSettings } from "./chat-channels.js";
 import { doctorCommand } from "./doctor.js";
 import { runStart } from "./start.js";
@@ -22,6 +23,9 @@ Usage:
                  gateway + chat bot (web chat, and the platforms below) + demo service + agent runtime
   warden agent start NAME [--provider demo|openai|claude] | stop NAME | list | logs NAME | exec NAME -- CMD…
   warden image build [--force]
+  warden policy test NAME --replay 24h [--file FILE] [--examples N] [--json] [--control HOST:PORT]
+                 replays the audited requests of the window against NAME (as on disk, or FILE):
+                 which decisions would change (allow→approve, approve→deny, …); writes nothing
   warden gateway --home DIR --policies DIR --listen HOST:PORT --control HOST:PORT
                  [--upstream-ca FILE]... [--resolve HOST=IP:PORT]...
   warden secret set NAME [--home DIR]     value on stdin
@@ -213,6 +217,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   start,
   agent: (argv) => agentCommand(argv, { home: resolve(defaultHome()) }),
   image: (argv) => imageCommand(argv, { repoRoot: REPO_ROOT }),
+  policy: (argv) => policyCommand(argv, { home: resolve(defaultHome()) }),
 };
 
 async function main(argv: string[]): Promise<void> {

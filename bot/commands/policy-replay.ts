@@ -17,8 +17,22 @@ export const DRAFT_TTL_MS = 15 * 60_000;
 /** Examples shown per transition in chat (the console shows more). */
 const CHAT_EXAMPLES = 3;
 
+/** Agent-written text as one inert line: no C0/C1 controls (terminal escapes), no bidi, cut honestly. */
+function inert(s: string, max: number): string {
+  return oneLine(s.replace(/[\u0080-\u009f]/g, ""), max);
+}
+
+export interface FormatReplayOptions {
+  /** The summary's opening words (default "Replay of NAME"). */
+  readonly label?: string;
+  /** Examples shown per transition (default 3, for chat). */
+  readonly examples?: number;
+}
+
 /** A human summary of a replay: counts per transition with a few examples each, then what could not be replayed. */
-export function formatReplay(r: ReplayResult, label = `Replay of ${r.policy}`): string {
+export function formatReplay(r: ReplayResult, opts: FormatReplayOptions = {}): string {
+  const label = opts.label ?? `Replay of ${r.policy}`;
+  const shown = opts.examples ?? CHAT_EXAMPLES;
   const lines = [
     `${label} over the last ${r.window}: ${r.total} request${r.total === 1 ? "" : "s"} audited, ` +
       `${r.changed} decision${r.changed === 1 ? "" : "s"} would change, ${r.unchanged} unchanged.`,
@@ -27,13 +41,13 @@ export function formatReplay(r: ReplayResult, label = `Replay of ${r.policy}`): 
   for (const t of r.transitions) {
     if (t.count === 0) continue;
     lines.push(`${t.from} → ${t.to}: ${t.count}`);
-    for (const e of t.examples.slice(-CHAT_EXAMPLES))
+    const examples = shown > 0 ? t.examples.slice(-shown) : [];
+    for (const e of examples)
       lines.push(
-        `  • ${oneLine(e.method, 16)} ${oneLine(e.url, 160)} (agent ${oneLine(e.agent, 40)}; ` +
-          `${oneLine(e.fromRule, 80)} → ${oneLine(e.toRule, 80)})`,
+        `  • ${inert(e.method, 16)} ${inert(e.url, 160)} (agent ${inert(e.agent, 40)}; ` +
+          `${inert(e.fromRule, 80)} → ${inert(e.toRule, 80)})`,
       );
-    if (t.count > Math.min(t.examples.length, CHAT_EXAMPLES))
-      lines.push(`  … and ${t.count - Math.min(t.examples.length, CHAT_EXAMPLES)} more`);
+    if (t.count > examples.length) lines.push(`  … and ${t.count - examples.length} more`);
   }
   if (r.otherRule > 0) lines.push(`${r.otherRule} keep their verdict but would be decided by another rule.`);
   const c = r.cannotReplay;

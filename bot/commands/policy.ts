@@ -73,7 +73,7 @@ async function edit(ctx: CommandContext, name: string): Promise<void> {
     holdDraft(ctx.deps, ctx.msg.from.id, name, yaml);
     ctx.deps.log("bot_policy_held", { by: ctx.msg.from.id, policy: name, changed: replay.report.changed });
     return ctx.reply(
-      `${formatReplay(replay.report, `Before saving ${name}, a replay`)}\n` +
+      `${formatReplay(replay.report, { label: `Before saving ${name}, a replay` })}\n` +
         `Not saved yet. Send /policy save ${name} within 15 minutes to save it, or send a new edit.`,
     );
   }

@@ -41,7 +41,7 @@ export type Verdict =
   | { readonly kind: "answer"; readonly status: number; readonly body: string }
   | { readonly kind: "refused"; readonly status: 400 | 401; readonly reason: RefusalReason };
 
-export type RefusalReason = "unsigned" | "bad_signature" | "malformed" | "wrong_audience";
+export type RefusalReason = "unsigned" | "bad_signature" | "malformed" | "wrong_audience" | "stale";
 
 export interface WebhookVerifier {
   /** The path segment: `/webhooks/<platform>`. */

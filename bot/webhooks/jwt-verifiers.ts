@@ -1,0 +1,173 @@
+/**
+ * Verifiers for the platforms that sign with an RS256 JWT in `Authorization: Bearer …`: Microsoft
+ * Teams (Bot Framework; keys from an OpenID metadata document's JWKS) and Google Chat (tokens
+ * self-signed by chat@system.gserviceaccount.com; keys as X.509 certificates by `kid`). The token is
+ * checked from the head alone, before a byte of body is read; the body is then bound to it where the
+ * platform allows (Teams: the `serviceurl` claim). The only importer of `jose`.
+ */
+import { createRemoteJWKSet, importX509, type JWTPayload, jwtVerify } from "jose";
+import {
+  headerOf,
+  jsonObject,
+  refused,
+  type Verdict,
+  type WebhookHead,
+  type WebhookVerifier,
+} from "./webhook-verifier.js";
+
+const MAX_BODY = 256 * 1024;
+/** The platforms' own clock tolerance (the Teams SDK's): 5 minutes. */
+const TOLERANCE_S = 300;
+
+const obj = (v: unknown): Record<string, unknown> | undefined =>
+  v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+
+function bearer(h: WebhookHead): string | undefined {
+  const auth = headerOf(h.headers, "authorization");
+  const m = auth ? /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(auth) : null;
+  return m?.[1];
+}
+
+/** A well-signed token past its expiry is stale (400); anything else about it is a forgery (401). */
+function jwtRefusal(err: unknown): Verdict {
+  return (err as { code?: string }).code === "ERR_JWT_EXPIRED"
+    ? refused(400, "stale")
+    : refused(401, "bad_signature");
+}
+
+type Checked = { ok: true; claims: JWTPayload; token: string } | { ok: false; verdict: Verdict };
+
+export interface TeamsVerifierOptions {
+  readonly appId: string;
+  /** Default: Bot Framework's `https://login.botframework.com/v1/.well-known/openidconfiguration`. */
+  readonly openIdMetadataUrl?: string;
+}
+
+/** Teams (Bot Framework): `iss` api.botframework.com, `aud` the app id, `serviceurl` = the body's. */
+export function teamsVerifier(o: TeamsVerifierOptions): WebhookVerifier {
+  const metadata = o.openIdMetadataUrl ?? "https://login.botframework.com/v1/.well-known/openidconfiguration";
+  let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  async function keys(): Promise<ReturnType<typeof createRemoteJWKSet>> {
+    if (jwks) return jwks;
+    const res = await fetch(metadata, { signal: AbortSignal.timeout(10_000) });
+    const doc = obj(await res.json());
+    if (!res.ok || typeof doc?.jwks_uri !== "string") throw new Error("openid metadata without jwks_uri");
+    jwks = createRemoteJWKSet(new URL(doc.jwks_uri), { timeoutDuration: 10_000 });
+    return jwks;
+  }
+  async function check(h: WebhookHead): Promise<Checked> {
+    const token = bearer(h);
+    if (!token) return { ok: false, verdict: refused(401, "unsigned") };
+    try {
+      const { payload } = await jwtVerify(token, await keys(), {
+        algorithms: ["RS256"],
+        issuer: "https://api.botframework.com",
+        audience: [o.appId, `api://${o.appId}`, `api://botid-${o.appId}`],
+        clockTolerance: TOLERANCE_S,
+      });
+      return { ok: true, claims: payload, token };
+    } catch (err) {
+      return { ok: false, verdict: jwtRefusal(err) };
+    }
+  }
+  return {
+    platform: "teams",
+    maxBytes: MAX_BODY,
+    async head(h) {
+      if (h.method !== "POST") return refused(401, "unsigned");
+      const c = await check(h);
+      return c.ok ? undefined : c.verdict;
+    },
+    async verify(d) {
+      const c = await check(d);
+      if (!c.ok) return c.verdict;
+      const activity = jsonObject(d.body);
+      if (!activity) return refused(400, "malformed");
+      // The token vouches for one connector: replies must not be steered to another.
+      if (typeof activity.serviceUrl !== "string" || activity.serviceUrl !== c.claims.serviceurl)
+        return refused(401, "wrong_audience");
+      const id = typeof activity.id === "string" ? activity.id : undefined;
+      const conversation = obj(activity.conversation)?.id;
+      if (!id || typeof conversation !== "string") return refused(400, "malformed");
+      // Bot Framework reuses a token for many activities: the activity id is what must not repeat.
+      return {
+        kind: "verified",
+        replayKeys: [`activity:${conversation}:${id}`],
+        expiresAtMs: (c.claims.exp ?? 0) * 1000,
+      };
+    },
+  };
+}
+
+export interface GoogleChatVerifierOptions {
+  readonly projectNumber: string;
+  /** Default: Google's certificates for chat@system.gserviceaccount.com. */
+  readonly certsUrl?: string;
+}
+
+const CHAT_ISSUER = "chat@system.gserviceaccount.com";
+
+/** Google Chat (Workspace add-on endpoint): `iss` chat@system…, `aud` the project number. */
+export function googleChatVerifier(o: GoogleChatVerifierOptions): WebhookVerifier {
+  const certsUrl =
+    o.certsUrl ?? `https://www.googleapis.com/service_accounts/v1/metadata/x509/${CHAT_ISSUER}`;
+  let cache: { at: number; keys: Map<string, CryptoKey> } | undefined;
+  async function keyFor(kid: string): Promise<CryptoKey | undefined> {
+    if (!cache || Date.now() - cache.at > 3600_000 || !cache.keys.has(kid)) {
+      // Refetch at most once a minute however many unknown kids arrive.
+      if (cache && Date.now() - cache.at < 60_000) return cache.keys.get(kid);
+      const res = await fetch(certsUrl, { signal: AbortSignal.timeout(10_000) });
+      const doc = obj(await res.json());
+      if (!res.ok || !doc) throw new Error("certificate list unavailable");
+      const keys = new Map<string, CryptoKey>();
+      for (const [k, pem] of Object.entries(doc))
+        if (typeof pem === "string") keys.set(k, await importX509(pem, "RS256"));
+      cache = { at: Date.now(), keys };
+    }
+    return cache.keys.get(kid);
+  }
+  async function check(h: WebhookHead): Promise<Checked> {
+    const token = bearer(h);
+    if (!token) return { ok: false, verdict: refused(401, "unsigned") };
+    try {
+      const { payload } = await jwtVerify(
+        token,
+        async (header) => {
+          const key = header.kid ? await keyFor(header.kid) : undefined;
+          if (!key) throw new Error("unknown key");
+          return key;
+        },
+        {
+          algorithms: ["RS256"],
+          issuer: CHAT_ISSUER,
+          audience: o.projectNumber,
+          clockTolerance: TOLERANCE_S,
+        },
+      );
+      return { ok: true, claims: payload, token };
+    } catch (err) {
+      return { ok: false, verdict: jwtRefusal(err) };
+    }
+  }
+  return {
+    platform: "gchat",
+    maxBytes: MAX_BODY,
+    async head(h) {
+      if (h.method !== "POST") return refused(401, "unsigned");
+      const c = await check(h);
+      return c.ok ? undefined : c.verdict;
+    },
+    async verify(d) {
+      const c = await check(d);
+      if (!c.ok) return c.verdict;
+      const event = jsonObject(d.body);
+      const chat = obj(event?.chat);
+      if (!event || !chat) return refused(400, "malformed");
+      const message = obj(obj(chat.messagePayload)?.message)?.name;
+      // Each delivery carries its own token: the token (and the message it posts) must not repeat.
+      const keys = [`token:${c.token.slice(c.token.lastIndexOf(".") + 1)}`];
+      if (typeof message === "string") keys.push(`message:${message}`);
+      return { kind: "verified", replayKeys: keys, expiresAtMs: (c.claims.exp ?? 0) * 1000 };
+    },
+  };
+}
