@@ -46,7 +46,11 @@ export async function policyCommand(argv: string[], o: { home: string }): Promis
     ...(examples !== undefined && { examples }),
   });
   const report = JSON.parse(text) as ReplayResult;
-  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReplay(report, { examples: examples ?? 5 })}\n`);
+  process.stdout.write(
+    values.json
+      ? `${JSON.stringify(report, null, 2)}\n`
+      : `${formatReplay(report, { examples: examples ?? 5 })}\n`,
+  );
 }
 
 function parse(argv: string[]) {
