@@ -30,6 +30,8 @@ export interface BotOptions {
   readonly now?: () => number;
   /** Held requests of one agent and policy this close together share one card (default 5000; 0: never). */
   readonly batchWindowMs?: number;
+  /** Timers for cards waiting out quiet hours; tests pass a fake clock's (default: setTimeout). */
+  readonly schedule?: (fn: () => void, ms: number) => () => void;
 }
 
 export interface Bot {
@@ -74,6 +76,7 @@ export function createBot(opts: BotOptions): Bot {
     now,
     webBase: opts.webUrl,
     batchWindowMs: opts.batchWindowMs,
+    schedule: opts.schedule,
   });
   const mailboxEvents = createAgentRelay({ channels, store, log, now });
   const route = createRouter(

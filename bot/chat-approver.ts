@@ -9,6 +9,13 @@
  * (the same test a tap's vote passes), and its buttons decide through the same path as a tap.
  */
 import type { ApprovalView, Approver, Log, RoleResolver, SecurityAlert } from "../gateway/index.js";
+import {
+  annotateCard,
+  createApproverRouting,
+  peopleToRemind,
+  type RouteTarget,
+  reminderText,
+} from "./approver-routing.js";
 import { buildBatchCard, parseBatchAction } from "./batch-cards.js";
 import { createBatchDrawer } from "./batch-drawer.js";
 import { createBatches, DEFAULT_BATCH_WINDOW_MS } from "./batches.js";
@@ -29,6 +36,8 @@ export interface ChatApproverOptions {
   readonly webBase?: () => string | undefined;
   /** Held requests of one agent and policy this close together share a card (bot/batches.ts); 0: never. */
   readonly batchWindowMs?: number;
+  /** Timers for cards waiting out quiet hours (tests pass a fake clock's); default unref'd setTimeout. */
+  readonly schedule?: (fn: () => void, ms: number) => () => void;
 }
 
 /** What the full-request page shows: the card's facts and, while it is held, the whole request. */
@@ -54,7 +63,18 @@ const key = (a: Address): string => `${a.platform}\u0000${a.chatId}\u0000${a.thr
 export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
   const { channels, control, store, roles, log } = opts;
   const nameOf = (id: string): string => store.personOf(id)?.name ?? id;
-  const card = (view: ApprovalView) => buildCard(view, { now: opts.now, nameOf, webBase: opts.webBase?.() });
+  // Quiet hours and escalation (bot/approver-routing.ts): whose card waits, and the lines saying so.
+  const routing = createApproverRouting({
+    quietOf: (person) => store.quietOf(person),
+    now: opts.now ?? Date.now,
+    schedule: opts.schedule,
+    deliver: (id, to) => deliverLate(id, to),
+  });
+  const card = (view: ApprovalView) =>
+    annotateCard(buildCard(view, { now: opts.now, nameOf, webBase: opts.webBase?.() }), view, {
+      quiet: routing.notes(view.id),
+      nameOf,
+    });
 
   function dmOfIdentity(identity: string): Address | undefined {
     const colon = identity.indexOf(":");
@@ -73,20 +93,55 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     return undefined;
   }
 
-  function approverChats(view: ApprovalView): Map<string, Address> {
-    const out = new Map<string, Address>();
-    const add = (a: Address | undefined): void => void (a && out.set(key(a), a));
-    for (const entry of view.approvers) {
+  /** The approvers' private chats to send a card to now; those in quiet hours wait (routing). */
+  function approverChats(
+    view: ApprovalView,
+    entries: readonly string[] = view.approvers,
+  ): Map<string, Address> {
+    const out = new Map<string, RouteTarget>();
+    const add = (a: Address | undefined, person?: Person): void =>
+      void (a && out.set(key(a), { address: a, ...(person && { person }) }));
+    for (const entry of entries) {
       if (entry.startsWith("role:")) {
         const role = entry.slice(5);
-        for (const p of store.listPeople()) if (isRole(role) && roleAtLeast(p.role, role)) add(dmOf(p));
+        for (const p of store.listPeople()) if (isRole(role) && roleAtLeast(p.role, role)) add(dmOf(p), p);
         continue;
       }
       // An explicit id on a platform we do not run: reach the same person where they are.
       const person = store.personOf(entry);
-      add(dmOfIdentity(entry) ?? (person && dmOf(person)));
+      add(dmOfIdentity(entry) ?? (person && dmOf(person)), person);
     }
-    return out;
+    // A chat that already shows the card keeps it (someone who went quiet since is not "waiting").
+    const shown = new Set(store.cardRefs(view.id).map((c) => key(c.to)));
+    const sent = [...out.values()].filter((t) => shown.has(key(t.address)));
+    const routed = routing.route(
+      view.id,
+      [...out.values()].filter((t) => !shown.has(key(t.address))),
+    );
+    for (const t of sent) routed.set(key(t.address), t.address);
+    return routed;
+  }
+
+  /** A card that waited out its approver's quiet hours: sent if the request still waits. */
+  async function deliverLate(id: string, to: Address): Promise<void> {
+    const view = control.getApproval(id);
+    if (view?.state !== "pending" || store.cardRefs(id).some((c) => key(c.to) === key(to))) return;
+    const batch = batches.of(id);
+    if (batch) await drawer.draw(batch);
+    else if (await send(id, to, view)) await refresh(view);
+  }
+
+  async function refresh(view: ApprovalView): Promise<void> {
+    for (const { ref } of store.cardRefs(view.id)) {
+      const channel = channels.get(ref.platform);
+      await channel?.updateCard(ref, card(view)).catch((err: unknown) => {
+        log("bot_card_update_failed", {
+          approval: view.id,
+          platform: ref.platform,
+          error: (err as Error).name,
+        });
+      });
+    }
   }
 
   async function send(approval: string, to: Address, view: ApprovalView): Promise<boolean> {
@@ -118,7 +173,11 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     store,
     log,
     build: (batch, views) =>
-      buildBatchCard(batch, views, { now: opts.now, nameOf, webBase: opts.webBase?.() }),
+      annotateCard(
+        buildBatchCard(batch, views, { now: opts.now, nameOf, webBase: opts.webBase?.() }),
+        { state: "pending", escalatedTo: [...new Set(views.flatMap((v) => v.escalatedTo ?? []))] },
+        { quiet: views.flatMap((v) => (v.state === "pending" ? routing.notes(v.id) : [])), nameOf },
+      ),
     targets: (view) => ({ approvers: approverChats(view), bound: store.bindingsOf(view.agent) }),
     decide: (from, view, action) => decide(from, view, action),
   });
@@ -136,7 +195,8 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
           reached,
           batchItem: joined.seq + 1,
         });
-        if (reached === 0) throw new Error(`no approver for approval ${view.id} could be reached`);
+        if (reached === 0 && !routing.waits(view.id))
+          throw new Error(`no approver for approval ${view.id} could be reached`);
         return;
       }
       const approvers = approverChats(view);
@@ -145,22 +205,42 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
       for (const to of store.bindingsOf(view.agent))
         if (!approvers.has(key(to))) await send(view.id, to, view);
       log("bot_approval_sent", { approval: view.id, agent: view.agent, reached });
-      // Fail closed: a card nobody who may decide can see is a request nobody can approve.
-      if (reached === 0) throw new Error(`no approver for approval ${view.id} could be reached`);
+      // Fail closed: a card nobody who may decide can see is a request nobody can approve. A card
+      // waiting out its approver's quiet hours will be seen: the request waits for it (or expires).
+      if (reached === 0 && !routing.waits(view.id))
+        throw new Error(`no approver for approval ${view.id} could be reached`);
     },
 
     async updated(view: ApprovalView): Promise<void> {
+      if (view.state !== "pending") routing.settle(view.id);
       const batch = batches.of(view.id);
       if (batch) return void (await drawer.draw(batch));
-      for (const { ref } of store.cardRefs(view.id)) {
-        const channel = channels.get(ref.platform);
-        await channel?.updateCard(ref, card(view)).catch((err: unknown) => {
-          log("bot_card_update_failed", {
-            approval: view.id,
-            platform: ref.platform,
-            error: (err as Error).name,
-          });
-        });
+      await refresh(view);
+    },
+
+    async escalated(view: ApprovalView): Promise<void> {
+      // Cards for the people added (a batch draw sends its card to approvers who have none yet).
+      const batch = batches.of(view.id);
+      if (batch) return void (await drawer.draw(batch));
+      let reached = 0;
+      for (const to of approverChats(view, view.escalatedTo ?? []).values())
+        if (!store.cardRefs(view.id).some((c) => key(c.to) === key(to)) && (await send(view.id, to, view)))
+          reached++;
+      log("bot_approval_escalated", { approval: view.id, agent: view.agent, reached });
+    },
+
+    async remind(view: ApprovalView): Promise<void> {
+      // A short DM to each approver who has not voted (and is not in quiet hours): card and link.
+      const now = (opts.now ?? Date.now)();
+      const text = reminderText(card(view), Date.parse(view.expiresAt) - now);
+      const people = peopleToRemind(view, {
+        store,
+        now,
+        holds: (p, role) => isRole(role) && roleAtLeast(p.role, role),
+      });
+      for (const p of people) {
+        const to = dmOf(p);
+        await (to && channels.get(to.platform)?.sendText(to, text))?.catch(() => undefined);
       }
     },
 

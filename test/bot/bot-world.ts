@@ -12,6 +12,7 @@ import type { Channel } from "../../bot/channel.js";
 import { createBotStore, type Role } from "../../bot/bot-store.js";
 import type { ControlPort } from "../../bot/control-port.js";
 import { createFakeChannel } from "../fakes/fake-channel.js";
+import { createManualClock } from "../fakes/manual-clock.js";
 
 export const GOOD_POLICY =
   "hosts: [api.example.test]\nrules:\n  - name: read\n    methods: [GET]\n    action: allow\n";
@@ -20,6 +21,8 @@ export const GOOD_POLICY =
 export function createBotWorld(opts: { channels?: readonly Channel[]; batchWindowMs?: number } = {}) {
   const clock = { t: Date.parse("2030-01-01T00:00:00Z") };
   const now = (): number => clock.t;
+  // Timers (expiry, escalation, reminders, quiet hours) fire only when a test calls `advance`.
+  const timers = createManualClock(clock.t, clock);
   const gwStore = openSqliteStore(":memory:");
   const auditLog: Record<string, unknown>[] = [];
   const logs: { event: string; fields: Record<string, unknown> }[] = [];
@@ -40,9 +43,12 @@ export function createBotWorld(opts: { channels?: readonly Channel[]; batchWindo
     approver: {
       requested: (v) => (bot as NonNullable<typeof bot>).approver.requested(v),
       updated: (v) => (bot as NonNullable<typeof bot>).approver.updated(v),
+      escalated: (v) => (bot as NonNullable<typeof bot>).approver.escalated(v),
+      remind: (v) => (bot as NonNullable<typeof bot>).approver.remind(v),
     },
     roles: { hasRole: (id, role) => (bot as NonNullable<typeof bot>).roles.hasRole(id, role) },
     now,
+    schedule: timers.schedule,
     newId: () => `00000000-0000-4000-8000-${String(++idSeq).padStart(12, "0")}`,
   });
 
@@ -101,12 +107,15 @@ export function createBotWorld(opts: { channels?: readonly Channel[]; batchWindo
     log,
     botName: "warden_bot",
     now,
+    schedule: timers.schedule,
     // One card per request unless a test is about batching (bot/batches.ts; production default 5 s).
     batchWindowMs: opts.batchWindowMs ?? 0,
   });
 
   return {
     clock,
+    /** Moves the clock forward by `ms`, firing the engine's and the bot's timers due on the way. */
+    advance: (ms: number) => timers.advance(ms),
     fake,
     tg,
     store,
@@ -132,6 +141,7 @@ export function createBotWorld(opts: { channels?: readonly Channel[]; batchWindo
         grantMs?: number | null;
         timeoutMs?: number;
         agent?: string;
+        escalate?: { afterMs: number; to: string[] };
       } = {},
     ) {
       const before = idSeq;
@@ -150,6 +160,7 @@ export function createBotWorld(opts: { channels?: readonly Channel[]; batchWindo
         approvers: opts.approvers ?? ["role:approver"],
         grantMs: opts.grantMs === undefined ? 15 * 60_000 : opts.grantMs,
         timeoutMs: opts.timeoutMs ?? 5 * 60_000,
+        ...(opts.escalate && { escalate: opts.escalate }),
       });
       await settle();
       const view = approvals.get(
