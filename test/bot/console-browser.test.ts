@@ -146,7 +146,7 @@ describe.skipIf(noBrowser)(`operator console${noBrowser ? ` (skipped: ${noBrowse
     await shoot(owner, "approvals");
 
     // Its full request (the approval page), then back.
-    await pending.locator("a.full").click();
+    await pending.locator("a.open").click();
     await owner.locator("main.full").waitFor();
     expect(await owner.locator(".line .url").textContent()).toBe(`http://127.0.0.1:${upPort}/send`);
     expect(await owner.locator("pre.body").textContent()).toContain('"to": "bob"');

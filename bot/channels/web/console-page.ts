@@ -17,11 +17,13 @@ header a.back{color:#fff}
 .panel h2{font-size:16px;margin:0 0 10px}
 .row{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:0 0 10px}
 .row input,.row select{font:inherit;padding:6px 8px;border:1px solid #c4c8d4;border-radius:6px;min-width:0}
-.console button.act{font:inherit;padding:6px 12px;border-radius:6px;border:1px solid #8a90a0;background:#fff;cursor:pointer}
+.console form.row{padding:0;border:0;background:none}
+.console button.act{font:inherit;padding:6px 12px;border-radius:6px;border:1px solid #8a90a0;background:#fff;color:#1d2230;cursor:pointer}
 .console button.primary{background:#1f7a3a;border-color:#1f7a3a;color:#fff}
 .console button.danger{background:#b42323;border-color:#b42323;color:#fff}
 .item{border:1px solid #e1e4eb;border-radius:8px;padding:10px;margin:0 0 10px}
 .item .head{font-weight:600;overflow-wrap:anywhere;unicode-bidi:isolate}
+.item a.open{margin-right:8px}
 .item .meta{font-size:13px;color:#5b6275;overflow-wrap:anywhere}
 .mono{font:13px/1.35 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;overflow-wrap:anywhere;unicode-bidi:isolate}
 .scroll{overflow-x:auto}
@@ -46,13 +48,13 @@ export function consolePage(nonce: string, csrf: string): string {
     `<section class="panel" id="p-${id}" role="tabpanel" hidden><h2>${title}</h2>${inner}</section>`;
   const body = `<header><h1>Warden console</h1><a href="/" class="back">Chat</a></header>
 <main class="console">
-<nav class="tabs" role="tablist">
+<div class="tabs" role="tablist">
 <button type="button" role="tab" data-tab="approvals">Approvals</button>
 <button type="button" role="tab" data-tab="audit">Audit</button>
 <button type="button" role="tab" data-tab="agents">Agents</button>
 <button type="button" role="tab" data-tab="policies">Policies</button>
 <button type="button" role="tab" data-tab="secrets">Secrets</button>
-</nav>
+</div>
 <div id="msg" class="msg" role="status"></div>
 ${panel("approvals", "Pending approvals", `<div id="pending"></div>`)}
 ${panel(

@@ -74,7 +74,7 @@ export const CONSOLE_SCRIPT = String.raw`
           item.appendChild(says);
         }
         var row = el("div", "row");
-        var link = el("a", "full", "Full request");
+        var link = el("a", "open", "Full request");
         link.href = "/approvals/" + encodeURIComponent(a.id);
         row.appendChild(link);
         row.appendChild(button("Approve", "primary", function () { decide(a.id, "approve", row); }));
