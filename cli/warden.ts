@@ -20,7 +20,9 @@ const HELP = `warden — egress gateway and control plane for AI agents
 
 Usage:
   warden start [--web HOST:PORT] [--listen HOST:PORT] [--control HOST:PORT]
-                 gateway + chat bot (web chat, and the platforms below) + demo service + agent runtime
+                 gateway + chat bot (web chat, and the platforms below) + demo service + agent runtime;
+                 owner and admins get the operator console at <web>/console (approvals, audit,
+                 agents, policies with validation and replay, secret names)
   warden agent start NAME [--provider demo|openai|claude] | stop NAME | list | logs NAME | exec NAME -- CMD…
   warden image build [--force]
   warden policy test NAME --replay 24h [--file FILE] [--examples N] [--json] [--control HOST:PORT]
