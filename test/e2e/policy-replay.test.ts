@@ -6,11 +6,18 @@
  * audit does not hold, or whose new one depends on a body the audit does not keep, are counted as
  * "cannot replay", never guessed. The single-request form of the endpoint is unchanged.
  */
-import { readFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReplayTransition } from "../../policies/index.js";
-import { type AgentCredentials, type GatewayProcess, startGateway } from "../fakes/gateway-process.js";
+import {
+  type AgentCredentials,
+  type GatewayProcess,
+  startGateway,
+  WARDEN_BIN,
+} from "../fakes/gateway-process.js";
 import { openTunnel, proxyRequest } from "../fakes/proxy-client.js";
 import { type RecordingUpstream, startUpstream } from "../fakes/upstreams.js";
 import { track } from "./approval-policy.js";
@@ -208,5 +215,32 @@ describe("policy replay over a recorded audit", () => {
     const res = await replay({ agent: "shopper", method: "GET", url: "https://shop.test/items/a" });
     expect(res.status, res.text).toBe(200);
     expect(res.body).toMatchObject({ verdict: "allow", policy: "shop", rule: "read" });
+  });
+
+  it("warden policy test NAME --replay prints the same summary from the CLI", async () => {
+    const file = join(gw.home, "..", "edited-shop.yaml");
+    await writeFile(file, EDITED);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        WARDEN_BIN,
+        "policy",
+        "test",
+        "shop",
+        "--replay",
+        "1h",
+        "--file",
+        file,
+        "--control",
+        `${gw.controlAddr.host}:${gw.controlAddr.port}`,
+      ],
+      { env: { ...process.env, WARDEN_HOME: gw.home }, timeout: 30_000 },
+    );
+    expect(stdout).toMatch(
+      /^Replay of shop over the last 1h: 11 requests audited, 4 decisions would change/,
+    );
+    expect(stdout).toContain("allow → approve: 2");
+    expect(stdout).toContain("approve → deny: 2");
+    expect(stdout).toContain("Cannot replay 3:");
   });
 });
