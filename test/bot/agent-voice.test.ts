@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Channel } from "../../bot/channel.js";
 import { agentLabel, tidyAgentText } from "../../bot/channels/agent-voice.js";
+import { agentContent } from "../../bot/channels/discord/agent-content.js";
 import { createDiscordChannel } from "../../bot/channels/discord/index.js";
+import { agentMessages } from "../../bot/channels/slack/agent-blocks.js";
 import { createSlackChannel } from "../../bot/channels/slack/index.js";
 import { createTelegramChannel } from "../../bot/channels/telegram.js";
 import { createWebChannel } from "../../bot/channels/web/index.js";
@@ -193,6 +195,39 @@ describe.skipIf(noBrowser)(`web chat in Chromium${noBrowser ? ` (skipped: ${noBr
     } finally {
       await browser.close();
       await channel.stop();
+    }
+  });
+});
+
+describe("long agent text stays within each platform's limits, labelled on every part", () => {
+  // Markup-dense text: escaping can double or quintuple it on the wire.
+  const dense = "*_<>&`@[]|~#\n".repeat(900);
+
+  it("discord: every part ≤ 2000 characters once escaped, and all the text is there", () => {
+    const parts = agentContent("demo", dense);
+    expect(parts.length).toBeGreaterThan(5);
+    const head = `**${agentLabel("demo")}**\n>>> `;
+    for (const p of parts) {
+      expect(p.length).toBeLessThanOrEqual(2000);
+      expect(p.startsWith(head)).toBe(true);
+    }
+    expect(
+      parts
+        .map((p) => displayed(p.slice(head.length)))
+        .join("")
+        .replace(/\s/g, ""),
+    ).toBe(dense.replace(/\s/g, ""));
+  });
+
+  it("slack: every part's rich-text quote ≤ 3000 characters, the fallback short and escaped", () => {
+    const parts = agentMessages("demo", dense);
+    expect(parts.length).toBeGreaterThan(3);
+    for (const p of parts) {
+      const quote = p.blocks[1];
+      const text = quote?.type === "rich_text" ? quote.elements[0].elements[0].text : "";
+      expect(text.length).toBeLessThanOrEqual(3000);
+      expect(p.text.length).toBeLessThan(1000);
+      expect(p.text).not.toMatch(/<|>/);
     }
   });
 });
