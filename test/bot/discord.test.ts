@@ -473,6 +473,10 @@ approvalTapsContract("discord", async () => {
         customId: data,
       }),
     buttonsOn: (ref) => fake.buttonsOn(channelIdOf(fake, ref.chatId), ref.messageId),
+    shownText: (ref) =>
+      JSON.stringify(
+        fake.messagesIn(channelIdOf(fake, ref.chatId)).find((x) => x.id === ref.messageId)?.embeds ?? [],
+      ),
     close: () => fake.close(),
   };
 });

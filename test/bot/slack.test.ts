@@ -495,6 +495,7 @@ approvalTapsContract("slack", async () => {
     tap: (userId, ref, data) =>
       f.clickButton({ user: userId, channel: ref.chatId, ts: ref.messageId, value: data }),
     buttonsOn: (ref) => f.buttons(ref.chatId, ref.messageId).length,
+    shownText: (ref) => JSON.stringify(f.current(ref.chatId, ref.messageId)?.blocks ?? []),
     close: () => f.close(),
   };
 });

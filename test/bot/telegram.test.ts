@@ -414,6 +414,7 @@ approvalTapsContract("telegram", async () => {
       (
         fake.message(ref.chatId, ref.messageId)?.reply_markup as { inline_keyboard: unknown[][] } | undefined
       )?.inline_keyboard.flat().length ?? 0,
+    shownText: (ref) => fake.message(ref.chatId, ref.messageId)?.text ?? "",
     groupChat: () => ({ platform: "telegram", chatId: String(GROUP.id) }),
     close: () => fake.close(),
   };

@@ -97,6 +97,7 @@ approvalTapsContract("whatsapp", async () => {
   return {
     channel,
     otherGesturesAreChat: true,
+    gesturesCarryNoCount: true,
     async tap(userId, ref, data) {
       const verb = data.split(":").pop();
       const dm = `${userId}@s.whatsapp.net`;
@@ -114,6 +115,7 @@ approvalTapsContract("whatsapp", async () => {
       });
     },
     buttonsOn: (ref) => promptVerbs(wa.current(ref.messageId)),
+    shownText: (ref) => wa.current(ref.messageId) ?? "",
   };
 });
 

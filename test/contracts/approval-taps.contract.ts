@@ -20,6 +20,8 @@ export interface TapHarness {
   tap(userId: string, ref: SentRef, data: string): Promise<string[]>;
   /** How many buttons (or open approval prompts) the platform shows on `ref` now. */
   buttonsOn(ref: SentRef): Promise<number> | number;
+  /** Everything the platform shows on `ref` now as text (raw markup is fine for a `contains` check). */
+  shownText(ref: SentRef): Promise<string> | string;
   /**
    * True where a gesture on a message that carried no card is ordinary chat (WhatsApp: "yes" in
    * reply to any other message). The replay case then only checks that nothing was decided.
@@ -189,6 +191,33 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       for (const x of held) await expect(x.outcome).resolves.toMatchObject({ outcome: "approved" });
       expect(w.approvals.get(late.view.id)).toMatchObject({ state: "pending", approvals: [] });
       expect(await h.buttonsOn(ref)).toBeGreaterThan(0); // the 13th keeps its buttons
+    });
+
+    it("escalation: nobody answered in the window (fake clock), the next person gets a card; the first card says Escalated to", async () => {
+      await setUp();
+      const { view, outcome } = await w.hold({
+        approvers: [`${P()}:701`],
+        timeoutMs: 30 * 60_000,
+        escalate: { afterMs: 10 * 60_000, to: [`${P()}:702`] },
+      });
+      const first = await cardOf(view.id, "701");
+      const bobChat = h.channel.privateChat("702").chatId;
+      // Before the window: Bob has no card, and his tap would not count.
+      w.advance(10 * 60_000 - 1);
+      await settle();
+      expect(w.store.cardRefs(view.id).some((c) => c.to.chatId === bobChat)).toBe(false);
+      w.advance(1);
+      const second = await cardOf(view.id, "702");
+      expect(await h.buttonsOn(second)).toBeGreaterThan(0);
+      await until("Escalated to on the first card", async () => {
+        const text = await h.shownText(first);
+        return text.includes("Escalated to") && text.includes("Bob") ? true : undefined;
+      });
+      expect(w.auditLog).toContainEqual(
+        expect.objectContaining({ type: "approval_escalated", approval: view.id, to: [`${P()}:702`] }),
+      );
+      expect(await h.tap("702", second, actionData(view.id, "approve"))).toEqual(["Approved."]);
+      await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
     });
 
     it("two approvers racing on a quorum of 2 are counted once each; a late tap is already decided", async () => {

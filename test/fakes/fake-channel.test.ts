@@ -29,5 +29,9 @@ approvalTapsContract("fake", async () => {
     channel: f.channel,
     tap: (userId, ref, data) => f.tap({ from: userId, ref, data }),
     buttonsOn: (ref) => f.currentCard(ref)?.buttons.length ?? 0,
+    shownText: (ref) => {
+      const card = f.currentCard(ref);
+      return card ? cardReadInFull(card) : "";
+    },
   };
 });
