@@ -18,7 +18,6 @@ export interface AuditQuery {
 }
 
 export type AuditDecision = "allow" | "approve" | "deny";
-export const AUDIT_DECISIONS: readonly AuditDecision[] = ["allow", "approve", "deny"];
 
 /** One audit row as the console shows it. */
 export interface AuditItem {
