@@ -85,7 +85,6 @@ const PolicyReplay = z.strictObject({
     .string()
     .max(256 * 1024)
     .optional(),
-  // Checked below so every bad window answers `bad_window`, whatever its type.
   replay: z.unknown(),
   examples: z.number().int().min(0).max(20).optional(),
 });
@@ -270,10 +269,10 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
 /** `POST /v1/policies/test` with a replay window: what the edited policy would have decided. */
 async function replayPolicy(deps: ControlDeps, b: z.infer<typeof PolicyReplay> | Reply): Promise<Reply> {
   if ("status" in b) return b;
-  if (typeof b.replay !== "string" || b.replay.length > 16)
-    return fail(400, "bad_window", "replay is a duration like 30m, 24h or 7d, at most 30d");
   if (!deps.replay) return fail(501, "no_replay", "this gateway cannot replay policies");
-  const r = await deps.replay({ policy: b.policy, yaml: b.yaml, window: b.replay, examples: b.examples });
+  // A window that is not a string is as bad as "forever": both answer `bad_window`.
+  const window = typeof b.replay === "string" ? b.replay : "";
+  const r = await deps.replay({ policy: b.policy, yaml: b.yaml, window, examples: b.examples });
   if (r.ok) return { status: 200, body: r.report };
   return fail(r.status, r.code, r.message, r.issues ? { issues: r.issues } : {});
 }
