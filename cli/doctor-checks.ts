@@ -5,13 +5,14 @@
  * anything (symlinks, odd modes, broken YAML), and the Docker engine's answers are reduced to an
  * error code before they reach the output.
  */
-import { lstat, readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, lstat, readdir, readFile, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { probeDocker } from "../agents/docker-runtime.js";
 import { AGENT_IMAGE } from "../agents/image/build-image.js";
 import { type HostPort, readPolicyDir } from "../gateway/index.js";
-import { formatIssues } from "../policies/index.js";
+import { formatIssues, isPolicyFileName } from "../policies/index.js";
 
 /** One line of the report: `ok`, `warn` (works, but worth knowing) or `fail` (exit 1). */
 export interface Check {
@@ -191,6 +192,33 @@ export async function checkPolicies(dir: string): Promise<Check> {
       item: "policies",
       message: `${dir} not created yet (warden start seeds the presets)`,
     };
+  // The loader reads every *.yaml/*.yml: name the one it could not read instead of failing blind.
+  const names = await readdir(dir).catch((e: { code?: string }) => e.code ?? "unreadable");
+  if (typeof names === "string")
+    return {
+      status: "fail",
+      item: "policies",
+      message: `cannot read the policies directory ${dir} (${names})`,
+      fix: "make it a directory of policy files (warden start seeds an empty one from the presets)",
+    };
+  for (const name of names.filter(isPolicyFileName)) {
+    const path = join(dir, name);
+    const err = await stat(path)
+      .then((st) =>
+        st.isFile() ? access(path, constants.R_OK) : Promise.reject({ code: "not a regular file" }),
+      )
+      .then(
+        () => undefined,
+        (e: { code?: string }) => e.code ?? "unreadable",
+      );
+    if (err)
+      return {
+        status: "fail",
+        item: "policies",
+        message: `cannot read ${path} (${err})`,
+        fix: "make it a readable policy file or remove it",
+      };
+  }
   const r = await readPolicyDir(dir);
   if (r.ok) return { status: "ok", item: "policies", message: `${r.policies} valid in ${dir}` };
   // Issues name files relative to the directory: prefix it so the message points at the real file.

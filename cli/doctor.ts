@@ -58,12 +58,18 @@ export async function doctorCommand(argv: string[], env: DoctorEnv): Promise<num
   env.write(`warden doctor: home ${home}\n`);
   // Independent checks run together; the report keeps this order.
   const groups = await Promise.all([
-    checkNode(env.repoRoot).then((c) => [c]),
-    checkDocker(env.dockerHost),
-    checkPorts(ports),
-    checkHome(home, env.masterKeyFromEnv),
-    checkPolicies(join(home, "policies")).then((c) => [c]),
-    checkPlatforms(env.chat, { home }),
+    guard(
+      "node",
+      checkNode(env.repoRoot).then((c) => [c]),
+    ),
+    guard("docker", checkDocker(env.dockerHost)),
+    guard("ports", checkPorts(ports)),
+    guard("home", checkHome(home, env.masterKeyFromEnv)),
+    guard(
+      "policies",
+      checkPolicies(join(home, "policies")).then((c) => [c]),
+    ),
+    guard("chat", checkPlatforms(env.chat, { home })),
   ]);
   const checks = groups.flat();
   for (const c of checks) env.write(formatCheck(c));
@@ -75,6 +81,20 @@ export async function doctorCommand(argv: string[], env: DoctorEnv): Promise<num
       : `all checks passed${warned > 0 ? ` (${warned} warning(s))` : ""}\n`,
   );
   return failed > 0 ? 1 : 0;
+}
+
+/** A check that throws (an unreadable file, a directory named like a policy) is a failure, not a crash. */
+async function guard(item: string, checks: Promise<Check[]>): Promise<Check[]> {
+  try {
+    return await checks;
+  } catch (err) {
+    // The code only: a message could quote a URL or header that holds a token.
+    const e = err as { code?: unknown; name?: unknown };
+    const why = typeof e.code === "string" ? e.code : String(e.name ?? "Error");
+    return [
+      { status: "fail", item, message: `the check itself failed (${why})`, fix: `look at ${item} by hand` },
+    ];
+  }
 }
 
 const LABEL = { ok: "ok  ", warn: "warn", fail: "FAIL" } as const;
