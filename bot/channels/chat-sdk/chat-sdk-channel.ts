@@ -1,0 +1,190 @@
+/**
+ * The webhook platforms behind Vercel's Chat SDK (`chat` + `@chat-adapter/*`), as `Channel`s: one
+ * `Chat` instance holds every configured adapter; each platform is one Channel. Inbound traffic
+ * arrives only through the shared webhook listener (bot/webhooks/), which verifies, dates and
+ * de-duplicates every delivery before the adapter sees it. Everything the adapters then report (ids,
+ * text, button values) is still untrusted people's input. GitHub and Linear have no buttons: cards
+ * carry a short approval code and a reply `/approve <code>` is the tap, authorised by the signed
+ * sender (approval-codes.ts).
+ */
+import { type Adapter, Chat, type Message, type Thread } from "chat";
+import { createMemoryState } from "@chat-adapter/state-memory";
+import type { Address, Card, Channel, InboundEvent, SentRef } from "../../channel.js";
+import type { Log } from "../../../gateway/index.js";
+import type { WebhookListener } from "../../webhooks/webhook-listener.js";
+import type { WebhookVerifier } from "../../webhooks/webhook-verifier.js";
+import { splitText } from "../text.js";
+import { createApprovalCodes, parseCodeReply } from "./approval-codes.js";
+import { renderMarkdownCard } from "./markdown-card.js";
+
+/** One platform: its adapter (keyed by `platform` in the Chat instance) and its webhook verifier. */
+export interface ChatSdkPlatform {
+  readonly platform: "github" | "linear" | "teams" | "gchat" | "wacloud";
+  readonly adapter: Adapter;
+  readonly verifier: WebhookVerifier;
+  /** Largest text in one message (the platform's limit, with room to spare). */
+  readonly maxText: number;
+}
+
+export interface ChatSdkOptions {
+  readonly platforms: readonly ChatSdkPlatform[];
+  readonly listener: WebhookListener;
+  /** The bot's name on the platforms (mention detection). */
+  readonly userName?: string;
+  readonly log: Log;
+}
+
+type Handler = (event: InboundEvent) => Promise<void>;
+
+/** Builds one Channel per platform over a shared Chat instance (started by the first `start`). */
+export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
+  const adapters = Object.fromEntries(o.platforms.map((p) => [p.platform, p.adapter]));
+  const chat = new Chat({
+    userName: o.userName ?? "warden",
+    adapters,
+    state: createMemoryState(),
+    // Every message is handled: a held lock must never drop an approval reply.
+    concurrency: "concurrent",
+    logger: "silent",
+  });
+  const handlers = new Map<string, Handler>();
+  let started: Promise<void> | undefined;
+  const pending = new Set<Promise<unknown>>();
+
+  function deliver(platform: string, event: InboundEvent): Promise<void> {
+    const h = handlers.get(platform);
+    if (!h) return Promise.resolve();
+    return h(event).catch((err: unknown) =>
+      o.log("chat_sdk_handler_failed", { platform, error: (err as Error).name }),
+    );
+  }
+
+  const onMessage = async (thread: Thread, message: Message): Promise<void> => {
+    const platform = thread.adapter.name;
+    const p = o.platforms.find((x) => x.platform === platform);
+    if (!p || message.author.isMe || message.author.isBot === true) return;
+    const from = {
+      id: `${platform}:${message.author.userId}`,
+      name: message.author.fullName || message.author.userName,
+    };
+    const chatAddr: Address = { platform, chatId: thread.id };
+    const ref: SentRef = { platform, chatId: thread.id, messageId: message.id };
+    const reply = async (text: string) => void (await p.adapter.postMessage(thread.id, { raw: text }));
+    const code = parseCodeReply(message.text);
+    if (code && (platform === "github" || platform === "linear")) {
+      const target = codes.get(platform)?.lookup(code.code);
+      // An unknown code, or a verb the card never offered: the bot answers "not valid".
+      await deliver(platform, {
+        kind: "action",
+        from,
+        chat: chatAddr,
+        data: target?.data[code.verb] ?? "",
+        ref: target?.ref ?? ref,
+        reply,
+      });
+      return;
+    }
+    await deliver(platform, {
+      kind: "message",
+      from,
+      chat: chatAddr,
+      isPrivate: p.adapter.isDM?.(thread.id) ?? false,
+      mentioned: message.isMention === true,
+      text: message.text,
+      ref,
+    });
+  };
+  chat.onDirectMessage((thread, message) => onMessage(thread, message));
+  chat.onNewMention((thread, message) => onMessage(thread, message));
+  chat.onSubscribedMessage((thread, message) => onMessage(thread, message));
+  chat.onNewMessage(/[\s\S]*/, (thread, message) => onMessage(thread, message));
+
+  const codes = new Map(o.platforms.map((p) => [p.platform, createApprovalCodes()]));
+  /** Codes drawn on each card message (`platform\0messageId`), reused when the card is updated. */
+  const cardCodes = new Map<string, string[]>();
+
+  async function ensureStarted(): Promise<void> {
+    started ??= (async () => {
+      await chat.initialize();
+      for (const p of o.platforms)
+        o.listener.route({
+          verifier: p.verifier,
+          handle: async (d) => {
+            const req = new Request(`http://warden.invalid/webhooks/${p.platform}`, {
+              method: d.method,
+              headers: Object.entries(d.headers).flatMap(([k, v]) =>
+                typeof v === "string" ? [[k, v] as [string, string]] : [],
+              ),
+              body: d.method === "POST" ? new Uint8Array(d.body) : undefined,
+            });
+            const res = await p.adapter.handleWebhook(req, {
+              waitUntil: (task: Promise<unknown>) => {
+                pending.add(task);
+                void task.finally(() => pending.delete(task));
+              },
+            });
+            return { status: res.status, body: await res.text() };
+          },
+        });
+    })();
+    return started;
+  }
+
+  return o.platforms.map((p): Channel => {
+    const platform = p.platform;
+    const markdown = platform === "github" || platform === "linear";
+    return {
+      platform,
+      async start(handler) {
+        handlers.set(platform, handler);
+        await ensureStarted();
+      },
+      async stop() {
+        handlers.delete(platform);
+        await Promise.allSettled([...pending]);
+      },
+      async sendText(to, text) {
+        let last: SentRef | undefined;
+        for (const part of splitText(text, p.maxText)) {
+          const sent = await p.adapter.postMessage(to.chatId, { raw: part });
+          last = { platform, chatId: to.chatId, messageId: sent.id };
+        }
+        if (!last) throw new Error("nothing to send");
+        return last;
+      },
+      async sendCard(to, card) {
+        if (!markdown) throw new Error(`${platform}: native cards are not built yet`);
+        const drawn = [
+          codes.get(platform)!.fresh(),
+          ...(card.items ?? []).map(() => codes.get(platform)!.fresh()),
+        ];
+        const sent = await p.adapter.postMessage(to.chatId, {
+          markdown: renderMarkdownCard(card, drawn, p.maxText),
+        });
+        const ref = { platform, chatId: to.chatId, messageId: sent.id };
+        bindCodes(ref, card, drawn);
+        return ref;
+      },
+      async updateCard(ref, card) {
+        if (!markdown) throw new Error(`${platform}: native cards are not built yet`);
+        const drawn = cardCodes.get(`${platform}\0${ref.messageId}`) ?? [codes.get(platform)!.fresh()];
+        while (drawn.length < 1 + (card.items?.length ?? 0)) drawn.push(codes.get(platform)!.fresh());
+        await p.adapter.editMessage(ref.chatId, ref.messageId, {
+          markdown: renderMarkdownCard(card, drawn, p.maxText),
+        });
+        bindCodes(ref, card, drawn);
+      },
+      privateChat(userId) {
+        // GitHub and Linear have no private chats: a card "sent privately" there cannot exist.
+        return { platform, chatId: `${platform}:dm:${userId}` };
+      },
+    };
+
+    function bindCodes(ref: SentRef, card: Card, drawn: string[]): void {
+      cardCodes.set(`${platform}\0${ref.messageId}`, drawn);
+      const c = codes.get(platform)!;
+      c.bind(drawn[0]!, ref, card.buttons);
+      (card.items ?? []).forEach((it, i) => c.bind(drawn[i + 1]!, ref, it.buttons));
+    }
+  });
+}

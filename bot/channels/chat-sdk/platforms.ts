@@ -1,0 +1,63 @@
+/**
+ * Which Chat SDK platforms run, from their settings (read from the environment in cli/warden.ts
+ * under the adapters' own names), each with its adapter pointed at its API base and its webhook
+ * verifier. Every adapter's own logging is silenced (it would print request details); the adapters
+ * still verify signatures themselves, behind our listener's check.
+ */
+import { createGitHubAdapter } from "@chat-adapter/github";
+import { createLinearAdapter } from "@chat-adapter/linear";
+import { ConsoleLogger } from "chat";
+import { githubVerifier, linearVerifier } from "../../webhooks/hmac-verifiers.js";
+import type { ChatSdkPlatform } from "./chat-sdk-channel.js";
+
+export interface ChatSdkSettings {
+  /** `GITHUB_TOKEN` (or an App: `GITHUB_APP_ID` + `GITHUB_PRIVATE_KEY` [+ `GITHUB_INSTALLATION_ID`]). */
+  readonly github?: {
+    readonly webhookSecret: string;
+    readonly token?: string;
+    readonly appId?: string;
+    readonly privateKey?: string;
+    readonly installationId?: number;
+    readonly apiUrl?: string;
+    readonly userName?: string;
+  };
+  /** `LINEAR_API_KEY` + `LINEAR_WEBHOOK_SECRET` (+ `LINEAR_API_URL`, the full GraphQL URL). */
+  readonly linear?: { readonly apiKey: string; readonly webhookSecret: string; readonly apiUrl?: string };
+}
+
+/** GitHub comments are capped at 65,536 characters; Linear's are long too: keep well under. */
+const GITHUB_MAX = 60_000;
+const LINEAR_MAX = 50_000;
+
+const silent = () => new ConsoleLogger("silent");
+
+export function chatSdkPlatforms(s: ChatSdkSettings): ChatSdkPlatform[] {
+  const out: ChatSdkPlatform[] = [];
+  if (s.github) {
+    const g = s.github;
+    const base = { webhookSecret: g.webhookSecret, apiUrl: g.apiUrl, userName: g.userName, logger: silent() };
+    let adapter: ReturnType<typeof createGitHubAdapter>;
+    if (g.token) adapter = createGitHubAdapter({ ...base, token: g.token });
+    else if (g.appId && g.privateKey)
+      adapter = createGitHubAdapter({
+        ...base,
+        appId: g.appId,
+        privateKey: g.privateKey,
+        ...(g.installationId ? { installationId: g.installationId } : {}),
+      } as Parameters<typeof createGitHubAdapter>[0]);
+    else throw new Error("GitHub needs GITHUB_TOKEN, or GITHUB_APP_ID and GITHUB_PRIVATE_KEY");
+    out.push({ platform: "github", adapter, verifier: githubVerifier(g.webhookSecret), maxText: GITHUB_MAX });
+  }
+  if (s.linear) {
+    const l = s.linear;
+    const adapter = createLinearAdapter({
+      apiKey: l.apiKey,
+      webhookSecret: l.webhookSecret,
+      apiUrl: l.apiUrl,
+      mode: "comments",
+      logger: silent(),
+    });
+    out.push({ platform: "linear", adapter, verifier: linearVerifier(l.webhookSecret), maxText: LINEAR_MAX });
+  }
+  return out;
+}
