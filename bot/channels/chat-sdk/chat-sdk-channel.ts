@@ -184,7 +184,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
       cardCodes.set(`${platform}\0${ref.messageId}`, drawn);
       const c = codes.get(platform)!;
       c.bind(drawn[0]!, ref, card.buttons);
-      (card.items ?? []).forEach((it, i) => c.bind(drawn[i + 1]!, ref, it.buttons));
+      for (const [i, it] of (card.items ?? []).entries()) c.bind(drawn[i + 1]!, ref, it.buttons);
     }
   });
 }
