@@ -17,6 +17,7 @@ import { Bot, GrammyError, HttpError } from "grammy";
 import type { CallbackQuery, InlineKeyboardButton, Message, MessageEntity } from "grammy/types";
 import type { Address, Card, Channel, InboundEvent, InboundMessage, SentRef } from "../channel.js";
 import { agentLabel } from "./agent-voice.js";
+import { renderBatchText } from "./batch-layout.js";
 import { buttonLabel, renderCard, splitText } from "./text.js";
 
 export interface TelegramChannelOptions {
@@ -202,16 +203,22 @@ export function createTelegramChannel(options: TelegramChannelOptions): Channel 
     return refOf(await call("sendMessage", () => bot.api.sendMessage(to.chatId, text, extra)));
   }
 
-  function keyboard(card: Card): { inline_keyboard: InlineKeyboardButton[][] } {
+  /** One row per card button; on a batch card, then one row per item drawn in full (`full` items). */
+  function keyboard(card: Card, full = 0): { inline_keyboard: InlineKeyboardButton[][] } {
+    const button = (b: Card["buttons"][number]): InlineKeyboardButton => {
+      const bytes = Buffer.byteLength(b.data, "utf8");
+      if (bytes === 0 || bytes > CALLBACK_DATA_LIMIT) {
+        throw new Error(`Telegram button data must be 1–64 bytes; "${b.label}" has ${bytes}`);
+      }
+      const text = buttonLabel(b, BUTTON_LABEL_LIMIT);
+      return { text, callback_data: b.data, ...(b.style ? { style: b.style } : {}) };
+    };
+    const items = (card.items ?? []).slice(0, full).filter((it) => it.buttons.length > 0);
     return {
-      inline_keyboard: card.buttons.map((b) => {
-        const bytes = Buffer.byteLength(b.data, "utf8");
-        if (bytes === 0 || bytes > CALLBACK_DATA_LIMIT) {
-          throw new Error(`Telegram button data must be 1–64 bytes; "${b.label}" has ${bytes}`);
-        }
-        const text = buttonLabel(b, BUTTON_LABEL_LIMIT);
-        return [{ text, callback_data: b.data, ...(b.style ? { style: b.style } : {}) }];
-      }),
+      inline_keyboard: [
+        ...card.buttons.map((b) => [button(b)]),
+        ...items.map((it) => it.buttons.map(button)),
+      ],
     };
   }
 
@@ -220,12 +227,24 @@ export function createTelegramChannel(options: TelegramChannelOptions): Channel 
    * (monospace, line breaks kept; entities are not parsed from text, so the agent cannot open or
    * close one) and our own link as a `url`. Offsets are UTF-16 units, as JavaScript counts.
    */
-  function cardText(card: Card): { text: string; entities: MessageEntity[] } {
+  function cardText(card: Card): { text: string; entities: MessageEntity[]; full: number } {
+    if (card.items && card.items.length > 0) {
+      // A batch card: each item's body a `pre`, each item's link a `url` (bot/channels/batch-layout.ts).
+      const b = renderBatchText(card, TEXT_LIMIT, { prefixBody: false });
+      const entities = b.spans
+        .filter((x) => x.length > 0)
+        .map((x) => ({
+          type: x.kind === "body" ? ("pre" as const) : ("url" as const),
+          offset: x.offset,
+          length: x.length,
+        }));
+      return { text: b.text, entities, full: b.full };
+    }
     const r = renderCard(card, TEXT_LIMIT, { prefixBody: false });
     const entities: MessageEntity[] = [];
     if (r.body && r.body.length > 0) entities.push({ type: "pre", ...r.body });
     if (r.link) entities.push({ type: "url", ...r.link });
-    return { text: r.text, entities };
+    return { text: r.text, entities, full: 0 };
   }
 
   return {
@@ -270,12 +289,12 @@ export function createTelegramChannel(options: TelegramChannelOptions): Channel 
       return last;
     },
     async sendCard(to, card) {
-      const { text, entities } = cardText(card);
-      return send(to, text, keyboard(card), entities);
+      const { text, entities, full } = cardText(card);
+      return send(to, text, keyboard(card, full), entities);
     },
     async updateCard(ref, card) {
-      const { text, entities } = cardText(card);
-      const extra = { ...noPreview, reply_markup: keyboard(card), entities }; // no buttons → removes them
+      const { text, entities, full } = cardText(card);
+      const extra = { ...noPreview, reply_markup: keyboard(card, full), entities }; // no buttons → removes them
       const edit = () => bot.api.editMessageText(ref.chatId, Number(ref.messageId), text, extra);
       await call("editMessageText", edit, (e) => e.description.includes("message is not modified"));
     },

@@ -13,6 +13,7 @@
 import type { APIActionRowComponent, APIButtonComponent, APIEmbed } from "discord.js";
 import { ButtonStyle, ComponentType } from "discord.js";
 import type { Card } from "../../channel.js";
+import { compactItem, headCard, itemCard } from "../batch-layout.js";
 import { bodyText, buttonLabel, fitBody, fitText, notShown, oneLine, splitText } from "../text.js";
 
 /** Discord's limit for message content, in characters. */
@@ -87,7 +88,7 @@ const safeLink = (link: string | null | undefined): string | undefined =>
  * Field values are cut to 1024, then shorter until the whole embed fits Discord's 6000 characters;
  * every cut says how many characters it hides.
  */
-export function cardEmbed(card: Card): APIEmbed {
+export function cardEmbed(card: Card, total = EMBED_TOTAL): APIEmbed {
   const link = safeLink(card.link);
   let embed: APIEmbed = {};
   for (const max of [FIELD_LIMIT, 500, 250, 120, 60]) {
@@ -117,11 +118,11 @@ export function cardEmbed(card: Card): APIEmbed {
     embed = { title, ...(link ? { url: link } : {}), fields };
     const used = title.length + fields.reduce((n, f) => n + f.name.length + f.value.length, 0);
     if (!card.body || (card.body.text === "" && card.body.hidden === 0)) {
-      if (used <= EMBED_TOTAL) return embed;
+      if (used <= total) return embed;
       continue;
     }
-    const bodyRoom = Math.min(DESCRIPTION_LIMIT, EMBED_TOTAL - used) - BODY_HEAD.length - BODY_TAIL.length;
-    if (bodyRoom < 200) continue;
+    const bodyRoom = Math.min(DESCRIPTION_LIMIT, total - used) - BODY_HEAD.length - BODY_TAIL.length;
+    if (bodyRoom < Math.min(200, total / 4)) continue;
     const body = fitBody(card.body, bodyRoom, (t) => fence(t).length);
     return { ...embed, description: `${BODY_HEAD}${fence(body)}${BODY_TAIL}` };
   }
@@ -161,8 +162,55 @@ function styleOf(style: Card["buttons"][number]["style"]): ActionStyle {
   return ButtonStyle.Secondary;
 }
 
+const MAX_EMBEDS = 10;
+const embedSize = (e: APIEmbed): number =>
+  (e.title?.length ?? 0) +
+  (e.description?.length ?? 0) +
+  (e.fields ?? []).reduce((n, f) => n + f.name.length + f.value.length, 0);
+
+/**
+ * A batch card within Discord's limits (10 embeds, 6000 characters over all of them, 5 button rows):
+ * the head embed with "Approve all" in the first row; then one embed per item while they fit (the
+ * first four waiting ones get a row of their own buttons, the others say theirs did not fit), and
+ * the rest in one last embed, one compact line each, pointing to their full request.
+ */
+function batchMessage(card: Card): Record<string, unknown> {
+  const items = card.items ?? [];
+  const head = cardEmbed(headCard(card), 1200);
+  const compact = items.map((it) => escaped(compactItem(it, 260), 300));
+  const rows = cardComponents({ ...card, items: [] });
+  const room = EMBED_TOTAL - embedSize(head) - 100;
+  for (let k = Math.min(items.length, MAX_EMBEDS - 2); k >= 0; k--) {
+    const rest = compact.slice(k);
+    const restText = rest.join("\n");
+    const share = k > 0 ? Math.floor((room - restText.length) / k) : 0;
+    if (k > 0 && share < 400) continue;
+    const itemRows: APIActionRowComponent<APIButtonComponent>[] = [];
+    const embeds = items.slice(0, k).map((it) => {
+      const withRow = it.buttons.length > 0 && itemRows.length < MAX_ROWS - rows.length;
+      if (withRow) itemRows.push(...cardComponents({ ...itemCard(it, true), items: [] }).slice(0, 1));
+      const status =
+        it.buttons.length > 0 && !withRow
+          ? `${it.status} (its own buttons did not fit on this message: see its full request)`
+          : it.status;
+      return cardEmbed({ ...itemCard(it), status }, share);
+    });
+    if (rest.length > 0)
+      embeds.push({ title: "More requests on this card", description: fitText(restText, DESCRIPTION_LIMIT) });
+    if (embeds.reduce((n, e) => n + embedSize(e), embedSize(head)) > EMBED_TOTAL) continue;
+    return {
+      content: "",
+      embeds: [head, ...embeds],
+      components: [...rows, ...itemRows],
+      allowed_mentions: NO_MENTIONS,
+    };
+  }
+  throw new Error("a batch card does not fit in one Discord message");
+}
+
 /** The full message body for a card (create or edit). */
 export function cardMessage(card: Card): Record<string, unknown> {
+  if (card.items && card.items.length > 0) return batchMessage(card);
   return {
     content: "",
     embeds: [cardEmbed(card)],

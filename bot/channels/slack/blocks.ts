@@ -9,6 +9,7 @@
  * gateway vouches for. Buttons carry the bot's opaque data as `value`; each has its own action_id.
  */
 import type { Card } from "../../channel.js";
+import { compactItem, fullItems, headCard, renderBatchText } from "../batch-layout.js";
 import { buttonLabel, fitBody, fitText, oneLine, renderCardText } from "../text.js";
 import { escapeSlack, fitLine } from "./slack-text.js";
 
@@ -53,6 +54,7 @@ const plain = (text: string, max: number, hidden = 0): PlainText => ({
 
 /** Block Kit blocks and the plain fallback text for `card`; throws on button data over 64 bytes. */
 export function cardMessage(card: Card): { text: string; blocks: CardBlock[] } {
+  if (card.items && card.items.length > 0) return batchMessage(card);
   const blocks: CardBlock[] = [{ type: "header", text: plain(card.title, HEADER_LIMIT) }];
   const fields = card.lines.map((l) => plain(`${l.label}: ${l.value}`, FIELD_LIMIT, l.hidden));
   for (let i = 0; i < fields.length; i += FIELDS_PER_SECTION) {
@@ -99,6 +101,83 @@ export function cardMessage(card: Card): { text: string; blocks: CardBlock[] } {
   // Escaping can grow the text up to 5×; fall back to a shorter rendering rather than exceed the limit.
   const full = escapeSlack(renderCardText(card, FALLBACK_LIMIT));
   const text = full.length <= FALLBACK_LIMIT ? full : escapeSlack(renderCardText(card, FALLBACK_LIMIT / 5));
+  if (blocks.length > MAX_BLOCKS) throw new Error(`a Slack card has at most ${MAX_BLOCKS} blocks`);
+  return { text, blocks };
+}
+
+/**
+ * A batch card within Slack's 50 blocks: the head and its "Approve all" row, then each item as its
+ * own single-card blocks (with its buttons) while they fit, the rest one compact context block each
+ * that says its details and buttons did not fit and links its full request.
+ */
+function batchMessage(card: Card): { text: string; blocks: CardBlock[] } {
+  const items = card.items ?? [];
+  const head = cardMessage(headCard(card)).blocks;
+  const all: CardBlock[] = card.buttons.length
+    ? [{ type: "actions", block_id: "warden_card", elements: card.buttons.map((b, i) => button(b, i)) }]
+    : [];
+  let next = card.buttons.length;
+  const itemBlocks = items.map((it, n) => {
+    // Four blocks at most: title and facts, body, link, buttons (a single card takes eight).
+    const facts = it.lines.map((l) => plain(`${l.label}: ${l.value}`, FIELD_LIMIT, l.hidden));
+    if (it.agentSays !== null) {
+      const says = fitText(
+        oneLine(it.agentSays, Number.POSITIVE_INFINITY),
+        FIELD_LIMIT - 40,
+        it.agentSaysHidden ?? 0,
+        (t) => escapeSlack(t).length,
+      );
+      facts.push(plain(`Agent says (its own words): "${says}"`, FIELD_LIMIT));
+    }
+    const hasBody = it.body && (it.body.text !== "" || it.body.hidden > 0);
+    if (hasBody) facts.push(plain("Body (as sent, secrets masked): below", 100));
+    facts.push(plain(`Status: ${it.status}`, FIELD_LIMIT));
+    if (facts.length > FIELDS_PER_SECTION) {
+      const rest = facts.splice(FIELDS_PER_SECTION - 1);
+      facts.push(plain(rest.map((f) => f.text).join("; "), FIELD_LIMIT));
+    }
+    const blocks: CardBlock[] = [{ type: "section", text: plain(it.title, FIELD_LIMIT), fields: facts }];
+    if (hasBody && it.body) {
+      const text = fitBody(it.body, BODY_LIMIT) || " ";
+      blocks.push({
+        type: "rich_text",
+        elements: [{ type: "rich_text_preformatted", elements: [{ type: "text", text }] }],
+      });
+    }
+    if (it.link)
+      blocks.push({
+        type: "context",
+        elements: [
+          {
+            type: "mrkdwn",
+            text: `<${escapeSlack(it.link)}|See the full request> (all headers, the whole body)`,
+          },
+        ],
+      });
+    if (it.buttons.length > 0) {
+      const elements = it.buttons.map((b) => button(b, next++));
+      blocks.push({ type: "actions", block_id: `warden_card_${n + 1}`, elements });
+    }
+    return blocks;
+  });
+  const compact = (it: (typeof items)[number]): CardBlock => ({
+    type: "context",
+    elements: [
+      plain(
+        compactItem({ ...it, link: null }, FIELD_LIMIT).replace(/: see it in the web chat$/, ":"),
+        FIELD_LIMIT,
+      ),
+      ...(it.link
+        ? [{ type: "mrkdwn" as const, text: `<${escapeSlack(it.link)}|See the full request>` }]
+        : []),
+    ],
+  });
+  const room = MAX_BLOCKS - head.length - all.length;
+  const biggest = Math.max(...itemBlocks.map((b) => b.length));
+  const full = fullItems(items.length, room, biggest, 1);
+  const blocks = [...head, ...all];
+  items.forEach((it, i) => blocks.push(...(i < full ? (itemBlocks[i] ?? []) : [compact(it)])));
+  const text = escapeSlack(renderBatchText(card, FALLBACK_LIMIT / 5).text);
   if (blocks.length > MAX_BLOCKS) throw new Error(`a Slack card has at most ${MAX_BLOCKS} blocks`);
   return { text, blocks };
 }

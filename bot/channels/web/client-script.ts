@@ -61,6 +61,12 @@ export const CLIENT_SCRIPT = String.raw`
       });
       box.appendChild(bs);
     }
+    // A batch card: every item drawn in full, with its own buttons (tapped on this same message).
+    if (Array.isArray(c.items)) c.items.forEach(function (it) {
+      var sub = renderCard({ chatId: m.chatId, id: m.id, card: it });
+      sub.className = "card item";
+      box.appendChild(sub);
+    });
     return box;
   }
   function tap(m, data, bs) {

@@ -28,6 +28,7 @@ li.by-agent .bubble{background:#fff7e8;border-color:#ecd3a6;border-left:4px soli
 .from.agent-name{color:#8a5a12;font-weight:600}
 .card{border:2px solid #1d2230;border-radius:10px;background:#fff;padding:12px;max-width:520px}
 .card h3{margin:0 0 8px;font-size:16px}
+.card.item{margin-top:10px;border-width:1px;border-left-width:4px;max-width:none}
 .card dl{margin:0 0 8px;display:grid;grid-template-columns:max-content 1fr;gap:2px 10px}
 .card dt{color:#5b6275}.card dd{margin:0}
 .agent{border-left:4px solid #d99a3a;background:#fff7e8;padding:6px 10px;margin:8px 0;max-height:12em;overflow:auto}

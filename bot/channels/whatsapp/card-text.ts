@@ -12,8 +12,10 @@
  * line breaks inside its own ``` block (backtick runs split with a zero-width space, so it cannot be
  * closed early). Every cut says how many characters it hides; the card links to the full request.
  */
+import { parseBatchAction } from "../../batch-cards.js";
 import { parseCardAction } from "../../cards.js";
 import type { Card } from "../../channel.js";
+import { fullItems, itemCard } from "../batch-layout.js";
 import { bodyText, fitBody, notShown, oneLine } from "../text.js";
 
 export type Verb = "approve" | "deny" | "grant";
@@ -33,7 +35,8 @@ function plain(s: string, max = 200): string {
 export function offeredVerbs(card: Card): Verb[] {
   const verbs: Verb[] = [];
   for (const b of card.buttons) {
-    const action = parseCardAction(b.data)?.action;
+    // A batch card's "Approve all" / "Deny all": a gesture on it covers the items it shows.
+    const action = parseCardAction(b.data)?.action ?? parseBatchAction(b.data)?.action;
     if (action && !verbs.includes(action)) verbs.push(action);
   }
   return verbs;
@@ -60,6 +63,7 @@ const fence = (t: string): string => t.replace(/`/g, "`\u200b");
  * room left. Every cut says how many characters it hides.
  */
 export function renderWhatsAppCard(card: Card, limit: number): string {
+  if (card.items && card.items.length > 0) return renderBatch(card, limit);
   const tail = [`*${plain(card.status)}*`];
   if (card.link) tail.push(`See the full request: ${card.link}`);
   tail.push(prompt(card, offeredVerbs(card)));
@@ -85,6 +89,36 @@ export function renderWhatsAppCard(card: Card, limit: number): string {
     last = head;
   }
   return `🔐 ${mono(card.title, 300)}\n\n${notShown(Math.max(0, last.length))}${end}`;
+}
+
+/**
+ * A batch card: the head, each item as its own card text (no prompt: items have no gestures of
+ * their own here) within a share of the limit, compact once the room runs out, then the prompt,
+ * which decides every item listed.
+ */
+function renderBatch(card: Card, limit: number): string {
+  const items = card.items ?? [];
+  const lines = card.lines.map((l) => `${plain(l.label, 100)}: ${mono(l.value, 300, l.hidden)}`);
+  const head = `🔐 ${mono(card.title, 300)}\n${lines.join("\n")}`;
+  const verbs = offeredVerbs(card);
+  const ask =
+    verbs.length > 0 ? `${prompt(card, verbs).replace(/\.$/, "")}: it decides every request listed.` : "";
+  const end = `\n\n*${plain(card.status)}*${ask ? `\n${ask}` : ""}`;
+  const compact = items.map((it, i) => {
+    const gist = `${mono(`${it.title} — ${it.status}`, 300)}`;
+    if (it.lines.length === 0) return gist;
+    return `${gist}\nNot shown in full here: ${it.link ? `see its full request ${it.link}` : "see the web chat"} (${i + 1}).`;
+  });
+  const room = limit - head.length - end.length - items.length * 2;
+  const compactSize = Math.max(0, ...compact.map((c) => c.length));
+  const minShare = Math.min(900, Math.max(300, Math.floor(room / items.length)));
+  for (let k = fullItems(items.length, room, minShare, compactSize); k >= 0; k--) {
+    const share = k > 0 ? Math.floor((room - (items.length - k) * compactSize) / k) : 0;
+    const parts = items.map((it, i) => (i < k ? renderWhatsAppCard(itemCard(it), share) : compact[i]));
+    const text = `${head}\n\n${parts.join("\n\n")}${end}`;
+    if (text.length <= limit) return text;
+  }
+  return `${head}\n\n${items.length} requests did not fit in one WhatsApp message: see the web chat.${end}`;
 }
 
 /** A short line about a decided card, sent quoting it when the card itself can no longer be edited. */
