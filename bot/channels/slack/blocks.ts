@@ -176,7 +176,7 @@ function batchMessage(card: Card): { text: string; blocks: CardBlock[] } {
   const biggest = Math.max(...itemBlocks.map((b) => b.length));
   const full = fullItems(items.length, room, biggest, 1);
   const blocks = [...head, ...all];
-  items.forEach((it, i) => blocks.push(...(i < full ? (itemBlocks[i] ?? []) : [compact(it)])));
+  for (const [i, it] of items.entries()) blocks.push(...(i < full ? (itemBlocks[i] ?? []) : [compact(it)]));
   const text = escapeSlack(renderBatchText(card, FALLBACK_LIMIT / 5).text);
   if (blocks.length > MAX_BLOCKS) throw new Error(`a Slack card has at most ${MAX_BLOCKS} blocks`);
   return { text, blocks };
