@@ -30,6 +30,8 @@ export interface StartOptions extends ChatSettings {
   readonly agentEnv: Record<string, string>;
   readonly log: Log;
   readonly say: (line: string) => void;
+  /** Held requests of one agent and policy this close together share one card (bot/batches.ts). */
+  readonly batchWindowMs?: number;
 }
 
 const PROVIDERS: readonly Provider[] = ["demo", "openai", "claude"];
@@ -109,6 +111,7 @@ export async function runStart(o: StartOptions) {
     log: o.log,
     // Cards link to `<web>/approvals/<id>` (read per card: the port is final only after listen).
     webUrl: () => web.url,
+    batchWindowMs: o.batchWindowMs,
   });
   const gateway = await startGateway({
     home: o.home,
