@@ -42,6 +42,8 @@ Gateway limits (warden gateway): WARDEN_BODY_TIMEOUT_MS (30000: a stalled body g
   WARDEN_HEADERS_TIMEOUT_MS (20000), WARDEN_KEEPALIVE_TIMEOUT_MS (30000),
   WARDEN_MAX_AGENT_CONNECTIONS (256 per agent; beyond: 429). Policy limits: max_pending and
   max_held_bytes in _defaults.yaml, ports and per-secret headers/query in each policy file.
+Batch cards (warden start): WARDEN_BATCH_WINDOW_MS (5000; 0 = one card per request): held requests
+  of one agent and policy this close together share one card with "Approve all (N)" / "Deny all".
 Chat platforms for warden start (each optional):
   TELEGRAM_BOT_TOKEN [TELEGRAM_API_ROOT]
   SLACK_BOT_TOKEN + SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET [SLACK_HTTP=HOST:PORT] [SLACK_API_URL]

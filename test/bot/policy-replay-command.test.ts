@@ -93,6 +93,17 @@ describe("/policy test NAME --replay", () => {
     expect(last("2")).not.toContain("\u2028");
   });
 
+  it("drops terminal escapes (C0 and C1 controls) from audited text", async () => {
+    audited("/x/\u001b]0;pwned\u0007\u009b31m", 1000, { agent: "demo\u001b[2J" });
+    await say("2", `/policy test example --replay 24h\n${STRICTER}`);
+    const controls = [...last("2")].filter((c) => {
+      const code = c.charCodeAt(0);
+      return (code < 0x20 && c !== "\n") || (code >= 0x7f && code <= 0x9f);
+    });
+    expect(controls).toEqual([]);
+    expect(last("2")).toContain("/x/]0;pwned31m");
+  });
+
   it("is listed in /help", async () => {
     await say("4", "/help");
     expect(last("4")).toContain("/policy test NAME --replay 24h");
