@@ -6,6 +6,11 @@
  */
 import { join } from "node:path";
 import type { Channel, SentRef } from "../bot/channel.js";
+import {
+  type ChatSdkSettings,
+  chatSdkPlatforms,
+  createChatSdkChannels,
+} from "../bot/channels/chat-sdk/index.js";
 import { createDiscordChannel } from "../bot/channels/discord/index.js";
 import { createSlackChannel } from "../bot/channels/slack/index.js";
 import { createTelegramChannel } from "../bot/channels/telegram.js";
@@ -17,6 +22,7 @@ import {
   type ConnectWhatsAppOptions,
   type WhatsAppConnect,
 } from "../bot/channels/whatsapp/index.js";
+import { startWebhookListener, type WebhookListener } from "../bot/webhooks/index.js";
 import type { Log } from "../gateway/index.js";
 
 export interface ChatSettings {
@@ -41,12 +47,22 @@ export interface ChatSettings {
     /** Replaces baileys' makeWASocket under the real connection code (tests). */
     readonly makeSocket?: ConnectWhatsAppOptions["makeSocket"];
   };
+  /**
+   * Webhook platforms through Vercel's Chat SDK (GitHub, Linear, …): one listener for all of them
+   * at `webhooks` (`WARDEN_WEBHOOKS`), told to the platforms as `publicUrl` (`WARDEN_PUBLIC_URL`).
+   */
+  readonly chatSdk?: ChatSdkSettings & {
+    readonly webhooks: { readonly host: string; readonly port: number };
+    readonly publicUrl?: string;
+  };
 }
 
 export interface ChatChannels {
   readonly channels: Channel[];
   /** The WhatsApp pairing QR as SVG while one waits to be scanned. */
   pairingSvg(): string | undefined;
+  /** Closes what the channels share (the webhook listener); the channels stop with the bot. */
+  close(): Promise<void>;
 }
 
 /** Builds the configured platform channels (not started). */
@@ -116,5 +132,14 @@ export async function chatChannels(
     }
     channels.push(createWhatsAppChannel({ connect, log: o.log, isCard: o.isCard }));
   }
-  return { channels, pairingSvg: () => svg };
+  let webhooks: WebhookListener | undefined;
+  const sdk = s.chatSdk;
+  const platforms = sdk ? chatSdkPlatforms(sdk) : [];
+  if (sdk && platforms.length > 0) {
+    webhooks = await startWebhookListener({ host: sdk.webhooks.host, port: sdk.webhooks.port, log: o.log });
+    const base = (sdk.publicUrl ?? webhooks.url).replace(/\/+$/, "");
+    for (const p of platforms) o.say(`${p.platform}: webhooks at ${base}/webhooks/${p.platform}`);
+    channels.push(...createChatSdkChannels({ platforms, listener: webhooks, log: o.log }));
+  }
+  return { channels, pairingSvg: () => svg, close: async () => webhooks?.close() };
 }

@@ -194,6 +194,7 @@ export async function runStart(o: StartOptions) {
     claimUrl: bot.claimUrl(web.url),
     async close(): Promise<void> {
       await bot.stop();
+      await chat.close();
       await manager?.stopAll();
       await gateway.close();
       await demo.close();

@@ -48,7 +48,12 @@ Chat platforms for warden start (each optional):
   TELEGRAM_BOT_TOKEN [TELEGRAM_API_ROOT]
   SLACK_BOT_TOKEN + SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET [SLACK_HTTP=HOST:PORT] [SLACK_API_URL]
   DISCORD_BOT_TOKEN [DISCORD_API_URL]
-  WHATSAPP=1   (pair by the QR printed here or at <web>/pair/whatsapp)`;
+  WHATSAPP=1   (pair by the QR printed here or at <web>/pair/whatsapp)
+Webhook platforms (Vercel Chat SDK; one listener WARDEN_WEBHOOKS=HOST:PORT, default 127.0.0.1:7430,
+  paths /webhooks/<platform>; WARDEN_PUBLIC_URL is what the platforms are told to call):
+  GITHUB_WEBHOOK_SECRET + GITHUB_TOKEN, or GITHUB_APP_ID + GITHUB_PRIVATE_KEY [GITHUB_INSTALLATION_ID]
+    [GITHUB_API_URL] [GITHUB_BOT_USERNAME]; approve with a comment "/approve <code>" from the card
+  LINEAR_API_KEY + LINEAR_WEBHOOK_SECRET [LINEAR_API_URL]; approve like GitHub`;
 
 const env = process.env;
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -198,6 +203,30 @@ function chatSettings(): ChatSettings {
       ? { token: env.DISCORD_BOT_TOKEN, apiUrl: env.DISCORD_API_URL }
       : undefined,
     whatsapp: env.WHATSAPP === "1" || env.WHATSAPP === "true" ? {} : undefined,
+    chatSdk: {
+      webhooks: hostPort(env.WARDEN_WEBHOOKS ?? "127.0.0.1:7430", "WARDEN_WEBHOOKS"),
+      publicUrl: env.WARDEN_PUBLIC_URL,
+      github:
+        env.GITHUB_WEBHOOK_SECRET && (env.GITHUB_TOKEN || env.GITHUB_APP_ID)
+          ? {
+              webhookSecret: env.GITHUB_WEBHOOK_SECRET,
+              token: env.GITHUB_TOKEN,
+              appId: env.GITHUB_APP_ID,
+              privateKey: env.GITHUB_PRIVATE_KEY,
+              installationId: env.GITHUB_INSTALLATION_ID ? Number(env.GITHUB_INSTALLATION_ID) : undefined,
+              apiUrl: env.GITHUB_API_URL,
+              userName: env.GITHUB_BOT_USERNAME,
+            }
+          : undefined,
+      linear:
+        env.LINEAR_API_KEY && env.LINEAR_WEBHOOK_SECRET
+          ? {
+              apiKey: env.LINEAR_API_KEY,
+              webhookSecret: env.LINEAR_WEBHOOK_SECRET,
+              apiUrl: env.LINEAR_API_URL,
+            }
+          : undefined,
+    },
   };
 }
 
