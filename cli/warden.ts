@@ -7,6 +7,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { parseBatchWindow } from "../bot/batches.js";
 import { createLog, startGateway } from "../gateway/index.js";
 import { agentCommand, imageCommand } from "./agent-commands.js";
 import { policyCommand } from "./policy-commands.js";
@@ -146,6 +147,12 @@ async function start(argv: string[]): Promise<void> {
     },
   });
   const say = (line: string): void => void process.stderr.write(`warden: ${line}\n`);
+  let batchWindowMs: number;
+  try {
+    batchWindowMs = parseBatchWindow(env.WARDEN_BATCH_WINDOW_MS);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const agentEnv: Record<string, string> = {};
   for (const k of ["OPENAI_BASE_URL", "OPENAI_MODEL", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL"]) {
     const v = env[k];
@@ -162,6 +169,7 @@ async function start(argv: string[]): Promise<void> {
     agentEnv,
     log: stderrLog,
     say,
+    batchWindowMs,
   });
   const gw = running.gateway;
   const listening = {
