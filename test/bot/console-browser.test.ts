@@ -25,6 +25,7 @@ const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
 const SECRET_VALUE = "sk_live_console_value_91d2";
 const HOSTILE_REASON = '<img src=x onerror="window.pwned=1">paying';
+const HOSTILE_PATH = "/x<img/src=x/onerror=window.pwned=3>";
 
 function policyYaml(port: number, sendAction: string): string {
   return [
@@ -119,6 +120,8 @@ describe.skipIf(noBrowser)(`operator console${noBrowser ? ` (skipped: ${noBrowse
         req.end(method === "POST" ? '{"to":"bob"}' : undefined);
       });
     expect(await viaProxy("GET", "/inbox")).toBe(200);
+    // The agent chooses its paths: one that is markup (refused as a bad path), shown as text in the audit.
+    expect(await viaProxy("GET", HOSTILE_PATH)).toBe(403);
 
     browser = await launchChromium();
     const owner = await browser.newPage({ viewport: DESKTOP });
@@ -162,6 +165,10 @@ describe.skipIf(noBrowser)(`operator console${noBrowser ? ` (skipped: ${noBrowse
     // The audit row and the live chain state; search narrows by decision.
     await owner.locator(".tabs button", { hasText: "Audit" }).click();
     await expect.poll(() => owner.locator("#chain").textContent()).toMatch(/^Chain verified: \d+ entries$/);
+    await expect
+      .poll(() => owner.locator("#audit-rows td.mono").allTextContents())
+      .toContain(`GET 127.0.0.1${HOSTILE_PATH}`);
+    expect(await owner.locator("#audit-rows img").count()).toBe(0);
     await owner.locator("#q-decision").selectOption("approve");
     await owner.locator("#audit-search button").click();
     await expect
