@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchAgents } from "./agents.js";
 import { benchApprovals } from "./approval.js";
+import { benchCardCounts } from "./card-count.js";
 import { benchFlood } from "./flood.js";
 import { type ClientSpec, createClient, percentile, runMax, runRate } from "./load.js";
 import {
@@ -198,6 +199,8 @@ async function main(): Promise<void> {
   for (const n of notes) console.log(n);
   console.log("");
   for (const line of await benchApprovals()) console.log(line);
+  console.log("");
+  for (const line of await benchCardCounts()) console.log(line);
   if (process.env.BENCH_FLOOD !== "0") {
     console.log("");
     for (const line of await benchFlood(REPO_ROOT)) console.log(line);

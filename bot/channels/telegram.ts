@@ -41,6 +41,7 @@ export const DEFAULT_COMMANDS: readonly { command: string; description: string }
   { command: "link", description: "Link your identities across platforms" },
   { command: "invite", description: "Invite someone with a role" },
   { command: "setup", description: "Guided setups, e.g. /setup family" },
+  { command: "quiet", description: "Your quiet hours: approval cards wait" },
   { command: "help", description: "What I can do" },
   { command: "start", description: "Say hello" },
 ];

@@ -70,6 +70,7 @@ describe("telegram channel", () => {
       "link",
       "invite",
       "setup",
+      "quiet",
       "help",
       "start",
     ]);

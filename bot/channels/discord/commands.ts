@@ -28,6 +28,7 @@ export const DEFAULT_COMMANDS: readonly DiscordCommandSpec[] = [
   { name: "audit", description: "Recent audit log" },
   { name: "role", description: "Show or change roles" },
   { name: "link", description: "Link your identities across platforms" },
+  { name: "quiet", description: "Your quiet hours: approval cards wait" },
   { name: "help", description: "What I can do" },
   { name: "start", description: "Say hello" },
 ];
