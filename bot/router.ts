@@ -70,7 +70,9 @@ const helpCommand: Command = {
   usage: "/help",
   open: true,
   async run(ctx) {
-    return ctx.reply(`Commands:\n${[...COMMANDS.map((c) => c.usage), "/help"].join("\n")}`);
+    const cards =
+      "Approval cards: several held requests of one agent close together share one card, each with its own buttons, plus Approve all (N) / Deny all for exactly the N listed.";
+    return ctx.reply(`Commands:\n${[...COMMANDS.map((c) => c.usage), "/help"].join("\n")}\n\n${cards}`);
   },
 };
 
