@@ -104,10 +104,16 @@ async function boundedText(res: Response, max: number): Promise<string> {
   return Buffer.concat(chunks).subarray(0, max).toString("utf8");
 }
 
-/** Platform-supplied words, shown only if short, printable and without any of `secrets`. */
+/**
+ * Platform-supplied words, shown only if short, printable and sharing no 8 characters in a row
+ * with any of `secrets` (a server may echo part of a token, e.g. Telegram's after the colon).
+ */
 function plain(s: string, secrets: readonly string[]): string {
   if (!/^[\w .:@'()-]{1,80}$/.test(s)) return "(not shown)";
-  return secrets.some((t) => t.length >= 4 && s.includes(t)) ? "(not shown)" : s;
+  const W = 8;
+  for (const t of secrets)
+    for (let i = 0; i + W <= t.length; i++) if (s.includes(t.slice(i, i + W))) return "(not shown)";
+  return s;
 }
 
 function worded(

@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
+import { createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -154,6 +154,43 @@ describe("warden doctor", SLOW, () => {
     expect(r.code).toBe(1);
   });
 
+  it("a socket file left by a dead engine (nobody listening): ECONNREFUSED, exit 1", async () => {
+    const dead = join(root, "killed.sock");
+    // A process that listens and dies by SIGKILL leaves its socket file behind, like a crashed dockerd.
+    spawnSync(process.execPath, [
+      "-e",
+      `require("node:net").createServer().listen(${JSON.stringify(dead)}, () => process.kill(process.pid, "SIGKILL"))`,
+    ]);
+    const r = await doctor({ DOCKER_HOST: `unix://${dead}` });
+    expect(r.fails, r.out).toEqual(["docker"]);
+    expect(r.out).toContain(`FAIL  docker: no Docker engine answers at ${dead} (ECONNREFUSED)`);
+    expect(r.code).toBe(1);
+  });
+
+  it("an engine that accepts and never answers: doctor gives up (bounded), exit 1", async () => {
+    const path = join(root, "silent.sock");
+    const held = new Set<Socket>();
+    const silent: TcpServer = createTcpServer((socket) => void held.add(socket));
+    await new Promise<void>((resolve) => silent.listen(path, resolve));
+    closers.push(() => {
+      for (const socket of held) socket.destroy();
+      return new Promise((resolve) => silent.close(() => resolve()));
+    });
+    const r = await doctor({ DOCKER_HOST: `unix://${path}` });
+    expect(r.fails, r.out).toEqual(["docker"]);
+    expect(r.out).toContain(`FAIL  docker: no Docker engine answers at ${path}`);
+    expect(r.code).toBe(1);
+  });
+
+  it("a directory named like a policy file: named, exit 1 (no crash)", async () => {
+    await mkdir(join(home, "policies", "dir.yaml"));
+    const r = await doctor();
+    expect(r.fails.sort(), r.out).toEqual(expected("policies"));
+    expect(r.out).toContain(`cannot read ${join(home, "policies", "dir.yaml")} (not a regular file)`);
+    expect(r.out).not.toMatch(/at .*\.js:\d+/);
+    expect(r.code).toBe(1);
+  });
+
   it("a policy with an unknown key: the file and line are named, exit 1", async () => {
     await writeFile(join(home, "policies", "bad.yaml"), "hosts: [a.test]\ndefault: allow\nbogus_key: 1\n");
     const r = await doctor();
@@ -293,6 +330,12 @@ describe("warden doctor against hostile or absent platform servers", SLOW, () =>
     hostile = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
       const echo = `${req.url} ${req.headers.authorization ?? ""}`;
+      if (req.url?.includes("/partial")) {
+        // Only the secret half of the token, which alone looks like harmless words.
+        res.writeHead(401, { "content-type": "application/json" });
+        res.end(JSON.stringify({ ok: false, description: WRONG_TG.split(":")[1] }));
+        return;
+      }
       if (req.url?.includes("/huge")) {
         res.writeHead(200, { "content-type": "application/json" });
         res.end(`{"ok":false,"description":"${"x".repeat(8 * 1024 * 1024)}"}`);
@@ -303,7 +346,10 @@ describe("warden doctor against hostile or absent platform servers", SLOW, () =>
     });
     await new Promise<void>((resolve) => hostile.listen(0, "127.0.0.1", resolve));
     hostileUrl = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
-    closers.push(() => new Promise((resolve) => hostile.close(() => resolve())));
+    closers.push(() => {
+      hostile.closeAllConnections();
+      return new Promise((resolve) => hostile.close(() => resolve()));
+    });
   });
 
   it("a server echoing the token in its error text: the text is not shown, the token never printed", async () => {
@@ -321,6 +367,13 @@ describe("warden doctor against hostile or absent platform servers", SLOW, () =>
     expectNoToken(r.out);
     expect(r.out).not.toContain("signing-secret-not-to-print");
     expect(seen.some((s) => s.startsWith("POST /bot"))).toBe(true);
+  });
+
+  it("a server echoing only the secret half of the token: not shown", async () => {
+    const r = await doctor({ TELEGRAM_BOT_TOKEN: WRONG_TG, TELEGRAM_API_ROOT: `${hostileUrl}/partial` });
+    expect(r.out).toContain("FAIL  telegram: the token in TELEGRAM_BOT_TOKEN was refused: (not shown)");
+    expect(r.out).not.toContain(WRONG_TG.split(":")[1]);
+    expectNoToken(r.out);
   });
 
   it("an 8 MB answer is read only in part and still judged a refusal", async () => {
