@@ -126,3 +126,24 @@ export function watchBody(req: IncomingMessage, ms: number, onStall: () => void)
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/**
+ * A signal for "the agent hung up", built only when asked for (only a request held for a human
+ * waits on one): an AbortController per request is a measurable share of the proxy's CPU. Call
+ * `hungUp()` when the agent goes; a signal asked for afterwards is already aborted.
+ */
+export function lazyHangup(): { hungUp(): void; signal(): AbortSignal } {
+  let controller: AbortController | undefined;
+  let gone = false;
+  return {
+    hungUp() {
+      gone = true;
+      controller?.abort();
+    },
+    signal() {
+      controller ??= new AbortController();
+      if (gone) controller.abort();
+      return controller.signal;
+    },
+  };
+}

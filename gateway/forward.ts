@@ -12,7 +12,7 @@ import { createSecureContext, rootCertificates, type SecureContext } from "node:
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { GatewayError } from "./errors.js";
 import type { BodyFraming } from "./framing.js";
-import { endToEnd, getHeader, type HeaderPairs, pairsOf, setHeader } from "./headers.js";
+import { endToEnd, getHeader, type HeaderPairs, pairsOf } from "./headers.js";
 import { createScrubber, scrub, scrubBytes } from "./inject.js";
 import type { Cleared } from "./pipeline.js";
 import type { Target } from "./target.js";
@@ -88,10 +88,12 @@ function responseHeaders(
   rewriting: boolean,
   bodyless = false,
 ): HeaderPairs {
+  let pairs = endToEnd(pairsOf(upRes.rawHeaders));
   // A header whose name carries a secret is dropped: a scrubbed name may not be a valid token.
-  let pairs = endToEnd(pairsOf(upRes.rawHeaders))
-    .filter(([n]) => scrub(n, c.bindings) === n)
-    .map(([n, v]): [string, string] => [n, scrub(v, c.bindings)]);
+  if (c.bindings.length > 0)
+    pairs = pairs
+      .filter(([n]) => scrub(n, c.bindings) === n)
+      .map(([n, v]): [string, string] => [n, scrub(v, c.bindings)]);
   if (rewriting) {
     const encoded = upRes.headers["content-encoding"] !== undefined;
     const drop = bodyless && !encoded ? /^content-encoding$/i : /^(content-length|content-encoding)$/i;
@@ -111,11 +113,10 @@ function isBodyless(method: string, status: number): boolean {
  * Never what the agent's Transfer-Encoding said: that header is hop-by-hop and was dropped.
  */
 function framedHeaders(c: Cleared, framing: BodyFraming): HeaderPairs {
-  let headers = setHeader(c.headers, "transfer-encoding", undefined);
-  if (c.body) return setHeader(headers, "content-length", String(c.body.length));
-  headers = setHeader(headers, "content-length", undefined);
-  if (framing.kind === "length") return setHeader(headers, "content-length", String(framing.length));
-  if (framing.kind === "chunked") return setHeader(headers, "transfer-encoding", "chunked");
+  const headers = c.headers.filter(([n]) => !/^(transfer-encoding|content-length)$/i.test(n));
+  if (c.body) headers.push(["content-length", String(c.body.length)]);
+  else if (framing.kind === "length") headers.push(["content-length", String(framing.length)]);
+  else if (framing.kind === "chunked") headers.push(["transfer-encoding", "chunked"]);
   return headers;
 }
 
@@ -200,11 +201,8 @@ export function forward(
         responseHeaders(upRes, c, rewriting, bodyless).flat(),
       );
       resolve(upRes.statusCode ?? 502);
-      const stages: NodeJS.ReadWriteStream[] = [];
-      if (rewriting) {
-        stages.push(...decoders(upRes.headers["content-encoding"]));
-        stages.push(createScrubber(c.bindings));
-      }
+      if (!rewriting) return relay(upRes, res);
+      const stages = [...decoders(upRes.headers["content-encoding"]), createScrubber(c.bindings)];
       // biome-ignore lint/suspicious/noExplicitAny: stream.pipeline's variadic overloads
       (pipeline as any)(upRes, ...stages, res, () => undefined);
     });
@@ -212,6 +210,23 @@ export function forward(
     else if (framing.kind === "none") upReq.end();
     else req.pipe(upReq);
   });
+}
+
+/**
+ * Streams an answer body that needs no rewriting to the agent: `pipe`, plus what pipe leaves open.
+ * An answer that breaks off (error, or closed before its end) destroys the agent's response, so a
+ * cut body is never ended as if it were whole; the agent leaving ends the upstream exchange (see
+ * `agentGone`). Cheaper per request than stream.pipeline, which builds an AbortController, aborts
+ * it (a DOMException) and watches both ends with end-of-stream listeners.
+ */
+function relay(upRes: IncomingMessage, res: ServerResponse): void {
+  upRes.on("error", () => res.destroy());
+  upRes.once("close", () => {
+    if (!upRes.readableEnded) res.destroy();
+  });
+  // A write after the response was ended or cut emits 'error' on it; nothing more is sent then.
+  res.on("error", () => upRes.destroy());
+  upRes.pipe(res);
 }
 
 /** Forwards a WebSocket (or other) upgrade; frames then flow both ways untouched. */

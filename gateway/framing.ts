@@ -29,22 +29,30 @@ const PROTECTED = new Set([
   "content-type",
 ]);
 
+/** The headers whose values the checks below read. */
+const FRAMING_HEADERS = new Set(["connection", "host", "content-length", "transfer-encoding"]);
+
 const DIGITS = /^[0-9]{1,15}$/;
 /** Real clients send a few dozen headers; more is an attempt to hide one or to burn memory. */
 export const MAX_HEADERS = 100;
 
 /** Checks the framing of one request head; `version` is e.g. "1.1". */
 export function checkFraming(method: string, version: string, raw: HeaderPairs): FramingVerdict {
-  const values = (name: string): string[] => raw.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
   const refuse = (reason: string): FramingVerdict => ({ ok: false, reason });
   if (method === "PRI") return refuse("HTTP/2 preface is not accepted");
   if (raw.length > MAX_HEADERS) return refuse(`more than ${MAX_HEADERS} headers`);
 
+  // One pass over the head (this runs on every request): each header is checked, and the values
+  // of the headers that decide framing are collected for the checks below.
+  const framingValues = new Map<string, string[]>();
   for (const [n, v] of raw) {
     // llhttp already refuses most of these; checked again so no other parser can disagree.
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(n)) return refuse("malformed header name");
     if (/[\0\r\n]/.test(v)) return refuse(`header ${n.toLowerCase()} holds a control character`);
+    const l = n.toLowerCase();
+    if (FRAMING_HEADERS.has(l)) framingValues.set(l, [...(framingValues.get(l) ?? []), v]);
   }
+  const values = (name: string): readonly string[] => framingValues.get(name) ?? [];
 
   for (const v of values("connection")) {
     for (const token of v.split(",")) {

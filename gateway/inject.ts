@@ -31,6 +31,8 @@ export function findPlaceholders(
   placeholders: ReadonlyMap<string, string>,
 ): Set<string> {
   const found = new Set<string>();
+  // An agent without placeholders (no secret made for it yet) has nothing to find.
+  if (placeholders.size === 0) return found;
   for (const raw of texts) {
     for (const text of [raw, ...decodedBasic(raw)]) {
       for (const m of text.matchAll(PLACEHOLDER_PATTERN)) {

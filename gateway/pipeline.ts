@@ -57,7 +57,8 @@ const TEXTUAL = /^(text\/|application\/(json|xml|x-www-form-urlencoded|[a-z0-9.+
 export async function clear(
   ctx: PipelineContext,
   req: { agent: string; method: string; target: Target; pathAndQuery: string; message: IncomingMessage },
-  signal: AbortSignal,
+  /** The agent's hang-up, asked for only when a request is held (built lazily by the caller). */
+  hangup: () => AbortSignal,
 ): Promise<Cleared> {
   const { agent, method, target } = req;
   const set = ctx.policies.set;
@@ -177,7 +178,7 @@ export async function clear(
         overrides: overrides.overrides,
       },
       body,
-      signal,
+      hangup(),
     );
     body = undefined;
     const approved = await waiting;

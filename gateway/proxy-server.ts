@@ -20,6 +20,7 @@ import {
   createConnectionCounter,
   DEFAULT_PROXY_LIMITS,
   firstChunk,
+  lazyHangup,
   limitedServer,
   type ProxyLimits,
   serverOptions,
@@ -82,25 +83,25 @@ export function createProxy(deps: ProxyDeps) {
     if (target.host === INTERNAL_HOST && deps.internal) return deps.internal(agent, req, res);
     inflight++;
     let stalled = false;
-    const stopWatch = watchBody(req, limits.bodyTimeoutMs, () => {
-      stalled = true;
-      refuse(res, new GatewayError("request_timeout", "request body stalled"), base, true);
-      // The 408 is on its way; the connection goes even if the agent never reads it.
-      setTimeout(() => req.socket.destroy(), 1000).unref();
-    });
-    const aborted = new AbortController();
+    // A request framed without a body has nothing to stall on (no per-request timer then).
+    const stopWatch =
+      framing.body.kind === "none"
+        ? () => undefined
+        : watchBody(req, limits.bodyTimeoutMs, () => {
+            stalled = true;
+            refuse(res, new GatewayError("request_timeout", "request body stalled"), base, true);
+            // The 408 is on its way; the connection goes even if the agent never reads it.
+            setTimeout(() => req.socket.destroy(), 1000).unref();
+          });
+    const hangup = lazyHangup();
     // Only a hang-up before the response is an abort (it drops a held request's waiter); aborting
     // after every normal response would cost a DOMException per request.
     res.once("close", () => {
-      if (!res.writableFinished) aborted.abort();
+      if (!res.writableFinished) hangup.hungUp();
     });
     try {
       if (closing) throw new GatewayError("gateway_shutting_down", "gateway is shutting down");
-      const cleared = await clear(
-        deps,
-        { agent, method, target, pathAndQuery, message: req },
-        aborted.signal,
-      );
+      const cleared = await clear(deps, { agent, method, target, pathAndQuery, message: req }, hangup.signal);
       if (stalled) return;
       deps.audit({ type: "request", ...cleared.audit });
       const status = await forward(deps.upstreams, agent, target, cleared, req, res, framing.body);
@@ -177,8 +178,8 @@ export function createProxy(deps: ProxyDeps) {
       path: pathAndQuery.split("?")[0],
     };
     socket.on("error", () => socket.destroy());
-    const aborted = new AbortController();
-    socket.on("close", () => aborted.abort());
+    const hangup = lazyHangup();
+    socket.on("close", () => hangup.hungUp());
     try {
       if (closing) throw new GatewayError("gateway_shutting_down", "gateway is shutting down");
       const method = req.method ?? "GET";
@@ -187,11 +188,7 @@ export function createProxy(deps: ProxyDeps) {
       const framing = checkFraming(method, req.httpVersion, raw);
       const why = framing.ok ? checkUpgrade(method, req.httpVersion, raw) : framing.reason;
       if (why) throw badRequest(why);
-      const cleared = await clear(
-        deps,
-        { agent, method, target, pathAndQuery, message: req },
-        aborted.signal,
-      );
+      const cleared = await clear(deps, { agent, method, target, pathAndQuery, message: req }, hangup.signal);
       const headers = setHeader(
         setHeader(cleared.headers, "connection", "Upgrade"),
         "upgrade",

@@ -44,8 +44,12 @@ export function placeSecrets(input: PlacementInput): PlacementResult {
   const { secrets, find } = input;
   const placements: SecretPlacement[] = [];
   let misplaced: { name: string; where: string } | undefined;
-  const visit = (text: string, where: string, allowed: (use: SecretUse) => boolean): void => {
-    for (const name of find(text)) {
+  // `label` is built only when the text holds a placeholder: most requests have none anywhere.
+  const visit = (text: string, label: () => string, allowed: (use: SecretUse) => boolean): void => {
+    const names = find(text);
+    if (names.size === 0) return;
+    const where = label();
+    for (const name of names) {
       const use = secrets[name];
       if (use === undefined) continue;
       if (!allowed(use)) misplaced ??= { name, where };
@@ -54,29 +58,39 @@ export function placeSecrets(input: PlacementInput): PlacementResult {
   };
   const declared = (use: SecretUse): boolean => use.headers !== undefined || use.query !== undefined;
 
-  visit(input.path, "request path", (use) => !declared(use));
+  visit(
+    input.path,
+    () => "request path",
+    (use) => !declared(use),
+  );
   for (const part of input.query.split(/[&;]/)) {
     const eq = part.indexOf("=");
     const rawKey = eq < 0 ? part : part.slice(0, eq);
     const key = decode(rawKey);
     const value = eq < 0 ? "" : part.slice(eq + 1);
-    const shown = printable(key);
-    visit(`${rawKey}\n${key}`, "query parameter name", (use) => !declared(use));
-    visit(`${value}\n${decode(value)}`, `query parameter ${shown}`, (use) =>
-      declared(use) ? (use.query?.includes(key) ?? false) : true,
+    visit(
+      `${rawKey}\n${key}`,
+      () => "query parameter name",
+      (use) => !declared(use),
+    );
+    visit(
+      `${value}\n${decode(value)}`,
+      () => `query parameter ${printable(key)}`,
+      (use) => (declared(use) ? (use.query?.includes(key) ?? false) : true),
     );
   }
   for (const [name, value] of input.headers) {
     const lower = name.toLowerCase();
-    visit(value, `${headerLabel(lower)} header`, (use) =>
-      declared(use) ? (use.headers?.includes(lower) ?? false) : true,
+    visit(
+      value,
+      () => `${headerLabel(lower)} header`,
+      (use) => (declared(use) ? (use.headers?.includes(lower) ?? false) : true),
     );
   }
-  const inBody = Object.fromEntries(Object.entries(secrets).filter(([, use]) => use.body));
   // Searching a large body is skipped unless some secret may travel there.
-  if (input.body !== undefined && Object.keys(inBody).length > 0) {
+  if (input.body !== undefined && Object.values(secrets).some((use) => use.body)) {
     for (const name of find(input.body))
-      if (inBody[name] && !placements.some((p) => p.name === name && p.where === "body"))
+      if (secrets[name]?.body && !placements.some((p) => p.name === name && p.where === "body"))
         placements.push({ name, where: "body" });
   }
   if (misplaced !== undefined) {
