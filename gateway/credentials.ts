@@ -19,6 +19,11 @@ const sha256 = (s: string): Buffer => createHash("sha256").update(s).digest();
 /** Creates the credential registry over a store and vault. */
 export function createCredentials(store: Store, vault: Vault, now: () => number = Date.now) {
   const placeholderCache = new Map<string, Map<string, string>>();
+  // Opened values per secret version. The version is the sealed blob itself: every seal draws a
+  // fresh IV, so a value set again (here or by `warden secret set` in another process) is a new
+  // blob. Each call still reads the blob, so a change or removal takes effect at once; only the
+  // AES-GCM open is skipped. A `Secret` never prints its value, so holding it adds no log path.
+  const opened = new Map<string, { readonly sealed: Buffer; readonly secret: Secret }>();
 
   /** placeholder → secret name for one agent (cached; placeholders never change). */
   function placeholdersOf(agent: string): ReadonlyMap<string, string> {
@@ -66,22 +71,33 @@ export function createCredentials(store: Store, vault: Vault, now: () => number 
     placeholdersOf,
 
     setSecret(name: string, value: string): void {
+      opened.delete(name);
       store.putSecret(name, vault.seal(value));
     },
 
     deleteSecret(name: string): boolean {
+      opened.delete(name);
       return store.deleteSecret(name);
     },
 
     listSecrets: (): string[] => store.listSecrets(),
 
     /**
-     * The real value, or undefined when no value was set. Opened per call rather than cached, so a
-     * value changed by `warden secret set` in another process takes effect at once (it costs µs).
+     * The real value, or undefined when no value was set. The sealed blob is read on every call, so
+     * a value changed by `warden secret set` in another process takes effect at once; it is opened
+     * (decrypted) only when it differs from the blob opened last time.
      */
     secret(name: string): Secret | undefined {
       const sealed = store.getSecret(name);
-      return sealed && vault.open(sealed);
+      if (!sealed) {
+        opened.delete(name);
+        return undefined;
+      }
+      const known = opened.get(name);
+      if (known?.sealed.equals(sealed)) return known.secret;
+      const secret = vault.open(sealed);
+      opened.set(name, { sealed, secret });
+      return secret;
     },
   };
 }
