@@ -210,7 +210,10 @@ describe.skipIf(noBrowser)(`operator console${noBrowser ? ` (skipped: ${noBrowse
     expect(await owner.locator("#secret-value").inputValue()).toBe("");
     expect(await owner.content()).not.toContain(SECRET_VALUE);
     await shoot(owner, "secrets");
-    await owner.locator("#secrets .secret", { hasText: "CONSOLE_TOKEN" }).locator("button").click();
+    const del = owner.locator("#secrets .secret", { hasText: "CONSOLE_TOKEN" }).locator("button");
+    await del.click();
+    expect(warden.gateway.credentials.listSecrets()).toContain("CONSOLE_TOKEN");
+    await del.click();
     await expect.poll(() => owner.locator("#msg").textContent()).toBe("Deleted CONSOLE_TOKEN.");
 
     // Agents with their state.

@@ -238,7 +238,9 @@ export const CONSOLE_SCRIPT = String.raw`
       r.data.names.forEach(function (name) {
         var item = el("div", "row secret");
         item.appendChild(el("span", "mono", name));
-        item.appendChild(button("Delete", "danger", function () {
+        // Two taps, no dialog: the first only asks.
+        item.appendChild(button("Delete", "danger", function (e) {
+          if (e.target.textContent !== "Really delete?") { e.target.textContent = "Really delete?"; return; }
           post("/console/api/secrets/delete", { name: name }).then(function (x) { say(x.status === 200 ? "Deleted " + name + "." : "Not deleted."); loadSecrets(); });
         }));
         box.appendChild(item);
