@@ -107,6 +107,7 @@ describe("discord channel", () => {
       "audit",
       "role",
       "link",
+      "quiet",
       "help",
       "start",
     ]);
