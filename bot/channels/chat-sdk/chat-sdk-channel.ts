@@ -133,6 +133,11 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
   return o.platforms.map((p): Channel => {
     const platform = p.platform;
     const markdown = platform === "github" || platform === "linear";
+    /** GitHub and Linear have no private chats: refuse, so the bot knows the card did not arrive. */
+    const reachable = (to: Address): void => {
+      if (markdown && to.chatId.startsWith(`${platform}:dm:`))
+        throw new Error(`${platform} has no private chats`);
+    };
     return {
       platform,
       async start(handler) {
@@ -144,6 +149,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
         await Promise.allSettled([...pending]);
       },
       async sendText(to, text) {
+        reachable(to);
         let last: SentRef | undefined;
         for (const part of splitText(text, p.maxText)) {
           const sent = await p.adapter.postMessage(to.chatId, { raw: part });
@@ -154,6 +160,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
       },
       async sendCard(to, card) {
         if (!markdown) throw new Error(`${platform}: native cards are not built yet`);
+        reachable(to);
         const drawn = [
           codes.get(platform)!.fresh(),
           ...(card.items ?? []).map(() => codes.get(platform)!.fresh()),
