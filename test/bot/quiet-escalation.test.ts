@@ -6,7 +6,10 @@
  * approvers are all quiet waits instead of failing.
  */
 import { beforeEach, describe, expect, it } from "vitest";
+import { createSlackChannel } from "../../bot/channels/slack/index.js";
 import { createFakeChannel, type FakeChannel } from "../fakes/fake-channel.js";
+import { pollUntil } from "../fakes/poll-until.js";
+import { startFakeSlack } from "../fakes/slack-api.js";
 import { type BotWorld, createBotWorld, settle } from "./bot-world.js";
 
 let w: BotWorld;
@@ -96,7 +99,10 @@ describe("quiet hours in the family setup", () => {
     expect(lines(wa.currentCard(dad.ref)).some((l) => l.startsWith("Quiet hours"))).toBe(false);
     expect(await wa.tap({ from: MUM, ref: mum.ref, data: "approve" })).toEqual(["Approved."]);
     await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
-    expect(w.approvals.get(view.id)?.approvals.sort()).toEqual([`whatsapp:${MUM}`, `whatsapp:${DAD}`]);
+    expect([...(w.approvals.get(view.id)?.approvals ?? [])].sort()).toEqual([
+      `whatsapp:${MUM}`,
+      `whatsapp:${DAD}`,
+    ]);
   });
 
   it("both parents quiet: the request waits (it is not refused) and both cards come when the hours end", async () => {
@@ -131,6 +137,30 @@ describe("quiet hours in the family setup", () => {
     await expect(outcome).resolves.toMatchObject({ outcome: "expired" });
     await settle();
     expect(wa.cardsIn(MUM)).toHaveLength(0);
+  });
+});
+
+describe("quiet hours on Slack", () => {
+  it("/quiet without tz= takes the zone Slack tells (users.info), through the real Bolt channel", async () => {
+    const f = await startFakeSlack();
+    const slack = createSlackChannel({ botToken: f.botToken, appToken: f.appToken, apiUrl: f.apiUrl });
+    const sw = createBotWorld({ channels: [slack] });
+    try {
+      await sw.bot.start();
+      const ann = sw.store.createPerson("slack:U0ANN", "Ann", "approver");
+      f.setTimeZone("U0ANN", "America/New_York");
+      await f.message({ user: "U0ANN", text: "/quiet 22:00-07:00" });
+      await pollUntil("quiet hours stored", () => sw.store.quietOf(ann.id));
+      expect(sw.store.quietOf(ann.id)).toEqual({ start: 1320, end: 420, tz: "America/New_York" });
+      // A zone the platform reports that Intl does not know falls back to UTC.
+      f.setTimeZone("U0ANN", "Nowhere/Special");
+      await f.message({ user: "U0ANN", text: "/quiet 21:00-06:00" });
+      await pollUntil("new quiet hours", () => (sw.store.quietOf(ann.id)?.start === 1260 ? true : undefined));
+      expect(sw.store.quietOf(ann.id)?.tz).toBe("UTC");
+    } finally {
+      await sw.bot.stop();
+      await f.close();
+    }
   });
 });
 

@@ -262,6 +262,13 @@ describe("slack channel (Socket Mode)", () => {
     expect((await nextEvent("action")).ref).toEqual(ref);
   });
 
+  it("timeZoneOf() reads the user's zone from users.info; none set, none told", async () => {
+    fake.setTimeZone("U0ANN", "Europe/Berlin");
+    expect(await channel.timeZoneOf?.("U0ANN")).toBe("Europe/Berlin");
+    expect(await channel.timeZoneOf?.("U0BOB")).toBeUndefined();
+    expect(fake.callsTo("users.info").map((p) => p.user)).toEqual(["U0ANN", "U0BOB"]);
+  });
+
   it("updateCard() replaces the blocks and drops the actions block once decided", async () => {
     const ref = await channel.sendCard(channel.privateChat("U0ALICE"), CARD);
     await channel.updateCard(ref, { ...CARD, status: "Approved by Alice", buttons: [] });

@@ -57,6 +57,7 @@ export async function startFakeSlack(opts: { botToken?: string; appToken?: strin
   const sockets: WebSocket[] = [];
   const acks = new Map<string, (payload: Params) => void>();
   const tickets = new Set<string>();
+  const timeZones = new Map<string, string>();
   const base = Math.floor(Date.now() / 1000);
   let seq = 0;
   const nextTs = () => `${base}.${String(++seq).padStart(6, "0")}`;
@@ -157,6 +158,11 @@ export async function startFakeSlack(opts: { botToken?: string; appToken?: strin
         if (m.bot_id !== SLACK_BOT.botId) fail("cant_delete_message");
         messages.splice(messages.indexOf(m), 1);
         return { channel: m.channel, ts: m.ts };
+      }
+      case "users.info": {
+        const user = String(p.user ?? fail("user_not_found"));
+        const tz = timeZones.get(user);
+        return { user: { id: user, name: user.toLowerCase(), ...(tz === undefined ? {} : { tz }) } };
       }
       case "conversations.open":
         return { channel: { id: dmWith(String(p.users ?? fail("users_list_not_supplied")).split(",")[0]!) } };
@@ -315,6 +321,8 @@ export async function startFakeSlack(opts: { botToken?: string; appToken?: strin
     },
     /** The bot's DM channel with `user` (what conversations.open returns). */
     dmWith,
+    /** The time zone users.info reports for `user` (absent: none, like a user who never set one). */
+    setTimeZone: (user: string, tz: string): void => void timeZones.set(user, tz),
     /** Open Socket Mode connections. */
     connections: (): number => sockets.filter((s) => s.readyState === WebSocket.OPEN).length,
     /** A person sends `text` (wire format); default: in their DM with the bot. */

@@ -199,6 +199,12 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
     privateChat(userId) {
       return { platform: "slack", chatId: userId };
     },
+    async timeZoneOf(userId) {
+      // users.info tells each user's IANA zone (quiet hours without tz=); the caller validates it.
+      const res = await api("users.info", () => client.users.info({ user: userId }));
+      const tz = (res.user as { tz?: unknown } | undefined)?.tz;
+      return typeof tz === "string" ? tz : undefined;
+    },
     async agentThread(agent, startedFrom) {
       if (startedFrom.threadId) return startedFrom; // Slack threads do not nest: stay in this one
       const root = await post(
