@@ -17,6 +17,11 @@ import {
 
 const MAX_BODY = 1024 * 1024;
 
+/** The GitHub events the bot reads (the app manifest subscribes to exactly these). */
+export const GITHUB_EVENTS = ["issue_comment", "pull_request_review_comment"] as const;
+/** The Linear webhook resource types the bot reads. */
+export const LINEAR_RESOURCE_TYPES = ["Comment"] as const;
+
 const obj = (v: unknown): Record<string, unknown> | undefined =>
   v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
@@ -36,7 +41,7 @@ export function githubVerifier(webhookSecret: string): WebhookVerifier {
       const event = headerOf(d.headers, "x-github-event");
       const body = jsonObject(d.body);
       if (!body) return refused(400, "malformed");
-      if (event !== "issue_comment" && event !== "pull_request_review_comment") return { kind: "ignored" };
+      if (!(GITHUB_EVENTS as readonly (string | undefined)[]).includes(event)) return { kind: "ignored" };
       if (body.action !== "created") return { kind: "ignored" };
       const comment = obj(body.comment);
       const id = idOf(comment?.id);
@@ -59,7 +64,8 @@ export function linearVerifier(webhookSecret: string): WebhookVerifier {
       if (!sig) return refused(401, "bad_signature");
       const body = jsonObject(d.body);
       if (!body) return refused(400, "malformed");
-      if (body.type !== "Comment" || body.action !== "create") return { kind: "ignored" };
+      if (!(LINEAR_RESOURCE_TYPES as readonly unknown[]).includes(body.type) || body.action !== "create")
+        return { kind: "ignored" };
       const id = idOf(obj(body.data)?.id);
       const at = body.webhookTimestamp;
       if (!id || typeof at !== "number" || !Number.isFinite(at)) return refused(400, "malformed");

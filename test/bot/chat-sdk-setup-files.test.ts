@@ -1,0 +1,28 @@
+/**
+ * The one-paste set-up files under bot/channels/chat-sdk/setup/ ask the platforms for exactly what
+ * the bot reads and nothing more: the events subscribed are the events the verifiers accept, and the
+ * webhook URL is the listener's path for that platform.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { GITHUB_EVENTS, LINEAR_RESOURCE_TYPES } from "../../bot/webhooks/hmac-verifiers.js";
+
+const DIR = join(import.meta.dirname, "..", "..", "bot", "channels", "chat-sdk", "setup");
+const read = (f: string) => JSON.parse(readFileSync(join(DIR, f), "utf8")) as Record<string, unknown>;
+
+describe("Chat SDK set-up files", () => {
+  it("GitHub App manifest: exactly the events the bot reads, its webhook path, least permissions", () => {
+    const m = read("github-app.json");
+    expect([...(m.default_events as string[])].sort()).toEqual([...GITHUB_EVENTS].sort());
+    expect((m.hook_attributes as { url: string }).url).toBe("https://WARDEN_PUBLIC_URL/webhooks/github");
+    expect(m.default_permissions).toEqual({ issues: "write", pull_requests: "write", metadata: "read" });
+    expect(m.public).toBe(false);
+  });
+
+  it("Linear webhook: exactly the resource types the bot reads, its webhook path", () => {
+    const m = read("linear-webhook.json");
+    expect(m.resourceTypes).toEqual([...LINEAR_RESOURCE_TYPES]);
+    expect(m.url).toBe("https://WARDEN_PUBLIC_URL/webhooks/linear");
+  });
+});
