@@ -45,6 +45,9 @@ Gateway limits (warden gateway): WARDEN_BODY_TIMEOUT_MS (30000: a stalled body g
   max_held_bytes in _defaults.yaml, ports and per-secret headers/query in each policy file.
 Batch cards (warden start): WARDEN_BATCH_WINDOW_MS (5000; 0 = one card per request): held requests
   of one agent and policy this close together share one card with "Approve all (N)" / "Deny all".
+Escalation and quiet hours: a policy rule's escalate: { after: 10m, to: [...] } asks more people
+  when nobody voted in time; one reminder at 80% of the timeout; /quiet 22:00-07:00 [tz=Zone] in chat
+  holds a person's cards until their quiet hours end (the other approvers' cards say so).
 Chat platforms for warden start (each optional):
   TELEGRAM_BOT_TOKEN [TELEGRAM_API_ROOT]
   SLACK_BOT_TOKEN + SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET [SLACK_HTTP=HOST:PORT] [SLACK_API_URL]
