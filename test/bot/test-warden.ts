@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { runStart, type StartOptions } from "../../cli/start.js";
 import { REPO } from "../agents/agent-world.js";
 
-export type TestWardenOptions = Partial<Pick<StartOptions, "telegram" | "slack" | "discord" | "whatsapp">>;
+export type TestWardenOptions = Partial<Pick<StartOptions, "telegram" | "slack" | "discord" | "whatsapp" | "chatSdk">>;
 
 /** Starts Warden; `prefix` names its temporary home. */
 export async function startTestWarden(prefix: string, opts: TestWardenOptions = {}) {
