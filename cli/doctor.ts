@@ -21,10 +21,6 @@ export interface DoctorEnv {
   readonly chat: ChatSettings;
   readonly masterKeyFromEnv: boolean;
   readonly dockerHost?: string;
-  /** WARDEN_WEBHOOKS (the Chat SDK platforms' listener), default 127.0.0.1:7430. */
-  readonly webhooks?: string;
-  /** Whether a platform that needs the webhook listener is configured (then a busy port fails). */
-  readonly webhooksNeeded?: boolean;
   readonly write: (text: string) => void;
 }
 
@@ -49,9 +45,10 @@ export async function doctorCommand(argv: string[], env: DoctorEnv): Promise<num
     { name: "proxy", at: hostPort(values.listen ?? "", "--listen"), flag: "--listen" },
     {
       name: "webhooks",
-      at: hostPort(env.webhooks || "127.0.0.1:7430", "WARDEN_WEBHOOKS"),
+      at: env.chat.chatSdk?.webhooks ?? { host: "127.0.0.1", port: 7430 },
       flag: "WARDEN_WEBHOOKS",
-      optional: !env.webhooksNeeded,
+      // The listener starts only with a webhook platform configured; otherwise a busy port only warns.
+      optional: !webhookPlatformConfigured(env.chat),
     },
     ...(env.chat.slack?.http ? [{ name: "slack http", at: env.chat.slack.http, flag: "SLACK_HTTP" }] : []),
   ];
@@ -81,6 +78,12 @@ export async function doctorCommand(argv: string[], env: DoctorEnv): Promise<num
       : `all checks passed${warned > 0 ? ` (${warned} warning(s))` : ""}\n`,
   );
   return failed > 0 ? 1 : 0;
+}
+
+/** Any Chat SDK platform set (every key of `chatSdk` but the listener's own settings is one). */
+function webhookPlatformConfigured(chat: ChatSettings): boolean {
+  const { webhooks: _w, publicUrl: _p, ...platforms } = chat.chatSdk ?? { webhooks: undefined };
+  return Object.values(platforms).some((v) => v !== undefined);
 }
 
 /** A check that throws (an unreadable file, a directory named like a policy) is a failure, not a crash. */

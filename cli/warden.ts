@@ -248,7 +248,6 @@ async function doctor(argv: string[]): Promise<void> {
     chat: chatSettings(),
     masterKeyFromEnv: !!env.WARDEN_MASTER_KEY,
     dockerHost: env.DOCKER_HOST,
-    webhooks: env.WARDEN_WEBHOOKS,
     write: (text) => void process.stdout.write(text),
   });
 }

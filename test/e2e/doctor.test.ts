@@ -44,7 +44,11 @@ interface Run {
 function doctor(env: Record<string, string> = {}, args: string[] = []): Promise<Run> {
   const base: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env))
-    if (v !== undefined && !/^(WARDEN_|TELEGRAM_|SLACK_|DISCORD_|WHATSAPP)/.test(k)) base[k] = v;
+    if (
+      v !== undefined &&
+      !/^(WARDEN_|TELEGRAM_|SLACK_|DISCORD_|WHATSAPP|GITHUB_|LINEAR_|TEAMS_|GOOGLE_CHAT_)/.test(k)
+    )
+      base[k] = v;
   // Every port the check looks at is "any free port" unless a test says otherwise.
   const ports = ["--web", "127.0.0.1:0", "--control", "127.0.0.1:0", "--listen", "127.0.0.1:0"];
   return new Promise((resolve, reject) => {
@@ -267,6 +271,25 @@ describe("warden doctor", SLOW, () => {
     expect(r.out).toContain(`FAIL  port web: 127.0.0.1:${port} is already in use`);
     expect(r.out).toMatch(/another with --web/);
     expect(r.code).toBe(1);
+  });
+
+  it("the webhook port in use: a warning without webhook platforms, a failure with one", async () => {
+    const busy: TcpServer = createTcpServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    closers.push(() => new Promise((resolve) => busy.close(() => resolve())));
+    const at = `127.0.0.1:${(busy.address() as AddressInfo).port}`;
+    const idle = await doctor({ WARDEN_WEBHOOKS: at });
+    expect(idle.out).toContain(`warn  port webhooks: ${at} is already in use`);
+    expect(idle.fails.sort(), idle.out).toEqual(expected());
+    const needed = await doctor({
+      WARDEN_WEBHOOKS: at,
+      LINEAR_API_KEY: "lin_api_not_printed_0123456789",
+      LINEAR_WEBHOOK_SECRET: "lin_wh_not_printed_0123456789",
+    });
+    expect(needed.out).toContain(`FAIL  port webhooks: ${at} is already in use`);
+    expect(needed.out).toMatch(/another with WARDEN_WEBHOOKS/);
+    expect(needed.out).not.toContain("not_printed");
+    expect(needed.code).toBe(1);
   });
 
   it("Telegram token refused by the fake: TELEGRAM_BOT_TOKEN named, token never printed, exit 1", async () => {
