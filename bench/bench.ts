@@ -13,7 +13,9 @@
  * dir with every process's logs), BENCH_AGENTS=0 (skip the agent container figures),
  * BENCH_BASELINE=DIR (another built checkout of Warden, e.g. the last release: its gateway is measured
  * in the same run right after this one's, so before/after ratios come from one run on one machine),
- * BENCH_FLOOD=0 (skip the held-request flood's memory figures).
+ * BENCH_FLOOD=0 (skip the held-request flood's memory figures). With BENCH_BASELINE, both gateways
+ * also take turns in short interleaved slices (BENCH_CPU_ROUNDS, 9, of BENCH_CPU_SLICE, 1500,
+ * requests) for a before/after CPU-per-request ratio that a drifting machine load does not skew.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -21,6 +23,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchAgents } from "./agents.js";
 import { benchApprovals } from "./approval.js";
+import { type CpuComparison, compareCpu } from "./cpu-compare.js";
 import { benchCardCounts } from "./card-count.js";
 import { benchFlood } from "./flood.js";
 import { type ClientSpec, createClient, percentile, runMax, runRate } from "./load.js";
@@ -52,6 +55,8 @@ const PEERS = process.env.BENCH_PEERS !== "0";
 const KEEP = process.env.BENCH_KEEP === "1";
 const BASELINE = process.env.BENCH_BASELINE;
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CPU_ROUNDS = Math.round(num("BENCH_CPU_ROUNDS", 9));
+const CPU_SLICE = Math.round(num("BENCH_CPU_SLICE", 1500));
 
 const rows: Row[] = [];
 const notes: string[] = [];
@@ -182,6 +187,17 @@ async function main(): Promise<void> {
   await measure("https", up);
   if (warden) await measure("https", up, warden);
   if (baseline) await measure("https", up, baseline);
+  const cpu: CpuComparison[] = [];
+  if (warden && baseline) {
+    for (const kind of ["http", "https"] as const) {
+      process.stderr.write(`bench: ${KIND_LABEL[kind]} CPU/request, interleaved with the baseline… `);
+      const opts = { rounds: CPU_ROUNDS, perSlice: CPU_SLICE, connections: CONCURRENCY };
+      const c = await compareCpu(kind, up, warden, baseline, opts).catch((err: Error) => err);
+      process.stderr.write(c instanceof Error ? `failed: ${c.message}\n` : `×${c.ratio.toFixed(2)}\n`);
+      if (c instanceof Error) notes.push(`${KIND_LABEL[kind]} CPU comparison failed: ${c.message}`);
+      else cpu.push(c);
+    }
+  }
   await stopPeer(baseline);
   for (const [name, start] of peers) {
     const peer = await startPeer(name, start, up);
@@ -196,6 +212,14 @@ async function main(): Promise<void> {
   printTable(rows);
   console.log("");
   printTargets(rows);
+  for (const c of cpu) {
+    const pct = (c.ratio - 1) * 100;
+    console.log(
+      `before/after: warden ${KIND_LABEL[c.kind]} CPU per request ×${c.ratio.toFixed(2)} the baseline's ` +
+        `(${pct >= 0 ? "+" : ""}${pct.toFixed(0)} %; ${c.current.toFixed(3)} vs ${c.baseline.toFixed(3)} ms; ` +
+        `median of ${c.rounds} interleaved rounds of ${CPU_SLICE} requests) (target ≤ +10 %: ${pct <= 10 ? "met" : "NOT met"})`,
+    );
+  }
   for (const n of notes) console.log(n);
   console.log("");
   for (const line of await benchApprovals()) console.log(line);
