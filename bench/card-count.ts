@@ -93,6 +93,8 @@ async function countCards(
     policiesDir: join(home, "policies"),
     listen: { host: "127.0.0.1", port: 0 },
     control: { host: "127.0.0.1", port: 0 },
+    // Nothing is ever sent: every held request is denied at the end (port 9 would refuse anyway).
+    resolve: new Map([["up.test", { host: "127.0.0.1", port: 9 }]]),
     masterKey: randomBytes(32).toString("hex"),
     approver: bot.approver,
     roles: bot.roles,
@@ -138,10 +140,12 @@ async function countCards(
     const end = Date.now() + 60_000;
     while (Date.now() < end) {
       await new Promise((r) => setTimeout(r, 1000));
-      const pending = control.listApprovals("pending").length;
-      if (pending === burst && cards + edits === last) break;
-      last = cards + edits;
+      const now = control.listApprovals("pending").length * 1_000_000 + cards * 1000 + edits;
+      if (now === last && now > 0) break;
+      last = now;
     }
+    const held = control.listApprovals("pending").length;
+    if (held !== burst) throw new Error(`${held} of ${burst} requests were held`);
     return { cards, edits };
   } finally {
     for (const a of control.listApprovals("pending"))

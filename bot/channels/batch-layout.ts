@@ -7,7 +7,7 @@
  * Untrusted: every item's text (from the agent, cleaned by bot/cards.ts and flattened here again).
  */
 import type { Card, CardItem } from "../channel.js";
-import { type CardTextOptions, fitText, oneLine, renderCard } from "./text.js";
+import { bodyText, type CardTextOptions, fitText, oneLine, renderCard } from "./text.js";
 
 /** An item as a single card (no buttons: the channel lays out item buttons itself). */
 export function itemCard(item: CardItem, withButtons = false): Card {
@@ -38,11 +38,15 @@ export function headCard(card: Card): Card {
 
 /** One line for an item that did not fit: says so, and where to read (and decide) it. */
 export function compactItem(item: CardItem, max = 400): string {
-  const where = item.link ? `see its full request: ${item.link}` : "see it in the web chat";
-  const gist = `${oneLine(item.title, 200)} — ${oneLine(item.status, 100)}`;
+  const gist = `${item.title} — ${item.status}`;
   if (item.buttons.length === 0 && item.lines.length === 0) return oneLine(gist, max);
-  return `${oneLine(gist, max - where.length - 60)}. Details and buttons did not fit here: ${where}`;
+  const tail = `. Not shown in full here (no buttons): see ${item.link ?? "the web chat"}`;
+  return oneLine(gist, Math.max(30, max - tail.length)) + tail;
 }
+
+/** The length for compact lines when `count` of them must share `room` (bounded to 120–300). */
+export const compactMax = (room: number, count: number): number =>
+  Math.max(120, Math.min(300, Math.floor(room / Math.max(1, count)) - 2));
 
 /** How many leading items get a full rendering of `share` characters within `room`. */
 export function fullItems(count: number, room: number, minShare: number, compactSize: number): number {
@@ -70,7 +74,7 @@ export function renderBatchText(
   const head = renderCard(headCard(card), Math.min(limit, 1500), opts).text;
   const sep = "\n\n";
   const room = limit - head.length - items.length * sep.length - 10;
-  const compact = items.map((it) => compactItem(it, 300));
+  const compact = items.map((it) => compactItem(it, compactMax(room, items.length)));
   const compactSize = Math.max(0, ...compact.map((c) => c.length));
   const render = (full: number) => {
     const share = full > 0 ? Math.floor((room - (items.length - full) * compactSize) / full) : 0;
@@ -82,7 +86,16 @@ export function renderBatchText(
         text += compact[i];
         return;
       }
-      const r = renderCard(itemCard(item), share, opts);
+      let r = renderCard(itemCard(item), share, opts);
+      // No room for the body in this share: the body is then counted as not shown, never dropped.
+      if (r.text === "" && item.body) {
+        const hidden = bodyText(item.body.text).length + item.body.hidden;
+        r = renderCard({ ...itemCard(item), body: { text: "", hidden } }, share, opts);
+      }
+      if (r.text === "") {
+        text += compact[i];
+        return;
+      }
       if (r.body) spans.push({ kind: "body", offset: text.length + r.body.offset, length: r.body.length });
       if (r.link) spans.push({ kind: "link", offset: text.length + r.link.offset, length: r.link.length });
       text += r.text;

@@ -177,11 +177,23 @@ const embedSize = (e: APIEmbed): number =>
 function batchMessage(card: Card): Record<string, unknown> {
   const items = card.items ?? [];
   const head = cardEmbed(headCard(card), 1200);
-  const compact = items.map((it) => escaped(compactItem(it, 260), 300));
   const rows = cardComponents({ ...card, items: [] });
   const room = EMBED_TOTAL - embedSize(head) - 100;
+  // A line for an item that did not fit: escaped gist, then our own link (raw, so it autolinks).
+  const compact = (it: (typeof items)[number], max: number): string => {
+    const link = safeLink(it.link);
+    if (it.buttons.length === 0 && it.lines.length === 0) return escaped(`${it.title} — ${it.status}`, max);
+    const tail = ` — not shown in full here (no buttons): ${link ?? "see the web chat"}`;
+    return escaped(`${it.title} — ${it.status}`, Math.max(30, max - tail.length)) + tail;
+  };
   for (let k = Math.min(items.length, MAX_EMBEDS - 2); k >= 0; k--) {
-    const rest = compact.slice(k);
+    const left = items.length - k;
+    const lineMax = Math.min(
+      300,
+      Math.floor((Math.min(DESCRIPTION_LIMIT, room - k * 400) - 40) / Math.max(1, left)),
+    );
+    if (left > 0 && lineMax < 120) continue;
+    const rest = items.slice(k).map((it) => compact(it, lineMax));
     const restText = rest.join("\n");
     const share = k > 0 ? Math.floor((room - restText.length) / k) : 0;
     if (k > 0 && share < 400) continue;

@@ -15,7 +15,7 @@
 import { parseBatchAction } from "../../batch-cards.js";
 import { parseCardAction } from "../../cards.js";
 import type { Card } from "../../channel.js";
-import { fullItems, itemCard } from "../batch-layout.js";
+import { compactMax, fullItems, itemCard } from "../batch-layout.js";
 import { bodyText, fitBody, notShown, oneLine } from "../text.js";
 
 export type Verb = "approve" | "deny" | "grant";
@@ -104,12 +104,12 @@ function renderBatch(card: Card, limit: number): string {
   const ask =
     verbs.length > 0 ? `${prompt(card, verbs).replace(/\.$/, "")}: it decides every request listed.` : "";
   const end = `\n\n*${plain(card.status)}*${ask ? `\n${ask}` : ""}`;
-  const compact = items.map((it, i) => {
-    const gist = `${mono(`${it.title} — ${it.status}`, 300)}`;
-    if (it.lines.length === 0) return gist;
-    return `${gist}\nNot shown in full here: ${it.link ? `see its full request ${it.link}` : "see the web chat"} (${i + 1}).`;
-  });
   const room = limit - head.length - end.length - items.length * 2;
+  const lineMax = compactMax(room, items.length);
+  const compact = items.map((it) => {
+    const tail = it.lines.length === 0 ? "" : `\nNot shown in full here: ${it.link ?? "see the web chat"}`;
+    return `${mono(`${it.title} — ${it.status}`, Math.max(30, lineMax - tail.length - 6))}${tail}`;
+  });
   const compactSize = Math.max(0, ...compact.map((c) => c.length));
   const minShare = Math.min(900, Math.max(300, Math.floor(room / items.length)));
   for (let k = fullItems(items.length, room, minShare, compactSize); k >= 0; k--) {
@@ -118,7 +118,8 @@ function renderBatch(card: Card, limit: number): string {
     const text = `${head}\n\n${parts.join("\n\n")}${end}`;
     if (text.length <= limit) return text;
   }
-  return `${head}\n\n${items.length} requests did not fit in one WhatsApp message: see the web chat.${end}`;
+  // Unreachable with MAX_BATCH_ITEMS; without a prompt, so nobody decides what they cannot read.
+  return `${head}\n\n${items.length} requests did not fit in one WhatsApp message: see the web chat.\n\n*${plain(card.status)}*`;
 }
 
 /** A short line about a decided card, sent quoting it when the card itself can no longer be edited. */
