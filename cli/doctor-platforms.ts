@@ -66,12 +66,16 @@ async function call<T>(
       signal: AbortSignal.timeout(ctx.timeoutMs ?? 10_000),
     });
   } catch (err) {
-    // Never the message: undici quotes the URL (Telegram's holds the token) and header values.
-    const e = err as { name?: string; cause?: { code?: unknown } };
-    return {
-      kind: "unreachable",
-      why: typeof e.cause?.code === "string" ? e.cause.code : (e.name ?? "Error"),
-    };
+    // The code, else the cause's words only if plain (undici quotes URLs, Telegram's holds the token).
+    const e = err as { name?: string; cause?: { code?: unknown; message?: unknown } };
+    const words = typeof e.cause?.message === "string" ? plain(e.cause.message, secrets) : "(not shown)";
+    const why =
+      typeof e.cause?.code === "string"
+        ? e.cause.code
+        : words !== "(not shown)"
+          ? words
+          : (e.name ?? "Error");
+    return { kind: "unreachable", why };
   }
   const text = await boundedText(res, 64 * 1024);
   let parsed: T | undefined;
