@@ -57,7 +57,9 @@ Webhook platforms (Vercel Chat SDK; one listener WARDEN_WEBHOOKS=HOST:PORT, defa
   paths /webhooks/<platform>; WARDEN_PUBLIC_URL is what the platforms are told to call):
   GITHUB_WEBHOOK_SECRET + GITHUB_TOKEN, or GITHUB_APP_ID + GITHUB_PRIVATE_KEY [GITHUB_INSTALLATION_ID]
     [GITHUB_API_URL] [GITHUB_BOT_USERNAME]; approve with a comment "/approve <code>" from the card
-  LINEAR_API_KEY + LINEAR_WEBHOOK_SECRET [LINEAR_API_URL]; approve like GitHub`;
+  LINEAR_API_KEY + LINEAR_WEBHOOK_SECRET [LINEAR_API_URL]; approve like GitHub
+  WHATSAPP_ACCESS_TOKEN + WHATSAPP_APP_SECRET + WHATSAPP_PHONE_NUMBER_ID + WHATSAPP_VERIFY_TOKEN
+    [WHATSAPP_API_URL]   (WhatsApp Business Cloud API; reply buttons on cards)`;
 
 const env = process.env;
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -235,6 +237,19 @@ function chatSettings(): ChatSettings {
               apiKey: env.LINEAR_API_KEY,
               webhookSecret: env.LINEAR_WEBHOOK_SECRET,
               apiUrl: env.LINEAR_API_URL,
+            }
+          : undefined,
+      wacloud:
+        env.WHATSAPP_ACCESS_TOKEN &&
+        env.WHATSAPP_APP_SECRET &&
+        env.WHATSAPP_PHONE_NUMBER_ID &&
+        env.WHATSAPP_VERIFY_TOKEN
+          ? {
+              accessToken: env.WHATSAPP_ACCESS_TOKEN,
+              appSecret: env.WHATSAPP_APP_SECRET,
+              phoneNumberId: env.WHATSAPP_PHONE_NUMBER_ID,
+              verifyToken: env.WHATSAPP_VERIFY_TOKEN,
+              apiUrl: env.WHATSAPP_API_URL,
             }
           : undefined,
     },

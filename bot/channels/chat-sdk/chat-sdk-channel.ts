@@ -15,6 +15,7 @@ import type { WebhookListener } from "../../webhooks/webhook-listener.js";
 import type { WebhookVerifier } from "../../webhooks/webhook-verifier.js";
 import { splitText } from "../text.js";
 import { createApprovalCodes, parseCodeReply } from "./approval-codes.js";
+import { buttonCard, decidedText } from "./button-card.js";
 import { renderMarkdownCard } from "./markdown-card.js";
 
 /** One platform: its adapter (keyed by `platform` in the Chat instance) and its webhook verifier. */
@@ -24,6 +25,8 @@ export interface ChatSdkPlatform {
   readonly verifier: WebhookVerifier;
   /** Largest text in one message (the platform's limit, with room to spare). */
   readonly maxText: number;
+  /** The thread id of the private chat with `userId`, where the platform has private chats. */
+  readonly dm?: (userId: string) => string;
 }
 
 export interface ChatSdkOptions {
@@ -60,8 +63,9 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
   }
 
   const onMessage = async (thread: Thread, message: Message): Promise<void> => {
-    const platform = thread.adapter.name;
-    const p = o.platforms.find((x) => x.platform === platform);
+    // By instance: an adapter's own name ("whatsapp") need not be our platform's ("wacloud").
+    const p = o.platforms.find((x) => x.adapter === thread.adapter);
+    const platform = p?.platform ?? "";
     if (!p || message.author.isMe || message.author.isBot === true) return;
     const from = {
       id: `${platform}:${message.author.userId}`,
@@ -98,6 +102,22 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
   chat.onNewMention((thread, message) => onMessage(thread, message));
   chat.onSubscribedMessage((thread, message) => onMessage(thread, message));
   chat.onNewMessage(/[\s\S]*/, (thread, message) => onMessage(thread, message));
+  chat.onAction(async (event) => {
+    const p = o.platforms.find((x) => x.adapter === event.adapter);
+    if (!p) return;
+    const platform = p.platform;
+    // WhatsApp Cloud reports the reply's id; the card is the message the reply refers to.
+    const context = (event.raw as { context?: { id?: unknown } } | undefined)?.context?.id;
+    const cardId = platform === "wacloud" ? (typeof context === "string" ? context : "") : event.messageId;
+    await deliver(platform, {
+      kind: "action",
+      from: { id: `${platform}:${event.user.userId}`, name: event.user.fullName || event.user.userName },
+      chat: { platform, chatId: event.threadId },
+      data: typeof event.value === "string" ? event.value : "",
+      ref: { platform, chatId: event.threadId, messageId: cardId },
+      reply: async (text) => void (await p.adapter.postMessage(event.threadId, { raw: text })),
+    });
+  });
 
   const codes = new Map(o.platforms.map((p) => [p.platform, createApprovalCodes()]));
   /** Codes drawn on each card message (`platform\0messageId`), reused when the card is updated. */
@@ -159,6 +179,10 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
         return last;
       },
       async sendCard(to, card) {
+        if (platform === "wacloud") {
+          const sent = await p.adapter.postMessage(to.chatId, { card: buttonCard(card) });
+          return { platform, chatId: to.chatId, messageId: sent.id };
+        }
         if (!markdown) throw new Error(`${platform}: native cards are not built yet`);
         reachable(to);
         const drawn = [
@@ -173,6 +197,12 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
         return ref;
       },
       async updateCard(ref, card) {
+        if (platform === "wacloud") {
+          // WhatsApp Cloud cannot edit: the outcome follows as its own message; the buttons stay, and
+          // a late tap is answered by the bot ("Already decided"), never counted.
+          if (card.buttons.length === 0) await p.adapter.postMessage(ref.chatId, { raw: decidedText(card) });
+          return;
+        }
         if (!markdown) throw new Error(`${platform}: native cards are not built yet`);
         const drawn = cardCodes.get(`${platform}\0${ref.messageId}`) ?? [codes.get(platform)!.fresh()];
         while (drawn.length < 1 + (card.items?.length ?? 0)) drawn.push(codes.get(platform)!.fresh());
@@ -182,6 +212,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
         bindCodes(ref, card, drawn);
       },
       privateChat(userId) {
+        if (p.dm) return { platform, chatId: p.dm(userId) };
         // GitHub and Linear have no private chats: a card "sent privately" there cannot exist.
         return { platform, chatId: `${platform}:dm:${userId}` };
       },

@@ -6,8 +6,9 @@
  */
 import { createGitHubAdapter } from "@chat-adapter/github";
 import { createLinearAdapter } from "@chat-adapter/linear";
+import { createWhatsAppAdapter } from "@chat-adapter/whatsapp";
 import { ConsoleLogger } from "chat";
-import { githubVerifier, linearVerifier } from "../../webhooks/hmac-verifiers.js";
+import { githubVerifier, linearVerifier, whatsappCloudVerifier } from "../../webhooks/hmac-verifiers.js";
 import type { ChatSdkPlatform } from "./chat-sdk-channel.js";
 
 export interface ChatSdkSettings {
@@ -23,6 +24,14 @@ export interface ChatSdkSettings {
   };
   /** `LINEAR_API_KEY` + `LINEAR_WEBHOOK_SECRET` (+ `LINEAR_API_URL`, the full GraphQL URL). */
   readonly linear?: { readonly apiKey: string; readonly webhookSecret: string; readonly apiUrl?: string };
+  /** WhatsApp Business (Cloud API): `WHATSAPP_ACCESS_TOKEN` + `WHATSAPP_APP_SECRET` + `WHATSAPP_PHONE_NUMBER_ID` + `WHATSAPP_VERIFY_TOKEN`. */
+  readonly wacloud?: {
+    readonly accessToken: string;
+    readonly appSecret: string;
+    readonly phoneNumberId: string;
+    readonly verifyToken: string;
+    readonly apiUrl?: string;
+  };
 }
 
 /** GitHub comments are capped at 65,536 characters; Linear's are long too: keep well under. */
@@ -58,6 +67,26 @@ export function chatSdkPlatforms(s: ChatSdkSettings): ChatSdkPlatform[] {
       logger: silent(),
     });
     out.push({ platform: "linear", adapter, verifier: linearVerifier(l.webhookSecret), maxText: LINEAR_MAX });
+  }
+  if (s.wacloud) {
+    const w = s.wacloud;
+    const adapter = createWhatsAppAdapter({
+      accessToken: w.accessToken,
+      appSecret: w.appSecret,
+      phoneNumberId: w.phoneNumberId,
+      verifyToken: w.verifyToken,
+      apiUrl: w.apiUrl,
+      logger: silent(),
+    });
+    out.push({
+      platform: "wacloud",
+      adapter,
+      verifier: whatsappCloudVerifier(w.appSecret, w.verifyToken),
+      maxText: 4000,
+      // Digits only: a user id is a phone number; anything else would address another thread.
+      dm: (userId) =>
+        adapter.encodeThreadId({ phoneNumberId: w.phoneNumberId, userWaId: userId.replace(/\D/g, "") }),
+    });
   }
   return out;
 }
