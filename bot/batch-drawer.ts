@@ -19,8 +19,11 @@ export interface BatchDrawerOptions {
   readonly store: BotStore;
   readonly log: Log;
   readonly build: (batch: string, views: readonly ApprovalView[]) => Card;
-  /** The approvers' private chats for a view (keyed), and the chats bound to its agent. */
-  readonly targets: (view: ApprovalView) => { approvers: Map<string, Address>; bound: Address[] };
+  /** The approvers' private chats for the batch (keyed; `view` is its latest item), and bound chats. */
+  readonly targets: (
+    view: ApprovalView,
+    all: readonly ApprovalView[],
+  ) => { approvers: Map<string, Address>; bound: Address[] };
   /** Casts `from`'s vote as a tap would and returns the tap's answer. */
   readonly decide: (from: string, view: ApprovalView, action: "approve" | "deny") => string;
 }
@@ -44,7 +47,7 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
     const all = views as ApprovalView[];
     const latest = all[all.length - 1] as ApprovalView;
     const card = o.build(batch, all);
-    const { approvers, bound } = o.targets(latest);
+    const { approvers, bound } = o.targets(latest, all);
     const have = new Set<string>();
     let reached = 0;
     for (const c of store.batchCards(batch)) {

@@ -178,7 +178,12 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
         { state: "pending", escalatedTo: [...new Set(views.flatMap((v) => v.escalatedTo ?? []))] },
         { quiet: views.flatMap((v) => (v.state === "pending" ? routing.notes(v.id) : [])), nameOf },
       ),
-    targets: (view) => ({ approvers: approverChats(view), bound: store.bindingsOf(view.agent) }),
+    // Escalation (DESIGN §4) adds people for an item still waiting: they get the batch card too.
+    targets: (view, all) => {
+      const added = all.filter((v) => v.state === "pending").flatMap((v) => v.escalatedTo ?? []);
+      const entries = [...new Set([...view.approvers, ...added])];
+      return { approvers: approverChats(view, entries), bound: store.bindingsOf(view.agent) };
+    },
     decide: (from, view, action) => decide(from, view, action),
   });
 
