@@ -52,7 +52,9 @@ export function containerConfig(spec: AgentSpec, instance = "default"): Docker.C
 
 /** Creates the Docker runtime; fails on first use when the engine is unreachable. */
 export function createDockerRuntime(opts: DockerRuntimeOptions = {}): Runtime {
-  const docker = new Docker({ socketPath: opts.socketPath ?? "/var/run/docker.sock" });
+  const docker = new Docker(
+    engineOptions(opts.socketPath ? `unix://${opts.socketPath}` : process.env.DOCKER_HOST),
+  );
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
   const instance = opts.instance ?? "default";
   const containerName = (name: string): string => `warden-${instance}-${name}`;
@@ -153,6 +155,20 @@ export function createDockerRuntime(opts: DockerRuntimeOptions = {}): Runtime {
   };
 }
 
+const DEFAULT_HOST = "unix:///var/run/docker.sock";
+
+/**
+ * dockerode options for DOCKER_HOST's `unix://PATH` or `tcp://HOST:PORT` form, as the docker CLI
+ * reads it (default the local socket), so `warden start` and `warden doctor` talk to the same engine.
+ * Undefined for any other form (ssh://…): the runtime then leaves it to dockerode, doctor says so.
+ */
+function engineOptions(dockerHost: string | undefined): Docker.DockerOptions | undefined {
+  const host = dockerHost || DEFAULT_HOST;
+  if (host.startsWith("unix://")) return { socketPath: host.slice(7) };
+  const tcp = /^tcp:\/\/([^:/]+):(\d{1,5})\/?$/.exec(host);
+  return tcp ? { host: tcp[1], port: Number(tcp[2]), protocol: "http" } : undefined;
+}
+
 /** What `warden doctor` learns from the engine: whether it answers, and whether `image` is there. */
 export type DockerProbe =
   | { readonly engine: "unreachable"; readonly where: string; readonly code: string }
@@ -168,15 +184,11 @@ export async function probeDocker(o: {
   readonly image: string;
   readonly timeoutMs?: number;
 }): Promise<DockerProbe> {
-  const host = o.dockerHost || "unix:///var/run/docker.sock";
-  const tcp = /^tcp:\/\/([^:/]+):(\d{1,5})\/?$/.exec(host);
+  const host = o.dockerHost || DEFAULT_HOST;
   const where = host.startsWith("unix://") ? host.slice(7) : host;
-  if (!host.startsWith("unix://") && !tcp)
-    return { engine: "unreachable", where, code: "UNSUPPORTED_DOCKER_HOST" };
-  const docker = new Docker({
-    ...(tcp ? { host: tcp[1], port: Number(tcp[2]), protocol: "http" as const } : { socketPath: where }),
-    timeout: o.timeoutMs ?? 5000,
-  });
+  const engine = engineOptions(host);
+  if (!engine) return { engine: "unreachable", where, code: "UNSUPPORTED_DOCKER_HOST" };
+  const docker = new Docker({ ...engine, timeout: o.timeoutMs ?? 5000 });
   try {
     const v = (await docker.version()) as { Version?: string };
     try {
