@@ -9,8 +9,10 @@ import Docker from "dockerode";
 import type { AgentHandle, AgentSpec, Runtime } from "./runtime.js";
 
 export interface DockerRuntimeOptions {
-  /** Docker socket; default /var/run/docker.sock. */
+  /** Docker socket; default from `dockerHost`, else /var/run/docker.sock. */
   readonly socketPath?: string;
+  /** DOCKER_HOST as the docker CLI reads it (`unix://PATH`, `tcp://HOST:PORT`); the CLI passes it. */
+  readonly dockerHost?: string;
   /** How long to wait for the runner's ready line. Default 30 s. */
   readonly readyTimeoutMs?: number;
   /**
@@ -52,9 +54,7 @@ export function containerConfig(spec: AgentSpec, instance = "default"): Docker.C
 
 /** Creates the Docker runtime; fails on first use when the engine is unreachable. */
 export function createDockerRuntime(opts: DockerRuntimeOptions = {}): Runtime {
-  const docker = new Docker(
-    engineOptions(opts.socketPath ? `unix://${opts.socketPath}` : process.env.DOCKER_HOST),
-  );
+  const docker = new Docker(engineOptions(opts.socketPath ? `unix://${opts.socketPath}` : opts.dockerHost));
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
   const instance = opts.instance ?? "default";
   const containerName = (name: string): string => `warden-${instance}-${name}`;

@@ -32,6 +32,8 @@ export interface StartOptions extends ChatSettings {
   readonly say: (line: string) => void;
   /** Held requests of one agent and policy this close together share one card (bot/batches.ts). */
   readonly batchWindowMs?: number;
+  /** DOCKER_HOST, so agents run on the engine `warden doctor` checked. */
+  readonly dockerHost?: string;
 }
 
 const PROVIDERS: readonly Provider[] = ["demo", "openai", "claude"];
@@ -148,6 +150,7 @@ export async function runStart(o: StartOptions) {
   gateway.credentials.setSecret("DEMO_API_KEY", demoKey);
 
   const runtime = createDockerRuntime({
+    dockerHost: o.dockerHost,
     instance: createHash("sha256").update(o.home).digest("hex").slice(0, 8),
   });
   try {

@@ -175,6 +175,7 @@ async function start(argv: string[]): Promise<void> {
     log: stderrLog,
     say,
     batchWindowMs,
+    dockerHost: env.DOCKER_HOST,
   });
   const gw = running.gateway;
   const listening = {
