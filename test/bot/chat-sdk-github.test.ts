@@ -78,7 +78,7 @@ describe("Chat SDK channel: GitHub", () => {
     expect((await gh.comment(l.url, { user: ANN, text: `/approve ${code}` })).status).toBe(200);
     await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
     const reply = await until("the reply", () => botRepliesAfter(n + 1)[0]);
-    expect(reply.body).toBe("Approved.");
+    expect(readMarkdownCard(reply.body)).toBe("Approved.");
     await until("card updated", () => (card.body.includes("/approve ") ? undefined : true));
     expect(w.approvals.get(view.id)?.approvals).toEqual(["github:701"]);
   });
@@ -90,7 +90,7 @@ describe("Chat SDK channel: GitHub", () => {
     for (const who of [MEL, EVE]) {
       const n = gh.commentsIn(THREAD).length;
       await gh.comment(l.url, { user: who, text: `/approve ${code}` });
-      expect((await until("the refusal", () => botRepliesAfter(n + 1)[0])).body).toBe(
+      expect(readMarkdownCard((await until("the refusal", () => botRepliesAfter(n + 1)[0])).body)).toBe(
         "You are not an approver for this request",
       );
     }
@@ -106,7 +106,7 @@ describe("Chat SDK channel: GitHub", () => {
     await cardComment();
     const n = gh.commentsIn(THREAD).length;
     await gh.comment(l.url, { user: ANN, text: "/approve zzzzzz" });
-    expect((await until("the answer", () => botRepliesAfter(n + 1)[0])).body).toBe(
+    expect(readMarkdownCard((await until("the answer", () => botRepliesAfter(n + 1)[0])).body)).toBe(
       "This button is not valid.",
     );
     expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });

@@ -16,7 +16,7 @@ import type { WebhookVerifier } from "../../webhooks/webhook-verifier.js";
 import { splitText } from "../text.js";
 import { createApprovalCodes, parseCodeReply } from "./approval-codes.js";
 import { buttonCard, decidedText } from "./button-card.js";
-import { renderMarkdownCard } from "./markdown-card.js";
+import { plainMarkdownParts, renderMarkdownCard } from "./markdown-card.js";
 
 /** One platform: its adapter (keyed by `platform` in the Chat instance) and its webhook verifier. */
 export interface ChatSdkPlatform {
@@ -38,6 +38,19 @@ export interface ChatSdkOptions {
 }
 
 type Handler = (event: InboundEvent) => Promise<void>;
+
+/**
+ * Posts text that may carry anyone's words (the agent's, people's names) so it renders nothing: on
+ * the markdown platforms (GitHub, Linear, Teams) inside fences it cannot close, so no @-mention
+ * notifies, no link or image renders and no bold "Approved" is forged. Returns the last message id.
+ */
+async function postText(p: ChatSdkPlatform, threadId: string, text: string): Promise<string> {
+  const parts = p.platform === "wacloud" ? splitText(text, p.maxText) : plainMarkdownParts(text, p.maxText);
+  let last: string | undefined;
+  for (const part of parts) last = (await p.adapter.postMessage(threadId, { raw: part })).id;
+  if (last === undefined) throw new Error("nothing to send");
+  return last;
+}
 
 /** Builds one Channel per platform over a shared Chat instance (started by the first `start`). */
 export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
@@ -73,7 +86,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
     };
     const chatAddr: Address = { platform, chatId: thread.id };
     const ref: SentRef = { platform, chatId: thread.id, messageId: message.id };
-    const reply = async (text: string) => void (await p.adapter.postMessage(thread.id, { raw: text }));
+    const reply = (text: string) => postText(p, thread.id, text).then(() => undefined);
     const code = parseCodeReply(message.text);
     if (code && (platform === "github" || platform === "linear")) {
       const target = codes.get(platform)?.lookup(code.code);
@@ -115,7 +128,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
       chat: { platform, chatId: event.threadId },
       data: typeof event.value === "string" ? event.value : "",
       ref: { platform, chatId: event.threadId, messageId: cardId },
-      reply: async (text) => void (await p.adapter.postMessage(event.threadId, { raw: text })),
+      reply: (text) => postText(p, event.threadId, text).then(() => undefined),
     });
   });
 
@@ -170,13 +183,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
       },
       async sendText(to, text) {
         reachable(to);
-        let last: SentRef | undefined;
-        for (const part of splitText(text, p.maxText)) {
-          const sent = await p.adapter.postMessage(to.chatId, { raw: part });
-          last = { platform, chatId: to.chatId, messageId: sent.id };
-        }
-        if (!last) throw new Error("nothing to send");
-        return last;
+        return { platform, chatId: to.chatId, messageId: await postText(p, to.chatId, text) };
       },
       async sendCard(to, card) {
         if (platform === "wacloud") {

@@ -7,11 +7,11 @@
  * only markdown outside. Batch cards list every item, each with its own code.
  */
 import type { Card, CardItem } from "../../channel.js";
-import { oneLine, renderCard } from "../text.js";
+import { oneLine, renderCard, splitText } from "../text.js";
 import { type CodeVerb, verbOfData } from "./approval-codes.js";
 
 /** The fence for `text`: backticks, one more than its longest run (at least three). */
-function fenced(text: string): string {
+export function fenced(text: string): string {
   const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length));
   const fence = "`".repeat(Math.max(3, longest + 1));
   return `${fence}text\n${text}\n${fence}`;
@@ -62,6 +62,22 @@ export function renderMarkdownCard(card: Card, codes: readonly string[], limit: 
     );
   });
   return parts.filter((p) => p !== "").join("\n\n");
+}
+
+/**
+ * Plain text (the agent's words, the bot's replies with people's names in them) as markdown that
+ * renders nothing: one fenced block per part of at most `limit` characters, fence included. A part
+ * whose backtick runs make the fence too long is split again, smaller, until it fits.
+ */
+export function plainMarkdownParts(text: string, limit: number): string[] {
+  const out: string[] = [];
+  const pack = (part: string, room: number): void => {
+    const md = fenced(part);
+    if (md.length <= limit || room < 8) return void out.push(md);
+    for (const p of splitText(part, Math.floor(room / 3))) pack(p, Math.floor(room / 3));
+  };
+  for (const part of splitText(text, limit - 20)) pack(part, limit - 20);
+  return out;
 }
 
 /** Undoes the fences: what a person reads (tests). */
