@@ -19,14 +19,17 @@ describe("createLinkAttempts()", () => {
     expect(a.check("x:1")).toEqual({ ok: true });
   });
 
-  it("locks everyone once many senders together sent the global limit of wrong codes", () => {
+  it("past the global limit, senders who already failed wait; a fresh sender still gets one try", () => {
     const t = { now: 0 };
     const a = createLinkAttempts(() => t.now, limits);
     for (let i = 0; i < 4; i++) expect(a.failed(`x:${i}`).ok).toBe(true);
     expect(a.failed("x:9")).toEqual({ ok: false, scope: "global", retryInMs: 60_000 });
-    expect(a.check("x:fresh")).toEqual({ ok: false, scope: "global", retryInMs: 60_000 });
-    t.now = 60_001;
+    expect(a.check("x:0")).toEqual({ ok: false, scope: "global", retryInMs: 60_000 });
+    // Strangers cannot lock a real person out of linking: their first try is always looked at.
     expect(a.check("x:fresh")).toEqual({ ok: true });
+    expect(a.failed("x:fresh")).toEqual({ ok: false, scope: "global", retryInMs: 60_000 });
+    t.now = 60_001;
+    expect(a.check("x:0")).toEqual({ ok: true });
   });
 
   it("says whose limit it is and when to try again", () => {

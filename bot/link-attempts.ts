@@ -6,6 +6,10 @@
  * burn or redeem it), so guessing gains nothing. The identities are the platforms' (untrusted only
  * in how many there are: the map is pruned on every failure and bounded by the global limit).
  * Kept in memory: a restart is not something a guesser can cause from chat.
+ * The person linking is always a stranger to the bot on the new app, so the global limit must not
+ * let strangers lock everyone out: once it is reached, a sender with no wrong code in the window
+ * still gets one try (a code is 40 bits, so single tries from throwaway accounts gain nothing), and
+ * only further tries wait. Guessers then get one try per account instead of `perPerson`.
  */
 
 export interface LinkAttemptLimits {
@@ -59,7 +63,7 @@ export function createLinkAttempts(
     if (mine.length >= limits.perPerson)
       return { ok: false, scope: "person", retryInMs: freeIn(mine, limits.perPerson, t) };
     const all = recent(everyone, t);
-    if (all.length >= limits.global)
+    if (mine.length > 0 && all.length >= limits.global)
       return { ok: false, scope: "global", retryInMs: freeIn(all, limits.global, t) };
     return { ok: true };
   }

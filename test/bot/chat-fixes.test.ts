@@ -157,7 +157,7 @@ describe("/link codes: wrong attempts are limited", () => {
     expect(allLogs()).not.toContain("EEEEEEEE");
   });
 
-  it("many senders together: linking pauses for everyone, then works again once the window passes", async () => {
+  it("many senders together: repeat guessers pause, a newcomer's right code still links", async () => {
     const w = createBotWorld();
     await w.bot.start();
     w.person("1", "owner");
@@ -167,14 +167,19 @@ describe("/link codes: wrong attempts are limited", () => {
     };
     for (let id = 100; id < 106; id++)
       for (let i = 0; i < 5; i++) await say(String(id), `/link ZZZZ${id}${i}`);
-    const code = /\/link (\S+)/.exec(await say("1", "/link"))?.[1] ?? "";
-    expect(await say("200", `/link ${code}`)).toMatch(/^Too many wrong link codes were sent to me recently/);
+    expect(await say("100", "/link ZZZZ1009")).toMatch(/^Too many wrong link codes/);
+    // A stranger with no wrong code yet (the person linking a new app) still gets their try.
+    expect(await say("201", "/link WRONG201")).toMatch(
+      /^That code is not valid\. Too many wrong link codes were sent to me recently/,
+    );
+    expect(await say("201", "/link WRONG202")).toMatch(/^Too many wrong link codes were sent to me recently/);
     expect(w.logs.filter((l) => l.event === "bot_link_locked").at(-1)?.fields).toEqual({
-      by: "fake:200",
+      by: "fake:201",
       scope: "global",
     });
+    const code = /\/link (\S+)/.exec(await say("1", "/link"))?.[1] ?? "";
+    expect(await say("200", `/link ${code}`)).toMatch(/^Linked/);
     w.clock.t += 15 * 60_000 + 1;
-    const fresh = /\/link (\S+)/.exec(await say("1", "/link"))?.[1] ?? "";
-    expect(await say("200", `/link ${fresh}`)).toMatch(/^Linked/);
+    expect(await say("201", "/link WRONG203")).not.toMatch(/Too many/);
   });
 });
