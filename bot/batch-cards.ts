@@ -41,19 +41,22 @@ export function parseBatchAction(data: unknown): BatchAction | undefined {
 
 /**
  * The card for `views` (the batch's items in order, all of them: the card always draws every item,
- * so its all-buttons cover `views.length`). A batch of one is an ordinary single card.
+ * so its all-buttons cover `views.length`). A batch of one is an ordinary single card. `from`: the
+ * batch position of `views[0]`, for numbering, where a frozen card message shows a later slice
+ * (channels whose gestures carry no count, bot/batch-drawer.ts).
  */
 export function buildBatchCard(
   batch: string,
   views: readonly ApprovalView[],
   opts: BuildCardOptions = {},
+  from = 0,
 ): Card {
   const first = views[0];
   if (!first) throw new Error("an empty batch has no card");
   if (views.length === 1) return buildCard(first, opts);
   const items: CardItem[] = views.map((view, i) => {
     const single = buildCard(view, opts);
-    const title = `${i + 1}. ${single.title}`;
+    const title = `${from + i + 1}. ${single.title}`;
     if (view.state !== "pending")
       return {
         title,
@@ -74,8 +77,8 @@ export function buildBatchCard(
       status: single.status,
       buttons: single.buttons.map((b) => ({
         ...b,
-        label: `${i + 1}: ${b.label}`,
-        ...(b.shortLabel ? { shortLabel: `${i + 1}: ${b.shortLabel}` } : {}),
+        label: `${from + i + 1}: ${b.label}`,
+        ...(b.shortLabel ? { shortLabel: `${from + i + 1}: ${b.shortLabel}` } : {}),
       })),
     };
   });

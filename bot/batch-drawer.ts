@@ -6,11 +6,19 @@
  * two seconds cost a few edits, not 12 cards. Untrusted: the tapped message and button data (the
  * tap must arrive on a message drawn for that very batch, its count must name items that exist) and
  * the tapper (each vote goes through the same gateway check as a single tap, refusals audited there).
+ *
+ * Channels whose gestures carry no count (WhatsApp: a 👍 or "approve" reply names no n) get frozen
+ * card messages: a message's items are fixed when it is first sent (the approvals with a card ref on
+ * it); redraws change only their statuses. Requests that join later wait, and go to a NEW message in
+ * that chat once the window closes (no arrival for `windowMs`, or the batch is full), so a gesture
+ * racing an edit can never approve a request its sender did not see. A waiting send counts as
+ * reaching that chat (like a card waiting out quiet hours).
  */
 import type { ApprovalView, Log } from "../gateway/index.js";
 import type { BatchAction } from "./batch-cards.js";
+import { MAX_BATCH_ITEMS } from "./batches.js";
 import type { BotStore } from "./bot-store.js";
-import type { Address, Card, Channel, InboundAction } from "./channel.js";
+import type { Address, Card, Channel, InboundAction, SentRef } from "./channel.js";
 import type { ControlPort } from "./control-port.js";
 
 export interface BatchDrawerOptions {
@@ -18,7 +26,8 @@ export interface BatchDrawerOptions {
   readonly control: ControlPort;
   readonly store: BotStore;
   readonly log: Log;
-  readonly build: (batch: string, views: readonly ApprovalView[]) => Card;
+  /** `from`: the batch position of `views[0]` (a frozen message showing a later slice). */
+  readonly build: (batch: string, views: readonly ApprovalView[], from: number) => Card;
   /** The approvers' private chats for the batch (keyed; `view` is its latest item), and bound chats. */
   readonly targets: (
     view: ApprovalView,
@@ -26,44 +35,113 @@ export interface BatchDrawerOptions {
   ) => { approvers: Map<string, Address>; bound: Address[] };
   /** Casts `from`'s vote as a tap would and returns the tap's answer. */
   readonly decide: (from: string, view: ApprovalView, action: "approve" | "deny") => string;
+  /** The batch window: later items wait this long without a new arrival before their new message. */
+  readonly windowMs?: number;
+  /** A batch this full takes no more: its waiting items are sent at once. */
+  readonly maxItems?: number;
+  /** Timers for the window (tests pass a fake clock's); default unref'd setTimeout. */
+  readonly schedule?: (fn: () => void, ms: number) => () => void;
 }
 
 const NOT_APPROVER = "You are not an approver for this request";
 const key = (a: Address): string => `${a.platform}\u0000${a.chatId}\u0000${a.threadId ?? ""}`;
+const sameRef = (a: SentRef, b: SentRef): boolean =>
+  a.platform === b.platform && a.chatId === b.chatId && a.messageId === b.messageId;
+const defaultSchedule = (fn: () => void, ms: number): (() => void) => {
+  const t = setTimeout(fn, ms);
+  t.unref?.();
+  return () => clearTimeout(t);
+};
+
+interface Run {
+  chain: Promise<unknown>;
+  wanted: number;
+  done: number;
+  last: number;
+  /** A flush (send the waiting items of frozen chats) was asked for and not yet drawn. */
+  flush: boolean;
+}
 
 /** Creates the drawer; `draw(batch)` resolves with how many approver chats show the batch. */
 export function createBatchDrawer(o: BatchDrawerOptions) {
   const { channels, control, store, log } = o;
-  const runs = new Map<string, { chain: Promise<unknown>; wanted: number; done: number; last: number }>();
+  const windowMs = o.windowMs ?? 0;
+  const maxItems = o.maxItems ?? MAX_BATCH_ITEMS;
+  const schedule = o.schedule ?? defaultSchedule;
+  const runs = new Map<string, Run>();
+  // The window timer per batch with items waiting for a new frozen message, and the size it was set at.
+  const waits = new Map<string, { cancel: () => void; size: number }>();
+  const frozen = (platform: string): boolean => channels.get(platform)?.gesturesCarryNoCount === true;
+  /** The items a card message shows: those recorded on it (never added to once sent, if frozen). */
+  const shownOn = (ids: readonly string[], ref: SentRef): string[] =>
+    ids.filter((id) => store.cardRefs(id).some((c) => sameRef(c.ref, ref)));
 
-  async function drawNow(batch: string): Promise<number> {
+  async function drawNow(batch: string, flush: boolean): Promise<{ reached: number; waiting: boolean }> {
     const ids = store.batchItems(batch);
     const views = ids.map((id) => control.getApproval(id));
     // The card must show exactly the stored items in order ("Approve all (n)" = the first n).
     if (views.length === 0 || views.some((v) => v === undefined)) {
       log("bot_batch_draw_skipped", { batch, items: ids.length });
-      return 0;
+      return { reached: 0, waiting: false };
     }
     const all = views as ApprovalView[];
     const latest = all[all.length - 1] as ApprovalView;
-    const card = o.build(batch, all);
+    const card = o.build(batch, all, 0);
     const { approvers, bound } = o.targets(latest, all);
     const have = new Set<string>();
+    // Frozen chats: how far into the batch their messages reach, and whether one reaches them.
+    const covered = new Map<string, { to: Address; upto: number; approver: boolean }>();
     let reached = 0;
     for (const c of store.batchCards(batch)) {
       have.add(key(c.to));
+      const isFrozen = frozen(c.ref.platform);
+      const shown = isFrozen ? shownOn(ids, c.ref) : ids;
+      if (shown.length === 0) continue;
+      const from = ids.indexOf(shown[0] as string);
+      const drawn = isFrozen
+        ? o.build(
+            batch,
+            shown.map((id) => all[ids.indexOf(id)] as ApprovalView),
+            from,
+          )
+        : card;
       try {
-        await channels.get(c.ref.platform)?.updateCard(c.ref, card);
+        await channels.get(c.ref.platform)?.updateCard(c.ref, drawn);
       } catch (err) {
         log("bot_card_update_failed", { batch, platform: c.ref.platform, error: (err as Error).name });
         continue;
       }
-      store.setBatchCard(batch, c.to, c.ref, ids.length);
-      for (const id of ids) store.addCardRef(id, c.to, c.ref);
+      store.setBatchCard(batch, c.to, c.ref, shown.length);
+      if (!isFrozen) for (const id of ids) store.addCardRef(id, c.to, c.ref);
+      else {
+        const k = key(c.to);
+        const upto = Math.max(covered.get(k)?.upto ?? 0, from + shown.length);
+        covered.set(k, { to: c.to, upto, approver: approvers.has(k) });
+      }
       if (approvers.has(key(c.to))) reached++;
     }
     // Nothing waits any more: no new messages, only the redraws above.
-    if (!all.some((v) => v.state === "pending")) return reached;
+    if (!all.some((v) => v.state === "pending")) return { reached, waiting: false };
+    // Frozen chats with items past their messages: a new message with those, once the window closes.
+    let waiting = false;
+    for (const { to, upto, approver } of covered.values()) {
+      const rest = all.slice(upto);
+      if (!rest.some((v) => v.state === "pending")) continue;
+      if (!flush && ids.length < maxItems) {
+        waiting = true;
+        continue; // `reached` already counts this chat: its waiting send will show the rest
+      }
+      const channel = channels.get(to.platform);
+      try {
+        const ref = await channel?.sendCard(to, o.build(batch, rest, upto));
+        if (!ref) continue;
+        store.setBatchCard(batch, to, ref, rest.length);
+        for (const id of ids.slice(upto)) store.addCardRef(id, to, ref);
+      } catch (err) {
+        log("bot_card_send_failed", { batch, platform: to.platform, error: (err as Error).name });
+        if (approver) reached--;
+      }
+    }
     const fresh = [...approvers].filter(([k]) => !have.has(k)).map(([, to]) => ({ to, approver: true }));
     for (const to of bound)
       if (!have.has(key(to)) && !approvers.has(key(to))) fresh.push({ to, approver: false });
@@ -79,39 +157,71 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
         log("bot_card_send_failed", { batch, platform: to.platform, error: (err as Error).name });
       }
     }
-    return reached;
+    return { reached, waiting };
+  }
+
+  /** (Re)starts the window for `batch`'s waiting items when it grew; a quiet window flushes them. */
+  function wait(batch: string, waiting: boolean): void {
+    const w = waits.get(batch);
+    if (!waiting) {
+      w?.cancel();
+      waits.delete(batch);
+      return;
+    }
+    const size = store.batchItems(batch).length;
+    if (w && w.size === size) return;
+    w?.cancel();
+    const cancel = schedule(
+      () => {
+        if (waits.get(batch)?.cancel !== cancel) return;
+        waits.delete(batch);
+        void draw(batch, true).catch(() => undefined);
+      },
+      Math.max(1, windowMs),
+    );
+    waits.set(batch, { cancel, size });
+  }
+
+  /**
+   * Redraws `batch` everywhere. Draws run one at a time per batch; a call made while one runs waits
+   * for the next, which draws everything up to then (so it includes the caller's item).
+   */
+  function draw(batch: string, flush = false): Promise<number> {
+    let st = runs.get(batch);
+    if (!st) {
+      st = { chain: Promise.resolve(), wanted: 0, done: 0, last: 0, flush: false };
+      runs.set(batch, st);
+    }
+    const s = st;
+    if (flush) s.flush = true;
+    const gen = ++s.wanted;
+    const p = s.chain.then(async () => {
+      if (s.done >= gen) return s.last;
+      const upto = s.wanted;
+      const flushing = s.flush;
+      s.flush = false;
+      const out = await drawNow(batch, flushing);
+      s.last = out.reached;
+      s.done = upto;
+      wait(batch, out.waiting);
+      return s.last;
+    });
+    s.chain = p.catch(() => undefined);
+    void s.chain.then(() => {
+      if (s.done === s.wanted && runs.get(batch) === s) runs.delete(batch);
+    });
+    return p;
   }
 
   return {
-    /**
-     * Redraws `batch` everywhere. Draws run one at a time per batch; a call made while one runs waits
-     * for the next, which draws everything up to then (so it includes the caller's item).
-     */
     draw(batch: string): Promise<number> {
-      let st = runs.get(batch);
-      if (!st) {
-        st = { chain: Promise.resolve(), wanted: 0, done: 0, last: 0 };
-        runs.set(batch, st);
-      }
-      const s = st;
-      const gen = ++s.wanted;
-      const p = s.chain.then(async () => {
-        if (s.done >= gen) return s.last;
-        const upto = s.wanted;
-        s.last = await drawNow(batch);
-        s.done = upto;
-        return s.last;
-      });
-      s.chain = p.catch(() => undefined);
-      void s.chain.then(() => {
-        if (s.done === s.wanted && runs.get(batch) === s) runs.delete(batch);
-      });
-      return p;
+      return draw(batch);
     },
 
     /**
      * An "Approve all" / "Deny all" tap: valid only on a message drawn for that batch, for items that
-     * exist; votes on each of the first `count` items still waiting, through the tap's own path.
+     * exist; votes on each of the first `count` items still waiting, through the tap's own path. On a
+     * frozen message (a gesture with no count) it covers exactly the items that message shows.
      */
     tapAll(event: InboundAction, action: BatchAction): string {
       const drawnOn = store.batchOfCardRef(event.ref);
@@ -120,8 +230,13 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
         log("bot_action_refused", { by: event.from.id, reason: "unknown_card" });
         return "This button is not valid.";
       }
+      // Never an item the message does not show (defence in depth on every platform).
+      const shown = new Set(shownOn(ids, event.ref));
+      const covers = frozen(event.ref.platform)
+        ? ids.filter((id) => shown.has(id))
+        : ids.slice(0, action.count).filter((id) => shown.has(id));
       const tally = new Map<string, number>();
-      for (const id of ids.slice(0, action.count)) {
+      for (const id of covers) {
         const view = control.getApproval(id);
         if (view?.state !== "pending") continue;
         const answer = o.decide(event.from.id, view, action.action);
@@ -129,8 +244,9 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
       }
       if (tally.size === 0) return "Already decided";
       if (tally.size === 1 && tally.has(NOT_APPROVER)) return "You are not an approver for these requests";
+      const n = frozen(event.ref.platform) ? covers.length : action.count;
       return [...tally]
-        .map(([answer, n]) => `${answer.replace(/\.$/, "")}: ${n} of ${action.count} requests`)
+        .map(([answer, k]) => `${answer.replace(/\.$/, "")}: ${k} of ${n} requests`)
         .join("; ");
     },
   };

@@ -138,6 +138,11 @@ export interface SendTextOptions {
 
 export interface Channel {
   readonly platform: string;
+  /**
+   * True where a gesture on a card carries no data (WhatsApp's reply or reaction): a card message
+   * then never gains items after it is first sent, so a gesture covers exactly what its sender saw.
+   */
+  readonly gesturesCarryNoCount?: boolean;
   /** Starts receiving; `handler` errors are the bot's problem, channels only log them. */
   start(handler: (event: InboundEvent) => Promise<void>): Promise<void>;
   stop(): Promise<void>;

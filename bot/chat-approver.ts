@@ -172,9 +172,9 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     control,
     store,
     log,
-    build: (batch, views) =>
+    build: (batch, views, from) =>
       annotateCard(
-        buildBatchCard(batch, views, { now: opts.now, nameOf, webBase: opts.webBase?.() }),
+        buildBatchCard(batch, views, { now: opts.now, nameOf, webBase: opts.webBase?.() }, from),
         { state: "pending", escalatedTo: [...new Set(views.flatMap((v) => v.escalatedTo ?? []))] },
         { quiet: views.flatMap((v) => (v.state === "pending" ? routing.notes(v.id) : [])), nameOf },
       ),
@@ -185,6 +185,8 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
       return { approvers: approverChats(view, entries), bound: store.bindingsOf(view.agent) };
     },
     decide: (from, view, action) => decide(from, view, action),
+    windowMs: opts.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
+    schedule: opts.schedule,
   });
 
   return {

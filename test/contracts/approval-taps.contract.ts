@@ -144,6 +144,7 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
         w.clock.t += 150; // 12 requests in 1.8 s
       }
       const ids = held.map((x) => x.view.id);
+      if (h.gesturesCarryNoCount) return frozenBatch(held, group);
       const onCards = (chatId: string) =>
         until(`all 12 on the card in ${chatId}`, () => {
           const refs = ids.map((id) =>
@@ -182,16 +183,68 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       expect(w.store.batchOf(late.view.id)).toBe(batch);
       await until("13 drawn", () => (drawn(ref) === 13 ? true : undefined));
       const answer = await h.tap("701", ref, allTwelve);
-      if (h.gesturesCarryNoCount) {
-        // No count on a reaction: it covers what the message showed when it arrived (all 13).
-        expect(answer).toEqual(["Approved: 13 of 13 requests"]);
-        return;
-      }
       expect(answer).toEqual(["Approved: 12 of 12 requests"]);
       for (const x of held) await expect(x.outcome).resolves.toMatchObject({ outcome: "approved" });
       expect(w.approvals.get(late.view.id)).toMatchObject({ state: "pending", approvals: [] });
       expect(await h.buttonsOn(ref)).toBeGreaterThan(0); // the 13th keeps its buttons
     });
+
+    /**
+     * A gesture with no count (WhatsApp): a card message never gains items once sent, so a 👍 that
+     * races a 13th arrival covers only the items on the message it reacts to; later items come on
+     * one new message per chat when the window closes.
+     */
+    async function frozenBatch(held: Awaited<ReturnType<BotWorld["hold"]>>[], group: Address): Promise<void> {
+      const ids = held.map((x) => x.view.id);
+      const batch = w.store.batchOf(ids[0] as string) as string;
+      const ann = h.channel.privateChat("701").chatId;
+      const first = await cardOf(ids[0] as string, "701");
+      const onMessage = (ref: SentRef) =>
+        w.store
+          .batchItems(batch)
+          .filter((id) => w.store.cardRefs(id).some((c) => c.ref.messageId === ref.messageId));
+      await settle();
+      const shownFirst = onMessage(first);
+      expect(shownFirst.length).toBeGreaterThan(0);
+      expect(shownFirst.length).toBeLessThan(12); // the later ones wait for the window
+      // A 13th request joins the batch after the first message was sent: it never joins that message.
+      w.clock.t += 150;
+      const late = await w.hold();
+      expect(w.store.batchOf(late.view.id)).toBe(batch);
+      await settle();
+      expect(onMessage(first)).toEqual(shownFirst);
+      const k = shownFirst.length;
+      const answer = await h.tap("701", first, "approve");
+      expect(answer).toEqual([k === 1 ? "Approved." : `Approved: ${k} of ${k} requests`]);
+      for (const id of [...ids, late.view.id])
+        expect(w.approvals.get(id)).toMatchObject(
+          shownFirst.includes(id) ? { approvals: [`${P()}:701`] } : { state: "pending", approvals: [] },
+        );
+      // The window closes: the rest (including the 13th) arrive on ONE new message per chat.
+      w.advance(5000);
+      const all = [...ids, late.view.id];
+      for (const chat of [ann, h.channel.privateChat("702").chatId, group.chatId]) {
+        const messages = await until(`all 13 in ${chat}`, () => {
+          const refs = all.map((id) => w.store.cardRefs(id).filter((c) => c.to.chatId === chat));
+          return refs.every((r) => r.length > 0)
+            ? new Set(refs.flat().map((c) => c.ref.messageId))
+            : undefined;
+        });
+        expect(messages.size).toBe(2);
+      }
+      const second = await until(
+        "the second message",
+        () => w.store.cardRefs(late.view.id).find((c) => c.to.chatId === ann)?.ref,
+      );
+      expect(second.messageId).not.toBe(first.messageId);
+      const rest = onMessage(second);
+      expect(rest).toEqual(all.filter((id) => !shownFirst.includes(id)));
+      expect(await h.tap("701", second, "approve")).toEqual([
+        `Approved: ${rest.length} of ${rest.length} requests`,
+      ]);
+      for (const x of [...held, late])
+        await expect(x.outcome).resolves.toMatchObject({ outcome: "approved" });
+    }
 
     it("escalation: nobody answered in the window (fake clock), the next person gets a card; the first card says Escalated to", async () => {
       await setUp();

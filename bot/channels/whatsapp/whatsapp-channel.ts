@@ -260,6 +260,8 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): Channel 
 
   return {
     platform: "whatsapp",
+    // A reaction or "approve" reply names no count: batch card messages are frozen (bot/batch-drawer.ts).
+    gesturesCarryNoCount: true,
     async start(onEvent) {
       if (handler) throw new Error("WhatsApp channel already started");
       handler = onEvent;
