@@ -135,13 +135,16 @@ async function countCards(
           req.end("payload");
         }),
       );
-    // Settled: every request held and no card sent or edited for a second.
+    // Settled: every request held and no card sent or edited for longer than the window (WhatsApp
+    // sends the requests that joined after its first card when the window closes).
     let last = -1;
+    let quiet = 0;
     const end = Date.now() + 60_000;
     while (Date.now() < end) {
       await new Promise((r) => setTimeout(r, 1000));
       const now = control.listApprovals("pending").length * 1_000_000 + cards * 1000 + edits;
-      if (now === last && now > 0) break;
+      quiet = now === last && now > 0 ? quiet + 1 : 0;
+      if (quiet * 1000 > batchWindowMs) break;
       last = now;
     }
     const held = control.listApprovals("pending").length;
