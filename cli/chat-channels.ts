@@ -134,7 +134,7 @@ export async function chatChannels(
   }
   let webhooks: WebhookListener | undefined;
   const sdk = s.chatSdk;
-  const platforms = sdk ? chatSdkPlatforms(sdk) : [];
+  const platforms = sdk ? await chatSdkPlatforms(sdk) : [];
   if (sdk && platforms.length > 0) {
     webhooks = await startWebhookListener({ host: sdk.webhooks.host, port: sdk.webhooks.port, log: o.log });
     const base = (sdk.publicUrl ?? webhooks.url).replace(/\/+$/, "");

@@ -30,7 +30,9 @@ async function setUp(): Promise<void> {
   gh = await startFakeGitHub(SECRET);
   l = await startWebhookListener({ host: "127.0.0.1", port: 0, log: () => undefined });
   [channel] = createChatSdkChannels({
-    platforms: chatSdkPlatforms({ github: { webhookSecret: SECRET, token: "ghp_test", apiUrl: gh.url } }),
+    platforms: await chatSdkPlatforms({
+      github: { webhookSecret: SECRET, token: "ghp_test", apiUrl: gh.url },
+    }),
     listener: l,
     log: () => undefined,
   }) as [Channel];

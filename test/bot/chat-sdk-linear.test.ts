@@ -25,7 +25,7 @@ async function setUp(): Promise<void> {
   fake = await startFakeLinear(SECRET);
   l = await startWebhookListener({ host: "127.0.0.1", port: 0, log: () => undefined });
   const [channel] = createChatSdkChannels({
-    platforms: chatSdkPlatforms({
+    platforms: await chatSdkPlatforms({
       linear: { apiKey: "lin_api_test", webhookSecret: SECRET, apiUrl: fake.url },
     }),
     listener: l,

@@ -43,7 +43,7 @@ describe("Chat SDK plain text on the markdown platforms", () => {
     gh = await startFakeGitHub("s");
     l = await startWebhookListener({ host: "127.0.0.1", port: 0, log: () => undefined });
     const [ch] = createChatSdkChannels({
-      platforms: chatSdkPlatforms({ github: { webhookSecret: "s", token: "ghp_t", apiUrl: gh.url } }),
+      platforms: await chatSdkPlatforms({ github: { webhookSecret: "s", token: "ghp_t", apiUrl: gh.url } }),
       listener: l,
       log: () => undefined,
     }) as [Channel];
@@ -59,7 +59,9 @@ describe("Chat SDK plain text on the markdown platforms", () => {
     lin = await startFakeLinear("s");
     l = await startWebhookListener({ host: "127.0.0.1", port: 0, log: () => undefined });
     const [ch] = createChatSdkChannels({
-      platforms: chatSdkPlatforms({ linear: { apiKey: "lin_api_t", webhookSecret: "s", apiUrl: lin.url } }),
+      platforms: await chatSdkPlatforms({
+        linear: { apiKey: "lin_api_t", webhookSecret: "s", apiUrl: lin.url },
+      }),
       listener: l,
       log: () => undefined,
     }) as [Channel];

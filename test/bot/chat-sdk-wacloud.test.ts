@@ -27,7 +27,7 @@ async function setUp(): Promise<void> {
   fake = await startFakeWaCloud({ appSecret: APP_SECRET, phoneNumberId: PNID });
   l = await startWebhookListener({ host: "127.0.0.1", port: 0, log: () => undefined });
   [channel] = createChatSdkChannels({
-    platforms: chatSdkPlatforms({
+    platforms: await chatSdkPlatforms({
       wacloud: {
         accessToken: "EAAtest",
         appSecret: APP_SECRET,

@@ -1,22 +1,55 @@
 /**
- * Approval cards in the Chat SDK card model for platforms with reply buttons (WhatsApp Cloud:
- * interactive message, body ≤ 1024 characters, at most 3 buttons of ≤ 20 characters). The card text
- * is the honest plain rendering (bot/channels/text.ts: every cut counted, the agent's words labelled,
- * the full-request link never cut); WhatsApp formatting characters in it are swapped for lookalikes
- * (same length, so the counts stay true) so an agent's words cannot turn bold or strike anything.
- * A batch card lists every item; its per-item buttons do not fit, so the text points to the link.
+ * Approval cards in the Chat SDK card model for platforms with buttons: WhatsApp Cloud (interactive
+ * message, body ≤ 1024 characters, at most 3 buttons of ≤ 20 characters) and Teams (Adaptive Card,
+ * `Action.Submit` buttons; TextBlocks render a markdown subset). The card text is the honest plain
+ * rendering (bot/channels/text.ts: every cut counted, the agent's words labelled, the full-request
+ * link never cut); formatting characters in it are swapped for lookalikes (same length, so the
+ * counts stay true) so an agent's words cannot turn bold, strike, link or inject markup. A batch card
+ * lists every item; its per-item buttons do not fit, so the text points to the link.
  */
-import { Actions, Button, Card as SdkCard, CardText, type CardElement } from "chat";
+import { Actions, Button, Card as SdkCard, CardText, type CardElement, LinkButton } from "chat";
 import type { Card } from "../../channel.js";
 import { buttonLabel, oneLine, renderCard } from "../text.js";
 
-/** WhatsApp's interactive body limit, with room for the adapter's own joins. */
-const BODY_MAX = 1000;
-const MAX_BUTTONS = 3;
-const TITLE_MAX = 20;
+/** How one platform's buttons and text fit. */
+export interface ButtonCardLimits {
+  readonly bodyMax: number;
+  readonly maxButtons: number;
+  readonly titleMax: number;
+  /** Characters the platform's renderer treats as markup, each mapped to a same-length lookalike. */
+  readonly swap: Readonly<Record<string, string>>;
+  /** A separate button opening the full request (where the platform has link buttons). */
+  readonly linkButton: boolean;
+}
 
-const neutral = (s: string): string =>
-  s.replace(/[*_~`]/g, (c) => ({ "*": "∗", _: "＿", "~": "∼", "`": "ˋ" })[c] ?? c);
+/** WhatsApp's interactive body limit, with room for the adapter's own joins. */
+export const WHATSAPP_CARD: ButtonCardLimits = {
+  bodyMax: 1000,
+  maxButtons: 3,
+  titleMax: 20,
+  swap: { "*": "∗", _: "＿", "~": "∼", "`": "ˋ" },
+  linkButton: false,
+};
+
+/**
+ * Teams: a message stays well under Bot Framework's 40 KB (UTF-16) limit; Adaptive Card TextBlock
+ * markdown (bold, italic, links, code) and HTML-ish angle brackets are neutralised.
+ */
+export const TEAMS_CARD: ButtonCardLimits = {
+  bodyMax: 12_000,
+  maxButtons: 5,
+  titleMax: 40,
+  swap: { "*": "∗", _: "＿", "~": "∼", "`": "ˋ", "[": "［", "]": "］", "<": "‹", ">": "›" },
+  linkButton: true,
+};
+
+function neutralWith(swap: Readonly<Record<string, string>>): (s: string) => string {
+  const chars = Object.keys(swap)
+    .map((c) => `\\${c}`)
+    .join("");
+  const re = new RegExp(`[${chars}]`, "g");
+  return (s) => s.replace(re, (c) => swap[c] ?? c);
+}
 
 /** The card's text within `max` characters, batch items included. */
 function cardText(card: Card, max: number): string {
@@ -29,32 +62,30 @@ function cardText(card: Card, max: number): string {
   return parts.join("\n\n");
 }
 
-export function buttonCard(card: Card): CardElement {
-  const buttons = card.buttons.slice(0, MAX_BUTTONS);
-  const text = neutral(cardText(card, BODY_MAX));
+export function buttonCard(card: Card, limits: ButtonCardLimits = WHATSAPP_CARD): CardElement {
+  const neutral = neutralWith(limits.swap);
+  const buttons = card.buttons.slice(0, limits.maxButtons);
+  const text = neutral(cardText(card, limits.bodyMax));
+  // Only an http(s) link becomes a button: anything else stays the plain text it already is.
+  const link = limits.linkButton && card.link && /^https?:\/\//.test(card.link) ? card.link : undefined;
+  const actions = [
+    ...buttons.map((b) =>
+      Button({
+        id: "w",
+        label: neutral(buttonLabel(b, limits.titleMax)),
+        value: b.data,
+        style: b.style === "danger" ? "danger" : b.style === "primary" ? "primary" : undefined,
+      }),
+    ),
+    ...(link ? [LinkButton({ url: link, label: "Full request" })] : []),
+  ];
   return SdkCard({
     title: "Warden approval",
-    children: [
-      CardText(text),
-      ...(buttons.length > 0
-        ? [
-            Actions(
-              buttons.map((b) =>
-                Button({
-                  id: "w",
-                  label: buttonLabel(b, TITLE_MAX),
-                  value: b.data,
-                  style: b.style === "danger" ? "danger" : b.style === "primary" ? "primary" : undefined,
-                }),
-              ),
-            ),
-          ]
-        : []),
-    ],
+    children: [CardText(text), ...(actions.length > 0 ? [Actions(actions)] : [])],
   });
 }
 
 /** The follow-up once a card is decided (WhatsApp Cloud cannot edit the card itself). */
 export function decidedText(card: Card): string {
-  return neutral(`${oneLine(card.title, 300)}\n${oneLine(card.status, 300)}`);
+  return neutralWith(WHATSAPP_CARD.swap)(`${oneLine(card.title, 300)}\n${oneLine(card.status, 300)}`);
 }

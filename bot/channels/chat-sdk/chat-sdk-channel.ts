@@ -15,7 +15,7 @@ import type { WebhookListener } from "../../webhooks/webhook-listener.js";
 import type { WebhookVerifier } from "../../webhooks/webhook-verifier.js";
 import { splitText } from "../text.js";
 import { createApprovalCodes, parseCodeReply } from "./approval-codes.js";
-import { buttonCard, decidedText } from "./button-card.js";
+import { buttonCard, decidedText, TEAMS_CARD, WHATSAPP_CARD } from "./button-card.js";
 import { plainMarkdownParts, renderMarkdownCard } from "./markdown-card.js";
 
 /** One platform: its adapter (keyed by `platform` in the Chat instance) and its webhook verifier. */
@@ -27,6 +27,8 @@ export interface ChatSdkPlatform {
   readonly maxText: number;
   /** The thread id of the private chat with `userId`, where the platform has private chats. */
   readonly dm?: (userId: string) => string;
+  /** Where a private chat must be created first (Teams): resolves `<platform>:dm:<userId>`. */
+  readonly openDm?: (userId: string) => Promise<string>;
 }
 
 export interface ChatSdkOptions {
@@ -38,6 +40,17 @@ export interface ChatSdkOptions {
 }
 
 type Handler = (event: InboundEvent) => Promise<void>;
+
+/**
+ * The id a person is known by. Teams: the Entra (AAD) object id from the signed activity, stable
+ * across chats and tenants' bots (the `29:` id is per bot); `29:…` only when there is none, which can
+ * never equal an object id (a GUID), so it cannot borrow someone's roles.
+ */
+function userIdOf(platform: string, raw: unknown, fallback: string): string {
+  if (platform !== "teams") return fallback;
+  const aad = (raw as { from?: { aadObjectId?: unknown } } | undefined)?.from?.aadObjectId;
+  return typeof aad === "string" && /^[0-9a-f-]{36}$/i.test(aad) ? aad.toLowerCase() : fallback;
+}
 
 /**
  * Posts text that may carry anyone's words (the agent's, people's names) so it renders nothing: on
@@ -81,7 +94,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
     const platform = p?.platform ?? "";
     if (!p || message.author.isMe || message.author.isBot === true) return;
     const from = {
-      id: `${platform}:${message.author.userId}`,
+      id: `${platform}:${userIdOf(platform, message.raw, message.author.userId)}`,
       name: message.author.fullName || message.author.userName,
     };
     const chatAddr: Address = { platform, chatId: thread.id };
@@ -124,7 +137,10 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
     const cardId = platform === "wacloud" ? (typeof context === "string" ? context : "") : event.messageId;
     await deliver(platform, {
       kind: "action",
-      from: { id: `${platform}:${event.user.userId}`, name: event.user.fullName || event.user.userName },
+      from: {
+        id: `${platform}:${userIdOf(platform, event.raw, event.user.userId)}`,
+        name: event.user.fullName || event.user.userName,
+      },
       chat: { platform, chatId: event.threadId },
       data: typeof event.value === "string" ? event.value : "",
       ref: { platform, chatId: event.threadId, messageId: cardId },
@@ -166,6 +182,13 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
   return o.platforms.map((p): Channel => {
     const platform = p.platform;
     const markdown = platform === "github" || platform === "linear";
+    const limits = platform === "teams" ? TEAMS_CARD : WHATSAPP_CARD;
+    /** A private chat that must be created first (Teams) is created on the first send. */
+    const open = async (to: Address): Promise<string> => {
+      const prefix = `${platform}:dm:`;
+      if (!p.openDm || !to.chatId.startsWith(prefix)) return to.chatId;
+      return p.openDm(to.chatId.slice(prefix.length));
+    };
     /** GitHub and Linear have no private chats: refuse, so the bot knows the card did not arrive. */
     const reachable = (to: Address): void => {
       if (markdown && to.chatId.startsWith(`${platform}:dm:`))
@@ -183,12 +206,14 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
       },
       async sendText(to, text) {
         reachable(to);
-        return { platform, chatId: to.chatId, messageId: await postText(p, to.chatId, text) };
+        const chatId = await open(to);
+        return { platform, chatId, messageId: await postText(p, chatId, text) };
       },
       async sendCard(to, card) {
-        if (platform === "wacloud") {
-          const sent = await p.adapter.postMessage(to.chatId, { card: buttonCard(card) });
-          return { platform, chatId: to.chatId, messageId: sent.id };
+        if (platform === "wacloud" || platform === "teams") {
+          const chatId = await open(to);
+          const sent = await p.adapter.postMessage(chatId, { card: buttonCard(card, limits) });
+          return { platform, chatId, messageId: sent.id };
         }
         if (!markdown) throw new Error(`${platform}: native cards are not built yet`);
         reachable(to);
@@ -210,6 +235,10 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
           if (card.buttons.length === 0) await p.adapter.postMessage(ref.chatId, { raw: decidedText(card) });
           return;
         }
+        if (platform === "teams") {
+          await p.adapter.editMessage(ref.chatId, ref.messageId, { card: buttonCard(card, limits) });
+          return;
+        }
         if (!markdown) throw new Error(`${platform}: native cards are not built yet`);
         const drawn = cardCodes.get(`${platform}\0${ref.messageId}`) ?? [codes.get(platform)!.fresh()];
         while (drawn.length < 1 + (card.items?.length ?? 0)) drawn.push(codes.get(platform)!.fresh());
@@ -220,6 +249,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
       },
       privateChat(userId) {
         if (p.dm) return { platform, chatId: p.dm(userId) };
+        // Teams: created (and cached by the router once the person writes) on the first send.
         // GitHub and Linear have no private chats: a card "sent privately" there cannot exist.
         return { platform, chatId: `${platform}:dm:${userId}` };
       },

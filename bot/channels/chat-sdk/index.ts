@@ -1,3 +1,3 @@
-/** The Chat SDK webhook platforms (GitHub, Linear; Teams, Google Chat and WhatsApp Cloud to come). */
+/** The Chat SDK webhook platforms (Teams, GitHub, Linear, WhatsApp Cloud; Google Chat to come). */
 export { type ChatSdkPlatform, createChatSdkChannels } from "./chat-sdk-channel.js";
 export { type ChatSdkSettings, chatSdkPlatforms } from "./platforms.js";

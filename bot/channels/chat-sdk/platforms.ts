@@ -10,8 +10,11 @@ import { createWhatsAppAdapter } from "@chat-adapter/whatsapp";
 import { ConsoleLogger } from "chat";
 import { githubVerifier, linearVerifier, whatsappCloudVerifier } from "../../webhooks/hmac-verifiers.js";
 import type { ChatSdkPlatform } from "./chat-sdk-channel.js";
+import { type TeamsSettings, teamsPlatform } from "./teams.js";
 
 export interface ChatSdkSettings {
+  /** `TEAMS_APP_ID` + `TEAMS_APP_PASSWORD` [+ `TEAMS_APP_TENANT_ID`] (Teams adapter is optional). */
+  readonly teams?: TeamsSettings;
   /** `GITHUB_TOKEN` (or an App: `GITHUB_APP_ID` + `GITHUB_PRIVATE_KEY` [+ `GITHUB_INSTALLATION_ID`]). */
   readonly github?: {
     readonly webhookSecret: string;
@@ -40,8 +43,10 @@ const LINEAR_MAX = 50_000;
 
 const silent = () => new ConsoleLogger("silent");
 
-export function chatSdkPlatforms(s: ChatSdkSettings): ChatSdkPlatform[] {
+/** The configured platforms' adapters (Teams' optional package is loaded only when configured). */
+export async function chatSdkPlatforms(s: ChatSdkSettings): Promise<ChatSdkPlatform[]> {
   const out: ChatSdkPlatform[] = [];
+  if (s.teams) out.push(await teamsPlatform(s.teams));
   if (s.github) {
     const g = s.github;
     const base = { webhookSecret: g.webhookSecret, apiUrl: g.apiUrl, userName: g.userName, logger: silent() };
