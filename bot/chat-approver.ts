@@ -261,7 +261,7 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
 
     async handleAction(event: InboundAction): Promise<void> {
       const verb = parseCardVerb(event.data);
-      // A bare verb on a batch card of several (WhatsApp) covers the items that message last showed.
+      // A bare verb on a batch card of several (WhatsApp) covers exactly the items on that message (frozen once sent).
       const onBatch = verb ? store.batchOfCardRef(event.ref) : undefined;
       if (verb === "grant" && onBatch && onBatch.drawn > 1)
         return reply(event, "A time-limited approval is given per request, on its own buttons.");
