@@ -58,6 +58,9 @@ Webhook platforms (Vercel Chat SDK; one listener WARDEN_WEBHOOKS=HOST:PORT, defa
   GITHUB_WEBHOOK_SECRET + GITHUB_TOKEN, or GITHUB_APP_ID + GITHUB_PRIVATE_KEY [GITHUB_INSTALLATION_ID]
     [GITHUB_API_URL] [GITHUB_BOT_USERNAME]; approve with a comment "/approve <code>" from the card
   LINEAR_API_KEY + LINEAR_WEBHOOK_SECRET [LINEAR_API_URL]; approve like GitHub
+  TEAMS_APP_ID + TEAMS_APP_PASSWORD [TEAMS_APP_TENANT_ID] [TEAMS_API_URL] [TEAMS_TOKEN_URL]
+    [TEAMS_OPENID_METADATA_URL]   (Microsoft Teams; needs the optional package @chat-adapter/teams;
+    app manifest: bot/channels/chat-sdk/setup/teams-manifest.json)
   WHATSAPP_ACCESS_TOKEN + WHATSAPP_APP_SECRET + WHATSAPP_PHONE_NUMBER_ID + WHATSAPP_VERIFY_TOKEN
     [WHATSAPP_API_URL]   (WhatsApp Business Cloud API; reply buttons on cards)`;
 
@@ -238,6 +241,17 @@ function chatSettings(): ChatSettings {
               apiKey: env.LINEAR_API_KEY,
               webhookSecret: env.LINEAR_WEBHOOK_SECRET,
               apiUrl: env.LINEAR_API_URL,
+            }
+          : undefined,
+      teams:
+        env.TEAMS_APP_ID && env.TEAMS_APP_PASSWORD
+          ? {
+              appId: env.TEAMS_APP_ID,
+              appPassword: env.TEAMS_APP_PASSWORD,
+              tenantId: env.TEAMS_APP_TENANT_ID,
+              apiUrl: env.TEAMS_API_URL,
+              tokenUrl: env.TEAMS_TOKEN_URL,
+              openIdMetadataUrl: env.TEAMS_OPENID_METADATA_URL,
             }
           : undefined,
       wacloud:

@@ -25,4 +25,27 @@ describe("Chat SDK set-up files", () => {
     expect(m.resourceTypes).toEqual([...LINEAR_RESOURCE_TYPES]);
     expect(m.url).toBe("https://WARDEN_PUBLIC_URL/webhooks/linear");
   });
+
+  it("Teams app manifest: one bot (the app id), chats it works in, no commands, tabs, extensions or files", () => {
+    const m = read("teams-manifest.json");
+    expect(m.id).toBe("TEAMS_APP_ID");
+    expect(m.bots).toEqual([
+      {
+        botId: "TEAMS_APP_ID",
+        scopes: ["personal", "team", "groupChat"],
+        supportsFiles: false,
+        isNotificationOnly: false,
+      },
+    ]);
+    for (const k of [
+      "composeExtensions",
+      "staticTabs",
+      "configurableTabs",
+      "webApplicationInfo",
+      "authorization",
+      "permissions",
+    ])
+      expect(m).not.toHaveProperty(k);
+    expect(m.validDomains).toEqual([]);
+  });
 });
