@@ -15,7 +15,7 @@ import type { WebhookListener } from "../../webhooks/webhook-listener.js";
 import type { WebhookVerifier } from "../../webhooks/webhook-verifier.js";
 import { splitText } from "../text.js";
 import { createApprovalCodes, parseCodeReply } from "./approval-codes.js";
-import { buttonCard, decidedText, TEAMS_CARD, WHATSAPP_CARD } from "./button-card.js";
+import { type ButtonCardLimits, buttonCard, decidedText, TEAMS_CARD, WHATSAPP_CARD } from "./button-card.js";
 import { plainMarkdownParts, renderMarkdownCard } from "./markdown-card.js";
 
 /** One platform: its adapter (keyed by `platform` in the Chat instance) and its webhook verifier. */
@@ -29,6 +29,12 @@ export interface ChatSdkPlatform {
   readonly dm?: (userId: string) => string;
   /** Where a private chat must be created first (Teams): resolves `<platform>:dm:<userId>`. */
   readonly openDm?: (userId: string) => Promise<string>;
+  /** Native button cards with these limits (Google Chat; Teams and WhatsApp are built in). */
+  readonly card?: ButtonCardLimits;
+  /** Plain text as parts that render nothing, where fences do not (Google Chat). */
+  readonly textParts?: (text: string) => string[];
+  /** The chat id taps will report for a card just sent (`raw`: the platform's answer). */
+  readonly cardChatId?: (raw: unknown, chatId: string) => string;
 }
 
 export interface ChatSdkOptions {
@@ -58,7 +64,11 @@ function userIdOf(platform: string, raw: unknown, fallback: string): string {
  * notifies, no link or image renders and no bold "Approved" is forged. Returns the last message id.
  */
 async function postText(p: ChatSdkPlatform, threadId: string, text: string): Promise<string> {
-  const parts = p.platform === "wacloud" ? splitText(text, p.maxText) : plainMarkdownParts(text, p.maxText);
+  const parts = p.textParts
+    ? p.textParts(text)
+    : p.platform === "wacloud"
+      ? splitText(text, p.maxText)
+      : plainMarkdownParts(text, p.maxText);
   let last: string | undefined;
   for (const part of parts) last = (await p.adapter.postMessage(threadId, { raw: part })).id;
   if (last === undefined) throw new Error("nothing to send");
@@ -182,7 +192,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
   return o.platforms.map((p): Channel => {
     const platform = p.platform;
     const markdown = platform === "github" || platform === "linear";
-    const limits = platform === "teams" ? TEAMS_CARD : WHATSAPP_CARD;
+    const limits = p.card ?? (platform === "teams" ? TEAMS_CARD : WHATSAPP_CARD);
     /** A private chat that must be created first (Teams) is created on the first send. */
     const open = async (to: Address): Promise<string> => {
       const prefix = `${platform}:dm:`;
@@ -210,10 +220,10 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
         return { platform, chatId, messageId: await postText(p, chatId, text) };
       },
       async sendCard(to, card) {
-        if (platform === "wacloud" || platform === "teams") {
+        if (platform === "wacloud" || platform === "teams" || p.card) {
           const chatId = await open(to);
           const sent = await p.adapter.postMessage(chatId, { card: buttonCard(card, limits) });
-          return { platform, chatId, messageId: sent.id };
+          return { platform, chatId: p.cardChatId?.(sent.raw, chatId) ?? chatId, messageId: sent.id };
         }
         if (!markdown) throw new Error(`${platform}: native cards are not built yet`);
         reachable(to);
@@ -235,7 +245,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
           if (card.buttons.length === 0) await p.adapter.postMessage(ref.chatId, { raw: decidedText(card) });
           return;
         }
-        if (platform === "teams") {
+        if (platform === "teams" || p.card) {
           await p.adapter.editMessage(ref.chatId, ref.messageId, { card: buttonCard(card, limits) });
           return;
         }

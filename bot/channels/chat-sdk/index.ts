@@ -1,3 +1,3 @@
-/** The Chat SDK webhook platforms (Teams, GitHub, Linear, WhatsApp Cloud; Google Chat to come). */
+/** The Chat SDK webhook platforms (Teams, Google Chat, GitHub, Linear, WhatsApp Cloud). */
 export { type ChatSdkPlatform, createChatSdkChannels } from "./chat-sdk-channel.js";
 export { type ChatSdkSettings, chatSdkPlatforms } from "./platforms.js";

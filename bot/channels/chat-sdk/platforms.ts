@@ -10,11 +10,14 @@ import { createWhatsAppAdapter } from "@chat-adapter/whatsapp";
 import { ConsoleLogger } from "chat";
 import { githubVerifier, linearVerifier, whatsappCloudVerifier } from "../../webhooks/hmac-verifiers.js";
 import type { ChatSdkPlatform } from "./chat-sdk-channel.js";
+import { type GoogleChatSettings, gchatPlatform } from "./gchat.js";
 import { type TeamsSettings, teamsPlatform } from "./teams.js";
 
 export interface ChatSdkSettings {
   /** `TEAMS_APP_ID` + `TEAMS_APP_PASSWORD` [+ `TEAMS_APP_TENANT_ID`] (Teams adapter is optional). */
   readonly teams?: TeamsSettings;
+  /** `GOOGLE_CHAT_CREDENTIALS` + `GOOGLE_CHAT_PROJECT_NUMBER` (+ `GOOGLE_CHAT_API_URL`, `GOOGLE_CHAT_CERTS_URL`). */
+  readonly gchat?: GoogleChatSettings;
   /** `GITHUB_TOKEN` (or an App: `GITHUB_APP_ID` + `GITHUB_PRIVATE_KEY` [+ `GITHUB_INSTALLATION_ID`]). */
   readonly github?: {
     readonly webhookSecret: string;
@@ -47,6 +50,7 @@ const silent = () => new ConsoleLogger("silent");
 export async function chatSdkPlatforms(s: ChatSdkSettings): Promise<ChatSdkPlatform[]> {
   const out: ChatSdkPlatform[] = [];
   if (s.teams) out.push(await teamsPlatform(s.teams));
+  if (s.gchat) out.push(gchatPlatform(s.gchat));
   if (s.github) {
     const g = s.github;
     const base = { webhookSecret: g.webhookSecret, apiUrl: g.apiUrl, userName: g.userName, logger: silent() };
