@@ -61,6 +61,9 @@ Webhook platforms (Vercel Chat SDK; one listener WARDEN_WEBHOOKS=HOST:PORT, defa
   TEAMS_APP_ID + TEAMS_APP_PASSWORD [TEAMS_APP_TENANT_ID] [TEAMS_API_URL] [TEAMS_TOKEN_URL]
     [TEAMS_OPENID_METADATA_URL]   (Microsoft Teams; needs the optional package @chat-adapter/teams;
     app manifest: bot/channels/chat-sdk/setup/teams-manifest.json)
+  GOOGLE_CHAT_CREDENTIALS (service account key JSON) + GOOGLE_CHAT_PROJECT_NUMBER [GOOGLE_CHAT_API_URL]
+    [GOOGLE_CHAT_CERTS_URL]   (Google Chat app as a Workspace add-on; buttons call WARDEN_PUBLIC_URL;
+    configuration: bot/channels/chat-sdk/setup/gchat-app.json)
   WHATSAPP_ACCESS_TOKEN + WHATSAPP_APP_SECRET + WHATSAPP_PHONE_NUMBER_ID + WHATSAPP_VERIFY_TOKEN
     [WHATSAPP_API_URL]   (WhatsApp Business Cloud API; reply buttons on cards)`;
 
@@ -252,6 +255,16 @@ function chatSettings(): ChatSettings {
               apiUrl: env.TEAMS_API_URL,
               tokenUrl: env.TEAMS_TOKEN_URL,
               openIdMetadataUrl: env.TEAMS_OPENID_METADATA_URL,
+            }
+          : undefined,
+      gchat:
+        env.GOOGLE_CHAT_CREDENTIALS && env.GOOGLE_CHAT_PROJECT_NUMBER
+          ? {
+              credentials: env.GOOGLE_CHAT_CREDENTIALS,
+              projectNumber: env.GOOGLE_CHAT_PROJECT_NUMBER,
+              endpointUrl: `${(env.WARDEN_PUBLIC_URL ?? `http://${env.WARDEN_WEBHOOKS ?? "127.0.0.1:7430"}`).replace(/\/+$/, "")}/webhooks/gchat`,
+              apiUrl: env.GOOGLE_CHAT_API_URL,
+              certsUrl: env.GOOGLE_CHAT_CERTS_URL,
             }
           : undefined,
       wacloud:

@@ -212,7 +212,8 @@ describe("Chat SDK channel: Google Chat", () => {
     // A Pub/Sub envelope is not an add-on event: refused even with a genuine Chat token.
     const pubsub = { ...tap(BOB), message: { data: "e30=" }, subscription: "projects/p/subscriptions/s" };
     expect((await fake.deliver(l.url, pubsub)).status).toBe(401);
-    await new Promise((r) => setTimeout(r, 200));
+    // A new second: the Pub/Sub attempt's genuine token (same claims) is spent.
+    await new Promise((r) => setTimeout(r, 1100));
     expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
     const first = await fake.deliver(l.url, tap(ANN));
     expect(first.status).toBe(200);

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { GCHAT_SCOPE } from "../../bot/channels/chat-sdk/gchat.js";
 import { GITHUB_EVENTS, LINEAR_RESOURCE_TYPES } from "../../bot/webhooks/hmac-verifiers.js";
 
 const DIR = join(import.meta.dirname, "..", "..", "bot", "channels", "chat-sdk", "setup");
@@ -47,5 +48,19 @@ describe("Chat SDK set-up files", () => {
     ])
       expect(m).not.toHaveProperty(k);
     expect(m.validDomains).toEqual([]);
+  });
+
+  it("Google Chat app: a Workspace add-on calling its webhook path, project-number audience, the bot scope only", () => {
+    const m = read("gchat-app.json");
+    expect(m.buildAsWorkspaceAddOn).toBe(true);
+    expect(m.connectionSettings).toEqual({
+      type: "HTTP endpoint URL",
+      useOneEndpointForAllTriggers: true,
+      httpEndpointUrl: "https://WARDEN_PUBLIC_URL/webhooks/gchat",
+      authenticationAudience: "Project Number",
+    });
+    expect(m.serviceAccountScopes).toEqual([GCHAT_SCOPE]);
+    expect(m.commands).toEqual([]);
+    expect(m.linkPreviews).toEqual([]);
   });
 });

@@ -40,7 +40,8 @@ export interface GoogleChatSettings {
 
 const CHAT_CERTS =
   "https://www.googleapis.com/service_accounts/v1/metadata/x509/chat@system.gserviceaccount.com";
-const SCOPE = "https://www.googleapis.com/auth/chat.bot";
+/** The one scope the app asks for: to act as the Chat app itself (no user data). */
+export const GCHAT_SCOPE = "https://www.googleapis.com/auth/chat.bot";
 /** A message is at most 4,096 characters of text, 32,000 bytes with cards (UTF-8: up to 3 per char). */
 const GCHAT_MAX_TEXT = 4000;
 
@@ -111,7 +112,7 @@ export function googleTokenSource(
     const now = Math.floor(Date.now() / 1000);
     const unsigned = `${b64url({ alg: "RS256", typ: "JWT" })}.${b64url({
       iss: c.client_email,
-      scope: SCOPE,
+      scope: GCHAT_SCOPE,
       aud: c.token_uri,
       iat: now,
       exp: now + 3600,
