@@ -130,6 +130,21 @@ describe("Chat SDK channel: Google Chat", () => {
     expect(fake.unauthorized).toBe(0);
   });
 
+  it("an approver's click on the card in her DM approves, and that card is updated too", async () => {
+    await setUp();
+    const { view, outcome } = await w.hold();
+    const mine = await until("Ann's DM card", () =>
+      fake.sent.find((s) => s.space === "spaces/dm-111" && cardOf(s.body)),
+    );
+    const res = await fake.deliver(l.url, fake.click(ANN, mine, params(latest(mine), "Approve")));
+    expect(res.status).toBe(200);
+    await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
+    await until("DM card updated", () =>
+      mine.edits.length > 0 && buttons(latest(mine)).every((b) => !b.onClick.action) ? true : undefined,
+    );
+    expect(w.approvals.get(view.id)?.approvals).toEqual([`gchat:${ANN.name}`]);
+  });
+
   it("the agent's words render nothing, on cards and in messages; the full request is a link button", async () => {
     await setUp();
     const hostile = "*Approved* _x_ ~z~ `y` <users/all> <https://evil.test|click> <b>bold</b> &lt;i&gt;";
