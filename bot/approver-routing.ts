@@ -45,7 +45,7 @@ function unrefTimer(fn: () => void, ms: number): () => void {
   return () => clearTimeout(t);
 }
 
-/** Creates the router; one per chat approver. Waiting cards live in memory (see the README). */
+/** Creates the router; one per chat approver. Waiting cards live in memory (`resume` re-routes them). */
 export function createApproverRouting(opts: ApproverRoutingOptions) {
   const schedule = opts.schedule ?? unrefTimer;
   /** approval id → address key → the card waiting there. */

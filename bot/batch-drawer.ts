@@ -219,6 +219,20 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
     },
 
     /**
+     * Draws `batch` now with its waiting items sent at once (the window's timer lived in memory and a
+     * restart lost it). Idempotent: a chat's items already on a message are never sent again.
+     */
+    flush(batch: string): Promise<number> {
+      return draw(batch, true);
+    },
+
+    /** Cancels every window timer (the bot stops). */
+    stop(): void {
+      for (const w of waits.values()) w.cancel();
+      waits.clear();
+    },
+
+    /**
      * An "Approve all" / "Deny all" tap: valid only on a message drawn for that batch, for items that
      * exist; votes on each of the first `count` items still waiting, through the tap's own path. On a
      * frozen message (a gesture with no count) it covers exactly the items that message shows.

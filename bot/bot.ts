@@ -132,6 +132,7 @@ export function createBot(opts: BotOptions): Bot {
       return failed;
     },
     async stop() {
+      approver.stop();
       for (const c of channels.values()) await c.stop().catch(() => undefined);
       await mailboxEvents.flush();
     },

@@ -55,6 +55,15 @@ export interface ChatApprover extends Required<Approver> {
   decideFromPage(who: string, approvalId: string, action: CardActionKind): Promise<string>;
   /** The private chat to reach a person on, preferring their chosen platform. */
   dmOf(person: Person): Address | undefined;
+  /**
+   * After a restart (call once approvals are resumed): re-establishes the sends that waited in
+   * memory, i.e. quiet-hours cards (sent now if the hours ended, else re-scheduled) and WhatsApp
+   * batch items waiting for their window. Idempotent: a chat that has a card for an approval never
+   * gets a second.
+   */
+  resume(): Promise<void>;
+  /** Cancels the timers of cards waiting in memory (the bot stops). */
+  stop(): void;
 }
 
 const key = (a: Address): string => `${a.platform}\u0000${a.chatId}\u0000${a.threadId ?? ""}`;
@@ -191,6 +200,33 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
 
   return {
     dmOf,
+
+    async resume(): Promise<void> {
+      const flushed = new Set<string>();
+      for (const view of control.listApprovals("pending")) {
+        const batch = batches.of(view.id);
+        if (batch) {
+          // One flush per batch: it sends what each chat lacks and re-holds quiet people's cards.
+          if (!flushed.has(batch)) {
+            flushed.add(batch);
+            await drawer.flush(batch);
+          }
+          continue;
+        }
+        let sent = false;
+        for (const to of approverChats(view).values())
+          if (!store.cardRefs(view.id).some((c) => key(c.to) === key(to)))
+            sent = (await send(view.id, to, view)) || sent;
+        // The cards already out say again whose card waits (those lines were in memory too).
+        if (sent || routing.waits(view.id)) await refresh(view);
+      }
+      log("bot_cards_resumed", { batches: flushed.size });
+    },
+
+    stop(): void {
+      routing.stop();
+      drawer.stop();
+    },
 
     async requested(view: ApprovalView): Promise<void> {
       const joined = batches.join(view);
