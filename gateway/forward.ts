@@ -171,6 +171,11 @@ export function forward(
       if (!res.headersSent) reject(upstreamError(err, target.host));
       else res.destroy();
     });
+    // Destroyed before any answer without an 'error' (the agent left while its request was still
+    // queued for a socket): settle anyway, so the exchange is audited as not completed.
+    upReq.once("close", () => {
+      if (!res.headersSent) reject(upstreamError(new Error("closed before an answer"), target.host));
+    });
     // The agent going away before its answer is written ends the upstream exchange too: a queued
     // (pipelined) response has no socket yet and may never see its own "close".
     const agentGone = (): void => {
