@@ -15,11 +15,11 @@ import { createDiscordChannel } from "../bot/channels/discord/index.js";
 import { createSlackChannel } from "../bot/channels/slack/index.js";
 import { createTelegramChannel } from "../bot/channels/telegram.js";
 import {
+  type ConnectWhatsAppOptions,
   createWhatsAppChannel,
   loadWhatsAppConnect,
   qrForTerminal,
   qrSvg,
-  type ConnectWhatsAppOptions,
   type WhatsAppConnect,
 } from "../bot/channels/whatsapp/index.js";
 import { startWebhookListener, type WebhookListener } from "../bot/webhooks/index.js";

@@ -7,8 +7,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkNode } from "./doctor-checks.js";
 import { formatCheck } from "./doctor.js";
+import { checkNode } from "./doctor-checks.js";
 
 let repo: string;
 const withEngines = async (node: unknown): Promise<string> => {

@@ -5,8 +5,8 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { createDockerRuntime } from "../agents/docker-runtime.js";
 import { startDemoService } from "../agents/demo-service.js";
+import { createDockerRuntime } from "../agents/docker-runtime.js";
 import { gatewayPort } from "../agents/gateway-port.js";
 import { buildAgentImage } from "../agents/image/build-image.js";
 import { type AgentManager, createAgentManager } from "../agents/manager.js";

@@ -10,8 +10,8 @@ import {
   createCredentials,
   loadMasterKey,
   openSqliteStore,
-  type Store,
   SECRET_NAME,
+  type Store,
   Vault,
 } from "../gateway/index.js";
 import { UsageError } from "./args.js";

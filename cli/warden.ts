@@ -5,17 +5,17 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { parseBatchWindow } from "../bot/batches.js";
 import { createLog, startGateway } from "../gateway/index.js";
 import { agentCommand, imageCommand } from "./agent-commands.js";
-import { policyCommand } from "./policy-commands.js";
-import type { ChatSettings } from "./chat-channels.js";
+import { hostPort, resolveMap, UsageError } from "./args.js";
+import { chatSettings } from "./chat-settings.js";
 import { doctorCommand } from "./doctor.js";
+import { policyCommand } from "./policy-commands.js";
 import { runStart } from "./start.js";
 import { openStoreReadOnly, setSecretCommand } from "./store-commands.js";
-import { hostPort, resolveMap, UsageError } from "./args.js";
 
 const HELP = `warden — egress gateway and control plane for AI agents
 
@@ -175,7 +175,7 @@ async function start(argv: string[]): Promise<void> {
     listen: hostPort(values.listen ?? "", "--listen"),
     control: hostPort(values.control ?? "", "--control"),
     web: hostPort(values.web ?? "", "--web"),
-    ...chatSettings(),
+    ...chatSettings(env),
     masterKey: env.WARDEN_MASTER_KEY,
     agentEnv,
     log: stderrLog,
@@ -204,91 +204,11 @@ async function start(argv: string[]): Promise<void> {
   onSignal(() => running.close());
 }
 
-/** The chat platforms switched on by the environment; `warden start` and `warden doctor` read the same. */
-function chatSettings(): ChatSettings {
-  return {
-    telegram: env.TELEGRAM_BOT_TOKEN
-      ? { token: env.TELEGRAM_BOT_TOKEN, apiRoot: env.TELEGRAM_API_ROOT }
-      : undefined,
-    slack: env.SLACK_BOT_TOKEN
-      ? {
-          botToken: env.SLACK_BOT_TOKEN,
-          appToken: env.SLACK_APP_TOKEN,
-          signingSecret: env.SLACK_SIGNING_SECRET,
-          apiUrl: env.SLACK_API_URL,
-          http: env.SLACK_HTTP ? hostPort(env.SLACK_HTTP, "SLACK_HTTP") : undefined,
-        }
-      : undefined,
-    discord: env.DISCORD_BOT_TOKEN
-      ? { token: env.DISCORD_BOT_TOKEN, apiUrl: env.DISCORD_API_URL }
-      : undefined,
-    whatsapp: env.WHATSAPP === "1" || env.WHATSAPP === "true" ? {} : undefined,
-    chatSdk: {
-      webhooks: hostPort(env.WARDEN_WEBHOOKS ?? "127.0.0.1:7430", "WARDEN_WEBHOOKS"),
-      publicUrl: env.WARDEN_PUBLIC_URL,
-      github:
-        env.GITHUB_WEBHOOK_SECRET && (env.GITHUB_TOKEN || env.GITHUB_APP_ID)
-          ? {
-              webhookSecret: env.GITHUB_WEBHOOK_SECRET,
-              token: env.GITHUB_TOKEN,
-              appId: env.GITHUB_APP_ID,
-              privateKey: env.GITHUB_PRIVATE_KEY,
-              installationId: env.GITHUB_INSTALLATION_ID ? Number(env.GITHUB_INSTALLATION_ID) : undefined,
-              apiUrl: env.GITHUB_API_URL,
-              userName: env.GITHUB_BOT_USERNAME,
-            }
-          : undefined,
-      linear:
-        env.LINEAR_API_KEY && env.LINEAR_WEBHOOK_SECRET
-          ? {
-              apiKey: env.LINEAR_API_KEY,
-              webhookSecret: env.LINEAR_WEBHOOK_SECRET,
-              apiUrl: env.LINEAR_API_URL,
-            }
-          : undefined,
-      teams:
-        env.TEAMS_APP_ID && env.TEAMS_APP_PASSWORD
-          ? {
-              appId: env.TEAMS_APP_ID,
-              appPassword: env.TEAMS_APP_PASSWORD,
-              tenantId: env.TEAMS_APP_TENANT_ID,
-              apiUrl: env.TEAMS_API_URL,
-              tokenUrl: env.TEAMS_TOKEN_URL,
-              openIdMetadataUrl: env.TEAMS_OPENID_METADATA_URL,
-            }
-          : undefined,
-      gchat:
-        env.GOOGLE_CHAT_CREDENTIALS && env.GOOGLE_CHAT_PROJECT_NUMBER
-          ? {
-              credentials: env.GOOGLE_CHAT_CREDENTIALS,
-              projectNumber: env.GOOGLE_CHAT_PROJECT_NUMBER,
-              endpointUrl: `${(env.WARDEN_PUBLIC_URL ?? `http://${env.WARDEN_WEBHOOKS ?? "127.0.0.1:7430"}`).replace(/\/+$/, "")}/webhooks/gchat`,
-              apiUrl: env.GOOGLE_CHAT_API_URL,
-              certsUrl: env.GOOGLE_CHAT_CERTS_URL,
-            }
-          : undefined,
-      wacloud:
-        env.WHATSAPP_ACCESS_TOKEN &&
-        env.WHATSAPP_APP_SECRET &&
-        env.WHATSAPP_PHONE_NUMBER_ID &&
-        env.WHATSAPP_VERIFY_TOKEN
-          ? {
-              accessToken: env.WHATSAPP_ACCESS_TOKEN,
-              appSecret: env.WHATSAPP_APP_SECRET,
-              phoneNumberId: env.WHATSAPP_PHONE_NUMBER_ID,
-              verifyToken: env.WHATSAPP_VERIFY_TOKEN,
-              apiUrl: env.WHATSAPP_API_URL,
-            }
-          : undefined,
-    },
-  };
-}
-
 async function doctor(argv: string[]): Promise<void> {
   process.exitCode = await doctorCommand(argv, {
     home: defaultHome(),
     repoRoot: REPO_ROOT,
-    chat: chatSettings(),
+    chat: chatSettings(env),
     masterKeyFromEnv: !!env.WARDEN_MASTER_KEY,
     dockerHost: env.DOCKER_HOST,
     write: (text) => void process.stdout.write(text),

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Card, Channel } from "../../bot/channel.js";
 import { createChatSdkChannels } from "../../bot/channels/chat-sdk/chat-sdk-channel.js";
-import { readMarkdownCard, renderMarkdownCard } from "../../bot/channels/chat-sdk/markdown-card.js";
+import { readMarkdownCard, renderMarkdownCard } from "../../bot/channels/markdown-card.js";
 import { chatSdkPlatforms } from "../../bot/channels/chat-sdk/platforms.js";
 import { startWebhookListener, type WebhookListener } from "../../bot/webhooks/webhook-listener.js";
 import { type FakeGitHub, startFakeGitHub } from "../fakes/github-api.js";

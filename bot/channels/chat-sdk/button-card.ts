@@ -7,7 +7,7 @@
  * counts stay true) so an agent's words cannot turn bold, strike, link or inject markup. A batch card
  * lists every item; its per-item buttons do not fit, so the text points to the link.
  */
-import { Actions, Button, Card as SdkCard, CardText, type CardElement, LinkButton } from "chat";
+import { Actions, Button, type CardElement, CardText, LinkButton, Card as SdkCard } from "chat";
 import type { Card } from "../../channel.js";
 import { buttonLabel, oneLine, renderCard } from "../text.js";
 

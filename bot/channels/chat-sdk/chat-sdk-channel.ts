@@ -7,16 +7,17 @@
  * carry a short approval code and a reply `/approve <code>` is the tap, authorised by the signed
  * sender (approval-codes.ts).
  */
-import { type Adapter, Chat, type Message, type Thread } from "chat";
+
 import { createMemoryState } from "@chat-adapter/state-memory";
-import type { Address, Card, Channel, InboundEvent, SentRef } from "../../channel.js";
+import { type Adapter, Chat, type Message, type Thread } from "chat";
 import type { Log } from "../../../gateway/index.js";
+import type { Address, Card, Channel, InboundEvent, SentRef } from "../../channel.js";
 import type { WebhookListener } from "../../webhooks/webhook-listener.js";
 import type { WebhookVerifier } from "../../webhooks/webhook-verifier.js";
+import { createApprovalCodes, parseCodeReply } from "../approval-codes.js";
+import { plainMarkdownParts, renderMarkdownCard } from "../markdown-card.js";
 import { splitText } from "../text.js";
-import { createApprovalCodes, parseCodeReply } from "./approval-codes.js";
 import { type ButtonCardLimits, buttonCard, decidedText, TEAMS_CARD, WHATSAPP_CARD } from "./button-card.js";
-import { plainMarkdownParts, renderMarkdownCard } from "./markdown-card.js";
 
 /** One platform: its adapter (keyed by `platform` in the Chat instance) and its webhook verifier. */
 export interface ChatSdkPlatform {

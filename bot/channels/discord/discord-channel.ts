@@ -28,6 +28,7 @@ import {
   Routes,
 } from "discord.js";
 import type { Address, Channel, InboundEvent, SentRef } from "../../channel.js";
+import { agentContent } from "./agent-content.js";
 import {
   ARGS_OPTION,
   commandPayloads,
@@ -35,7 +36,6 @@ import {
   DEFAULT_COMMANDS,
   type DiscordCommandSpec,
 } from "./commands.js";
-import { agentContent } from "./agent-content.js";
 import { cardMessage, contentChunks, NO_MENTIONS } from "./embeds.js";
 import { humanError } from "./errors.js";
 import { interactionPlace, interactionSender, messageEvent, PLATFORM } from "./inbound.js";

@@ -6,9 +6,9 @@
  * inside it, so the text cannot close it. Our own words (the prompt with the approval code) are the
  * only markdown outside. Batch cards list every item, each with its own code.
  */
-import type { Card, CardItem } from "../../channel.js";
-import { oneLine, renderCard, splitText } from "../text.js";
+import type { Card, CardItem } from "../channel.js";
 import { type CodeVerb, verbOfData } from "./approval-codes.js";
+import { oneLine, renderCard, splitText } from "./text.js";
 
 /** The fence for `text`: backticks, one more than its longest run (at least three). */
 export function fenced(text: string): string {

@@ -1,12 +1,12 @@
 /**
- * Short approval codes for platforms where a tap carries no card reference (GitHub, Linear): each
+ * Short approval codes for platforms where a tap carries no card reference (GitHub, Linear, X, Email …): each
  * card (and each item of a batch card) shows a code, and a reply `/approve <code>` or `/deny <code>`
  * is the tap. The code maps back to the exact card message and the exact button data we put on it,
  * so the bot's usual checks apply (the card was sent for that approval; the signed sender may vote).
  * Reply text is untrusted: only `verb code`, nothing else on the line, is read as a decision.
  */
 import { randomInt } from "node:crypto";
-import type { Card, SentRef } from "../../channel.js";
+import type { Card, SentRef } from "../channel.js";
 
 export type CodeVerb = "approve" | "deny" | "grant";
 

@@ -1,0 +1,87 @@
+/**
+ * The chat platforms switched on by the environment, each under its SDK's or platform's own setting
+ * names (README's platform table). `warden start` and `warden doctor` read the same settings. A
+ * platform is on when its required settings are all present; partial settings are reported by
+ * `warden doctor`.
+ */
+import { hostPort } from "./args.js";
+import type { ChatSettings } from "./chat-channels.js";
+
+export function chatSettings(env: NodeJS.ProcessEnv): ChatSettings {
+  return {
+    telegram: env.TELEGRAM_BOT_TOKEN
+      ? { token: env.TELEGRAM_BOT_TOKEN, apiRoot: env.TELEGRAM_API_ROOT }
+      : undefined,
+    slack: env.SLACK_BOT_TOKEN
+      ? {
+          botToken: env.SLACK_BOT_TOKEN,
+          appToken: env.SLACK_APP_TOKEN,
+          signingSecret: env.SLACK_SIGNING_SECRET,
+          apiUrl: env.SLACK_API_URL,
+          http: env.SLACK_HTTP ? hostPort(env.SLACK_HTTP, "SLACK_HTTP") : undefined,
+        }
+      : undefined,
+    discord: env.DISCORD_BOT_TOKEN
+      ? { token: env.DISCORD_BOT_TOKEN, apiUrl: env.DISCORD_API_URL }
+      : undefined,
+    whatsapp: env.WHATSAPP === "1" || env.WHATSAPP === "true" ? {} : undefined,
+    chatSdk: {
+      webhooks: hostPort(env.WARDEN_WEBHOOKS ?? "127.0.0.1:7430", "WARDEN_WEBHOOKS"),
+      publicUrl: env.WARDEN_PUBLIC_URL,
+      github:
+        env.GITHUB_WEBHOOK_SECRET && (env.GITHUB_TOKEN || env.GITHUB_APP_ID)
+          ? {
+              webhookSecret: env.GITHUB_WEBHOOK_SECRET,
+              token: env.GITHUB_TOKEN,
+              appId: env.GITHUB_APP_ID,
+              privateKey: env.GITHUB_PRIVATE_KEY,
+              installationId: env.GITHUB_INSTALLATION_ID ? Number(env.GITHUB_INSTALLATION_ID) : undefined,
+              apiUrl: env.GITHUB_API_URL,
+              userName: env.GITHUB_BOT_USERNAME,
+            }
+          : undefined,
+      linear:
+        env.LINEAR_API_KEY && env.LINEAR_WEBHOOK_SECRET
+          ? {
+              apiKey: env.LINEAR_API_KEY,
+              webhookSecret: env.LINEAR_WEBHOOK_SECRET,
+              apiUrl: env.LINEAR_API_URL,
+            }
+          : undefined,
+      teams:
+        env.TEAMS_APP_ID && env.TEAMS_APP_PASSWORD
+          ? {
+              appId: env.TEAMS_APP_ID,
+              appPassword: env.TEAMS_APP_PASSWORD,
+              tenantId: env.TEAMS_APP_TENANT_ID,
+              apiUrl: env.TEAMS_API_URL,
+              tokenUrl: env.TEAMS_TOKEN_URL,
+              openIdMetadataUrl: env.TEAMS_OPENID_METADATA_URL,
+            }
+          : undefined,
+      gchat:
+        env.GOOGLE_CHAT_CREDENTIALS && env.GOOGLE_CHAT_PROJECT_NUMBER
+          ? {
+              credentials: env.GOOGLE_CHAT_CREDENTIALS,
+              projectNumber: env.GOOGLE_CHAT_PROJECT_NUMBER,
+              endpointUrl: `${(env.WARDEN_PUBLIC_URL ?? `http://${env.WARDEN_WEBHOOKS ?? "127.0.0.1:7430"}`).replace(/\/+$/, "")}/webhooks/gchat`,
+              apiUrl: env.GOOGLE_CHAT_API_URL,
+              certsUrl: env.GOOGLE_CHAT_CERTS_URL,
+            }
+          : undefined,
+      wacloud:
+        env.WHATSAPP_ACCESS_TOKEN &&
+        env.WHATSAPP_APP_SECRET &&
+        env.WHATSAPP_PHONE_NUMBER_ID &&
+        env.WHATSAPP_VERIFY_TOKEN
+          ? {
+              accessToken: env.WHATSAPP_ACCESS_TOKEN,
+              appSecret: env.WHATSAPP_APP_SECRET,
+              phoneNumberId: env.WHATSAPP_PHONE_NUMBER_ID,
+              verifyToken: env.WHATSAPP_VERIFY_TOKEN,
+              apiUrl: env.WHATSAPP_API_URL,
+            }
+          : undefined,
+    },
+  };
+}
