@@ -143,6 +143,12 @@ export interface Channel {
    * then never gains items after it is first sent, so a gesture covers exactly what its sender saw.
    */
   readonly gesturesCarryNoCount?: boolean;
+  /**
+   * True where a chat is a public comment thread (a GitHub issue or pull request, a Linear comment
+   * thread): one bound to an agent is that agent's conversation, so its comments reach the agent
+   * without mentioning the bot, like replies in a Slack agent thread. Strangers there get no answer.
+   */
+  readonly commentThreads?: boolean;
   /** Starts receiving; `handler` errors are the bot's problem, channels only log them. */
   start(handler: (event: InboundEvent) => Promise<void>): Promise<void>;
   stop(): Promise<void>;

@@ -91,11 +91,19 @@ export function createRouter(deps: BotDeps, opts: { botName?: string } = {}) {
       const ctx: CommandContext = { msg, channel, person, args: [], argText: "", body: "", deps, reply };
       return continueFamilySetup(ctx, setup.data);
     }
-    if (!parsed.ok && (parsed.reason === "other_bot" || (!msg.isPrivate && !msg.mentioned))) return;
+    // A comment thread bound to an agent (GitHub, Linear) is that agent's conversation: what is said
+    // there is addressed to it unmentioned, as a reply in a Slack agent thread is.
+    const agentThread =
+      !parsed.ok && channel.commentThreads === true && deps.store.agentsBoundTo(msg.chat).length > 0;
+    const unaddressed = !parsed.ok && !msg.isPrivate && !msg.mentioned;
+    if (!parsed.ok && (parsed.reason === "other_bot" || (unaddressed && !agentThread))) return;
     if (parsed.ok && parsed.name === "secret" && parsed.args[0] === "set" && !msg.isPrivate) {
       deps.log("bot_secret_in_group", { by: msg.from.id, platform: msg.chat.platform });
       return refuseSecretInGroup(channel, msg, reply);
     }
+    // A stranger's plain comment in a public agent thread gets no answer: one reply per comment would
+    // let anyone make the bot spam the thread. Their commands and mentions are answered as anywhere.
+    if (unaddressed && !deps.store.personOf(msg.from.id)) return;
     if (Buffer.byteLength(msg.text) > MAX_MESSAGE_BYTES) {
       return reply(`That message is too long for me (limit ${MAX_MESSAGE_BYTES / 1024} KB).`);
     }
