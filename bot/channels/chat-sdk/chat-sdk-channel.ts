@@ -207,6 +207,8 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
     };
     return {
       platform,
+      // GitHub issues and PRs, Linear comment threads: the thread `/agent start` ran in is the agent's.
+      ...(markdown ? { commentThreads: true } : {}),
       async start(handler) {
         handlers.set(platform, handler);
         await ensureStarted();
