@@ -74,15 +74,19 @@ export async function startWebhookListener(o: WebhookListenerOptions): Promise<W
     // The raw target, not a normalised URL: `/webhooks/github/../linear` must not become linear.
     const target = req.url ?? "/";
     const q = target.indexOf("?");
-    const m = /^\/webhooks\/([a-z0-9-]{1,32})\/?$/.exec(q < 0 ? target : target.slice(0, q));
+    const m = /^\/webhooks\/([a-z0-9-]{1,32})(?:\/([A-Za-z0-9_-]{1,128}))?\/?$/.exec(
+      q < 0 ? target : target.slice(0, q),
+    );
     const query = new URLSearchParams(q < 0 ? "" : target.slice(q + 1));
-    const route = m?.[1] ? routes.get(m[1]) : undefined;
+    const found = m?.[1] ? routes.get(m[1]) : undefined;
+    // A path token only where the route takes one (unsigned platforms), and there always.
+    const route = found && (found.verifier.pathToken === true) === (m?.[2] !== undefined) ? found : undefined;
     if (!route || !m?.[1]) return refuse(res, "-", 404, "not_found" satisfies Refusal, true);
     const platform = m[1];
     const method = req.method ?? "";
     if (method !== "POST" && method !== "GET")
       return refuse(res, platform, 405, "method_not_allowed" satisfies Refusal, true);
-    const head = { method, headers: req.headers, query };
+    const head = { method, headers: req.headers, query, ...(m[2] ? { pathToken: m[2] } : {}) };
     const early = await route.verifier.head?.(head);
     if (early) return finish(res, platform, early, undefined, route);
     const body = await readBody(req, route.verifier.maxBytes, o.bodyTimeoutMs ?? 10_000);
@@ -102,7 +106,7 @@ export async function startWebhookListener(o: WebhookListenerOptions): Promise<W
     if (v.kind === "refused") return refuse(res, platform, v.status, v.reason, true);
     if (v.kind === "answer") {
       res.writeHead(v.status, {
-        "content-type": "text/plain",
+        "content-type": v.contentType ?? "text/plain",
         "content-length": String(Buffer.byteLength(v.body)),
       });
       res.end(v.body);

@@ -13,6 +13,8 @@ export interface WebhookHead {
   readonly method: string;
   readonly headers: IncomingHttpHeaders;
   readonly query: URLSearchParams;
+  /** The path segment after `/webhooks/<platform>/`, on routes that take one (`pathToken`). */
+  readonly pathToken?: string;
 }
 
 /** What arrived, with the raw body bytes (never re-serialised: signatures cover these bytes). */
@@ -38,7 +40,7 @@ export type Verdict =
       readonly expiresAtMs?: number;
     }
   | { readonly kind: "ignored" }
-  | { readonly kind: "answer"; readonly status: number; readonly body: string }
+  | { readonly kind: "answer"; readonly status: number; readonly body: string; readonly contentType?: string }
   | { readonly kind: "refused"; readonly status: 400 | 401; readonly reason: RefusalReason };
 
 export type RefusalReason = "unsigned" | "bad_signature" | "malformed" | "wrong_audience" | "stale";
@@ -48,6 +50,12 @@ export interface WebhookVerifier {
   readonly platform: string;
   /** Largest body accepted (413 above it, read no further). */
   readonly maxBytes: number;
+  /**
+   * True for an unsigned platform (BlueBubbles) reached only at `/webhooks/<platform>/<token>`: the
+   * verifier's head check compares the token. Other routes with a second segment, and this one
+   * without, are 404.
+   */
+  readonly pathToken?: boolean;
   /**
    * Optional check of the head alone, before a byte of the body is read (JWT platforms carry the
    * signature in a header): a refusal here means the body is never read.
