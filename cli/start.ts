@@ -197,6 +197,8 @@ export async function runStart(o: StartOptions) {
     gateway,
     bot,
     webUrl: web.url,
+    /** The demo service: what it received (tests compare it with the card that was approved). */
+    demo,
     /** A one-time owner link while nobody owns this Warden, else null. */
     claimUrl: bot.claimUrl(web.url),
     async close(): Promise<void> {
