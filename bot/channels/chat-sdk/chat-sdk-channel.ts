@@ -60,6 +60,23 @@ function userIdOf(platform: string, raw: unknown, fallback: string): string {
 }
 
 /**
+ * Teams starts a channel message with the bot's mention (`<at>Warden</at>`, which the adapter turns
+ * into `@Warden`): drop it, so `@Warden /agent start demo` is the command it is. Only a mention the
+ * signed activity names for this bot (its recipient) is dropped.
+ */
+function withoutOwnMention(platform: string, raw: unknown, text: string): string {
+  if (platform !== "teams") return text;
+  type Mention = { type?: unknown; text?: unknown; mentioned?: { id?: unknown } };
+  const a = raw as { recipient?: { id?: unknown }; entities?: Mention[] } | undefined;
+  for (const e of Array.isArray(a?.entities) ? a.entities : []) {
+    if (e?.type !== "mention" || e.mentioned?.id !== a?.recipient?.id || typeof e.text !== "string") continue;
+    const tag = `@${e.text.replace(/<\/?at>/gi, "")}`;
+    if (text.startsWith(tag)) return text.slice(tag.length).trimStart();
+  }
+  return text;
+}
+
+/**
  * Posts text that may carry anyone's words (the agent's, people's names) so it renders nothing: on
  * the markdown platforms (GitHub, Linear, Teams) inside fences it cannot close, so no @-mention
  * notifies, no link or image renders and no bold "Approved" is forged. Returns the last message id.
@@ -131,7 +148,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
       chat: chatAddr,
       isPrivate: p.adapter.isDM?.(thread.id) ?? false,
       mentioned: message.isMention === true,
-      text: message.text,
+      text: withoutOwnMention(platform, message.raw, message.text),
       ref,
     });
   };
