@@ -34,6 +34,25 @@ export interface TapHarness {
   readonly gesturesCarryNoCount?: boolean;
   /** A group chat the bot can post in; default `privateChat("group-1")` on platforms that allow any id. */
   groupChat?(): Address;
+  /**
+   * No private chats (GitHub, Linear): approvers get their private cards on another platform (the
+   * suite links each to a `fake:` identity, as an owner would with /link), the agent is bound to
+   * `groupChat()` (required) in every case, and every tap is on the card there.
+   */
+  readonly noPrivateChats?: boolean;
+  /**
+   * No group chats (WhatsApp Cloud): nothing is bound; a member's or stranger's tap is made on an
+   * approver's card, named from their own chat (refused: not valid, or not an approver).
+   */
+  readonly noGroupChats?: boolean;
+  /**
+   * No edits (WhatsApp Cloud; Messenger, Instagram, X, Email): the decision follows the card as a
+   * message (`followUps`), its buttons may stay, and a late tap decides nothing ("Already decided").
+   * A card cannot show later news (an escalation) either.
+   */
+  readonly noEdits?: boolean;
+  /** With `noEdits`: the texts the platform shows in `ref`'s chat after `ref`, oldest first. */
+  followUps?(ref: SentRef): Promise<string[]> | string[];
   close?(): Promise<void>;
 }
 
@@ -58,19 +77,46 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       h = await make();
       w = createBotWorld({ channels: [h.channel], batchWindowMs });
       await w.bot.start();
-      w.store.createPerson(`${P()}:701`, "Ann", "approver");
-      w.store.createPerson(`${P()}:702`, "Bob", "approver");
+      for (const [id, name] of [
+        ["701", "Ann"],
+        ["702", "Bob"],
+      ] as const) {
+        const p = w.store.createPerson(`${P()}:${id}`, name, "approver");
+        if (!h.noPrivateChats) continue;
+        // Reachable privately elsewhere, as the owner would set it up with /link.
+        w.store.linkIdentity(`fake:${id}`, p.id);
+        w.store.setPreferred(p.id, "fake");
+      }
       w.store.createPerson(`${P()}:709`, "Mel", "member");
+      if (h.noPrivateChats) w.store.bind("demo", group());
     }
+    /** The bound group chat (the agent's thread where there are no private chats). */
+    const group = (): Address => {
+      if (h.noPrivateChats && !h.groupChat)
+        throw new Error("a harness with noPrivateChats must name groupChat()");
+      return h.groupChat?.() ?? { platform: P(), chatId: h.channel.privateChat("group-1").chatId };
+    };
+    /** Where a case that wants `userId`'s private chat looks: the bound thread without DMs. */
+    const chatOf = (userId: string): string =>
+      h.noPrivateChats ? group().chatId : h.channel.privateChat(userId).chatId;
+    /** The decision shown: buttons gone, or (no edits) a follow-up message saying `word`. */
+    const decisionShown = (ref: SentRef, word: string) =>
+      h.noEdits
+        ? until(`"${word}" after the card`, async () =>
+            (await (h.followUps as NonNullable<TapHarness["followUps"]>)(ref)).some((t) => t.includes(word))
+              ? true
+              : undefined,
+          )
+        : until("buttons gone", async () => ((await h.buttonsOn(ref)) === 0 ? true : undefined));
     afterEach(async () => {
       await w?.bot.stop();
       await h?.close?.();
     });
 
-    /** The card for `approval` in `userId`'s private chat on this platform. */
+    /** The card for `approval` in `userId`'s private chat on this platform (or the bound thread). */
     const cardOf = (approval: string, userId: string): Promise<SentRef> =>
       until(`the card in ${userId}'s private chat`, () => {
-        const chatId = h.channel.privateChat(userId).chatId;
+        const chatId = chatOf(userId);
         return w.store.cardRefs(approval).find((c) => c.to.chatId === chatId && c.to.platform === P())?.ref;
       });
 
@@ -81,17 +127,36 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       expect(await h.buttonsOn(ref)).toBeGreaterThan(0);
       expect(await h.tap("701", ref, actionData(view.id, "approve"))).toEqual(["Approved."]);
       await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
-      await until("buttons gone", async () => ((await h.buttonsOn(ref)) === 0 ? true : undefined));
+      await decisionShown(ref, "Approved");
+      if (h.noEdits) {
+        // The buttons may still be there: a late tap is answered and decides nothing more.
+        const late = h.noPrivateChats ? ref : await cardOf(view.id, "702");
+        expect(await h.tap("702", late, actionData(view.id, "approve"))).toEqual(["Already decided"]);
+        expect(w.approvals.get(view.id)?.approvals).toEqual([`${P()}:701`]);
+      }
     });
 
     it("refuses a member's and a stranger's tap on the card in a bound group, and audits it", async () => {
       await setUp();
-      const group = h.groupChat?.() ?? { platform: P(), chatId: h.channel.privateChat("group-1").chatId };
-      w.store.bind("demo", group);
+      if (h.noGroupChats) {
+        // No groups: the only card is an approver's, and a tap naming it from another chat is no
+        // tap on a card sent to that person.
+        const { view } = await w.hold();
+        const ref = await cardOf(view.id, "701");
+        for (const who of ["709", "666"])
+          expect([
+            ["This button is not valid."],
+            ["You are not an approver for this request"],
+          ]).toContainEqual(await h.tap(who, ref, actionData(view.id, "approve")));
+        expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+        return;
+      }
+      const bound = group();
+      w.store.bind("demo", bound);
       const { view } = await w.hold();
       const ref = await until(
         "the group card",
-        () => w.store.cardRefs(view.id).find((c) => c.to.chatId === group.chatId)?.ref,
+        () => w.store.cardRefs(view.id).find((c) => c.to.chatId === bound.chatId)?.ref,
       );
       for (const who of ["709", "666"])
         expect(await h.tap(who, ref, actionData(view.id, "approve"))).toEqual([
@@ -106,7 +171,10 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
     it("refuses a tap on a message that never carried a card (replay)", async () => {
       await setUp();
       const { view } = await w.hold();
-      const other = await h.channel.sendText(h.channel.privateChat("701"), "just text");
+      const other = await h.channel.sendText(
+        h.noPrivateChats ? group() : h.channel.privateChat("701"),
+        "just text",
+      );
       const answers = await h.tap("701", other, actionData(view.id, "approve"));
       if (h.otherGesturesAreChat) expect(answers).not.toContain("Approved.");
       else expect(answers).toEqual(["This button is not valid."]);
@@ -131,20 +199,20 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       expect(await h.tap("701", ref, actionData(view.id, "approve"))).toEqual(["Expired"]);
       await expect(outcome).resolves.toMatchObject({ outcome: "expired" });
       await settle();
-      await until("buttons gone", async () => ((await h.buttonsOn(ref)) === 0 ? true : undefined));
+      await decisionShown(ref, "Expired");
     });
 
     it("batches 12 requests held within 2 s onto one card per approver; a member's Approve all changes nothing; Approve all releases exactly the 12 drawn, not a 13th added later", async () => {
       await setUp(5000);
-      const group = h.groupChat?.() ?? { platform: P(), chatId: h.channel.privateChat("group-1").chatId };
-      w.store.bind("demo", group);
+      const bound = group();
+      if (!h.noGroupChats) w.store.bind("demo", bound);
       const held: Awaited<ReturnType<BotWorld["hold"]>>[] = [];
       for (let i = 0; i < 12; i++) {
         held.push(await w.hold());
         w.clock.t += 150; // 12 requests in 1.8 s
       }
       const ids = held.map((x) => x.view.id);
-      if (h.gesturesCarryNoCount) return frozenBatch(held, group);
+      if (h.gesturesCarryNoCount) return frozenBatch(held, bound);
       const onCards = (chatId: string) =>
         until(`all 12 on the card in ${chatId}`, () => {
           const refs = ids.map((id) =>
@@ -154,28 +222,30 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
             ? new Set(refs.flat().map((c) => c.ref.messageId))
             : undefined;
         });
-      for (const chat of [
-        h.channel.privateChat("701").chatId,
-        h.channel.privateChat("702").chatId,
-        group.chatId,
-      ])
+      for (const chat of new Set([chatOf("701"), chatOf("702"), ...(h.noGroupChats ? [] : [bound.chatId])]))
         expect((await onCards(chat)).size).toBe(1); // at most one card per approver (and bound chat)
       const ref = await cardOf(ids[0] as string, "701");
-      const groupRef = await until(
-        "the group card",
-        () => w.store.cardRefs(ids[0] as string).find((c) => c.to.chatId === group.chatId)?.ref,
-      );
+      const groupRef = h.noGroupChats
+        ? ref
+        : await until(
+            "the group card",
+            () => w.store.cardRefs(ids[0] as string).find((c) => c.to.chatId === bound.chatId)?.ref,
+          );
       const batch = w.store.batchOf(ids[0] as string) as string;
       const drawn = (r: SentRef) => w.store.batchOfCardRef(r)?.drawn;
       await until("12 drawn", () => (drawn(ref) === 12 && drawn(groupRef) === 12 ? true : undefined));
       const allTwelve = batchActionData(batch, 12, "approve");
 
       // A member's "Approve all" on the group card: refused privately, audited, nothing counted.
-      expect(await h.tap("709", groupRef, allTwelve)).toEqual(["You are not an approver for these requests"]);
+      if (!h.noGroupChats) {
+        expect(await h.tap("709", groupRef, allTwelve)).toEqual([
+          "You are not an approver for these requests",
+        ]);
+        expect(
+          w.auditLog.filter((e) => e.type === "approval_vote_refused" && e.by === `${P()}:709`),
+        ).toHaveLength(12);
+      }
       for (const id of ids) expect(w.approvals.get(id)).toMatchObject({ state: "pending", approvals: [] });
-      expect(
-        w.auditLog.filter((e) => e.type === "approval_vote_refused" && e.by === `${P()}:709`),
-      ).toHaveLength(12);
 
       // A 13th request joins after the card was drawn with 12.
       w.clock.t += 150;
@@ -197,7 +267,7 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
     async function frozenBatch(held: Awaited<ReturnType<BotWorld["hold"]>>[], group: Address): Promise<void> {
       const ids = held.map((x) => x.view.id);
       const batch = w.store.batchOf(ids[0] as string) as string;
-      const ann = h.channel.privateChat("701").chatId;
+      const ann = chatOf("701");
       const first = await cardOf(ids[0] as string, "701");
       const onMessage = (ref: SentRef) =>
         w.store
@@ -223,7 +293,7 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       // The window closes: the rest (including the 13th) arrive on ONE new message per chat.
       w.advance(5000);
       const all = [...ids, late.view.id];
-      for (const chat of [ann, h.channel.privateChat("702").chatId, group.chatId]) {
+      for (const chat of new Set([ann, chatOf("702"), ...(h.noGroupChats ? [] : [group.chatId])])) {
         const messages = await until(`all 13 in ${chat}`, () => {
           const refs = all.map((id) => w.store.cardRefs(id).filter((c) => c.to.chatId === chat));
           return refs.every((r) => r.length > 0)
@@ -262,10 +332,12 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       w.advance(1);
       const second = await cardOf(view.id, "702");
       expect(await h.buttonsOn(second)).toBeGreaterThan(0);
-      await until("Escalated to on the first card", async () => {
-        const text = await h.shownText(first);
-        return text.includes("Escalated to") && text.includes("Bob") ? true : undefined;
-      });
+      // A card that cannot be edited cannot say so; Bob's own card is the news there.
+      if (!h.noEdits)
+        await until("Escalated to on the first card", async () => {
+          const text = await h.shownText(first);
+          return text.includes("Escalated to") && text.includes("Bob") ? true : undefined;
+        });
       expect(w.auditLog).toContainEqual(
         expect.objectContaining({ type: "approval_escalated", approval: view.id, to: [`${P()}:702`] }),
       );

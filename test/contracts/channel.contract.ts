@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { buildCard } from "../../bot/cards.js";
-import type { Card, Channel, InboundEvent, SentRef } from "../../bot/channel.js";
+import type { Address, Card, Channel, InboundEvent, SentRef } from "../../bot/channel.js";
 import type { ApprovalView } from "../../gateway/index.js";
 
 /** What a contract run needs from one implementation and the (fake) platform behind it. */
@@ -12,7 +12,10 @@ export interface ChannelHarness {
   readonly channel: Channel;
   /** Largest text the platform accepts in one message; longer texts must be split. */
   readonly maxTextLength: number;
-  /** Makes the platform deliver a private text message from `userId` (no platform prefix). */
+  /**
+   * Makes the platform deliver a private text message from `userId` (no platform prefix); with
+   * `noPrivateChats`, a message from `userId` in `chatFor(userId)`.
+   */
   injectPrivateText(userId: string, text: string): Promise<void> | void;
   /** Texts the platform received in the chat `chatId`, oldest first. */
   textsIn(chatId: string): Promise<string[]> | string[];
@@ -24,7 +27,28 @@ export interface ChannelHarness {
    */
   shownOn(ref: SentRef): Promise<CardShown> | CardShown;
   readonly noButtons?: boolean;
+  /**
+   * No private chats (GitHub, Linear): `sendText` to `privateChat()` must refuse (so the bot knows
+   * a card did not arrive there). Every case that would use a private chat uses `chatFor(userId)`
+   * instead, a thread the harness names, where messages arrive with `isPrivate: false`.
+   */
+  readonly noPrivateChats?: boolean;
+  /** With `noPrivateChats`: the chat the suite sends to and injects into for `userId`. */
+  chatFor?(userId: string): Address;
+  /**
+   * No edits (WhatsApp Cloud; Messenger, Instagram, X, Email): `updateCard` without buttons posts
+   * the decision as a follow-up message in the card's chat (`textsIn` shows it, with the new
+   * status); the old buttons may stay on the card.
+   */
+  readonly noEdits?: boolean;
   close?(): Promise<void>;
+}
+
+/** Where a case that wants a private chat with `userId` sends: the harness's thread without DMs. */
+function chatOf(h: ChannelHarness, userId: string): Address {
+  if (!h.noPrivateChats) return h.channel.privateChat(userId);
+  if (!h.chatFor) throw new Error("a harness with noPrivateChats must name chatFor()");
+  return h.chatFor(userId);
 }
 
 const CARD: Card = {
@@ -153,14 +177,20 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
         expect(e.from.id).toBe(`${h.channel.platform}:4242`);
         expect(e.chat.platform).toBe(h.channel.platform);
         expect(e.ref.platform).toBe(h.channel.platform);
-        expect(e.isPrivate).toBe(true);
+        // Without private chats the message arrives in the thread it was posted in, not privately.
+        expect(e.isPrivate).toBe(!h.noPrivateChats);
+        if (h.noPrivateChats) expect(e.chat.chatId).toBe(chatOf(h, "4242").chatId);
         expect(e.text).toBe("hello bot");
       });
     });
 
     it("privateChat() names a chat on this platform that sendText reaches", async () => {
       await withHarness(async (h) => {
-        const to = h.channel.privateChat("4242");
+        if (h.noPrivateChats) {
+          // Refused, never posted somewhere public: the bot must learn the card did not arrive.
+          await expect(h.channel.sendText(h.channel.privateChat("4242"), "hi there")).rejects.toThrow();
+        }
+        const to = chatOf(h, "4242");
         expect(to.platform).toBe(h.channel.platform);
         expect(typeof to.chatId).toBe("string");
         expect(to.chatId.length).toBeGreaterThan(0);
@@ -177,7 +207,7 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
 
     it("sendText() splits long text to the platform limit and returns the last part", async () => {
       await withHarness(async (h) => {
-        const to = h.channel.privateChat("4243");
+        const to = chatOf(h, "4243");
         const words = Array.from(
           { length: Math.ceil((h.maxTextLength * 2.5) / 8) },
           (_, i) => `w${String(i).padStart(6, "0")}`,
@@ -196,10 +226,17 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
 
     it("sendCard() shows buttons; updateCard() with none removes them", async () => {
       await withHarness(async (h) => {
-        const to = h.channel.privateChat("4244");
+        const to = chatOf(h, "4244");
         const ref = await h.channel.sendCard(to, CARD);
         expect(await h.buttonsOn(ref)).toBe(2);
         await h.channel.updateCard(ref, { ...CARD, status: "Approved by someone", buttons: [] });
+        if (h.noEdits) {
+          // The card cannot change: the decision follows it as a message; its buttons may stay.
+          await until("the decision as a follow-up", async () =>
+            (await h.textsIn(to.chatId)).some((t) => t.includes("Approved by someone")) ? true : undefined,
+          );
+          return;
+        }
         expect(
           await until("buttons gone", async () => ((await h.buttonsOn(ref)) === 0 ? 0 : undefined)),
         ).toBe(0);
@@ -208,7 +245,7 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
 
     it("honest card: hidden body, long URL and long reason say how many characters are not shown", async () => {
       await withHarness(async (h) => {
-        const ref = await h.channel.sendCard(h.channel.privateChat("4246"), honestCard());
+        const ref = await h.channel.sendCard(chatOf(h, "4246"), honestCard());
         const { text } = await h.shownOn(ref);
         // Every character is either shown or counted, the gateway's hidden ones included.
         const body = cutOf(text, "x");
@@ -224,7 +261,7 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
 
     it("honest card: secrets carried, content type, the override, the full-request link", async () => {
       await withHarness(async (h) => {
-        const ref = await h.channel.sendCard(h.channel.privateChat("4247"), honestCard());
+        const ref = await h.channel.sendCard(chatOf(h, "4247"), honestCard());
         const { text } = await h.shownOn(ref);
         expect(text).toContain("GITHUB_TOKEN → Authorization header");
         expect(text).toContain("application/json");
@@ -242,7 +279,7 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
           path: "/x",
           url: "https://api.example.test/x",
         });
-        const { text } = await h.shownOn(await h.channel.sendCard(h.channel.privateChat("4248"), card));
+        const { text } = await h.shownOn(await h.channel.sendCard(chatOf(h, "4248"), card));
         expect(text).toContain(json);
         expect(text).not.toMatch(/x… \d+ more/);
       });
@@ -251,14 +288,14 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
     it("honest card: the grant button says what it covers; too long for a button, the card says it", async () => {
       await withHarness(async (h) => {
         const label = "Approve all PUT /repos/*/*/pulls/*/merge for 15 min";
-        const ref = await h.channel.sendCard(h.channel.privateChat("4249"), honestCard());
+        const ref = await h.channel.sendCard(chatOf(h, "4249"), honestCard());
         const shown = await h.shownOn(ref);
         if (h.noButtons) expect(shown.text).toContain(`"grant" for ${label}`);
         else expect(shown.buttons).toContain(label);
 
         const covers = `PUT /repos/${"o".repeat(60)}/*/pulls/*/merge`;
         const long = await h.shownOn(
-          await h.channel.sendCard(h.channel.privateChat("4250"), honestCard({ grantCovers: covers })),
+          await h.channel.sendCard(chatOf(h, "4250"), honestCard({ grantCovers: covers })),
         );
         // Wherever the label does not fit a button, the short label stands in and the card says it all.
         expect(long.text).toContain(`Time-limited approval: approves all ${covers} for 15 min`);
