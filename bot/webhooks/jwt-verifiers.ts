@@ -5,7 +5,7 @@
  * checked from the head alone, before a byte of body is read; the body is then bound to it where the
  * platform allows (Teams: the `serviceurl` claim). The only importer of `jose`.
  */
-import { createRemoteJWKSet, importX509, type JWTPayload, jwtVerify } from "jose";
+import { createRemoteJWKSet, importX509, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import {
   headerOf,
   jsonObject,
@@ -37,6 +37,50 @@ function jwtRefusal(err: unknown): Verdict {
 
 type Checked = { ok: true; claims: JWTPayload; token: string } | { ok: false; verdict: Verdict };
 
+/** What differs between the bearer-JWT platforms; the head check, refusals and body parse are shared. */
+interface BearerJwtPlatform {
+  readonly platform: string;
+  /** The key lookup (fetched lazily: a key server that is down refuses, never admits). */
+  readonly keys: () => Promise<JWTVerifyGetKey> | JWTVerifyGetKey;
+  readonly issuer: string;
+  readonly audience: string | string[];
+  /** Binds the verified token to the (JSON object) body: replay keys and expiry, or a refusal. */
+  readonly bind: (claims: JWTPayload, token: string, body: Record<string, unknown>) => Verdict;
+}
+
+function bearerJwtVerifier(p: BearerJwtPlatform): WebhookVerifier {
+  async function check(h: WebhookHead): Promise<Checked> {
+    const token = bearer(h);
+    if (!token) return { ok: false, verdict: refused(401, "unsigned") };
+    try {
+      const { payload } = await jwtVerify(token, await p.keys(), {
+        algorithms: ["RS256"],
+        issuer: p.issuer,
+        audience: p.audience,
+        clockTolerance: TOLERANCE_S,
+      });
+      return { ok: true, claims: payload, token };
+    } catch (err) {
+      return { ok: false, verdict: jwtRefusal(err) };
+    }
+  }
+  return {
+    platform: p.platform,
+    maxBytes: MAX_BODY,
+    async head(h) {
+      if (h.method !== "POST") return refused(401, "unsigned");
+      const c = await check(h);
+      return c.ok ? undefined : c.verdict;
+    },
+    async verify(d) {
+      const c = await check(d);
+      if (!c.ok) return c.verdict;
+      const body = jsonObject(d.body);
+      return body ? p.bind(c.claims, c.token, body) : refused(400, "malformed");
+    },
+  };
+}
+
 export interface TeamsVerifierOptions {
   readonly appId: string;
   /** Default: Bot Framework's `https://login.botframework.com/v1/.well-known/openidconfiguration`. */
@@ -55,36 +99,14 @@ export function teamsVerifier(o: TeamsVerifierOptions): WebhookVerifier {
     jwks = createRemoteJWKSet(new URL(doc.jwks_uri), { timeoutDuration: 10_000 });
     return jwks;
   }
-  async function check(h: WebhookHead): Promise<Checked> {
-    const token = bearer(h);
-    if (!token) return { ok: false, verdict: refused(401, "unsigned") };
-    try {
-      const { payload } = await jwtVerify(token, await keys(), {
-        algorithms: ["RS256"],
-        issuer: "https://api.botframework.com",
-        audience: [o.appId, `api://${o.appId}`, `api://botid-${o.appId}`],
-        clockTolerance: TOLERANCE_S,
-      });
-      return { ok: true, claims: payload, token };
-    } catch (err) {
-      return { ok: false, verdict: jwtRefusal(err) };
-    }
-  }
-  return {
+  return bearerJwtVerifier({
     platform: "teams",
-    maxBytes: MAX_BODY,
-    async head(h) {
-      if (h.method !== "POST") return refused(401, "unsigned");
-      const c = await check(h);
-      return c.ok ? undefined : c.verdict;
-    },
-    async verify(d) {
-      const c = await check(d);
-      if (!c.ok) return c.verdict;
-      const activity = jsonObject(d.body);
-      if (!activity) return refused(400, "malformed");
+    keys,
+    issuer: "https://api.botframework.com",
+    audience: [o.appId, `api://${o.appId}`, `api://botid-${o.appId}`],
+    bind(claims, _token, activity) {
       // The token vouches for one connector: replies must not be steered to another.
-      if (typeof activity.serviceUrl !== "string" || activity.serviceUrl !== c.claims.serviceurl)
+      if (typeof activity.serviceUrl !== "string" || activity.serviceUrl !== claims.serviceurl)
         return refused(401, "wrong_audience");
       const id = typeof activity.id === "string" ? activity.id : undefined;
       const conversation = obj(activity.conversation)?.id;
@@ -93,10 +115,10 @@ export function teamsVerifier(o: TeamsVerifierOptions): WebhookVerifier {
       return {
         kind: "verified",
         replayKeys: [`activity:${conversation}:${id}`],
-        expiresAtMs: (c.claims.exp ?? 0) * 1000,
+        expiresAtMs: (claims.exp ?? 0) * 1000,
       };
     },
-  };
+  });
 }
 
 export interface GoogleChatVerifierOptions {
@@ -126,48 +148,23 @@ export function googleChatVerifier(o: GoogleChatVerifierOptions): WebhookVerifie
     }
     return cache.keys.get(kid);
   }
-  async function check(h: WebhookHead): Promise<Checked> {
-    const token = bearer(h);
-    if (!token) return { ok: false, verdict: refused(401, "unsigned") };
-    try {
-      const { payload } = await jwtVerify(
-        token,
-        async (header) => {
-          const key = header.kid ? await keyFor(header.kid) : undefined;
-          if (!key) throw new Error("unknown key");
-          return key;
-        },
-        {
-          algorithms: ["RS256"],
-          issuer: CHAT_ISSUER,
-          audience: o.projectNumber,
-          clockTolerance: TOLERANCE_S,
-        },
-      );
-      return { ok: true, claims: payload, token };
-    } catch (err) {
-      return { ok: false, verdict: jwtRefusal(err) };
-    }
-  }
-  return {
+  return bearerJwtVerifier({
     platform: "gchat",
-    maxBytes: MAX_BODY,
-    async head(h) {
-      if (h.method !== "POST") return refused(401, "unsigned");
-      const c = await check(h);
-      return c.ok ? undefined : c.verdict;
+    keys: () => async (header) => {
+      const key = header.kid ? await keyFor(header.kid) : undefined;
+      if (!key) throw new Error("unknown key");
+      return key;
     },
-    async verify(d) {
-      const c = await check(d);
-      if (!c.ok) return c.verdict;
-      const event = jsonObject(d.body);
-      const chat = obj(event?.chat);
-      if (!event || !chat) return refused(400, "malformed");
+    issuer: CHAT_ISSUER,
+    audience: o.projectNumber,
+    bind(claims, token, event) {
+      const chat = obj(event.chat);
+      if (!chat) return refused(400, "malformed");
       const message = obj(obj(chat.messagePayload)?.message)?.name;
       // Each delivery carries its own token: the token (and the message it posts) must not repeat.
-      const keys = [`token:${c.token.slice(c.token.lastIndexOf(".") + 1)}`];
+      const keys = [`token:${token.slice(token.lastIndexOf(".") + 1)}`];
       if (typeof message === "string") keys.push(`message:${message}`);
-      return { kind: "verified", replayKeys: keys, expiresAtMs: (c.claims.exp ?? 0) * 1000 };
+      return { kind: "verified", replayKeys: keys, expiresAtMs: (claims.exp ?? 0) * 1000 };
     },
-  };
+  });
 }
