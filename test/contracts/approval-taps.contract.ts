@@ -32,6 +32,11 @@ export interface TapHarness {
    * the items the card message showed when the gesture arrived, not a count drawn on a button.
    */
   readonly gesturesCarryNoCount?: boolean;
+  /**
+   * The platform's own form of a user id the suite names ("701"), where ids have a fixed shape
+   * (Teams: an Entra object id; Google Chat: `users/<digits>`). Default: the id itself.
+   */
+  userIdOf?(id: string): string;
   /** A group chat the bot can post in; default `privateChat("group-1")` on platforms that allow any id. */
   groupChat?(): Address;
   /**
@@ -72,6 +77,8 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
     let h: TapHarness;
     let w: BotWorld;
     const P = () => h.channel.platform;
+    /** The platform's form of one of the suite's user ids ("701"). */
+    const U = (id: string): string => h.userIdOf?.(id) ?? id;
 
     async function setUp(batchWindowMs = 0): Promise<void> {
       h = await make();
@@ -81,13 +88,13 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
         ["701", "Ann"],
         ["702", "Bob"],
       ] as const) {
-        const p = w.store.createPerson(`${P()}:${id}`, name, "approver");
+        const p = w.store.createPerson(`${P()}:${U(id)}`, name, "approver");
         if (!h.noPrivateChats) continue;
         // Reachable privately elsewhere, as the owner would set it up with /link.
         w.store.linkIdentity(`fake:${id}`, p.id);
         w.store.setPreferred(p.id, "fake");
       }
-      w.store.createPerson(`${P()}:709`, "Mel", "member");
+      w.store.createPerson(`${P()}:${U("709")}`, "Mel", "member");
       if (h.noPrivateChats) w.store.bind("demo", group());
     }
     /** The bound group chat (the agent's thread where there are no private chats). */
@@ -123,16 +130,16 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
     it("an approver's tap approves; the buttons go", async () => {
       await setUp();
       const { view, outcome } = await w.hold();
-      const ref = await cardOf(view.id, "701");
+      const ref = await cardOf(view.id, U("701"));
       expect(await h.buttonsOn(ref)).toBeGreaterThan(0);
-      expect(await h.tap("701", ref, actionData(view.id, "approve"))).toEqual(["Approved."]);
+      expect(await h.tap(U("701"), ref, actionData(view.id, "approve"))).toEqual(["Approved."]);
       await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
       await decisionShown(ref, "Approved");
       if (h.noEdits) {
         // The buttons may still be there: a late tap is answered and decides nothing more.
-        const late = h.noPrivateChats ? ref : await cardOf(view.id, "702");
-        expect(await h.tap("702", late, actionData(view.id, "approve"))).toEqual(["Already decided"]);
-        expect(w.approvals.get(view.id)?.approvals).toEqual([`${P()}:701`]);
+        const late = h.noPrivateChats ? ref : await cardOf(view.id, U("702"));
+        expect(await h.tap(U("702"), late, actionData(view.id, "approve"))).toEqual(["Already decided"]);
+        expect(w.approvals.get(view.id)?.approvals).toEqual([`${P()}:${U("701")}`]);
       }
     });
 
@@ -142,8 +149,8 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
         // No groups: the only card is an approver's, and a tap naming it from another chat is no
         // tap on a card sent to that person.
         const { view } = await w.hold();
-        const ref = await cardOf(view.id, "701");
-        for (const who of ["709", "666"])
+        const ref = await cardOf(view.id, U("701"));
+        for (const who of [U("709"), U("666")])
           expect([
             ["This button is not valid."],
             ["You are not an approver for this request"],
@@ -158,13 +165,13 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
         "the group card",
         () => w.store.cardRefs(view.id).find((c) => c.to.chatId === bound.chatId)?.ref,
       );
-      for (const who of ["709", "666"])
+      for (const who of [U("709"), U("666")])
         expect(await h.tap(who, ref, actionData(view.id, "approve"))).toEqual([
           "You are not an approver for this request",
         ]);
       expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
       expect(w.auditLog).toContainEqual(
-        expect.objectContaining({ type: "approval_vote_refused", by: `${P()}:709` }),
+        expect.objectContaining({ type: "approval_vote_refused", by: `${P()}:${U("709")}` }),
       );
     });
 
@@ -172,10 +179,10 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       await setUp();
       const { view } = await w.hold();
       const other = await h.channel.sendText(
-        h.noPrivateChats ? group() : h.channel.privateChat("701"),
+        h.noPrivateChats ? group() : h.channel.privateChat(U("701")),
         "just text",
       );
-      const answers = await h.tap("701", other, actionData(view.id, "approve"));
+      const answers = await h.tap(U("701"), other, actionData(view.id, "approve"));
       if (h.otherGesturesAreChat) expect(answers).not.toContain("Approved.");
       else expect(answers).toEqual(["This button is not valid."]);
       expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
@@ -184,19 +191,19 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
     it("counts a double tap once", async () => {
       await setUp();
       const { view } = await w.hold({ needed: 2 });
-      const ref = await cardOf(view.id, "701");
+      const ref = await cardOf(view.id, U("701"));
       const data = actionData(view.id, "approve");
-      expect(await h.tap("701", ref, data)).toEqual(["Counted: 1 of 2 approvals."]);
-      expect(await h.tap("701", ref, data)).toEqual(["You already voted on this request"]);
-      expect(w.approvals.get(view.id)?.approvals).toEqual([`${P()}:701`]);
+      expect(await h.tap(U("701"), ref, data)).toEqual(["Counted: 1 of 2 approvals."]);
+      expect(await h.tap(U("701"), ref, data)).toEqual(["You already voted on this request"]);
+      expect(w.approvals.get(view.id)?.approvals).toEqual([`${P()}:${U("701")}`]);
     });
 
     it("answers a tap after expiry with Expired; the buttons go", async () => {
       await setUp();
       const { view, outcome } = await w.hold({ timeoutMs: 60_000 });
-      const ref = await cardOf(view.id, "701");
+      const ref = await cardOf(view.id, U("701"));
       w.clock.t += 61_000;
-      expect(await h.tap("701", ref, actionData(view.id, "approve"))).toEqual(["Expired"]);
+      expect(await h.tap(U("701"), ref, actionData(view.id, "approve"))).toEqual(["Expired"]);
       await expect(outcome).resolves.toMatchObject({ outcome: "expired" });
       await settle();
       await decisionShown(ref, "Expired");
@@ -222,9 +229,13 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
             ? new Set(refs.flat().map((c) => c.ref.messageId))
             : undefined;
         });
-      for (const chat of new Set([chatOf("701"), chatOf("702"), ...(h.noGroupChats ? [] : [bound.chatId])]))
+      for (const chat of new Set([
+        chatOf(U("701")),
+        chatOf(U("702")),
+        ...(h.noGroupChats ? [] : [bound.chatId]),
+      ]))
         expect((await onCards(chat)).size).toBe(1); // at most one card per approver (and bound chat)
-      const ref = await cardOf(ids[0] as string, "701");
+      const ref = await cardOf(ids[0] as string, U("701"));
       const groupRef = h.noGroupChats
         ? ref
         : await until(
@@ -238,11 +249,11 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
 
       // A member's "Approve all" on the group card: refused privately, audited, nothing counted.
       if (!h.noGroupChats) {
-        expect(await h.tap("709", groupRef, allTwelve)).toEqual([
+        expect(await h.tap(U("709"), groupRef, allTwelve)).toEqual([
           "You are not an approver for these requests",
         ]);
         expect(
-          w.auditLog.filter((e) => e.type === "approval_vote_refused" && e.by === `${P()}:709`),
+          w.auditLog.filter((e) => e.type === "approval_vote_refused" && e.by === `${P()}:${U("709")}`),
         ).toHaveLength(12);
       }
       for (const id of ids) expect(w.approvals.get(id)).toMatchObject({ state: "pending", approvals: [] });
@@ -252,7 +263,7 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       const late = await w.hold();
       expect(w.store.batchOf(late.view.id)).toBe(batch);
       await until("13 drawn", () => (drawn(ref) === 13 ? true : undefined));
-      const answer = await h.tap("701", ref, allTwelve);
+      const answer = await h.tap(U("701"), ref, allTwelve);
       expect(answer).toEqual(["Approved: 12 of 12 requests"]);
       for (const x of held) await expect(x.outcome).resolves.toMatchObject({ outcome: "approved" });
       expect(w.approvals.get(late.view.id)).toMatchObject({ state: "pending", approvals: [] });
@@ -267,8 +278,8 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
     async function frozenBatch(held: Awaited<ReturnType<BotWorld["hold"]>>[], group: Address): Promise<void> {
       const ids = held.map((x) => x.view.id);
       const batch = w.store.batchOf(ids[0] as string) as string;
-      const ann = chatOf("701");
-      const first = await cardOf(ids[0] as string, "701");
+      const ann = chatOf(U("701"));
+      const first = await cardOf(ids[0] as string, U("701"));
       const onMessage = (ref: SentRef) =>
         w.store
           .batchItems(batch)
@@ -284,16 +295,18 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       await settle();
       expect(onMessage(first)).toEqual(shownFirst);
       const k = shownFirst.length;
-      const answer = await h.tap("701", first, "approve");
+      const answer = await h.tap(U("701"), first, "approve");
       expect(answer).toEqual([k === 1 ? "Approved." : `Approved: ${k} of ${k} requests`]);
       for (const id of [...ids, late.view.id])
         expect(w.approvals.get(id)).toMatchObject(
-          shownFirst.includes(id) ? { approvals: [`${P()}:701`] } : { state: "pending", approvals: [] },
+          shownFirst.includes(id)
+            ? { approvals: [`${P()}:${U("701")}`] }
+            : { state: "pending", approvals: [] },
         );
       // The window closes: the rest (including the 13th) arrive on ONE new message per chat.
       w.advance(5000);
       const all = [...ids, late.view.id];
-      for (const chat of new Set([ann, chatOf("702"), ...(h.noGroupChats ? [] : [group.chatId])])) {
+      for (const chat of new Set([ann, chatOf(U("702")), ...(h.noGroupChats ? [] : [group.chatId])])) {
         const messages = await until(`all 13 in ${chat}`, () => {
           const refs = all.map((id) => w.store.cardRefs(id).filter((c) => c.to.chatId === chat));
           return refs.every((r) => r.length > 0)
@@ -309,7 +322,7 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       expect(second.messageId).not.toBe(first.messageId);
       const rest = onMessage(second);
       expect(rest).toEqual(all.filter((id) => !shownFirst.includes(id)));
-      expect(await h.tap("701", second, "approve")).toEqual([
+      expect(await h.tap(U("701"), second, "approve")).toEqual([
         `Approved: ${rest.length} of ${rest.length} requests`,
       ]);
       for (const x of [...held, late])
@@ -319,18 +332,18 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
     it("escalation: nobody answered in the window (fake clock), the next person gets a card; the first card says Escalated to", async () => {
       await setUp();
       const { view, outcome } = await w.hold({
-        approvers: [`${P()}:701`],
+        approvers: [`${P()}:${U("701")}`],
         timeoutMs: 30 * 60_000,
-        escalate: { afterMs: 10 * 60_000, to: [`${P()}:702`] },
+        escalate: { afterMs: 10 * 60_000, to: [`${P()}:${U("702")}`] },
       });
-      const first = await cardOf(view.id, "701");
-      const bobChat = h.channel.privateChat("702").chatId;
+      const first = await cardOf(view.id, U("701"));
+      const bobChat = h.channel.privateChat(U("702")).chatId;
       // Before the window: Bob has no card, and his tap would not count.
       w.advance(10 * 60_000 - 1);
       await settle();
       expect(w.store.cardRefs(view.id).some((c) => c.to.chatId === bobChat)).toBe(false);
       w.advance(1);
-      const second = await cardOf(view.id, "702");
+      const second = await cardOf(view.id, U("702"));
       expect(await h.buttonsOn(second)).toBeGreaterThan(0);
       // A card that cannot be edited cannot say so; Bob's own card is the news there.
       if (!h.noEdits)
@@ -339,24 +352,28 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
           return text.includes("Escalated to") && text.includes("Bob") ? true : undefined;
         });
       expect(w.auditLog).toContainEqual(
-        expect.objectContaining({ type: "approval_escalated", approval: view.id, to: [`${P()}:702`] }),
+        expect.objectContaining({
+          type: "approval_escalated",
+          approval: view.id,
+          to: [`${P()}:${U("702")}`],
+        }),
       );
-      expect(await h.tap("702", second, actionData(view.id, "approve"))).toEqual(["Approved."]);
+      expect(await h.tap(U("702"), second, actionData(view.id, "approve"))).toEqual(["Approved."]);
       await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
     });
 
     it("two approvers racing on a quorum of 2 are counted once each; a late tap is already decided", async () => {
       await setUp();
-      w.store.createPerson(`${P()}:703`, "Cy", "approver");
+      w.store.createPerson(`${P()}:${U("703")}`, "Cy", "approver");
       const { view, outcome } = await w.hold({ needed: 2 });
       const data = actionData(view.id, "approve");
       const [a, b] = await Promise.all([
-        cardOf(view.id, "701").then((ref) => h.tap("701", ref, data)),
-        cardOf(view.id, "702").then((ref) => h.tap("702", ref, data)),
+        cardOf(view.id, U("701")).then((ref) => h.tap(U("701"), ref, data)),
+        cardOf(view.id, U("702")).then((ref) => h.tap(U("702"), ref, data)),
       ]);
       expect([...a, ...b].sort()).toEqual(["Approved.", "Counted: 1 of 2 approvals."]);
       await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
-      expect(await h.tap("703", await cardOf(view.id, "703"), data)).toEqual(["Already decided"]);
+      expect(await h.tap(U("703"), await cardOf(view.id, U("703")), data)).toEqual(["Already decided"]);
     });
   });
 }

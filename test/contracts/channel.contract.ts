@@ -33,6 +33,11 @@ export interface ChannelHarness {
    * instead, a thread the harness names, where messages arrive with `isPrivate: false`.
    */
   readonly noPrivateChats?: boolean;
+  /**
+   * The platform's own form of a user id the suite names ("4242"), where ids have a fixed shape
+   * (Teams: an Entra object id; Google Chat: `users/<digits>`). Default: the id itself.
+   */
+  userIdOf?(id: string): string;
   /** With `noPrivateChats`: the chat the suite sends to and injects into for `userId`. */
   chatFor?(userId: string): Address;
   /**
@@ -43,6 +48,8 @@ export interface ChannelHarness {
   readonly noEdits?: boolean;
   close?(): Promise<void>;
 }
+
+const U = (h: ChannelHarness, id: string): string => h.userIdOf?.(id) ?? id;
 
 /** Where a case that wants a private chat with `userId` sends: the harness's thread without DMs. */
 function chatOf(h: ChannelHarness, userId: string): Address {
@@ -171,15 +178,15 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
 
     it("start() delivers a private message with a platform-prefixed sender", async () => {
       await withHarness(async (h, events) => {
-        await h.injectPrivateText("4242", "hello bot");
+        await h.injectPrivateText(U(h, "4242"), "hello bot");
         const e = await until("a message", () => events.find((x) => x.kind === "message"));
         if (e.kind !== "message") throw new Error("unreachable");
-        expect(e.from.id).toBe(`${h.channel.platform}:4242`);
+        expect(e.from.id).toBe(`${h.channel.platform}:${U(h, "4242")}`);
         expect(e.chat.platform).toBe(h.channel.platform);
         expect(e.ref.platform).toBe(h.channel.platform);
         // Without private chats the message arrives in the thread it was posted in, not privately.
         expect(e.isPrivate).toBe(!h.noPrivateChats);
-        if (h.noPrivateChats) expect(e.chat.chatId).toBe(chatOf(h, "4242").chatId);
+        if (h.noPrivateChats) expect(e.chat.chatId).toBe(chatOf(h, U(h, "4242")).chatId);
         expect(e.text).toBe("hello bot");
       });
     });
@@ -188,9 +195,9 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
       await withHarness(async (h) => {
         if (h.noPrivateChats) {
           // Refused, never posted somewhere public: the bot must learn the card did not arrive.
-          await expect(h.channel.sendText(h.channel.privateChat("4242"), "hi there")).rejects.toThrow();
+          await expect(h.channel.sendText(h.channel.privateChat(U(h, "4242")), "hi there")).rejects.toThrow();
         }
-        const to = chatOf(h, "4242");
+        const to = chatOf(h, U(h, "4242"));
         expect(to.platform).toBe(h.channel.platform);
         expect(typeof to.chatId).toBe("string");
         expect(to.chatId.length).toBeGreaterThan(0);
@@ -207,7 +214,7 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
 
     it("sendText() splits long text to the platform limit and returns the last part", async () => {
       await withHarness(async (h) => {
-        const to = chatOf(h, "4243");
+        const to = chatOf(h, U(h, "4243"));
         const words = Array.from(
           { length: Math.ceil((h.maxTextLength * 2.5) / 8) },
           (_, i) => `w${String(i).padStart(6, "0")}`,
@@ -226,7 +233,7 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
 
     it("sendCard() shows buttons; updateCard() with none removes them", async () => {
       await withHarness(async (h) => {
-        const to = chatOf(h, "4244");
+        const to = chatOf(h, U(h, "4244"));
         const ref = await h.channel.sendCard(to, CARD);
         expect(await h.buttonsOn(ref)).toBe(2);
         await h.channel.updateCard(ref, { ...CARD, status: "Approved by someone", buttons: [] });
@@ -245,7 +252,7 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
 
     it("honest card: hidden body, long URL and long reason say how many characters are not shown", async () => {
       await withHarness(async (h) => {
-        const ref = await h.channel.sendCard(chatOf(h, "4246"), honestCard());
+        const ref = await h.channel.sendCard(chatOf(h, U(h, "4246")), honestCard());
         const { text } = await h.shownOn(ref);
         // Every character is either shown or counted, the gateway's hidden ones included.
         const body = cutOf(text, "x");
@@ -261,7 +268,7 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
 
     it("honest card: secrets carried, content type, the override, the full-request link", async () => {
       await withHarness(async (h) => {
-        const ref = await h.channel.sendCard(chatOf(h, "4247"), honestCard());
+        const ref = await h.channel.sendCard(chatOf(h, U(h, "4247")), honestCard());
         const { text } = await h.shownOn(ref);
         expect(text).toContain("GITHUB_TOKEN → Authorization header");
         expect(text).toContain("application/json");
@@ -279,7 +286,7 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
           path: "/x",
           url: "https://api.example.test/x",
         });
-        const { text } = await h.shownOn(await h.channel.sendCard(chatOf(h, "4248"), card));
+        const { text } = await h.shownOn(await h.channel.sendCard(chatOf(h, U(h, "4248")), card));
         expect(text).toContain(json);
         expect(text).not.toMatch(/x… \d+ more/);
       });
@@ -288,14 +295,14 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
     it("honest card: the grant button says what it covers; too long for a button, the card says it", async () => {
       await withHarness(async (h) => {
         const label = "Approve all PUT /repos/*/*/pulls/*/merge for 15 min";
-        const ref = await h.channel.sendCard(chatOf(h, "4249"), honestCard());
+        const ref = await h.channel.sendCard(chatOf(h, U(h, "4249")), honestCard());
         const shown = await h.shownOn(ref);
         if (h.noButtons) expect(shown.text).toContain(`"grant" for ${label}`);
         else expect(shown.buttons).toContain(label);
 
         const covers = `PUT /repos/${"o".repeat(60)}/*/pulls/*/merge`;
         const long = await h.shownOn(
-          await h.channel.sendCard(chatOf(h, "4250"), honestCard({ grantCovers: covers })),
+          await h.channel.sendCard(chatOf(h, U(h, "4250")), honestCard({ grantCovers: covers })),
         );
         // Wherever the label does not fit a button, the short label stands in and the card says it all.
         expect(long.text).toContain(`Time-limited approval: approves all ${covers} for 15 min`);
@@ -311,7 +318,7 @@ export function channelContract(name: string, make: () => Promise<ChannelHarness
       const events: InboundEvent[] = [];
       await h.channel.start(async (e) => void events.push(e));
       await h.channel.stop();
-      await h.injectPrivateText("4245", "anyone?");
+      await h.injectPrivateText(U(h, "4245"), "anyone?");
       await new Promise((r) => setTimeout(r, 100));
       expect(events).toHaveLength(0);
       await h.close?.();
