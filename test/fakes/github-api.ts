@@ -15,6 +15,8 @@ export interface FakeComment {
   body: string;
   readonly issue: string;
   readonly user: { readonly id: number; readonly login: string };
+  /** Every body it had, oldest first (what someone may have read before an edit). */
+  readonly versions?: string[];
 }
 
 export interface FakeGitHub {
@@ -61,6 +63,7 @@ export async function startFakeGitHub(webhookSecret: string): Promise<FakeGitHub
           body,
           issue: `${create[1]}/${create[2]}:issue:${create[3]}`,
           user: GITHUB_BOT,
+          versions: [body],
         };
         comments.push(c);
         return json(201, view(c));
@@ -70,6 +73,7 @@ export async function startFakeGitHub(webhookSecret: string): Promise<FakeGitHub
         const c = comments.find((x) => x.id === Number(edit[1]));
         if (!c) return json(404, { message: "Not Found" });
         c.body = (JSON.parse(raw) as { body: string }).body;
+        c.versions?.push(c.body);
         return json(200, view(c));
       }
       if (req.method === "POST" && /\/reactions$/.test(path)) return json(201, { id: 1, content: "+1" });

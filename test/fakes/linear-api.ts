@@ -17,6 +17,8 @@ export interface LinearComment {
   readonly issueId: string;
   readonly parentId?: string;
   readonly userId: string;
+  /** Every body it had, oldest first (what someone may have read before an edit). */
+  readonly versions?: string[];
 }
 
 export interface FakeLinear {
@@ -83,13 +85,17 @@ export async function startFakeLinear(webhookSecret: string): Promise<FakeLinear
           issueId: input.issueId ?? "",
           ...(input.parentId ? { parentId: input.parentId } : {}),
           userId: LINEAR_BOT.id,
+          versions: [input.body ?? ""],
         };
         comments.push(c);
         return json({ data: { commentCreate: { success: true, lastSyncId: next, comment: { id: c.id } } } });
       }
       if (/commentUpdate/.test(q)) {
         const c = comments.find((x) => x.id === variables?.id);
-        if (c) c.body = input.body ?? c.body;
+        if (c) {
+          c.body = input.body ?? c.body;
+          c.versions?.push(c.body);
+        }
         return json({
           data: { commentUpdate: { success: !!c, lastSyncId: next, comment: c ? { id: c.id } : null } },
         });
