@@ -14,7 +14,7 @@ import type { Log } from "../../../gateway/index.js";
 import type { Address, Card, Channel, InboundEvent, SentRef } from "../../channel.js";
 import type { WebhookListener } from "../../webhooks/webhook-listener.js";
 import type { WebhookVerifier } from "../../webhooks/webhook-verifier.js";
-import { createApprovalCodes, parseCodeReply } from "../approval-codes.js";
+import { type CodeStore, createApprovalCodes, parseCodeReply } from "../approval-codes.js";
 import { plainMarkdownParts, renderMarkdownCard } from "../markdown-card.js";
 import { splitText } from "../text.js";
 import { type ButtonCardLimits, buttonCard, decidedText, TEAMS_CARD, WHATSAPP_CARD } from "./button-card.js";
@@ -36,6 +36,8 @@ export interface ChatSdkPlatform {
   readonly textParts?: (text: string) => string[];
   /** The chat id taps will report for a card just sent (`raw`: the platform's answer). */
   readonly cardChatId?: (raw: unknown, chatId: string) => string;
+  /** The platform's own rules around the finished Channel (WhatsApp Cloud's 24-hour window). */
+  readonly wrap?: (c: Channel, log: Log) => Channel;
 }
 
 export interface ChatSdkOptions {
@@ -44,6 +46,8 @@ export interface ChatSdkOptions {
   /** The bot's name on the platforms (mention detection). */
   readonly userName?: string;
   readonly log: Log;
+  /** Where GitHub's and Linear's approval codes outlive a restart (the bot's store). */
+  readonly codeStore?: (platform: string) => CodeStore | undefined;
 }
 
 type Handler = (event: InboundEvent) => Promise<void>;
@@ -176,7 +180,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
     });
   });
 
-  const codes = new Map(o.platforms.map((p) => [p.platform, createApprovalCodes()]));
+  const codes = new Map(o.platforms.map((p) => [p.platform, createApprovalCodes(o.codeStore?.(p.platform))]));
   /** Codes drawn on each card message (`platform\0messageId`), reused when the card is updated. */
   const cardCodes = new Map<string, string[]>();
 
@@ -207,7 +211,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
     return started;
   }
 
-  return o.platforms.map((p): Channel => {
+  const built = o.platforms.map((p): Channel => {
     const platform = p.platform;
     const markdown = platform === "github" || platform === "linear";
     const limits = p.card ?? (platform === "teams" ? TEAMS_CARD : WHATSAPP_CARD);
@@ -292,4 +296,5 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
       for (const [i, it] of (card.items ?? []).entries()) c.bind(drawn[i + 1]!, ref, it.buttons);
     }
   });
+  return built.map((c, i) => o.platforms[i]?.wrap?.(c, o.log) ?? c);
 }
