@@ -1,0 +1,1 @@
+export { createMatrixChannel, type MatrixChannelOptions } from "./matrix-channel.js";
