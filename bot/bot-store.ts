@@ -59,6 +59,9 @@ CREATE TABLE IF NOT EXISTS bot_batch_items (batch TEXT NOT NULL, seq INTEGER NOT
 CREATE TABLE IF NOT EXISTS bot_batch_cards (batch TEXT NOT NULL, address TEXT NOT NULL, platform TEXT NOT NULL,
   chat_id TEXT NOT NULL, message_id TEXT NOT NULL, drawn INTEGER NOT NULL,
   PRIMARY KEY (batch, platform, chat_id, message_id));
+CREATE TABLE IF NOT EXISTS bot_state (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  expires_at INTEGER NOT NULL, PRIMARY KEY (ns, key));
+CREATE INDEX IF NOT EXISTS bot_state_expiry ON bot_state (expires_at);
 `;
 
 interface PersonRow {
@@ -347,6 +350,36 @@ export function createBotStore(db: Db, { now = Date.now }: { now?: () => number 
         | { start_min: number; end_min: number; tz: string }
         | undefined;
       return r && { start: r.start_min, end: r.end_min, tz: r.tz };
+    },
+
+    // Small keyed state of the channels that must outlive a restart (bot/persisted-state.ts):
+    // webhook replay keys, approval codes, WhatsApp Cloud's 24-hour windows. Expired rows read as absent.
+    statePut(ns: string, key: string, value: string, expiresAt: number): void {
+      db.prepare(
+        "INSERT INTO bot_state (ns, key, value, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(ns, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+      ).run(ns, key, value, expiresAt);
+    },
+    stateGet(ns: string, key: string): string | undefined {
+      const r = db
+        .prepare("SELECT value FROM bot_state WHERE ns = ? AND key = ? AND expires_at > ?")
+        .get(ns, key, now()) as { value: string } | undefined;
+      return r?.value;
+    },
+    /** The live rows of `ns` (whose key starts with `prefix`), oldest expiry first. */
+    stateList(ns: string, prefix = ""): { key: string; value: string; expiresAt: number }[] {
+      const rows = db
+        .prepare(
+          "SELECT key, value, expires_at FROM bot_state WHERE ns = ? AND substr(key, 1, ?) = ? AND expires_at > ? ORDER BY expires_at",
+        )
+        .all(ns, prefix.length, prefix, now()) as { key: string; value: string; expires_at: number }[];
+      return rows.map((r) => ({ key: r.key, value: r.value, expiresAt: r.expires_at }));
+    },
+    stateDelete(ns: string, key: string): void {
+      db.prepare("DELETE FROM bot_state WHERE ns = ? AND key = ?").run(ns, key);
+    },
+    /** Deletes every expired row (all namespaces). */
+    statePrune(): void {
+      db.prepare("DELETE FROM bot_state WHERE expires_at <= ?").run(now());
     },
     close(): void {
       db.close();

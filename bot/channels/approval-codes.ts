@@ -4,6 +4,8 @@
  * is the tap. The code maps back to the exact card message and the exact button data we put on it,
  * so the bot's usual checks apply (the card was sent for that approval; the signed sender may vote).
  * Reply text is untrusted: only `verb code`, nothing else on the line, is read as a decision.
+ * With a `CodeStore` (the bot's SQLite file) codes outlive a restart: `/approve <code>` typed after
+ * Warden restarted still finds its card.
  */
 import { randomInt } from "node:crypto";
 import type { Card, SentRef } from "../channel.js";
@@ -42,15 +44,23 @@ export interface ApprovalCodes {
   lookup(code: string): CodeTarget | undefined;
 }
 
-export function createApprovalCodes(): ApprovalCodes {
+/** Where one platform's codes outlive a restart; memory stays the first place looked. */
+export interface CodeStore {
+  get(code: string): CodeTarget | undefined;
+  put(code: string, target: CodeTarget): void;
+}
+
+export function createApprovalCodes(store?: CodeStore): ApprovalCodes {
   const targets = new Map<string, CodeTarget>();
   const pending = new Set<string>();
+  const known = (code: string): CodeTarget | undefined => targets.get(code) ?? store?.get(code);
   return {
     fresh() {
       for (;;) {
         let code = "";
         for (let i = 0; i < CODE_LEN; i++) code += ALPHABET[randomInt(ALPHABET.length)];
-        if (!targets.has(code) && !pending.has(code)) {
+        // A code drawn before a restart is still some card's: never hand it out again.
+        if (!pending.has(code) && known(code) === undefined) {
           pending.add(code);
           return code;
         }
@@ -58,7 +68,7 @@ export function createApprovalCodes(): ApprovalCodes {
     },
     bind(code, ref, buttons) {
       pending.delete(code);
-      const old = targets.get(code);
+      const old = known(code);
       const data: Partial<Record<CodeVerb, string>> = { ...old?.data };
       // A decided card has no buttons: keep what it offered, so a late reply hears "Already decided".
       for (const b of buttons) {
@@ -66,11 +76,12 @@ export function createApprovalCodes(): ApprovalCodes {
         if (verb) data[verb] = b.data;
       }
       targets.set(code, { ref, data });
+      store?.put(code, { ref, data });
       if (targets.size > MAX_CODES) {
         const oldest = targets.keys().next().value;
         if (oldest !== undefined) targets.delete(oldest);
       }
     },
-    lookup: (code) => targets.get(code),
+    lookup: known,
   };
 }

@@ -3,6 +3,8 @@
  * and one whose signed time is too old or too far ahead. The platforms' adapters accept byte-identical
  * replays and day-old events; Warden must not. Keys are remembered for as long as the event could
  * still pass the age check, so memory stays bounded by the rate of genuinely signed deliveries.
+ * With a `ReplayStore` (the bot's SQLite file) they also outlive a restart: a delivery replayed
+ * just after Warden restarts is still 409.
  */
 
 /** Signed times further than this from now (either way) are stale: 400, no effect. */
@@ -30,9 +32,19 @@ export interface ReplayGuard {
   ): ReplayJudgement;
 }
 
-export function createReplayGuard(now: () => number = Date.now): ReplayGuard {
+/** Where remembered keys outlive a restart. Keys are `platform\0key`; `until` is when each may go. */
+export interface ReplayStore {
+  /** The keys still remembered, soonest forget-time first. */
+  load(): Iterable<readonly [key: string, until: number]>;
+  add(keys: readonly string[], until: number): void;
+  remove(keys: readonly string[]): void;
+}
+
+export function createReplayGuard(now: () => number = Date.now, store?: ReplayStore): ReplayGuard {
   /** `platform\0key` → when it may be forgotten. */
   const seen = new Map<string, number>();
+  const t0 = now();
+  for (const [k, until] of store?.load() ?? []) if (until > t0) seen.set(k, until);
 
   function prune(t: number): void {
     // Map iteration is insertion order, and forget-times grow with it closely enough: stop early.
@@ -59,10 +71,13 @@ export function createReplayGuard(now: () => number = Date.now): ReplayGuard {
       // Remember until the event could no longer pass the age checks above.
       const until = Math.max(signedAtMs ?? t, expiresAtMs ?? t, t) + MAX_EVENT_AGE_MS + 60_000;
       for (const n of names) seen.set(n, until);
+      // Written before the handler runs: a crash mid-delivery must not let its replay in afterwards.
+      store?.add(names, until);
       return {
         kind: "fresh",
         release: () => {
           for (const n of names) seen.delete(n);
+          store?.remove(names);
         },
       };
     },

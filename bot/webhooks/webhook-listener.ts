@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Log } from "../../gateway/index.js";
-import { createReplayGuard, type ReplayGuard } from "./replay-guard.js";
+import { createReplayGuard, type ReplayGuard, type ReplayStore } from "./replay-guard.js";
 import type { Verdict, WebhookDelivery, WebhookVerifier } from "./webhook-verifier.js";
 
 /** What a platform's handler answers once a delivery is verified, fresh and new. */
@@ -39,13 +39,15 @@ export interface WebhookListenerOptions {
   readonly now?: () => number;
   /** How long the whole body may take to arrive. */
   readonly bodyTimeoutMs?: number;
+  /** Keeps accepted deliveries' replay keys across restarts (the bot's store). */
+  readonly replayStore?: ReplayStore;
 }
 
 type Refusal = "not_found" | "method_not_allowed" | "too_large" | "request_timeout" | "replayed" | "stale";
 
 export async function startWebhookListener(o: WebhookListenerOptions): Promise<WebhookListener> {
   const routes = new Map<string, WebhookRoute>();
-  const guard: ReplayGuard = createReplayGuard(o.now);
+  const guard: ReplayGuard = createReplayGuard(o.now, o.replayStore);
   const server: Server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
     serve(req, res).catch((err: unknown) => {
       o.log("webhook_failed", { error: (err as Error).name });

@@ -3,6 +3,8 @@
  * `@chat-adapter/whatsapp` (`apiUrl`), and Meta's side of webhooks: `tap()` and `text()` post
  * deliveries signed with `x-hub-signature-256` (HMAC-SHA256 with the app secret) carrying a signed
  * message `timestamp`, as Meta does. Sent messages are recorded with their interactive buttons.
+ * With `enforceWindow`, like Meta it refuses any free-form message (not a template) to a person who
+ * has not written within 24 hours, with Graph error 131047 "Re-engagement message".
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,6 +17,8 @@ export interface SentWa {
   readonly text?: string;
   readonly body?: string;
   readonly buttons: { readonly id: string; readonly title: string }[];
+  /** A template message: its name, language and whatever parameters were sent with it. */
+  readonly template?: { readonly name: string; readonly language: string; readonly components?: unknown };
 }
 
 export interface FakeWaCloud {
@@ -26,30 +30,64 @@ export interface FakeWaCloud {
     o: { from: string; cardId: string; buttonId: string; title: string },
   ): Promise<RawAnswer>;
   text(webhooksUrl: string, o: { from: string; text: string; at?: number }): Promise<RawAnswer>;
+  /** Free-form sends Meta refused for a closed window. */
+  readonly refused: { readonly to: string; readonly type: string }[];
+  /** As if `user` last wrote more than 24 hours ago. */
+  closeWindow(user: string): void;
   close(): Promise<void>;
 }
 
 export async function startFakeWaCloud(o: {
   appSecret: string;
   phoneNumberId: string;
+  enforceWindow?: boolean;
 }): Promise<FakeWaCloud> {
   const sent: SentWa[] = [];
+  const refused: { to: string; type: string }[] = [];
+  /** When each person last wrote (what Meta's window counts from). */
+  const lastIn = new Map<string, number>();
   let next = 1;
   const server: Server = createServer((req, res) => {
     let raw = "";
     req.on("data", (c: Buffer) => (raw += c.toString()));
     req.on("end", () => {
-      res.writeHead(200, { "content-type": "application/json" });
       const m = JSON.parse(raw || "{}") as {
         to?: string;
         type?: string;
         status?: string;
+        template?: { name: string; language?: { code?: string }; components?: unknown };
         text?: { body?: string };
         interactive?: {
           body?: { text?: string };
           action?: { buttons?: { reply: { id: string; title: string } }[] };
         };
       };
+      const last = lastIn.get(m.to ?? "");
+      if (
+        o.enforceWindow &&
+        m.status !== "read" &&
+        m.type !== "template" &&
+        (last === undefined || Date.now() - last > 24 * 3600_000)
+      ) {
+        refused.push({ to: m.to ?? "", type: m.type ?? "" });
+        res.writeHead(400, { "content-type": "application/json" });
+        return res.end(
+          JSON.stringify({
+            error: {
+              message: "(#131047) Re-engagement message",
+              type: "OAuthException",
+              code: 131047,
+              error_data: {
+                messaging_product: "whatsapp",
+                details:
+                  "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+              },
+              fbtrace_id: "AbCdEf",
+            },
+          }),
+        );
+      }
+      res.writeHead(200, { "content-type": "application/json" });
       if (m.status === "read") return res.end(JSON.stringify({ success: true }));
       const id = `wamid.out.${next++}`;
       sent.push({
@@ -59,6 +97,15 @@ export async function startFakeWaCloud(o: {
         ...(m.text?.body !== undefined ? { text: m.text.body } : {}),
         ...(m.interactive?.body?.text !== undefined ? { body: m.interactive.body.text } : {}),
         buttons: (m.interactive?.action?.buttons ?? []).map((b) => b.reply),
+        ...(m.template
+          ? {
+              template: {
+                name: m.template.name,
+                language: m.template.language?.code ?? "",
+                ...(m.template.components !== undefined ? { components: m.template.components } : {}),
+              },
+            }
+          : {}),
       });
       res.end(
         JSON.stringify({
@@ -72,6 +119,7 @@ export async function startFakeWaCloud(o: {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const deliver = (webhooksUrl: string, from: string, message: Record<string, unknown>) => {
+    lastIn.set(from, Number(message.timestamp) * 1000);
     const body = JSON.stringify({
       object: "whatsapp_business_account",
       entry: [
@@ -102,6 +150,8 @@ export async function startFakeWaCloud(o: {
   return {
     url,
     sent,
+    refused,
+    closeWindow: (user) => lastIn.set(user, Date.now() - 25 * 3600_000),
     tap: (w, t) =>
       deliver(w, t.from, {
         timestamp: ts(),

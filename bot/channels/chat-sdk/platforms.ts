@@ -10,6 +10,7 @@ import { createWhatsAppAdapter } from "@chat-adapter/whatsapp";
 import { ConsoleLogger } from "chat";
 import { githubVerifier, linearVerifier, whatsappCloudVerifier } from "../../webhooks/hmac-verifiers.js";
 import type { ChatSdkPlatform } from "./chat-sdk-channel.js";
+import { type WaTemplate, type WaWindowStore, withWhatsAppWindow } from "./wacloud-window.js";
 import { type GoogleChatSettings, gchatPlatform } from "./gchat.js";
 import { type TeamsSettings, teamsPlatform } from "./teams.js";
 
@@ -37,7 +38,15 @@ export interface ChatSdkSettings {
     readonly phoneNumberId: string;
     readonly verifyToken: string;
     readonly apiUrl?: string;
+    /** `WHATSAPP_CARD_TEMPLATE`: sent instead of a card outside the 24-hour window. */
+    readonly cardTemplate?: WaTemplate;
   };
+}
+
+/** State the platforms keep across restarts (the bot's store: bot/persisted-state.ts). */
+export interface ChatSdkState {
+  /** WhatsApp Cloud's 24-hour windows; without it the window is not tracked (the API still refuses). */
+  readonly waWindow?: WaWindowStore;
 }
 
 /** GitHub comments are capped at 65,536 characters; Linear's are long too: keep well under. */
@@ -47,7 +56,10 @@ const LINEAR_MAX = 50_000;
 const silent = () => new ConsoleLogger("silent");
 
 /** The configured platforms' adapters (Teams' optional package is loaded only when configured). */
-export async function chatSdkPlatforms(s: ChatSdkSettings): Promise<ChatSdkPlatform[]> {
+export async function chatSdkPlatforms(
+  s: ChatSdkSettings,
+  state: ChatSdkState = {},
+): Promise<ChatSdkPlatform[]> {
   const out: ChatSdkPlatform[] = [];
   if (s.teams) out.push(await teamsPlatform(s.teams));
   if (s.gchat) out.push(gchatPlatform(s.gchat));
@@ -87,6 +99,7 @@ export async function chatSdkPlatforms(s: ChatSdkSettings): Promise<ChatSdkPlatf
       apiUrl: w.apiUrl,
       logger: silent(),
     });
+    const store = state.waWindow;
     out.push({
       platform: "wacloud",
       adapter,
@@ -95,6 +108,23 @@ export async function chatSdkPlatforms(s: ChatSdkSettings): Promise<ChatSdkPlatf
       // Digits only: a user id is a phone number; anything else would address another thread.
       dm: (userId) =>
         adapter.encodeThreadId({ phoneNumberId: w.phoneNumberId, userWaId: userId.replace(/\D/g, "") }),
+      // Free-form messages only within 24 h of the person's last message (wacloud-window.ts).
+      wrap: store
+        ? (c, log) =>
+            withWhatsAppWindow(c, {
+              store,
+              template: w.cardTemplate,
+              log,
+              userOf: (threadId) => {
+                const { phoneNumberId, userWaId } = adapter.decodeThreadId(threadId);
+                if (phoneNumberId !== w.phoneNumberId || !/^\d{4,20}$/.test(userWaId))
+                  throw new Error("not a WhatsApp Cloud chat of this number");
+                return userWaId;
+              },
+              sendTemplate: async (threadId, t) =>
+                (await adapter.sendTemplate(threadId, { name: t.name, language: t.language })).id,
+            })
+        : undefined,
     });
   }
   return out;
