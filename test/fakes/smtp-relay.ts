@@ -5,7 +5,9 @@
  * the private Dovecot over LMTP (nodemailer's LMTP transport), as an MTA would. Like a real relay
  * it does not check that `From:` matches the login: that is exactly how a forged `From:` travels.
  */
+import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import { simpleParser } from "mailparser";
 import { createTransport } from "nodemailer";
 import { SMTPServer } from "smtp-server";
 
@@ -75,4 +77,105 @@ export async function startSmtpRelay(o: {
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/** A relayed mail as a person's client shows it (parsed with mailparser). */
+export interface SeenMail {
+  readonly mailFrom: string;
+  readonly rcptTo: readonly string[];
+  readonly from: string;
+  readonly to: string;
+  readonly subject: string;
+  readonly messageId: string;
+  readonly inReplyTo?: string;
+  readonly references: readonly string[];
+  readonly replyTo?: string;
+  readonly autoSubmitted?: string;
+  readonly text: string;
+  readonly html: string;
+}
+
+const bare = (s: string) => s.trim().replace(/^<|>$/g, "");
+
+/** Parses what the relay carried (cached per message). */
+export function mailReader(relay: SmtpRelay): { all(): Promise<SeenMail[]> } {
+  const cache: SeenMail[] = [];
+  let pass: Promise<SeenMail[]> = Promise.resolve(cache);
+  // One pass at a time: concurrent readers would parse (and list) the same mail twice.
+  const read = async (): Promise<SeenMail[]> => {
+    for (let i = cache.length; i < relay.relayed.length; i++) {
+      const r = relay.relayed[i] as RelayedMail;
+      const m = await simpleParser(r.raw);
+      const refs =
+        m.references === undefined ? [] : Array.isArray(m.references) ? m.references : [m.references];
+      const first = (o: typeof m.to) => (Array.isArray(o) ? o[0] : o)?.value[0]?.address ?? "";
+      cache.push({
+        mailFrom: r.mailFrom,
+        rcptTo: r.rcptTo,
+        from: m.from?.value[0]?.address ?? "",
+        to: first(m.to),
+        subject: m.subject ?? "",
+        messageId: bare(m.messageId ?? ""),
+        ...(m.inReplyTo ? { inReplyTo: bare(m.inReplyTo) } : {}),
+        references: refs.map(bare),
+        ...(m.replyTo ? { replyTo: m.replyTo.value[0]?.address ?? "" } : {}),
+        ...(m.headers.get("auto-submitted")
+          ? { autoSubmitted: String(m.headers.get("auto-submitted")) }
+          : {}),
+        text: (m.text ?? "").replace(/\n+$/, ""),
+        html: typeof m.html === "string" ? m.html : "",
+      });
+    }
+    return cache;
+  };
+  return {
+    all() {
+      pass = pass.then(read, read);
+      return pass;
+    },
+  };
+}
+
+/** A person's mail client: logs in to the relay as `from` and sends what it is told (headers as given). */
+export async function sendAs(
+  relay: SmtpRelay,
+  password: string,
+  mail: {
+    from: string;
+    to: string;
+    subject?: string;
+    text?: string;
+    html?: string;
+    inReplyTo?: string;
+    references?: readonly string[];
+    headers?: Record<string, string>;
+    envelopeFrom?: string;
+    login?: string;
+  },
+): Promise<string> {
+  const t = createTransport({
+    host: "127.0.0.1",
+    port: relay.port,
+    secure: false,
+    ignoreTLS: true,
+    auth: { user: mail.login ?? mail.from, pass: password },
+  });
+  const messageId = `${randomUUID()}@client.test`;
+  try {
+    await t.sendMail({
+      from: mail.from,
+      to: mail.to,
+      subject: mail.subject ?? "hello",
+      ...(mail.text !== undefined ? { text: mail.text } : {}),
+      ...(mail.html !== undefined ? { html: mail.html } : {}),
+      messageId: `<${messageId}>`,
+      ...(mail.inReplyTo ? { inReplyTo: `<${mail.inReplyTo}>` } : {}),
+      ...(mail.references?.length ? { references: mail.references.map((r) => `<${r}>`).join(" ") } : {}),
+      headers: mail.headers ?? {},
+      envelope: { from: mail.envelopeFrom ?? mail.from, to: [mail.to] },
+    });
+  } finally {
+    t.close();
+  }
+  return messageId;
 }

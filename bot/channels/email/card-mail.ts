@@ -1,8 +1,9 @@
 /**
  * Approval cards as mail (no SDK here). The text part is the honest plain-text card
  * (bot/channels/text.ts: every cut counted, the agent's words labelled and quoted on one line, body
- * lines prefixed) followed by our prompt; the HTML part is the same text HTML-escaped in a <pre>, so
- * nothing an agent wrote can become markup, a link or a hidden instruction, plus our own link to the
+ * lines prefixed) followed by our prompt; the HTML part is the same text HTML-escaped in a <pre> (the
+ * body preview in a shaded block of its own), so nothing an agent wrote can become markup, a link or
+ * a hidden instruction; our own link to the
  * full-request page (opening it decides nothing: a signed-in approver taps there; mail scanners that
  * pre-fetch links must never approve). Batch cards list every item (bot/channels/batch-layout.ts).
  */
@@ -10,7 +11,7 @@ import { parseBatchAction } from "../../batch-cards.js";
 import { parseCardAction } from "../../cards.js";
 import type { Card } from "../../channel.js";
 import { agentLabel, tidyAgentText } from "../agent-voice.js";
-import { renderBatchText } from "../batch-layout.js";
+import { renderBatchText, type Span } from "../batch-layout.js";
 import { oneLine, renderCard } from "../text.js";
 
 export type Verb = "approve" | "deny" | "grant";
@@ -58,23 +59,47 @@ const esc = (s: string): string =>
   );
 
 const PRE = '<pre style="white-space:pre-wrap;font-family:monospace">';
+const BODY_PRE =
+  '<pre style="white-space:pre-wrap;font-family:monospace;border-left:3px solid #888;padding-left:8px;background:#f4f4f4">';
 
-function html(text: string, card: Card, ask: string): string {
-  const link =
-    card.link && /^https?:\/\//.test(card.link)
-      ? `<p><a href="${esc(card.link)}">Open the full request</a> (opening it decides nothing).</p>`
-      : "";
+/**
+ * The card text as HTML: everything escaped inside <pre>; the body preview in its own shaded block
+ * (so its lines need no prefix there); our link clickable. Spans come from the honest renderer.
+ */
+function html(text: string, spans: readonly Span[], ask: string): string {
+  let out = "";
+  let pos = 0;
+  for (const s of [...spans].sort((a, b) => a.offset - b.offset)) {
+    if (s.offset < pos) continue;
+    out += esc(text.slice(pos, s.offset));
+    const seg = text.slice(s.offset, s.offset + s.length);
+    if (s.kind === "body") out += `</pre>${BODY_PRE}${esc(seg)}</pre>${PRE}`;
+    else if (/^https?:\/\/\S+$/.test(seg)) out += `<a href="${esc(seg)}">${esc(seg)}</a>`;
+    else out += esc(seg);
+    pos = s.offset + s.length;
+  }
+  out += esc(text.slice(pos));
   const askHtml = ask ? `<p><b>${esc(ask)}</b></p>` : "";
-  return `<!doctype html><html><body>${PRE}${esc(text)}</pre>${askHtml}${link}</body></html>`;
+  const note = spans.some((s) => s.kind === "link") ? "<p>Opening the link decides nothing.</p>" : "";
+  return `<!doctype html><html><body>${PRE}${out}</pre>${askHtml}${note}</body></html>`;
 }
 
-/** The card's text and HTML parts. */
+/** The card's text part (body lines prefixed) and HTML part (body shaded, unprefixed). */
 export function renderCardMail(card: Card): MailBody {
   const ask = prompt(card);
   const room = TEXT_LIMIT - ask.length - 4;
-  const text =
-    card.items && card.items.length > 0 ? renderBatchText(card, room).text : renderCard(card, room).text;
-  return { text: ask ? `${text}\n\n${ask}` : text, html: html(text, card, ask) };
+  const batch = card.items !== undefined && card.items.length > 0;
+  const text = batch ? renderBatchText(card, room).text : renderCard(card, room).text;
+  let shown: { text: string; spans: Span[] };
+  if (batch) shown = renderBatchText(card, room, { prefixBody: false });
+  else {
+    const r = renderCard(card, room, { prefixBody: false });
+    const spans: Span[] = [];
+    if (r.body) spans.push({ kind: "body", ...r.body });
+    if (r.link) spans.push({ kind: "link", ...r.link });
+    shown = { text: r.text, spans };
+  }
+  return { text: ask ? `${text}\n\n${ask}` : text, html: html(shown.text, shown.spans, ask) };
 }
 
 /** A follow-up in the card's thread (mail cannot be edited): the card as it stands now. */
