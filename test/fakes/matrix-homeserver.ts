@@ -54,6 +54,14 @@ export interface FakeHomeserver {
   shown(eventId: string): Json | undefined;
   /** Rooms `user` (joined or invited) shares with the bot. */
   roomsOf(user: string): string[];
+  /** Rooms whose members (joined or invited) are exactly the bot and `user`. */
+  dmRoomsOf(user: string): string[];
+  /** The room an event is in. */
+  roomOfEvent(eventId: string): string | undefined;
+  /** Bodies of the bot's messages in `roomId` as first sent (edits left out), oldest first. */
+  botTexts(roomId: string): string[];
+  /** The bot's reactions on `eventId` that are still there (not redacted): their keys. */
+  botReactionsOn(eventId: string): string[];
   isJoined(roomId: string, user: string): boolean;
   directOfBot(): Record<string, string[]>;
   close(): Promise<void>;
@@ -76,6 +84,7 @@ export async function startFakeHomeserver(
   let directPos = 0;
   const waiters = new Set<() => void>();
   const txns = new Map<string, string>();
+  const redacted = new Set<string>();
   const wake = () => {
     for (const w of [...waiters]) w();
   };
@@ -169,6 +178,32 @@ export async function startFakeHomeserver(
           (r) => ["join", "invite"].includes(membership(r, user) ?? "") && membership(r, botId) === "join",
         )
         .map((r) => r.id),
+    dmRoomsOf: (user) =>
+      fake.roomsOf(user).filter((id) => {
+        const room = rooms.get(id) as Room;
+        const present = [...room.state.values()]
+          .filter(
+            (e) => e.type === "m.room.member" && ["join", "invite"].includes(e.content.membership as string),
+          )
+          .map((e) => e.state_key);
+        return present.length === 2 && present.includes(user) && present.includes(botId);
+      }),
+    roomOfEvent: (eventId) => byId.get(eventId)?.room_id,
+    botTexts: (roomId) =>
+      fake
+        .eventsIn(roomId)
+        .filter((e) => e.sender === botId && e.type === "m.room.message")
+        .filter((e) => (e.content["m.relates_to"] as Json | undefined)?.rel_type !== "m.replace")
+        .map((e) => String(e.content.body ?? "")),
+    botReactionsOn: (eventId) => {
+      const roomId = byId.get(eventId)?.room_id ?? "";
+      return fake
+        .eventsIn(roomId)
+        .filter((e) => e.sender === botId && e.type === "m.reaction" && !redacted.has(e.event_id))
+        .map((e) => e.content["m.relates_to"] as Json | undefined)
+        .filter((rel) => rel?.event_id === eventId)
+        .map((rel) => String(rel?.key));
+    },
     isJoined: (roomId, user) => {
       const r = rooms.get(roomId);
       return !!r && membership(r, user) === "join";
@@ -283,6 +318,21 @@ export async function startFakeHomeserver(
       const key = `${roomId}/${txnId}`;
       const eventId = txns.get(key) ?? add(room, botId, type, body, undefined, txnId);
       txns.set(key, eventId);
+      return send(res, 200, { event_id: eventId });
+    }
+    const redact = m(/^\/_matrix\/client\/v3\/rooms\/([^/]+)\/redact\/([^/]+)\/([^/]+)$/);
+    if (redact && req.method === "PUT") {
+      const [, roomId = "", target = "", txnId = ""] = redact;
+      const room = rooms.get(roomId);
+      const ev = byId.get(target);
+      // Like a server with default power levels: the bot may redact its own events only.
+      if (!room || ev?.room_id !== roomId || ev.sender !== botId)
+        return err(res, 403, "M_FORBIDDEN", "You cannot redact this event.");
+      const key = `${roomId}/${txnId}`;
+      const eventId =
+        txns.get(key) ?? add(room, botId, "m.room.redaction", { redacts: target }, undefined, txnId);
+      txns.set(key, eventId);
+      redacted.add(target);
       return send(res, 200, { event_id: eventId });
     }
     if (path === "/_matrix/client/v3/createRoom" && req.method === "POST") {

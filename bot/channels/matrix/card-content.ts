@@ -17,7 +17,7 @@ import { parseCardAction } from "../../cards.js";
 import type { Card } from "../../channel.js";
 import { agentLabel, tidyAgentText } from "../agent-voice.js";
 import { renderBatchText } from "../batch-layout.js";
-import { oneLine, renderCard } from "../text.js";
+import { type CardText, oneLine, renderCard } from "../text.js";
 
 export type Verb = "approve" | "deny" | "grant";
 
@@ -83,6 +83,29 @@ function content(plain: string, html: string): NoticeContent {
   };
 }
 
+type Spans = readonly { readonly kind: "body" | "link"; readonly offset: number; readonly length: number }[];
+const single = (r: CardText): { text: string; spans: Spans } => ({
+  text: r.text,
+  spans: r.body ? [{ kind: "body", ...r.body }] : [],
+});
+
+/** `text` as `<pre>` blocks, each body span a block of its own; all of it escaped. */
+function codeBlocks(text: string, spans: Spans): string {
+  const parts: string[] = [];
+  // Our own text around a body loses the blank lines that set the body apart; a body stays whole.
+  const ours = (t: string) => t.replace(/^\n+|\n+$/g, "");
+  let at = 0;
+  for (const b of spans.filter((x) => x.kind === "body" && x.length > 0)) {
+    parts.push(ours(text.slice(at, b.offset)), text.slice(b.offset, b.offset + b.length));
+    at = b.offset + b.length;
+  }
+  parts.push(ours(text.slice(at)));
+  return parts
+    .filter((p) => p !== "")
+    .map((p) => `<pre><code>${escapeHtml(p)}</code></pre>`)
+    .join("");
+}
+
 const bytes = (c: NoticeContent): number => Buffer.byteLength(JSON.stringify(c), "utf8");
 
 /**
@@ -94,12 +117,16 @@ export function cardContent(card: Card): NoticeContent {
   const ask = prompt(card, offeredVerbs(card), batch);
   let last: NoticeContent | undefined;
   for (const limit of [16_000, 8000, 4000, 2000, 1000]) {
-    const inPre = batch ? renderBatchText(card, limit).text : renderCard({ ...card, link: null }, limit).text;
-    const whole = batch ? inPre : renderCard(card, limit).text;
+    // In HTML each body sits in a code block of its own, lines unprefixed (the prefix is for the
+    // plain-text fallback, where nothing else sets a body apart from our lines).
+    const shown = batch
+      ? renderBatchText(card, limit, { prefixBody: false })
+      : single(renderCard({ ...card, link: null }, limit, { prefixBody: false }));
+    const whole = batch ? renderBatchText(card, limit).text : renderCard(card, limit).text;
     const link = !batch && card.link ? card.link : undefined;
     const html = [
       "<p><strong>Warden: approval request</strong></p>",
-      `<pre><code>${escapeHtml(inPre)}</code></pre>`,
+      codeBlocks(shown.text, shown.spans),
       link ? `<p>See the full request: <a href="${escapeHtml(link)}">${escapeHtml(link)}</a></p>` : "",
       ask ? `<p>${escapeHtml(ask)}</p>` : "",
     ].join("");
