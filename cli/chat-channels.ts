@@ -22,6 +22,7 @@ import {
   qrSvg,
   type WhatsAppConnect,
 } from "../bot/channels/whatsapp/index.js";
+import { codeStoreOf, replayStoreOf, type StateRows, waWindowStoreOf } from "../bot/persisted-state.js";
 import { startWebhookListener, type WebhookListener } from "../bot/webhooks/index.js";
 import type { Log } from "../gateway/index.js";
 
@@ -75,6 +76,8 @@ export async function chatChannels(
     webUrl: () => string;
     /** Whether a sent message carried an approval card (the bot's records). */
     isCard: (ref: SentRef) => boolean;
+    /** The bot store: webhook replay keys, approval codes and WhatsApp windows outlive a restart. */
+    state?: StateRows;
   },
 ): Promise<ChatChannels> {
   const channels: Channel[] = [];
@@ -134,12 +137,25 @@ export async function chatChannels(
   }
   let webhooks: WebhookListener | undefined;
   const sdk = s.chatSdk;
-  const platforms = sdk ? await chatSdkPlatforms(sdk) : [];
+  const state = o.state;
+  const platforms = sdk ? await chatSdkPlatforms(sdk, state ? { waWindow: waWindowStoreOf(state) } : {}) : [];
   if (sdk && platforms.length > 0) {
-    webhooks = await startWebhookListener({ host: sdk.webhooks.host, port: sdk.webhooks.port, log: o.log });
+    webhooks = await startWebhookListener({
+      host: sdk.webhooks.host,
+      port: sdk.webhooks.port,
+      log: o.log,
+      replayStore: state && replayStoreOf(state),
+    });
     const base = (sdk.publicUrl ?? webhooks.url).replace(/\/+$/, "");
     for (const p of platforms) o.say(`${p.platform}: webhooks at ${base}/webhooks/${p.platform}`);
-    channels.push(...createChatSdkChannels({ platforms, listener: webhooks, log: o.log }));
+    channels.push(
+      ...createChatSdkChannels({
+        platforms,
+        listener: webhooks,
+        log: o.log,
+        codeStore: state ? (platform) => codeStoreOf(state, platform) : undefined,
+      }),
+    );
   }
   return { channels, pairingSvg: () => svg, close: async () => webhooks?.close() };
 }

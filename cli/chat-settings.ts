@@ -4,6 +4,7 @@
  * platform is on when its required settings are all present; partial settings are reported by
  * `warden doctor`.
  */
+import { parseWaTemplate } from "../bot/channels/chat-sdk/index.js";
 import { hostPort } from "./args.js";
 import type { ChatSettings } from "./chat-channels.js";
 
@@ -80,6 +81,9 @@ export function chatSettings(env: NodeJS.ProcessEnv): ChatSettings {
               phoneNumberId: env.WHATSAPP_PHONE_NUMBER_ID,
               verifyToken: env.WHATSAPP_VERIFY_TOKEN,
               apiUrl: env.WHATSAPP_API_URL,
+              cardTemplate: env.WHATSAPP_CARD_TEMPLATE
+                ? parseWaTemplate(env.WHATSAPP_CARD_TEMPLATE)
+                : undefined,
             }
           : undefined,
     },
