@@ -232,7 +232,9 @@ export async function startFakeHomeserver(
         const joinedAt = room.state.get(SKEY("m.room.member", botId));
         const at = room.events.find((e) => e.ev === joinedAt)?.pos ?? 0;
         const initial = since < 0;
-        const timeline = initial ? [] : fresh.filter((e) => e.pos >= at);
+        // The first sync carries the latest few events (history), as real servers do.
+        const recent = fresh.filter((e) => e.pos >= at);
+        const timeline = initial ? recent.filter((e) => e.ev.state_key === undefined).slice(-5) : recent;
         if (!initial && timeline.length === 0) continue;
         join[room.id] = {
           state: { events: initial || at > since ? [...room.state.values()] : [] },
@@ -240,7 +242,7 @@ export async function startFakeHomeserver(
             events: timeline.map((e) =>
               e.txnFor ? { ...e.ev, unsigned: { transaction_id: e.txnFor } } : e.ev,
             ),
-            limited: false,
+            limited: initial,
             prev_batch: `p${since}`,
           },
           account_data: { events: [] },
