@@ -149,6 +149,11 @@ export interface Channel {
    * without mentioning the bot, like replies in a Slack agent thread. Strangers there get no answer.
    */
   readonly commentThreads?: boolean;
+  /**
+   * True where the platform has no private chats (GitHub, Linear): `privateChat()` names nothing a
+   * card can reach, so an approver is reached on another platform they linked, never here.
+   */
+  readonly noPrivateChats?: boolean;
   /** Starts receiving; `handler` errors are the bot's problem, channels only log them. */
   start(handler: (event: InboundEvent) => Promise<void>): Promise<void>;
   stop(): Promise<void>;

@@ -88,7 +88,8 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
   function dmOfIdentity(identity: string): Address | undefined {
     const colon = identity.indexOf(":");
     const channel = channels.get(identity.slice(0, colon));
-    if (colon <= 0 || !channel) return undefined;
+    // No private chats there (GitHub, Linear): the person is reached through another identity.
+    if (colon <= 0 || !channel || channel.noPrivateChats) return undefined;
     return store.privateChatOf(identity) ?? channel.privateChat(identity.slice(colon + 1));
   }
 

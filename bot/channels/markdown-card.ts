@@ -28,8 +28,9 @@ function prompt(buttons: Card["buttons"], code: string): string {
   if (verbs.length === 0) return "";
   let text = main.length > 0 ? `Reply ${main.join(" or ")} to decide.` : "";
   const grant = buttons.find((b) => verbOfData(b.data) === "grant");
-  // The grant label is the bot's own text; flattened and without backticks it cannot break out.
-  if (grant) text += ` Reply \`/grant ${code}\` for ${oneLine(grant.label, 300).replace(/[`*_[\]<>]/g, "")}.`;
+  // The grant label says what it covers (`PUT /repos/*/*/pulls/*/merge`): shown whole, as code, so
+  // its wildcards stay visible and render nothing; flattened and without backticks it cannot break out.
+  if (grant) text += ` Reply \`/grant ${code}\` for \`${oneLine(grant.label, 300).replace(/`/g, "ˋ")}\`.`;
   return text.trim();
 }
 

@@ -14,7 +14,7 @@ import type { Log } from "../../../gateway/index.js";
 import type { Address, Card, Channel, InboundEvent, SentRef } from "../../channel.js";
 import type { WebhookListener } from "../../webhooks/webhook-listener.js";
 import type { WebhookVerifier } from "../../webhooks/webhook-verifier.js";
-import { type CodeStore, createApprovalCodes, parseCodeReply } from "../approval-codes.js";
+import { type CodeStore, createApprovalCodes, parseCodeReply, verbOfData } from "../approval-codes.js";
 import { plainMarkdownParts, renderMarkdownCard } from "../markdown-card.js";
 import { splitText } from "../text.js";
 import { type ButtonCardLimits, buttonCard, decidedText, TEAMS_CARD, WHATSAPP_CARD } from "./button-card.js";
@@ -229,7 +229,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
     return {
       platform,
       // GitHub issues and PRs, Linear comment threads: the thread `/agent start` ran in is the agent's.
-      ...(markdown ? { commentThreads: true } : {}),
+      ...(markdown ? { commentThreads: true, noPrivateChats: true } : {}),
       async start(handler) {
         handlers.set(platform, handler);
         await ensureStarted();
@@ -274,8 +274,21 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
           return;
         }
         if (!markdown) throw new Error(`${platform}: native cards are not built yet`);
-        const drawn = cardCodes.get(`${platform}\0${ref.messageId}`) ?? [codes.get(platform)!.fresh()];
-        while (drawn.length < 1 + (card.items?.length ?? 0)) drawn.push(codes.get(platform)!.fresh());
+        const c = codes.get(platform)!;
+        const had = cardCodes.get(`${platform}\0${ref.messageId}`) ?? [];
+        const offers = [card.buttons, ...(card.items ?? []).map((it) => it.buttons)];
+        // A code keeps meaning what the card said when someone read it: where a redraw changes what a
+        // verb does ("Approve all" now covers 13, not 12), the new offer gets a new code and the old
+        // one still covers the 12. A decided card (no buttons) keeps its codes: "Already decided".
+        const drawn = offers.map((buttons, i) => {
+          const old = had[i];
+          const bound = old === undefined ? undefined : c.lookup(old)?.data;
+          const same = buttons.every((b) => {
+            const verb = verbOfData(b.data);
+            return !verb || bound?.[verb] === b.data;
+          });
+          return old !== undefined && same ? old : c.fresh();
+        });
         await p.adapter.editMessage(ref.chatId, ref.messageId, {
           markdown: renderMarkdownCard(card, drawn, p.maxText),
         });
