@@ -68,6 +68,17 @@ const MAX_ANSWERS_PER_CARD = 3;
 const ENCRYPTED_NOTICE =
   "I cannot read end-to-end encrypted messages, so I did not see that. Talk to me in a room without encryption (start a direct chat with encryption turned off).";
 
+/** "@warden:hs: /agent list" or "Warden, /agent list" (Element's pill body) → "/agent list". */
+function withoutMention(text: string, names: readonly string[]): string {
+  let t = text;
+  for (const n of names) if (t.startsWith(n)) t = t.slice(n.length).replace(/^[:,]?\s*/, "");
+  return t
+    .split(names[0] as string)
+    .join(" ")
+    .replace(/ {2,}/g, " ")
+    .trim();
+}
+
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   map.set(key, value);
   if (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value as K);
@@ -168,7 +179,8 @@ export function createMatrixChannel(options: MatrixChannelOptions): Channel {
       what.mentions.includes(me) ||
       (what.replyTo !== undefined && ours.has(what.replyTo)) ||
       what.text.includes(me);
-    const text = isPrivate ? what.text : what.text.split(me).join(" ").replace(/ {2,}/g, " ").trim();
+    const myName = room.getMember(me)?.name;
+    const text = isPrivate ? what.text : withoutMention(what.text, [me, ...(myName ? [myName] : [])]);
     const ref: SentRef = { platform: "matrix", chatId: chat.chatId, messageId: eventId };
     const mentions = what.mentions.filter((u) => u !== me).slice(0, 50);
     dispatch("message", (h) =>
