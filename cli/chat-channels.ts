@@ -12,6 +12,7 @@ import {
   createChatSdkChannels,
 } from "../bot/channels/chat-sdk/index.js";
 import { createDiscordChannel } from "../bot/channels/discord/index.js";
+import { createEmailChannel } from "../bot/channels/email/index.js";
 import { createSlackChannel } from "../bot/channels/slack/index.js";
 import { createTelegramChannel } from "../bot/channels/telegram.js";
 import {
@@ -42,6 +43,16 @@ export interface ChatSettings {
   };
   /** Discord bot token (and an alternative API root, e.g. http://127.0.0.1:PORT/api). */
   readonly discord?: { readonly token: string; readonly apiUrl?: string };
+  /**
+   * Email (IMAP IDLE in, SMTP out). `password`: EMAIL_PASSWORD from the environment; absent, the
+   * `secret` lookup below is asked for the Warden secret EMAIL_PASSWORD when the channel starts.
+   */
+  readonly email?: {
+    readonly imapUrl: string;
+    readonly smtpUrl: string;
+    readonly address: string;
+    readonly password?: string;
+  };
   /** WhatsApp Web: credentials in `WARDEN_HOME/whatsapp`; `connect` replaces the real connection (tests). */
   readonly whatsapp?: {
     readonly connect?: WhatsAppConnect;
@@ -78,6 +89,8 @@ export async function chatChannels(
     isCard: (ref: SentRef) => boolean;
     /** The bot store: webhook replay keys, approval codes and WhatsApp windows outlive a restart. */
     state?: StateRows;
+    /** A Warden secret's value by name (a channel's own long-lived password), read when needed. */
+    secret?: (name: string) => string | undefined;
   },
 ): Promise<ChatChannels> {
   const channels: Channel[] = [];
@@ -134,6 +147,16 @@ export async function chatChannels(
         });
     }
     channels.push(createWhatsAppChannel({ connect, log: o.log, isCard: o.isCard }));
+  }
+  if (s.email) {
+    const { password, ...rest } = s.email;
+    channels.push(
+      createEmailChannel({
+        settings: { ...rest, password: password ?? (() => o.secret?.("EMAIL_PASSWORD")) },
+        log: o.log,
+        state: o.state,
+      }),
+    );
   }
   let webhooks: WebhookListener | undefined;
   const sdk = s.chatSdk;

@@ -26,6 +26,16 @@ export function chatSettings(env: NodeJS.ProcessEnv): ChatSettings {
       ? { token: env.DISCORD_BOT_TOKEN, apiUrl: env.DISCORD_API_URL }
       : undefined,
     whatsapp: env.WHATSAPP === "1" || env.WHATSAPP === "true" ? {} : undefined,
+    // Email: on with all three; EMAIL_PASSWORD from env, else the Warden secret of that name.
+    email:
+      env.EMAIL_IMAP_URL && env.EMAIL_SMTP_URL && env.EMAIL_ADDRESS
+        ? {
+            imapUrl: env.EMAIL_IMAP_URL,
+            smtpUrl: env.EMAIL_SMTP_URL,
+            address: env.EMAIL_ADDRESS,
+            password: env.EMAIL_PASSWORD || undefined,
+          }
+        : undefined,
     chatSdk: {
       webhooks: hostPort(env.WARDEN_WEBHOOKS ?? "127.0.0.1:7430", "WARDEN_WEBHOOKS"),
       publicUrl: env.WARDEN_PUBLIC_URL,

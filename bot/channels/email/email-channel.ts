@@ -18,6 +18,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { Address, Card, Channel, InboundEvent, SendTextOptions, SentRef } from "../../channel.js";
 import { agentLabel, tidyAgentText } from "../agent-voice.js";
+import type { StateRows } from "../../persisted-state.js";
 import { oneLine, splitText } from "../text.js";
 import {
   cardSubject,
@@ -39,8 +40,8 @@ import { createSmtpOutbox, type SmtpOutbox } from "./smtp-outbox.js";
 export interface EmailChannelOptions {
   readonly settings: EmailSettings;
   readonly log?: (event: string, fields: Record<string, unknown>) => void;
-  /** Where reply tokens are kept across restarts (WARDEN_HOME/email-tokens.json); absent: memory. */
-  readonly tokenFile?: string;
+  /** Where reply tokens outlive a restart (the bot store's state rows); absent: memory only. */
+  readonly state?: StateRows;
   /** IMAP idle delay (tests: short). */
   readonly idleDelayMs?: number;
   /** Answers (tap replies, refusals) to one address per hour; default 30. */
@@ -57,7 +58,7 @@ export function createEmailChannel(o: EmailChannelOptions): Channel {
   const me = botAddress(o.settings.address);
   const imap = mailServer(o.settings.imapUrl, "imap", me.address);
   const smtp = mailServer(o.settings.smtpUrl, "smtp", me.address);
-  const tokens = createReplyTokens({ file: o.tokenFile, log });
+  const tokens = createReplyTokens({ rows: o.state, now });
   const subjects = new Map<string, string>(); // thread root → subject
   const lastFollowUp = new Map<string, string>(); // card Message-ID → last follow-up text
   const answers = new Map<string, { n: number; since: number }>();

@@ -5,12 +5,13 @@
  * only when it was addressed to the token AND names the bound card in In-Reply-To / References.
  * Whoever holds the card mail holds the token: it must go only to the approver it was sent to.
  *
- * Optionally kept in a file (mode 0600, under WARDEN_HOME) so replies to cards sent before a restart
- * still count; bounded, oldest dropped. The file's contents are untrusted on load (zod).
+ * Optionally kept in the bot store's state rows (bot/persisted-state.ts) so replies to cards sent
+ * before a restart still count; rows expire after 30 days, memory is bounded (oldest dropped). Stored
+ * rows are parsed with zod on the way back: an edited row reads as absent.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { z } from "zod";
+import type { StateRows } from "../../persisted-state.js";
 
 export interface TokenBinding {
   /** The card mail's Message-ID, without angle brackets (= the card's `SentRef.messageId`). */
@@ -32,25 +33,25 @@ export interface ReplyTokens {
 export const TOKEN = /^[0-9a-f]{32}$/;
 const MAX_TOKENS = 10_000;
 
-const Stored = z.array(
-  z.tuple([
-    z.string().regex(TOKEN),
-    z.object({ messageId: z.string().max(300), chatId: z.string().max(254), subject: z.string().max(400) }),
-  ]),
-);
+const Stored = z.object({
+  messageId: z.string().max(300),
+  chatId: z.string().max(254),
+  subject: z.string().max(400),
+});
+const NS = "email-reply-token";
+const TTL = 30 * 24 * 3600_000;
 
-export function createReplyTokens(
-  opts: { file?: string; log?: (e: string, f: Record<string, unknown>) => void } = {},
-): ReplyTokens {
+export function createReplyTokens(opts: { rows?: StateRows; now?: () => number } = {}): ReplyTokens {
   const byToken = new Map<string, TokenBinding>();
   const byMessage = new Map<string, string>();
-  if (opts.file) {
+  const now = opts.now ?? Date.now;
+  for (const row of opts.rows?.stateList(NS) ?? []) {
+    if (!TOKEN.test(row.key)) continue;
     try {
-      const parsed = Stored.safeParse(JSON.parse(readFileSync(opts.file, "utf8")));
-      if (parsed.success) for (const [t, b] of parsed.data) put(t, b);
-      else opts.log?.("email.tokens_unreadable", {});
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") opts.log?.("email.tokens_unreadable", {});
+      const b = Stored.safeParse(JSON.parse(row.value));
+      if (b.success) put(row.key, b.data);
+    } catch {
+      // an unreadable row is no token
     }
   }
 
@@ -64,19 +65,12 @@ export function createReplyTokens(
     }
   }
 
-  function save(): void {
-    if (!opts.file) return;
-    const tmp = `${opts.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify([...byToken]), { mode: 0o600 });
-    renameSync(tmp, opts.file);
-  }
-
   return {
     mint: () => randomBytes(16).toString("hex"),
     bind(token, binding) {
       if (!TOKEN.test(token)) throw new Error("email: malformed reply token");
       put(token, binding);
-      save();
+      opts.rows?.statePut(NS, token, JSON.stringify(binding), now() + TTL);
     },
     lookup: (token) => (TOKEN.test(token) ? byToken.get(token) : undefined),
     tokenOf: (messageId) => byMessage.get(messageId),
