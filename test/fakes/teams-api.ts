@@ -3,13 +3,17 @@
  * `@chat-adapter/teams`. Activities it delivers to Warden carry its own URL as `serviceUrl` and an
  * RS256 JWT signed by the fake key server (platform-jwt.ts), as Bot Framework signs them, so replies
  * come back here. It records what the bot sends (`POST …/activities`), edits (`PUT …/activities/{id}`)
- * and 1:1 conversations it creates (`POST /v3/conversations`).
+ * and 1:1 conversations it creates (`POST /v3/conversations`). Like Teams, it refuses an activity
+ * over 28 KB (`TEAMS_MAX_ACTIVITY_BYTES`, the serialised JSON as sent) with 413 MessageSizeTooBig.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { PlatformKeys } from "./platform-jwt.js";
 import { type RawAnswer, rawPost } from "./webhook-client.js";
+
+/** Teams' documented limit for a bot message (the whole activity): about 28 KB. */
+export const TEAMS_MAX_ACTIVITY_BYTES = 28 * 1024;
 
 export interface TeamsUser {
   /** The `29:` id (per bot). */
@@ -35,6 +39,8 @@ export interface FakeTeams {
   readonly tokenRequests: URLSearchParams[];
   /** Conversations created for proactive 1:1 chats, by member id. */
   readonly created: { member: string; id: string }[];
+  /** Sizes (bytes) of activities refused as too big. */
+  readonly tooBig: number[];
   /** Delivers `activity` (filled in: id, serviceUrl, timestamps) signed for `appId`. */
   deliver(
     webhooksUrl: string,
@@ -48,6 +54,7 @@ export async function startFakeTeams(o: { appId: string; keys: PlatformKeys }): 
   const sent: TeamsSent[] = [];
   const tokenRequests: URLSearchParams[] = [];
   const created: { member: string; id: string }[] = [];
+  const tooBig: number[] = [];
   let next = 1;
   // The SDK decodes the bot token: it must be a JWT, though nobody checks its signature here.
   const b = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
@@ -67,6 +74,15 @@ export async function startFakeTeams(o: { appId: string; keys: PlatformKeys }): 
       }
       if (req.headers.authorization !== `Bearer ${botToken}`)
         return json(401, { error: { code: "Unauthorized" } });
+      const size = Buffer.byteLength(raw);
+      if (
+        (req.method === "POST" || req.method === "PUT") &&
+        /\/activities/.test(path) &&
+        size > TEAMS_MAX_ACTIVITY_BYTES
+      ) {
+        tooBig.push(size);
+        return json(413, { error: { code: "MessageSizeTooBig", message: "Message size too big" } });
+      }
       const member = /^\/v3\/conversations\/([^/]+)\/members\/([^/]+)$/.exec(path);
       if (req.method === "GET" && member)
         return json(200, { id: member[2], name: "someone", aadObjectId: undefined, userRole: "user" });
@@ -105,6 +121,7 @@ export async function startFakeTeams(o: { appId: string; keys: PlatformKeys }): 
     sent,
     tokenRequests,
     created,
+    tooBig,
     async deliver(webhooksUrl, activity, d = {}) {
       const full = {
         type: "message",

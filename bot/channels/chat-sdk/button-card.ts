@@ -20,6 +20,11 @@ export interface ButtonCardLimits {
   readonly swap: Readonly<Record<string, string>>;
   /** A separate button opening the full request (where the platform has link buttons). */
   readonly linkButton: boolean;
+  /**
+   * The card's serialised size limit in UTF-8 bytes, where the platform counts bytes (Teams): the
+   * text is cut shorter (honestly, counted) until the card fits, whatever its characters cost.
+   */
+  readonly maxBytes?: number;
 }
 
 /** WhatsApp's interactive body limit, with room for the adapter's own joins. */
@@ -41,6 +46,8 @@ export const TEAMS_CARD: ButtonCardLimits = {
   titleMax: 40,
   swap: { "*": "∗", _: "＿", "~": "∼", "`": "ˋ", "[": "［", "]": "］", "<": "‹", ">": "›" },
   linkButton: true,
+  // Teams refuses an activity over ~28 KB; the activity wraps the card in ~1 KB of its own.
+  maxBytes: 24 * 1024,
 };
 
 function neutralWith(swap: Readonly<Record<string, string>>): (s: string) => string {
@@ -63,9 +70,17 @@ function cardText(card: Card, max: number): string {
 }
 
 export function buttonCard(card: Card, limits: ButtonCardLimits = WHATSAPP_CARD): CardElement {
+  for (let max = limits.bodyMax; ; max = Math.floor(max * 0.75)) {
+    const el = buttonCardWithin(card, limits, max);
+    // A quote or a 3-byte character costs more than one: shrink until the bytes fit.
+    if (!limits.maxBytes || max < 400 || Buffer.byteLength(JSON.stringify(el)) <= limits.maxBytes) return el;
+  }
+}
+
+function buttonCardWithin(card: Card, limits: ButtonCardLimits, bodyMax: number): CardElement {
   const neutral = neutralWith(limits.swap);
   const buttons = card.buttons.slice(0, limits.maxButtons);
-  const text = neutral(cardText(card, limits.bodyMax));
+  const text = neutral(cardText(card, bodyMax));
   // Only an http(s) link becomes a button: anything else stays the plain text it already is.
   const link = limits.linkButton && card.link && /^https?:\/\//.test(card.link) ? card.link : undefined;
   const actions = [
