@@ -11,6 +11,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import { checkEmail } from "../bot/channels/email/index.js";
 import type { ChatSettings } from "./chat-channels.js";
 import type { Check } from "./doctor-checks.js";
 
@@ -263,8 +264,43 @@ const whatsapp: PlatformCheck = {
   },
 };
 
+/**
+ * Email: an IMAP login (INBOX opened) and an SMTP login, through the channel's own libraries
+ * (bot/channels/email/email-check.ts: codes only, never the server's words or the password).
+ */
+const email: PlatformCheck = {
+  platform: "email",
+  configured: (s) => s.email !== undefined,
+  async check(s, ctx) {
+    const e = s.email as NonNullable<ChatSettings["email"]>;
+    if (!e.password)
+      return [
+        {
+          status: "warn",
+          item: "email",
+          message: "EMAIL_PASSWORD is not in the environment: login not checked here",
+          fix: "set EMAIL_PASSWORD, or keep it as the Warden secret EMAIL_PASSWORD (warden start reads it)",
+        },
+      ];
+    const results = await checkEmail({ ...e, password: e.password }, ctx.timeoutMs);
+    return results.map((r) =>
+      r.ok
+        ? { status: "ok", item: `email ${r.what}`, message: r.detail }
+        : {
+            status: "fail",
+            item: `email ${r.what}`,
+            message: r.detail,
+            fix:
+              r.what === "settings"
+                ? "check EMAIL_IMAP_URL, EMAIL_SMTP_URL and EMAIL_ADDRESS (README: Email)"
+                : `check the ${r.what.toUpperCase()} URL and EMAIL_PASSWORD (Gmail and Microsoft 365 need an app password)`,
+          },
+    );
+  },
+};
+
 /** One entry per platform, in report order. */
-export const PLATFORM_CHECKS: readonly PlatformCheck[] = [telegram, slack, discord, whatsapp];
+export const PLATFORM_CHECKS: readonly PlatformCheck[] = [telegram, slack, discord, whatsapp, email];
 
 /** Runs the checks of every configured platform (in parallel, reported in order). */
 export async function checkPlatforms(s: ChatSettings, ctx: PlatformContext): Promise<Check[]> {
