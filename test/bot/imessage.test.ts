@@ -188,7 +188,7 @@ describe("iMessage webhooks (unsigned: path token + read-back)", () => {
     // Mel's real 👍 on her own chat, re-sent claiming to be Ann's on Ann's card.
     const before = w.fake.textsIn(dm("+15550000709")).length;
     await w.fake.tapback(w.hook, "+15550000709", ref.messageId, "like", dm("+15550000709"));
-    const mel = w.fake.messages.findLast((m) => m.associatedMessageType === "like")!;
+    const mel = [...w.fake.messages].reverse().find((m) => m.associatedMessageType === "like")!;
     const altered = w.fake.eventBody({ ...mel, handle: "+15550000701", chatGuid: dm("+15550000701") });
     expect((await w.fake.post(w.hook, altered)).status).toBe(409); // same guid: already taken
     const fresh = { ...mel, guid: `${mel.guid}-2` };
@@ -206,7 +206,7 @@ describe("iMessage webhooks (unsigned: path token + read-back)", () => {
     const r = await w.fake.tapback(w.hook, "+15550000701", ref.messageId, "like", dm("+15550000701"));
     expect(r.status).toBe(200);
     await until("counted", () => (bw.approvals.get(held.view.id)?.approvals.length === 1 ? true : undefined));
-    const like = w.fake.messages.findLast((m) => m.associatedMessageType === "like")!;
+    const like = [...w.fake.messages].reverse().find((m) => m.associatedMessageType === "like")!;
     expect((await w.fake.post(w.hook, w.fake.eventBody(like))).status).toBe(409);
     const old = { ...like, guid: "OLD-LIKE", dateCreated: Date.now() - 6 * 60_000 };
     w.fake.messages.push(old);
