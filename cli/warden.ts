@@ -53,6 +53,9 @@ Chat platforms for warden start (each optional):
   SLACK_BOT_TOKEN + SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET [SLACK_HTTP=HOST:PORT] [SLACK_API_URL]
   DISCORD_BOT_TOKEN [DISCORD_API_URL]
   WHATSAPP=1   (pair by the QR printed here or at <web>/pair/whatsapp)
+  EMAIL_IMAP_URL (imap://user@host:143, imaps://…:993) + EMAIL_SMTP_URL (smtp://user@host:587 with
+    STARTTLS, smtps://…:465) + EMAIL_ADDRESS + EMAIL_PASSWORD   (cards by mail; a reply with
+    "approve" / "deny" on its first line, sent to the card's own Reply-To address, decides)
 Webhook platforms (Vercel Chat SDK; one listener WARDEN_WEBHOOKS=HOST:PORT, default 127.0.0.1:7430,
   paths /webhooks/<platform>; WARDEN_PUBLIC_URL is what the platforms are told to call):
   GITHUB_WEBHOOK_SECRET + GITHUB_TOKEN, or GITHUB_APP_ID + GITHUB_PRIVATE_KEY [GITHUB_INSTALLATION_ID]
