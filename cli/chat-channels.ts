@@ -66,6 +66,8 @@ export interface ChatSettings {
   readonly chatSdk?: ChatSdkSettings & {
     readonly webhooks: { readonly host: string; readonly port: number };
     readonly publicUrl?: string;
+    /** Webhook platforms whose settings are only partly given (reported by `warden doctor`). */
+    readonly partial?: readonly { readonly platform: string; readonly missing: readonly string[] }[];
   };
 }
 

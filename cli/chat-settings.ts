@@ -8,6 +8,31 @@ import { parseWaTemplate } from "../bot/channels/chat-sdk/index.js";
 import { hostPort } from "./args.js";
 import type { ChatSettings } from "./chat-channels.js";
 
+/** Each webhook platform's required settings (any one of a group will do: `A|B`). */
+const CHAT_SDK_REQUIRED: Readonly<Record<string, readonly string[]>> = {
+  teams: ["TEAMS_APP_ID", "TEAMS_APP_PASSWORD"],
+  gchat: ["GOOGLE_CHAT_CREDENTIALS", "GOOGLE_CHAT_PROJECT_NUMBER"],
+  github: ["GITHUB_WEBHOOK_SECRET", "GITHUB_TOKEN|GITHUB_APP_ID"],
+  linear: ["LINEAR_API_KEY", "LINEAR_WEBHOOK_SECRET"],
+  wacloud: [
+    "WHATSAPP_ACCESS_TOKEN",
+    "WHATSAPP_APP_SECRET",
+    "WHATSAPP_PHONE_NUMBER_ID",
+    "WHATSAPP_VERIFY_TOKEN",
+  ],
+};
+
+/** Webhook platforms with some but not all required settings, and what is missing (names only). */
+function partialChatSdk(env: NodeJS.ProcessEnv): { platform: string; missing: string[] }[] {
+  const out: { platform: string; missing: string[] }[] = [];
+  for (const [platform, required] of Object.entries(CHAT_SDK_REQUIRED)) {
+    const has = (group: string) => group.split("|").some((k) => !!env[k]);
+    const missing = required.filter((g) => !has(g)).map((g) => g.replace("|", " or "));
+    if (missing.length > 0 && missing.length < required.length) out.push({ platform, missing });
+  }
+  return out;
+}
+
 export function chatSettings(env: NodeJS.ProcessEnv): ChatSettings {
   return {
     telegram: env.TELEGRAM_BOT_TOKEN
@@ -39,6 +64,7 @@ export function chatSettings(env: NodeJS.ProcessEnv): ChatSettings {
     chatSdk: {
       webhooks: hostPort(env.WARDEN_WEBHOOKS ?? "127.0.0.1:7430", "WARDEN_WEBHOOKS"),
       publicUrl: env.WARDEN_PUBLIC_URL,
+      partial: partialChatSdk(env),
       github:
         env.GITHUB_WEBHOOK_SECRET && (env.GITHUB_TOKEN || env.GITHUB_APP_ID)
           ? {
