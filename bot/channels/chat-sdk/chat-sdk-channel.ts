@@ -230,6 +230,10 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
       platform,
       // GitHub issues and PRs, Linear comment threads: the thread `/agent start` ran in is the agent's.
       ...(markdown ? { commentThreads: true, noPrivateChats: true } : {}),
+      // WhatsApp Cloud cannot edit a sent card, so a batch card message must never gain items (the
+      // bot would count on the platform showing them): later items come on a new message, and a tap
+      // on "Approve all" covers exactly the items that message shows.
+      ...(platform === "wacloud" ? { gesturesCarryNoCount: true } : {}),
       async start(handler) {
         handlers.set(platform, handler);
         await ensureStarted();
