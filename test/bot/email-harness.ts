@@ -5,6 +5,7 @@
  * client's (so a forged From: travels exactly as it would). Each harness gets its own bot mailbox.
  */
 import type { Channel, SentRef } from "../../bot/channel.js";
+import type { StateRows } from "../../bot/persisted-state.js";
 import { createEmailChannel } from "../../bot/channels/email/index.js";
 import type { ChannelHarness } from "../contracts/channel.contract.js";
 import type { TapHarness } from "../contracts/approval-taps.contract.js";
@@ -75,8 +76,11 @@ export interface EmailHarness extends ChannelHarness, TapHarness {
   answersTo(messageId: string): Promise<string[]>;
 }
 
-export function emailHarness(world: MailWorld, opts: { password?: string } = {}): EmailHarness {
-  const bot = `warden${++seq}@${DOMAIN}`;
+export function emailHarness(
+  world: MailWorld,
+  opts: { password?: string; bot?: string; state?: StateRows } = {},
+): EmailHarness {
+  const bot = opts.bot ?? `warden${++seq}@${DOMAIN}`;
   const logs: EmailHarness["logs"] = [];
   const { relay, dovecot } = world;
   const channel = createEmailChannel({
@@ -87,6 +91,7 @@ export function emailHarness(world: MailWorld, opts: { password?: string } = {})
       password: opts.password ?? dovecot.password,
     },
     idleDelayMs: 50,
+    ...(opts.state ? { state: opts.state } : {}),
     log: (event, fields) => void logs.push({ event, fields }),
   });
   const reader = mailReader(relay);
@@ -160,6 +165,3 @@ export function emailHarness(world: MailWorld, opts: { password?: string } = {})
     },
   };
 }
-
-/** Unique per call so tests never read each other's mail. */
-export const nextBotNumber = (): number => seq + 1;

@@ -6,7 +6,11 @@
  * With CI set and Dovecot missing this fails (dovecotAvailable throws) instead of skipping.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createBotStore } from "../../bot/bot-store.js";
 import { actionData } from "../../bot/cards.js";
+import type { InboundEvent } from "../../bot/channel.js";
+import { checkEmail } from "../../bot/channels/email/index.js";
+import { openDatabase } from "../../gateway/index.js";
 import { approvalTapsContract } from "../contracts/approval-taps.contract.js";
 import { channelContract } from "../contracts/channel.contract.js";
 import { dovecotAvailable } from "../fakes/dovecot.js";
@@ -167,6 +171,59 @@ describe.skipIf(!HAVE)("Email channel (real Dovecot + SMTP relay)", () => {
       });
       expect(JSON.stringify(h.logs)).not.toContain(world.dovecot.password);
     });
+  });
+
+  it("a reply to a card sent before a restart still decides (tokens kept in the bot store's rows)", async () => {
+    const rows = createBotStore(openDatabase(":memory:"));
+    const before = emailHarness(world, { state: rows });
+    await before.channel.start(async () => undefined);
+    const ANN = userIdOf("701");
+    const ref = await before.channel.sendCard(before.channel.privateChat(ANN), {
+      title: "t",
+      lines: [],
+      agentSays: null,
+      status: "Waiting",
+      buttons: [{ label: "Approve", data: "a:00000000-0000-4000-8000-000000000001:approve" }],
+    });
+    const card = await before.mailOf(ref);
+    await before.channel.stop();
+    const after = emailHarness(world, { state: rows, bot: before.bot });
+    const events: InboundEvent[] = [];
+    await after.channel.start(async (e) => void events.push(e));
+    try {
+      await after.send({
+        from: ANN,
+        to: card.replyTo as string,
+        subject: `Re: ${card.subject}`,
+        text: "approve",
+        inReplyTo: card.messageId,
+        references: [card.messageId],
+      });
+      const e = await until(() => events.find((x) => x.kind === "action"));
+      expect(e).toMatchObject({ kind: "action", data: "approve", ref, from: { id: `email:${ANN}` } });
+    } finally {
+      await after.channel.stop();
+    }
+  });
+
+  it("warden doctor's check: IMAP and SMTP logins; a wrong password fails with a code, never printed", async () => {
+    const settings = (password: string) => ({
+      imapUrl: `imap://doctor%40mail.test@127.0.0.1:${world.dovecot.imapPort}`,
+      smtpUrl: `smtp://doctor%40mail.test@127.0.0.1:${world.relay.port}`,
+      address: "doctor@mail.test",
+      password,
+    });
+    expect(await checkEmail(settings(world.dovecot.password))).toEqual([
+      expect.objectContaining({ what: "imap", ok: true }),
+      expect.objectContaining({ what: "smtp", ok: true }),
+    ]);
+    const bad = await checkEmail(settings("wrong-password-777"));
+    expect(bad.map((c) => [c.what, c.ok])).toEqual([
+      ["imap", false],
+      ["smtp", false],
+    ]);
+    expect(bad[0]?.detail).toContain("login refused");
+    expect(JSON.stringify(bad)).not.toContain("wrong-password-777");
   });
 
   it("a wrong password: start fails with a code, the password in no error or log", async () => {
