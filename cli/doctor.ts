@@ -82,7 +82,7 @@ export async function doctorCommand(argv: string[], env: DoctorEnv): Promise<num
 
 /** Any Chat SDK platform set (every key of `chatSdk` but the listener's own settings is one). */
 function webhookPlatformConfigured(chat: ChatSettings): boolean {
-  const { webhooks: _w, publicUrl: _p, ...platforms } = chat.chatSdk ?? { webhooks: undefined };
+  const { webhooks: _w, publicUrl: _p, partial: _q, ...platforms } = chat.chatSdk ?? { webhooks: undefined };
   return Object.values(platforms).some((v) => v !== undefined);
 }
 
