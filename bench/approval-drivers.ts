@@ -16,6 +16,7 @@ import { createFakeWhatsApp } from "../test/fakes/whatsapp-socket.js";
 export interface ApprovalDriver {
   readonly name: string;
   readonly channel: Channel;
+  /** `chat`: where the owner's cards go (GitHub, Linear: no private chats, so an issue thread). */
   readonly owner: { readonly identity: string; readonly chat: Address };
   /** Waits for a card not seen before in the owner's private chat; resolves with its Approve tap. */
   nextCard(): Promise<() => void>;

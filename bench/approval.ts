@@ -30,7 +30,10 @@ export async function benchApprovals(runs = 30): Promise<string[]> {
   for (const make of [telegramDriver, slackDriver, discordDriver, whatsappDriver]) {
     const driver = await make();
     try {
-      lines.push(...(await benchDriver(driver, runs)));
+      const { toCard, toUpstream } = await measureDriver(driver, runs);
+      lines.push(
+        `  ${driver.name}: request → card ${fmt(toCard)}; Approve tap → upstream ${fmt(toUpstream)}`,
+      );
     } finally {
       await driver.close();
     }
@@ -38,7 +41,20 @@ export async function benchApprovals(runs = 30): Promise<string[]> {
   return lines;
 }
 
-async function benchDriver(driver: ApprovalDriver, runs: number): Promise<string[]> {
+/** `p50 … ms, p99 … ms` of `raw`. */
+export function fmt(raw: number[]): string {
+  const xs = [...raw].sort((a, b) => a - b);
+  return `p50 ${percentile(xs, 50).toFixed(1)} ms, p99 ${percentile(xs, 99).toFixed(1)} ms`;
+}
+
+/**
+ * `runs` held requests through a fresh gateway and bot with `driver`'s channel: for each, ms from
+ * the agent's request to the card at the platform, and from the Approve tap to the upstream.
+ */
+export async function measureDriver(
+  driver: ApprovalDriver,
+  runs: number,
+): Promise<{ toCard: number[]; toUpstream: number[] }> {
   const home = await mkdtemp(join(tmpdir(), "wdn-bench-approval-"));
   const arrived = new Map<string, number>();
   const upstream = http.createServer((req, res) => {
@@ -122,9 +138,5 @@ async function benchDriver(driver: ApprovalDriver, runs: number): Promise<string
     upstream.close();
     await rm(home, { recursive: true, force: true });
   }
-  const fmt = (raw: number[]) => {
-    const xs = [...raw].sort((a, b) => a - b);
-    return `p50 ${percentile(xs, 50).toFixed(1)} ms, p99 ${percentile(xs, 99).toFixed(1)} ms`;
-  };
-  return [`  ${driver.name}: request → card ${fmt(toCard)}; Approve tap → upstream ${fmt(toUpstream)}`];
+  return { toCard, toUpstream };
 }

@@ -25,6 +25,7 @@ import { benchAgents } from "./agents.js";
 import { benchApprovals } from "./approval.js";
 import { type CpuComparison, compareCpu } from "./cpu-compare.js";
 import { benchCardCounts } from "./card-count.js";
+import { benchChatSdkRoundTrips } from "./chat-sdk-roundtrip.js";
 import { benchFlood } from "./flood.js";
 import { type ClientSpec, createClient, percentile, runMax, runRate } from "./load.js";
 import {
@@ -223,6 +224,8 @@ async function main(): Promise<void> {
   for (const n of notes) console.log(n);
   console.log("");
   for (const line of await benchApprovals()) console.log(line);
+  console.log("");
+  for (const line of await benchChatSdkRoundTrips()) console.log(line);
   console.log("");
   for (const line of await benchCardCounts()) console.log(line);
   if (process.env.BENCH_FLOOD !== "0") {
