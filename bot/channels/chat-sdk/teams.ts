@@ -100,5 +100,13 @@ export async function teamsPlatform(s: TeamsSettings): Promise<ChatSdkPlatform> 
       if (!/^[0-9a-f-]{36}$/i.test(userId)) throw new Error("not a Teams user id");
       return adapter.openDM(userId);
     },
+    // Taps report the activity's serviceUrl, which ends in "/"; a chat we opened carries the SDK's
+    // copy without it. Key a card as its taps will name it, or a tap on a DM card is "unknown".
+    cardChatId: (_raw, chatId) => {
+      const [tag, conv, url, ...rest] = chatId.split(":");
+      const base = Buffer.from(url ?? "", "base64url").toString();
+      if (tag !== "teams" || !conv || !base || base.endsWith("/")) return chatId;
+      return [tag, conv, Buffer.from(`${base}/`).toString("base64url"), ...rest].join(":");
+    },
   };
 }
