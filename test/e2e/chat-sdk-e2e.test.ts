@@ -15,6 +15,7 @@
  * refused; the admin's approves.
  * No platform secret reaches Warden's log; the demo key reaches no platform.
  */
+import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { readMarkdownCard } from "../../bot/channels/markdown-card.js";
 import { dockerUnavailable } from "../agents/agent-world.js";
@@ -133,21 +134,26 @@ describe.skipIf(skip)(`Teams → Google Chat → GitHub end to end${skip ? ` (sk
               ],
             }),
       });
+    // Our verifier takes a Google token once, and RS256 is deterministic: two deliveries signed in the
+    // same second with the same claims would be one token. A jti keeps each delivery's its own.
+    const gchatDeliver = (event: Record<string, unknown>) =>
+      gchat.deliver(hooks, event, { claims: { jti: randomUUID() } });
     const teamsTexts = (conv: string) =>
       teams.sent
         .filter((s) => s.conversationId === conv && typeof s.activity.text === "string")
         .map((s) => readMarkdownCard(String(s.activity.text)));
     const teamsText = (conv: string, re: RegExp, ms = 30_000) =>
       pollUntil(`Teams ${conv}: ${re}`, () => teamsTexts(conv).find((t) => re.test(t)), ms);
+    const gchatTexts = () =>
+      gchat.sent
+        .filter((s) => s.space === OLIVE_G_DM.name && typeof s.body.text === "string")
+        .map((s) => readMarkdownCard(String(s.body.text)));
+    // On a timeout, say what did arrive: the reason is usually in the bot's answer.
     const gchatText = (re: RegExp, ms = 30_000) =>
-      pollUntil(
-        `Google Chat DM: ${re}`,
-        () =>
-          gchat.sent
-            .filter((s) => s.space === OLIVE_G_DM.name && typeof s.body.text === "string")
-            .map((s) => readMarkdownCard(String(s.body.text)))
-            .find((t) => re.test(t)),
-        ms,
+      pollUntil(`Google Chat DM: ${re}`, () => gchatTexts().find((t) => re.test(t)), ms).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}; the DM has: ${JSON.stringify(gchatTexts().slice(-3))}`);
+        },
       );
 
     // The owner claims Warden in a Teams 1:1 chat and links her Google Chat account.
@@ -155,9 +161,7 @@ describe.skipIf(skip)(`Teams → Google Chat → GitHub end to end${skip ? ` (sk
     await teamsText(OLIVE_DM.id, /you are owner/);
     await teamsSay(OLIVE_TEAMS, OLIVE_DM, "/link");
     const code = /\/link (\S+)/.exec(await teamsText(OLIVE_DM.id, /\/link \S+/))?.[1] ?? "";
-    expect((await gchat.deliver(hooks, gchat.message(OLIVE_G, OLIVE_G_DM, `/link ${code}`))).status).toBe(
-      200,
-    );
+    expect((await gchatDeliver(gchat.message(OLIVE_G, OLIVE_G_DM, `/link ${code}`))).status).toBe(200);
     await gchatText(/^Linked\./);
 
     // A: `/agent start demo` in a Teams channel thread, then the request, both @mentioning the bot.
@@ -187,7 +191,7 @@ describe.skipIf(skip)(`Teams → Google Chat → GitHub end to end${skip ? ` (sk
 
     // A signed click on Approve in the DM.
     const click = gchat.click(OLIVE_G, dmCard, gparams(gcardOf(dmCard), "Approve"));
-    expect((await gchat.deliver(hooks, click)).status).toBe(200);
+    expect((await gchatDeliver(click)).status).toBe(200);
 
     // The Teams card loses its buttons; the agent's answer arrives in the Teams thread.
     await pollUntil(
@@ -211,9 +215,9 @@ describe.skipIf(skip)(`Teams → Google Chat → GitHub end to end${skip ? ` (sk
       expect(shown).toContain(value);
 
     // B: the owner gives GitHub users roles from her Google Chat DM.
-    await gchat.deliver(hooks, gchat.message(OLIVE_G, OLIVE_G_DM, `/role github:${GUS.id} admin`));
+    await gchatDeliver(gchat.message(OLIVE_G, OLIVE_G_DM, `/role github:${GUS.id} admin`));
     await gchatText(/github:801 is now admin/);
-    await gchat.deliver(hooks, gchat.message(OLIVE_G, OLIVE_G_DM, `/role github:${MEL.id} member`));
+    await gchatDeliver(gchat.message(OLIVE_G, OLIVE_G_DM, `/role github:${MEL.id} member`));
     await gchatText(/github:809 is now member/);
 
     // Gus starts an agent in the issue: the issue is its thread, no @mention needed there.
