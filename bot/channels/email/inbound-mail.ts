@@ -43,7 +43,8 @@ const MAX_TEXT = 16_000;
 const ids = (v: string | string[] | undefined): string[] =>
   (Array.isArray(v) ? v : (v ?? "").split(/\s+/))
     .map((s) => s.trim().replace(/^<|>$/g, ""))
-    .filter((s) => s !== "" && s.length <= 300);
+    // Ids go back out in our In-Reply-To / References headers: printable, no brackets or quotes.
+    .filter((s) => /^[\x21-\x7e]{1,300}$/.test(s) && !/[<>"]/.test(s));
 
 /** Raw header values of `name` (every occurrence), unfolded. */
 function headerValues(lines: readonly { key: string; line: string }[], name: string): string[] {
