@@ -84,3 +84,14 @@ function stripReplyFallback(body: string): string {
 export const isUserId = (s: string): boolean => MXID.safeParse(s).success && s.length <= 255;
 /** A room id (`!opaque:server`). */
 export const isRoomId = (s: string): boolean => /^![^\s:]+:\S+$/.test(s) && s.length <= 255;
+
+/** "@warden:hs.test: /agent list" or "Warden, /agent list" (Element's pill body) → "/agent list". */
+export function withoutMention(text: string, names: readonly string[]): string {
+  let t = text;
+  for (const n of names) if (t.startsWith(n)) t = t.slice(n.length).replace(/^[:,]?\s*/, "");
+  return t
+    .split(names[0] as string)
+    .join(" ")
+    .replace(/ {2,}/g, " ")
+    .trim();
+}

@@ -8,11 +8,8 @@
  * (✅ ❌ ⏱️), its target is a card we sent IN THAT SAME ROOM (a relation may name any event id, also
  * one in another room), and its sender is not the bot (our own seeded reactions come back through
  * /sync). The bot then finds the approval by that card and re-checks who may vote. Events from the
- * first sync (history, things sent while Warden was down) are never commands. Invites: a direct
- * invite (`is_direct`) is joined, so anyone can open a DM and gets the usual stranger treatment;
- * a room invite is joined only when `mayInvite` accepts the inviter, else declined. Encrypted rooms:
- * the bot has no keys, so each room that sends it an encrypted event hears once, in plain text,
- * that Warden cannot read it. Answers to a tap go to the tapper's DM (Matrix has no private
+ * first sync (history, things sent while Warden was down) are never commands. Invites and
+ * encrypted rooms: room-upkeep.ts. Answers to a tap go to the tapper's DM (Matrix has no private
  * replies), a few per card at most. The access token never reaches a log or an error.
  */
 import {
@@ -25,25 +22,18 @@ import {
 } from "matrix-js-sdk";
 import type { Address, Channel, InboundEvent, SendTextOptions, SentRef } from "../../channel.js";
 import { oneLine, splitText } from "../text.js";
-import {
-  cardContent,
-  editContent,
-  KEYS,
-  type NoticeContent,
-  offeredVerbs,
-  TEXT_LIMIT,
-  textContent,
-  type Verb,
-  verbOfKey,
-} from "./card-content.js";
+import { cardContent, editContent, offeredVerbs, TEXT_LIMIT, textContent } from "./card-content.js";
+import { createCardMemories, remember, type SeedIo } from "./card-memory.js";
 import { createDirectRooms, type DirectRooms } from "./direct-rooms.js";
-import { classify, isRoomId, isUserId } from "./inbound.js";
+import { classify, type Inbound, isRoomId, isUserId, withoutMention } from "./inbound.js";
+import { createRoomUpkeep } from "./room-upkeep.js";
 import { createMatrixErrors, quietSdk, silentLogger } from "./matrix-errors.js";
 
 export interface MatrixChannelOptions {
   /** e.g. https://matrix.example.org (no trailing /_matrix). */
   readonly homeserverUrl: string;
-  readonly accessToken: string;
+  /** The bot account's token, or a lookup read on start (the Warden secret MATRIX_ACCESS_TOKEN). */
+  readonly accessToken: string | (() => string | undefined);
   /** The bot's own user id, `@warden:example.org`; checked against whoami on start. */
   readonly userId: string;
   readonly deviceId?: string;
@@ -56,42 +46,14 @@ export interface MatrixChannelOptions {
   readonly startTimeoutMs?: number;
 }
 
-interface CardMemory {
-  readonly roomId: string;
-  readonly chatId: string;
-  offered: Verb[];
-  readonly seeded: Map<Verb, string>;
-}
-
-const MAX_REMEMBERED = 5000;
 const MAX_ANSWERS_PER_CARD = 3;
-const ENCRYPTED_NOTICE =
-  "I cannot read end-to-end encrypted messages, so I did not see that. Talk to me in a room without encryption (start a direct chat with encryption turned off).";
-
-/** "@warden:hs: /agent list" or "Warden, /agent list" (Element's pill body) → "/agent list". */
-function withoutMention(text: string, names: readonly string[]): string {
-  let t = text;
-  for (const n of names) if (t.startsWith(n)) t = t.slice(n.length).replace(/^[:,]?\s*/, "");
-  return t
-    .split(names[0] as string)
-    .join(" ")
-    .replace(/ {2,}/g, " ")
-    .trim();
-}
-
-function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
-  map.set(key, value);
-  if (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value as K);
-}
-
 export function createMatrixChannel(options: MatrixChannelOptions): Channel {
   const log = options.log ?? (() => undefined);
   const me = options.userId;
-  const errors = createMatrixErrors(options.accessToken);
-  const cards = new Map<string, CardMemory>();
+  let errors = createMatrixErrors("");
+  const cards = createCardMemories(options.isCard);
   const ours = new Map<string, true>(); // event ids of our messages (a reply to one is a mention)
   const answers = new Map<string, number>();
-  const noticed = new Set<string>();
   let client: MatrixClient | undefined;
   let direct: DirectRooms | undefined;
   let handler: ((e: InboundEvent) => Promise<void>) | undefined;
@@ -127,20 +89,15 @@ export function createMatrixChannel(options: MatrixChannelOptions): Channel {
     return res.event_id;
   };
 
-  async function seed(card: CardMemory, eventId: string, verbs: readonly Verb[]): Promise<void> {
-    for (const verb of verbs) {
-      if (card.seeded.has(verb)) continue;
-      const rel = { "m.relates_to": { rel_type: "m.annotation", event_id: eventId, key: KEYS[verb] } };
-      card.seeded.set(verb, await sendEvent(card.roomId, "m.reaction", rel));
-    }
-    for (const [verb, reaction] of [...card.seeded]) {
-      if (verbs.includes(verb)) continue;
-      card.seeded.delete(verb);
-      await call("redact", () => must().c.redactEvent(card.roomId, reaction)).catch((err: Error) =>
-        log("matrix.unseed_failed", { error: err.message }),
-      );
-    }
-  }
+  const upkeep = createRoomUpkeep({ me, client: must, call, mayInvite: options.mayInvite, log });
+  const seedIo: SeedIo = {
+    react: (roomId, content) => sendEvent(roomId, "m.reaction", content),
+    redact: (roomId, eventId) =>
+      call("redact", () => must().c.redactEvent(roomId, eventId)).then(
+        () => undefined,
+        (err: Error) => log("matrix.unseed_failed", { error: err.message }),
+      ),
+  };
 
   function dispatch(what: string, work: (h: (e: InboundEvent) => Promise<void>) => Promise<void>): void {
     const h = handler;
@@ -165,14 +122,26 @@ export function createMatrixChannel(options: MatrixChannelOptions): Channel {
     // Display names are chosen by people: one line, no controls, bounded (bot/channels/text.ts).
     const from = { id: `matrix:${sender}`, name: oneLine(room.getMember(sender)?.name ?? "", 64) || sender };
     if (what.kind === "encrypted") {
-      encryptedNotice(room.roomId);
+      upkeep.encrypted(room.roomId);
       return;
     }
     if (what.kind === "reaction") {
       reaction(from, chat, room.roomId, what.target, what.key);
       return;
     }
-    if (what.kind !== "text") return;
+    if (what.kind === "text") message(event, room, sender, from, chat, dmOf, what);
+  }
+
+  function message(
+    event: MatrixEvent,
+    room: Room,
+    sender: string,
+    from: { id: string; name: string },
+    chat: Address,
+    dmOf: string | undefined,
+    what: Extract<Inbound, { kind: "text" }>,
+  ): void {
+    const eventId = event.getId() as string;
     const isPrivate = dmOf === sender;
     const mentioned =
       isPrivate ||
@@ -203,14 +172,13 @@ export function createMatrixChannel(options: MatrixChannelOptions): Channel {
     roomId: string,
     target: string,
     key: string,
-  ) {
-    const verb = verbOfKey(key);
-    if (!verb) return; // any other emoji is just a reaction
-    const card = cards.get(target);
-    const ref: SentRef = { platform: "matrix", chatId: card?.chatId ?? chat.chatId, messageId: target };
-    // The card must be in THIS room: a relation can name an event id from anywhere.
-    const isCard = card ? card.roomId === roomId : options.isCard?.(ref) === true;
-    if (!isCard) return log("matrix.reaction_not_on_card", {});
+  ): void {
+    const verdict = cards.judge(roomId, chat.chatId, target, key);
+    if (verdict.kind === "ignored") {
+      if (verdict.why === "not_a_card") log("matrix.reaction_not_on_card", {});
+      return;
+    }
+    const { verb, ref } = verdict;
     const person = from.id.slice("matrix:".length);
     const answerKey = `${person}/${target}`;
     const reply = async (text: string): Promise<void> => {
@@ -219,39 +187,8 @@ export function createMatrixChannel(options: MatrixChannelOptions): Channel {
       remember(answers, answerKey, n + 1);
       await sendText({ platform: "matrix", chatId: person }, text);
     };
-    if (card && card.offered.length > 0 && !card.offered.includes(verb))
-      return dispatch("action", () => reply(`This card has no "${verb}" option.`));
-    dispatch("action", (h) => h({ kind: "action", from, chat, data: verb, ref, reply }));
-  }
-
-  /** One plain notice per encrypted room, sent past the SDK (which refuses unencrypted sends there). */
-  function encryptedNotice(roomId: string): void {
-    if (noticed.has(roomId)) return;
-    noticed.add(roomId);
-    log("matrix.encrypted_room", {});
-    const { c } = must();
-    const txn = `warden-e2e-${Date.now()}-${noticed.size}`;
-    const path = `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txn)}`;
-    const body = textContent(ENCRYPTED_NOTICE);
-    call("send", () => c.http.authedRequest("PUT" as never, path, undefined, body)).catch((err: Error) =>
-      log("matrix.notice_failed", { error: err.message }),
-    );
-  }
-
-  async function onInvite(room: Room): Promise<void> {
-    const { c, d } = must();
-    const invite = room.getMember(me)?.events.member;
-    const inviter = invite?.getSender();
-    if (!inviter || !isUserId(inviter)) return;
-    const isDirect = invite?.getContent().is_direct === true;
-    if (!isDirect && options.mayInvite?.(`matrix:${inviter}`) !== true) {
-      log("matrix.invite_declined", { direct: false });
-      await call("leave", () => c.leave(room.roomId));
-      return;
-    }
-    await call("join", () => c.joinRoom(room.roomId));
-    if (isDirect) await call("setAccountData", () => d.remember(inviter, room.roomId));
-    log("matrix.invite_joined", { direct: isDirect });
+    if (verdict.kind === "not_offered") dispatch("action", () => reply(`This card has no "${verb}" option.`));
+    else dispatch("action", (h) => h({ kind: "action", from, chat, data: verb, ref, reply }));
   }
 
   async function sendText(to: Address, text: string, opts?: SendTextOptions): Promise<SentRef> {
@@ -270,9 +207,15 @@ export function createMatrixChannel(options: MatrixChannelOptions): Channel {
     async start(onEvent) {
       if (client) throw new Error("Matrix channel already started");
       quietSdk();
+      const token = typeof options.accessToken === "string" ? options.accessToken : options.accessToken();
+      if (!token)
+        throw new Error(
+          "Matrix: no access token (set MATRIX_ACCESS_TOKEN, or the Warden secret of that name)",
+        );
+      errors = createMatrixErrors(token);
       const c = createClient({
         baseUrl: options.homeserverUrl.replace(/\/+$/, ""),
-        accessToken: options.accessToken,
+        accessToken: token,
         userId: me,
         deviceId: options.deviceId,
         logger: silentLogger,
@@ -286,7 +229,9 @@ export function createMatrixChannel(options: MatrixChannelOptions): Channel {
       c.on(RoomEvent.Timeline, onTimeline as never);
       c.on(RoomEvent.MyMembership, (room: Room, membership: string) => {
         if (membership === "invite" && handler)
-          onInvite(room).catch((err: unknown) => log("matrix.invite_failed", { error: errors.name(err) }));
+          upkeep
+            .onInvite(room)
+            .catch((err: unknown) => log("matrix.invite_failed", { error: errors.name(err) }));
       });
       const prepared = new Promise<void>((resolve, reject) => {
         const t = setTimeout(
@@ -330,24 +275,15 @@ export function createMatrixChannel(options: MatrixChannelOptions): Channel {
     async sendCard(to, card) {
       const roomId = await roomOf(to);
       const eventId = await sendEvent(roomId, "m.room.message", cardContent(card));
-      const memory: CardMemory = {
-        roomId,
-        chatId: to.chatId,
-        offered: offeredVerbs(card),
-        seeded: new Map(),
-      };
-      remember(cards, eventId, memory);
-      await seed(memory, eventId, memory.offered);
+      await cards.sent(eventId, roomId, to.chatId, offeredVerbs(card), seedIo);
       return { platform: "matrix", chatId: to.chatId, messageId: eventId };
     },
     async updateCard(ref, card) {
-      const known = cards.get(ref.messageId);
-      const roomId = known?.chatId === ref.chatId ? known.roomId : await roomOf(ref);
-      const next: NoticeContent = cardContent(card);
-      await sendEvent(roomId, "m.room.message", editContent(ref.messageId, next));
-      if (!known) return log("matrix.card_not_remembered", {}); // after a restart: taps reach the bot, which says "decided"
-      known.offered = offeredVerbs(card);
-      await seed(known, ref.messageId, known.offered);
+      const roomId = cards.roomOf(ref.messageId, ref.chatId) ?? (await roomOf(ref));
+      await sendEvent(roomId, "m.room.message", editContent(ref.messageId, cardContent(card)));
+      // After a restart our seeded reactions are unknown: they stay, and a late one hears "decided".
+      if (!(await cards.updated(ref.messageId, offeredVerbs(card), seedIo)))
+        log("matrix.card_not_remembered", {});
     },
     privateChat(userId) {
       if (!isUserId(userId)) throw new Error("Matrix user ids look like @name:server");
