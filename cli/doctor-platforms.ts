@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { checkEmail } from "../bot/channels/email/index.js";
 import type { ChatSettings } from "./chat-channels.js";
+import { CHAT_SDK_CHECKS } from "./doctor-chat-sdk.js";
 import type { Check } from "./doctor-checks.js";
 
 export interface PlatformContext {
@@ -300,7 +301,15 @@ const email: PlatformCheck = {
 };
 
 /** One entry per platform, in report order. */
-export const PLATFORM_CHECKS: readonly PlatformCheck[] = [telegram, slack, discord, whatsapp, email];
+export const PLATFORM_CHECKS: readonly PlatformCheck[] = [
+  telegram,
+  slack,
+  discord,
+  whatsapp,
+  email,
+  // Teams, Google Chat, GitHub, Linear, WhatsApp Cloud and the webhook listener's public address.
+  ...CHAT_SDK_CHECKS,
+];
 
 /** Runs the checks of every configured platform (in parallel, reported in order). */
 export async function checkPlatforms(s: ChatSettings, ctx: PlatformContext): Promise<Check[]> {

@@ -33,7 +33,11 @@ export interface FakeGitHub {
   close(): Promise<void>;
 }
 
-export async function startFakeGitHub(webhookSecret: string): Promise<FakeGitHub> {
+/** `token`: when given, `GET /user` and `GET /app` want it (as `token …` or `Bearer …`), like GitHub. */
+export async function startFakeGitHub(
+  webhookSecret: string,
+  o: { token?: string } = {},
+): Promise<FakeGitHub> {
   const comments: FakeComment[] = [];
   let nextId = 5000;
   const now = () => new Date().toISOString();
@@ -54,6 +58,10 @@ export async function startFakeGitHub(webhookSecret: string): Promise<FakeGitHub
         res.end(JSON.stringify(v));
       };
       const path = (req.url ?? "").split("?")[0] ?? "";
+      const auth = req.headers.authorization ?? "";
+      const authed = !o.token || auth === `token ${o.token}` || auth === `Bearer ${o.token}`;
+      if (req.method === "GET" && (path === "/user" || path === "/app") && !authed)
+        return json(401, { message: "Bad credentials", documentation_url: "https://docs.github.com/rest" });
       if (req.method === "GET" && path === "/user") return json(200, { ...GITHUB_BOT, type: "Bot" });
       const create = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/.exec(path);
       if (req.method === "POST" && create) {

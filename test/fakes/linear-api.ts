@@ -32,7 +32,11 @@ export interface FakeLinear {
   close(): Promise<void>;
 }
 
-export async function startFakeLinear(webhookSecret: string): Promise<FakeLinear> {
+/** `apiKey`: when given, every request must carry it (bare, as Linear takes personal keys). */
+export async function startFakeLinear(
+  webhookSecret: string,
+  o: { apiKey?: string } = {},
+): Promise<FakeLinear> {
   const comments: LinearComment[] = [];
   let next = 1;
   const full = (c: LinearComment) => {
@@ -61,6 +65,19 @@ export async function startFakeLinear(webhookSecret: string): Promise<FakeLinear
         res.writeHead(200, { "content-type": "application/json" });
         res.end(JSON.stringify(v));
       };
+      if (o.apiKey && req.headers.authorization !== o.apiKey) {
+        res.writeHead(400, { "content-type": "application/json" });
+        return res.end(
+          JSON.stringify({
+            errors: [
+              {
+                message: "Authentication required, not authenticated",
+                extensions: { code: "AUTHENTICATION_ERROR" },
+              },
+            ],
+          }),
+        );
+      }
       const { query, variables } = JSON.parse(raw || "{}") as {
         query?: string;
         variables?: Record<string, unknown>;

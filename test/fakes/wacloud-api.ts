@@ -41,6 +41,8 @@ export async function startFakeWaCloud(o: {
   appSecret: string;
   phoneNumberId: string;
   enforceWindow?: boolean;
+  /** When given, `GET /{version}/{phone number id}` (what warden doctor asks) wants it as a Bearer token. */
+  accessToken?: string;
 }): Promise<FakeWaCloud> {
   const sent: SentWa[] = [];
   const refused: { to: string; type: string }[] = [];
@@ -51,6 +53,24 @@ export async function startFakeWaCloud(o: {
     let raw = "";
     req.on("data", (c: Buffer) => (raw += c.toString()));
     req.on("end", () => {
+      if (req.method === "GET") {
+        const ok = !o.accessToken || req.headers.authorization === `Bearer ${o.accessToken}`;
+        const mine = (req.url ?? "").split("?")[0]?.endsWith(`/${o.phoneNumberId}`);
+        res.writeHead(ok && mine ? 200 : ok ? 404 : 401, { "content-type": "application/json" });
+        return res.end(
+          JSON.stringify(
+            !ok
+              ? { error: { message: "Invalid OAuth access token", type: "OAuthException", code: 190 } }
+              : mine
+                ? {
+                    id: o.phoneNumberId,
+                    display_phone_number: "+1 555-000-0000",
+                    verified_name: "Warden Test",
+                  }
+                : { error: { message: "Unsupported get request", type: "GraphMethodException", code: 100 } },
+          ),
+        );
+      }
       const m = JSON.parse(raw || "{}") as {
         to?: string;
         type?: string;
