@@ -26,6 +26,7 @@ import {
 import { codeStoreOf, replayStoreOf, type StateRows, waWindowStoreOf } from "../bot/persisted-state.js";
 import { startWebhookListener, type WebhookListener } from "../bot/webhooks/index.js";
 import type { Log } from "../gateway/index.js";
+import { type MatrixSettings, matrixChannels } from "./matrix-channels.js";
 
 export interface ChatSettings {
   /** Telegram bot token (and an alternative Bot API root). */
@@ -43,6 +44,8 @@ export interface ChatSettings {
   };
   /** Discord bot token (and an alternative API root, e.g. http://127.0.0.1:PORT/api). */
   readonly discord?: { readonly token: string; readonly apiUrl?: string };
+  /** Matrix: /sync long polling as the bot account (bot/channels/matrix/, wired in matrix-channels.ts). */
+  readonly matrix?: MatrixSettings;
   /**
    * Email (IMAP IDLE in, SMTP out). `password`: EMAIL_PASSWORD from the environment; absent, the
    * `secret` lookup below is asked for the Warden secret EMAIL_PASSWORD when the channel starts.
@@ -89,6 +92,8 @@ export async function chatChannels(
     webUrl: () => string;
     /** Whether a sent message carried an approval card (the bot's records). */
     isCard: (ref: SentRef) => boolean;
+    /** The role this Warden gives an identity (Matrix joins room invites from owners and admins only). */
+    roleOf?: (identity: string) => string | undefined;
     /** The bot store: webhook replay keys, approval codes and WhatsApp windows outlive a restart. */
     state?: StateRows;
     /** A Warden secret's value by name (a channel's own long-lived password), read when needed. */
@@ -118,6 +123,7 @@ export async function chatChannels(
   }
   if (s.discord)
     channels.push(createDiscordChannel({ token: s.discord.token, apiUrl: s.discord.apiUrl, log: o.log }));
+  channels.push(...matrixChannels(s, o));
   if (s.whatsapp) {
     let connect = s.whatsapp.connect;
     if (!connect) {

@@ -50,6 +50,15 @@ export function chatSettings(env: NodeJS.ProcessEnv): ChatSettings {
     discord: env.DISCORD_BOT_TOKEN
       ? { token: env.DISCORD_BOT_TOKEN, apiUrl: env.DISCORD_API_URL }
       : undefined,
+    // Matrix: on with the homeserver and the bot's user id; MATRIX_ACCESS_TOKEN from env, else the Warden secret.
+    matrix:
+      env.MATRIX_HOMESERVER_URL && env.MATRIX_USER_ID
+        ? {
+            homeserverUrl: env.MATRIX_HOMESERVER_URL,
+            userId: env.MATRIX_USER_ID,
+            accessToken: env.MATRIX_ACCESS_TOKEN || undefined,
+          }
+        : undefined,
     whatsapp: env.WHATSAPP === "1" || env.WHATSAPP === "true" ? {} : undefined,
     // Email: on with all three; EMAIL_PASSWORD from env, else the Warden secret of that name.
     email:
