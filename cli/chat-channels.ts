@@ -26,6 +26,7 @@ import {
 import { codeStoreOf, replayStoreOf, type StateRows, waWindowStoreOf } from "../bot/persisted-state.js";
 import { startWebhookListener, type WebhookListener } from "../bot/webhooks/index.js";
 import type { Log } from "../gateway/index.js";
+import { type IMessageSettings, type XSettings, xAndIMessageChannels } from "./x-imessage-channels.js";
 import { type MatrixSettings, matrixChannels } from "./matrix-channels.js";
 
 export interface ChatSettings {
@@ -61,7 +62,13 @@ export interface ChatSettings {
     readonly connect?: WhatsAppConnect;
     /** Replaces baileys' makeWASocket under the real connection code (tests). */
     readonly makeSocket?: ConnectWhatsAppOptions["makeSocket"];
+    /** `WHATSAPP_WS_URL`: another WhatsApp Web endpoint (baileys' `waWebSocketUrl`). */
+    readonly wsUrl?: string;
   };
+  /** X DMs (bot/channels/x/, wired in x-imessage-channels.ts). */
+  readonly x?: XSettings;
+  /** iMessage through the user's BlueBubbles server (bot/channels/imessage/). */
+  readonly imessage?: IMessageSettings;
   /**
    * Webhook platforms through Vercel's Chat SDK (GitHub, Linear, …): one listener for all of them
    * at `webhooks` (`WARDEN_WEBHOOKS`), told to the platforms as `publicUrl` (`WARDEN_PUBLIC_URL`).
@@ -134,6 +141,7 @@ export async function chatChannels(
           authDir,
           log: o.log,
           makeSocket: s.whatsapp?.makeSocket,
+          wsUrl: s.whatsapp?.wsUrl,
           onQr: (qr) => {
             latest = qr;
             Promise.all([qrForTerminal(qr), qrSvg(qr)])
@@ -188,5 +196,21 @@ export async function chatChannels(
       }),
     );
   }
+  channels.push(
+    ...(await xAndIMessageChannels(s, {
+      ...o,
+      publicUrl: sdk?.publicUrl,
+      codeStore: state ? (platform) => codeStoreOf(state, platform) : undefined,
+      listener: async () => {
+        webhooks ??= await startWebhookListener({
+          host: sdk?.webhooks.host ?? "127.0.0.1",
+          port: sdk?.webhooks.port ?? 7430,
+          log: o.log,
+          replayStore: state && replayStoreOf(state),
+        });
+        return webhooks;
+      },
+    })),
+  );
   return { channels, pairingSvg: () => svg, close: async () => webhooks?.close() };
 }

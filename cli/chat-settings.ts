@@ -59,7 +59,28 @@ export function chatSettings(env: NodeJS.ProcessEnv): ChatSettings {
             accessToken: env.MATRIX_ACCESS_TOKEN || undefined,
           }
         : undefined,
-    whatsapp: env.WHATSAPP === "1" || env.WHATSAPP === "true" ? {} : undefined,
+    whatsapp:
+      env.WHATSAPP === "1" || env.WHATSAPP === "true"
+        ? { ...(env.WHATSAPP_WS_URL ? { wsUrl: env.WHATSAPP_WS_URL } : {}) }
+        : undefined,
+    x:
+      env.X_API_KEY && env.X_API_SECRET && env.X_ACCESS_TOKEN && env.X_ACCESS_SECRET
+        ? {
+            appKey: env.X_API_KEY,
+            appSecret: env.X_API_SECRET,
+            accessToken: env.X_ACCESS_TOKEN,
+            accessSecret: env.X_ACCESS_SECRET,
+            apiUrl: env.X_API_URL,
+            pollMs: env.X_POLL_MS ? Math.max(1000, Number(env.X_POLL_MS) || 65_000) : undefined,
+          }
+        : undefined,
+    imessage: env.IMESSAGE_BLUEBUBBLES_URL
+      ? {
+          url: env.IMESSAGE_BLUEBUBBLES_URL,
+          password: env.IMESSAGE_BLUEBUBBLES_PASSWORD,
+          webhookToken: env.IMESSAGE_WEBHOOK_TOKEN,
+        }
+      : undefined,
     // Email: on with all three; EMAIL_PASSWORD from env, else the Warden secret of that name.
     email:
       env.EMAIL_IMAP_URL && env.EMAIL_SMTP_URL && env.EMAIL_ADDRESS

@@ -9,7 +9,13 @@
  */
 import type { Card, CardItem, SentRef } from "../channel.js";
 import { agentLabel, tidyAgentText } from "./agent-voice.js";
-import { type CodeTarget, type CodeVerb, createApprovalCodes, verbOfData } from "./approval-codes.js";
+import {
+  type CodeStore,
+  type CodeTarget,
+  type CodeVerb,
+  createApprovalCodes,
+  verbOfData,
+} from "./approval-codes.js";
 import { oneLine, renderCard, splitText } from "./text.js";
 
 export interface PlainCardOptions {
@@ -17,6 +23,8 @@ export interface PlainCardOptions {
   readonly limit: number;
   /** iMessage: a 👍 / 👎 tapback on the card message approves / denies everything it shows. */
   readonly tapbacks?: boolean;
+  /** Where codes outlive a restart (the bot store); default in memory. */
+  readonly codeStore?: CodeStore;
 }
 
 function verbsOf(buttons: Card["buttons"]): CodeVerb[] {
@@ -122,7 +130,7 @@ export interface PlainCardBook {
 }
 
 export function createPlainCardBook(o: PlainCardOptions): PlainCardBook {
-  const codes = createApprovalCodes();
+  const codes = createApprovalCodes(o.codeStore);
   const cards = new Map<string, { codes: readonly string[]; told: string }>();
   const MAX_CARDS = 20_000;
   return {

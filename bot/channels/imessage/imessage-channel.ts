@@ -16,7 +16,7 @@ import type { Log } from "../../../gateway/index.js";
 import type { Address, Channel, InboundEvent, SentRef } from "../../channel.js";
 import type { WebhookListener } from "../../webhooks/webhook-listener.js";
 import { jsonObject } from "../../webhooks/webhook-verifier.js";
-import { parseCodeReply } from "../approval-codes.js";
+import { type CodeStore, parseCodeReply } from "../approval-codes.js";
 import { createPlainCardBook, plainAgentTexts } from "../plain-card.js";
 import { splitText } from "../text.js";
 import type { BbMessage, BlueBubbles } from "./bluebubbles.js";
@@ -31,6 +31,8 @@ export interface IMessageChannelOptions {
   /** The unguessable path token of `/webhooks/imessage/<token>`. */
   readonly webhookToken: string;
   readonly log: Log;
+  /** Approval codes that outlive a restart (the bot store); default in memory. */
+  readonly codeStore?: CodeStore;
   /** Whether a sent message carried an approval card (the bot's records; default: cards sent since start). */
   readonly isCard?: (ref: SentRef) => boolean;
 }
@@ -50,7 +52,7 @@ function tapbackTarget(associated: string): string | undefined {
 
 export function createIMessageChannel(o: IMessageChannelOptions): Channel {
   const platform = "imessage";
-  const book = createPlainCardBook({ limit: IMESSAGE_MAX_TEXT, tapbacks: true });
+  const book = createPlainCardBook({ limit: IMESSAGE_MAX_TEXT, tapbacks: true, codeStore: o.codeStore });
   const sentCards = new Set<string>();
   const isCard = o.isCard ?? ((ref: SentRef) => sentCards.has(`${ref.chatId}\0${ref.messageId}`));
   const verifier = imessageVerifier(o.webhookToken, o.bb);

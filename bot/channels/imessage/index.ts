@@ -2,3 +2,4 @@
 export { type BbMessage, type BlueBubbles, BlueBubblesError, createBlueBubbles } from "./bluebubbles.js";
 export { createIMessageChannel, IMESSAGE_MAX_TEXT, type IMessageChannelOptions } from "./imessage-channel.js";
 export { imessageVerifier, WEBHOOK_TOKEN, webhookToken } from "./imessage-webhook.js";
+export { type BlueBubblesCheck, checkBlueBubbles } from "./bluebubbles-check.js";

@@ -30,6 +30,11 @@ export interface ConnectWhatsAppOptions {
   readonly onQr: (qr: string) => void;
   readonly onStatus?: (status: WhatsAppStatus, detail: string) => void;
   readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  /**
+   * Another WhatsApp Web endpoint (`WHATSAPP_WS_URL`, `ws://` or `wss://`), e.g. a self-hosted test
+   * server: baileys' `waWebSocketUrl` (default `wss://web.whatsapp.com/ws/chat`).
+   */
+  readonly wsUrl?: string;
   /** Builds the socket; default baileys' makeWASocket. Tests pass a fake (never a real connection). */
   readonly makeSocket?: (
     config: UserFacingSocketConfig,
@@ -71,6 +76,8 @@ export async function connectWhatsApp(o: ConnectWhatsAppOptions): Promise<WhatsA
   const log = o.log ?? (() => undefined);
   await mkdir(o.authDir, { recursive: true, mode: 0o700 });
   await chmod(o.authDir, 0o700); // an existing directory may have been created looser
+  if (o.wsUrl !== undefined && !/^wss?:$/.test(new URL(o.wsUrl).protocol))
+    throw new Error("WHATSAPP_WS_URL must be a ws:// or wss:// URL");
   const { state, saveCreds } = await useMultiFileAuthState(o.authDir);
   let loggedOut = false;
   // Our recent messages, for baileys to re-encrypt when a recipient's device asks for a retry.
@@ -84,6 +91,7 @@ export async function connectWhatsApp(o: ConnectWhatsAppOptions): Promise<WhatsA
     shouldSyncHistoryMessage: () => false, // history is never a command; do not download it
     generateHighQualityLinkPreview: false,
     getMessage: async (key) => (key.id ? sent.get(key.id) : undefined),
+    ...(o.wsUrl ? { waWebSocketUrl: o.wsUrl } : {}),
   });
 
   sock.ev.on("creds.update", () => {

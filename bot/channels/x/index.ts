@@ -3,3 +3,4 @@ export { type CursorStore, fileCursorStore, memoryCursorStore } from "./dm-curso
 export { createXApi, type XApi, XApiError, type XCredentials } from "./x-api.js";
 export { createXChannel, X_MAX_TEXT, type XChannelOptions } from "./x-channel.js";
 export { xSignature, xVerifier } from "./x-webhook.js";
+export { checkX, type XCheck } from "./x-check.js";

@@ -14,7 +14,7 @@ import type { Log } from "../../../gateway/index.js";
 import type { Address, Channel, InboundEvent, SentRef } from "../../channel.js";
 import type { WebhookListener } from "../../webhooks/webhook-listener.js";
 import { jsonObject } from "../../webhooks/webhook-verifier.js";
-import { parseCodeReply } from "../approval-codes.js";
+import { type CodeStore, parseCodeReply } from "../approval-codes.js";
 import { createPlainCardBook, plainAgentTexts } from "../plain-card.js";
 import { splitText } from "../text.js";
 import { type CursorStore, type DmCursor, newer } from "./dm-cursor.js";
@@ -29,6 +29,8 @@ export interface XChannelOptions {
   readonly api: XApi;
   readonly cursor: CursorStore;
   readonly log: Log;
+  /** Approval codes that outlive a restart (the bot store); default in memory. */
+  readonly codeStore?: CodeStore;
   /** The Account Activity webhook on this listener, checked with the consumer secret. */
   readonly webhook?: { readonly listener: WebhookListener; readonly consumerSecret: string };
   readonly pollMs?: number;
@@ -38,7 +40,7 @@ type Handler = (event: InboundEvent) => Promise<void>;
 
 export function createXChannel(o: XChannelOptions): Channel {
   const platform = "x";
-  const book = createPlainCardBook({ limit: X_MAX_TEXT });
+  const book = createPlainCardBook({ limit: X_MAX_TEXT, codeStore: o.codeStore });
   let handler: Handler | undefined;
   let me: { id: string; username: string } | undefined;
   let cursor: DmCursor | undefined;
