@@ -26,6 +26,7 @@ import {
 import { codeStoreOf, replayStoreOf, type StateRows, waWindowStoreOf } from "../bot/persisted-state.js";
 import { startWebhookListener, type WebhookListener } from "../bot/webhooks/index.js";
 import type { Log } from "../gateway/index.js";
+import { type MetaSettings, type WebexSettings, webexAndMetaChannels } from "./webex-meta-channels.js";
 import { type IMessageSettings, type XSettings, xAndIMessageChannels } from "./x-imessage-channels.js";
 import { type MatrixSettings, matrixChannels } from "./matrix-channels.js";
 
@@ -69,6 +70,10 @@ export interface ChatSettings {
   readonly x?: XSettings;
   /** iMessage through the user's BlueBubbles server (bot/channels/imessage/). */
   readonly imessage?: IMessageSettings;
+  /** Webex, Messenger and Instagram: our own REST clients on the same webhook listener. */
+  readonly webex?: WebexSettings;
+  readonly messenger?: MetaSettings;
+  readonly instagram?: MetaSettings;
   /**
    * Webhook platforms through Vercel's Chat SDK (GitHub, Linear, …): one listener for all of them
    * at `webhooks` (`WARDEN_WEBHOOKS`), told to the platforms as `publicUrl` (`WARDEN_PUBLIC_URL`).
@@ -200,6 +205,25 @@ export async function chatChannels(
     ...(await xAndIMessageChannels(s, {
       ...o,
       publicUrl: sdk?.publicUrl,
+      codeStore: state ? (platform) => codeStoreOf(state, platform) : undefined,
+      listener: async () => {
+        webhooks ??= await startWebhookListener({
+          host: sdk?.webhooks.host ?? "127.0.0.1",
+          port: sdk?.webhooks.port ?? 7430,
+          log: o.log,
+          replayStore: state && replayStoreOf(state),
+        });
+        return webhooks;
+      },
+    })),
+  );
+  // Webex, Messenger, Instagram: the same listener (started here when no Chat SDK platform did).
+  channels.push(
+    ...(await webexAndMetaChannels(s, {
+      log: o.log,
+      say: o.say,
+      publicUrl: sdk?.publicUrl,
+      state,
       codeStore: state ? (platform) => codeStoreOf(state, platform) : undefined,
       listener: async () => {
         webhooks ??= await startWebhookListener({

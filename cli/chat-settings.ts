@@ -7,6 +7,7 @@
 import { parseWaTemplate } from "../bot/channels/chat-sdk/index.js";
 import { hostPort } from "./args.js";
 import type { ChatSettings } from "./chat-channels.js";
+import { metaSettingsFrom } from "./webex-meta-channels.js";
 
 /** Each webhook platform's required settings (any one of a group will do: `A|B`). */
 const CHAT_SDK_REQUIRED: Readonly<Record<string, readonly string[]>> = {
@@ -20,6 +21,9 @@ const CHAT_SDK_REQUIRED: Readonly<Record<string, readonly string[]>> = {
     "WHATSAPP_PHONE_NUMBER_ID",
     "WHATSAPP_VERIFY_TOKEN",
   ],
+  webex: ["WEBEX_BOT_TOKEN", "WEBEX_WEBHOOK_SECRET"],
+  messenger: ["MESSENGER_PAGE_TOKEN", "MESSENGER_APP_SECRET", "MESSENGER_VERIFY_TOKEN"],
+  instagram: ["INSTAGRAM_ACCESS_TOKEN", "INSTAGRAM_APP_SECRET", "INSTAGRAM_VERIFY_TOKEN"],
 };
 
 /** Webhook platforms with some but not all required settings, and what is missing (names only). */
@@ -50,6 +54,12 @@ export function chatSettings(env: NodeJS.ProcessEnv): ChatSettings {
     discord: env.DISCORD_BOT_TOKEN
       ? { token: env.DISCORD_BOT_TOKEN, apiUrl: env.DISCORD_API_URL }
       : undefined,
+    webex:
+      env.WEBEX_BOT_TOKEN && env.WEBEX_WEBHOOK_SECRET
+        ? { token: env.WEBEX_BOT_TOKEN, webhookSecret: env.WEBEX_WEBHOOK_SECRET, apiUrl: env.WEBEX_API_URL }
+        : undefined,
+    messenger: metaSettingsFrom(env, "MESSENGER", "PAGE_TOKEN"),
+    instagram: metaSettingsFrom(env, "INSTAGRAM", "ACCESS_TOKEN"),
     // Matrix: on with the homeserver and the bot's user id; MATRIX_ACCESS_TOKEN from env, else the Warden secret.
     matrix:
       env.MATRIX_HOMESERVER_URL && env.MATRIX_USER_ID
