@@ -14,6 +14,7 @@ import { z } from "zod";
 import { checkEmail } from "../bot/channels/email/index.js";
 import type { ChatSettings } from "./chat-channels.js";
 import { CHAT_SDK_CHECKS } from "./doctor-chat-sdk.js";
+import { matrixCheck } from "./doctor-matrix.js";
 import type { Check } from "./doctor-checks.js";
 
 export interface PlatformContext {
@@ -307,6 +308,7 @@ export const PLATFORM_CHECKS: readonly PlatformCheck[] = [
   discord,
   whatsapp,
   email,
+  matrixCheck,
   // Teams, Google Chat, GitHub, Linear, WhatsApp Cloud and the webhook listener's public address.
   ...CHAT_SDK_CHECKS,
 ];

@@ -99,6 +99,7 @@ export async function runStart(o: StartOptions) {
     say: o.say,
     webUrl: () => web.url,
     isCard: (ref) => botStore.approvalOfCardRef(ref) !== undefined,
+    roleOf: (identity) => botStore.personOf(identity)?.role,
     state: botStore,
   });
   const channels: Channel[] = [web, ...chat.channels];
