@@ -15,6 +15,7 @@ import { checkEmail } from "../bot/channels/email/index.js";
 import type { ChatSettings } from "./chat-channels.js";
 import { CHAT_SDK_CHECKS } from "./doctor-chat-sdk.js";
 import { matrixCheck } from "./doctor-matrix.js";
+import { WEBEX_META_CHECKS } from "./doctor-webex-meta.js";
 import type { Check } from "./doctor-checks.js";
 
 export interface PlatformContext {
@@ -311,6 +312,8 @@ export const PLATFORM_CHECKS: readonly PlatformCheck[] = [
   matrixCheck,
   // Teams, Google Chat, GitHub, Linear, WhatsApp Cloud and the webhook listener's public address.
   ...CHAT_SDK_CHECKS,
+  // Webex, Messenger and Instagram: one authenticated call each.
+  ...WEBEX_META_CHECKS,
 ];
 
 /** Runs the checks of every configured platform (in parallel, reported in order). */
