@@ -53,6 +53,8 @@ Chat platforms for warden start (each optional):
   SLACK_BOT_TOKEN + SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET [SLACK_HTTP=HOST:PORT] [SLACK_API_URL]
   DISCORD_BOT_TOKEN [DISCORD_API_URL]
   WHATSAPP=1   (pair by the QR printed here or at <web>/pair/whatsapp)
+  MATRIX_HOMESERVER_URL + MATRIX_USER_ID + MATRIX_ACCESS_TOKEN (or the Warden secret)   (a bot
+    account; cards are notices, react ✅ / ❌ on the card; no end-to-end encryption)
   EMAIL_IMAP_URL (imap://user@host:143, imaps://…:993) + EMAIL_SMTP_URL (smtp://user@host:587 with
     STARTTLS, smtps://…:465) + EMAIL_ADDRESS + EMAIL_PASSWORD   (cards by mail; a reply with
     "approve" / "deny" on its first line, sent to the card's own Reply-To address, decides)
