@@ -39,7 +39,10 @@ describe("Matrix settings", () => {
     const [channel] = matrixChannels(s, {
       log: () => undefined,
       isCard: () => false,
-      secret: (name) => (asked.push(name), token),
+      secret: (name) => {
+        asked.push(name);
+        return token;
+      },
       roleOf: (id) => (id === `matrix:${hs?.mxid("owner")}` ? "owner" : undefined),
     });
     if (!channel) throw new Error("no channel");
