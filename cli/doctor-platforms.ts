@@ -16,6 +16,7 @@ import type { ChatSettings } from "./chat-channels.js";
 import { CHAT_SDK_CHECKS } from "./doctor-chat-sdk.js";
 import { matrixCheck } from "./doctor-matrix.js";
 import { WEBEX_META_CHECKS } from "./doctor-webex-meta.js";
+import { X_IMESSAGE_CHECKS } from "./doctor-x-imessage.js";
 import type { Check } from "./doctor-checks.js";
 
 export interface PlatformContext {
@@ -314,6 +315,8 @@ export const PLATFORM_CHECKS: readonly PlatformCheck[] = [
   ...CHAT_SDK_CHECKS,
   // Webex, Messenger and Instagram: one authenticated call each.
   ...WEBEX_META_CHECKS,
+  // X DMs and iMessage (BlueBubbles): one authenticated call each.
+  ...X_IMESSAGE_CHECKS,
 ];
 
 /** Runs the checks of every configured platform (in parallel, reported in order). */
