@@ -52,7 +52,14 @@ Chat platforms for warden start (each optional):
   TELEGRAM_BOT_TOKEN [TELEGRAM_API_ROOT]
   SLACK_BOT_TOKEN + SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET [SLACK_HTTP=HOST:PORT] [SLACK_API_URL]
   DISCORD_BOT_TOKEN [DISCORD_API_URL]
-  WHATSAPP=1   (pair by the QR printed here or at <web>/pair/whatsapp)
+  WHATSAPP=1 [WHATSAPP_WS_URL]   (pair by the QR printed here or at <web>/pair/whatsapp; WS_URL:
+    another WhatsApp Web endpoint, ws:// or wss://)
+  X_API_KEY + X_API_SECRET + X_ACCESS_TOKEN + X_ACCESS_SECRET [X_API_URL] [X_POLL_MS]   (X DMs, polled
+    every 65 s; with WARDEN_PUBLIC_URL also the Account Activity webhook /webhooks/x; approve by
+    replying "approve <code>")
+  IMESSAGE_BLUEBUBBLES_URL + IMESSAGE_BLUEBUBBLES_PASSWORD (or the Warden secret)
+    [IMESSAGE_WEBHOOK_TOKEN]   (iMessage through your BlueBubbles server; it calls
+    /webhooks/imessage/<token> on WARDEN_WEBHOOKS, the URL printed once; tapback 👍 / 👎 on a card)
   MATRIX_HOMESERVER_URL + MATRIX_USER_ID + MATRIX_ACCESS_TOKEN (or the Warden secret)   (a bot
     account; cards are notices, react ✅ / ❌ on the card; no end-to-end encryption)
   EMAIL_IMAP_URL (imap://user@host:143, imaps://…:993) + EMAIL_SMTP_URL (smtp://user@host:587 with
