@@ -211,3 +211,22 @@ export const UNISSUED_CODE = "zzzzzz";
  */
 export const readCodeCard = (md: string): string =>
   md.replace(/(`{3,})text\n([\s\S]*?)\n\1/g, "$2").replace(/^│ /gm, "");
+
+const LOOKALIKES: Readonly<Record<string, string>> = {
+  "∗": "*",
+  "＿": "_",
+  "∼": "~",
+  ˋ: "`",
+  "‹": "<",
+  "›": ">",
+  "＆": "&",
+  "［": "[",
+  "］": "]",
+};
+
+/**
+ * A button card's text as a person reads it (Teams, Google Chat, WhatsApp Cloud): the same-length
+ * lookalikes that keep markup from rendering read as what they stand for, the body gutter as nothing.
+ */
+export const readButtonCard = (s: string): string =>
+  s.replace(/[∗＿∼ˋ‹›＆［］]/g, (c) => LOOKALIKES[c] ?? c).replace(/^│ /gm, "");
