@@ -67,6 +67,9 @@ export interface EmailHarness extends ChannelHarness, TapHarness {
   readonly channel: Channel;
   readonly bot: string;
   readonly logs: { event: string; fields: Record<string, unknown> }[];
+  /** Texts of the mails that followed `ref` in its thread. */
+  followUps(ref: SentRef): Promise<string[]>;
+  close(): Promise<void>;
   /** Mails the bot sent, parsed. */
   sent(): Promise<SeenMail[]>;
   mailOf(ref: SentRef): Promise<SeenMail>;

@@ -206,6 +206,36 @@ describe.skipIf(!HAVE)("Email channel (real Dovecot + SMTP relay)", () => {
     }
   });
 
+  it("a redraw that changes no status sends no mail; a new status or the decision follows in the thread", async () => {
+    const h = emailHarness(world);
+    await h.channel.start(async () => undefined);
+    try {
+      const to = h.channel.privateChat(userIdOf("701"));
+      const card = {
+        title: "t",
+        lines: [{ label: "Expires in", value: "5 min" }],
+        agentSays: null,
+        status: "Waiting: 0 of 2",
+        buttons: [{ label: "Approve", data: "a:00000000-0000-4000-8000-000000000002:approve" }],
+      };
+      const ref = await h.channel.sendCard(to, card);
+      await h.channel.updateCard(ref, { ...card, lines: [{ label: "Expires in", value: "4 min" }] });
+      await h.channel.updateCard(ref, { ...card, status: "Waiting: 1 of 2" });
+      await h.channel.updateCard(ref, { ...card, status: "Approved by Ann", buttons: [] });
+      await h.channel.updateCard(ref, { ...card, status: "Approved by Ann", buttons: [] });
+      const follow = await until(async () => {
+        const f = await h.followUps(ref);
+        return f.length >= 2 ? f : undefined;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await h.followUps(ref)).length).toBe(2);
+      expect(follow[0]).toMatch(/^Update: Waiting: 1 of 2\./);
+      expect(follow[1]).toMatch(/^Decided: Approved by Ann\. Replies to this card no longer count\./);
+    } finally {
+      await h.channel.stop();
+    }
+  });
+
   it("warden doctor's check: IMAP and SMTP logins; a wrong password fails with a code, never printed", async () => {
     const settings = (password: string) => ({
       imapUrl: `imap://doctor%40mail.test@127.0.0.1:${world.dovecot.imapPort}`,
@@ -235,10 +265,10 @@ describe.skipIf(!HAVE)("Email channel (real Dovecot + SMTP relay)", () => {
   });
 });
 
-async function until<T>(f: () => T | undefined, ms = 15_000): Promise<T> {
+async function until<T>(f: () => T | undefined | Promise<T | undefined>, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error("timed out");
     await new Promise((r) => setTimeout(r, 25));

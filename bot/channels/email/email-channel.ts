@@ -60,7 +60,9 @@ export function createEmailChannel(o: EmailChannelOptions): Channel {
   const smtp = mailServer(o.settings.smtpUrl, "smtp", me.address);
   const tokens = createReplyTokens({ rows: o.state, now });
   const subjects = new Map<string, string>(); // thread root → subject
-  const lastFollowUp = new Map<string, string>(); // card Message-ID → last follow-up text
+  // Card Message-ID → the status (and whether it offered verbs) its thread last showed: a follow-up
+  // goes out only when that changes, so a redraw ("Expires in" ticking) sends no mail.
+  const lastShown = new Map<string, string>();
   const answers = new Map<string, { n: number; since: number }>();
   let handler: ((e: InboundEvent) => Promise<void>) | undefined;
   let inbox: ImapInbox | undefined;
@@ -248,14 +250,16 @@ export function createEmailChannel(o: EmailChannelOptions): Channel {
       const id = newId("card");
       // Bound before it is sent: a reply can never arrive for a token we do not know yet.
       tokens.bind(token, { messageId: id, chatId: addr, subject });
+      remember(lastShown, id, `${offeredVerbs(card).join(",")}\n${oneLine(card.status, 300)}`);
       await send(addr, subject, renderCardMail(card), { replyTo: replyAddress(token) }, id);
       return { platform: "email", chatId: addr, messageId: id };
     },
     async updateCard(ref, card: Card) {
       const addr = addressOf(ref);
+      const shown = `${offeredVerbs(card).join(",")}\n${oneLine(card.status, 300)}`;
+      if (lastShown.get(ref.messageId) === shown) return;
+      remember(lastShown, ref.messageId, shown);
       const body = renderFollowUp(card);
-      if (lastFollowUp.get(ref.messageId) === body.text) return;
-      remember(lastFollowUp, ref.messageId, body.text);
       const token = tokens.tokenOf(ref.messageId);
       const subject = tokens.lookup(token ?? "")?.subject ?? cardSubject(card);
       // While it is pending, a reply to the follow-up still decides (References names the card).
