@@ -75,7 +75,9 @@ export async function startDovecot(password = "dovecot-test-pw"): Promise<Doveco
     await chown(mail, uid, gid);
   }
   const [imapPort, lmtpPort] = [await freePort(), await freePort()];
+  // Unprivileged (Dovecot's "running as a normal user" set-up): every process as us, no chroot.
   const login = root ? "" : `default_login_user = ${me.username}\ndefault_internal_user = ${me.username}\n`;
+  const chroot = root ? "" : "  chroot =\n";
   const config = `# private test instance
 base_dir = ${dir}/run
 state_dir = ${dir}/state
@@ -100,7 +102,7 @@ userdb {
   args = uid=${uid} gid=${gid} home=${mail}/%u
 }
 service imap-login {
-  inet_listener imap {
+${chroot}  inet_listener imap {
     address = 127.0.0.1
     port = ${imapPort}
   }
