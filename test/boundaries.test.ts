@@ -40,7 +40,7 @@ function importsOf(file: string): string[] {
   return [...src.matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)].map((m) => m[1] as string);
 }
 
-const SDKS = /^(dockerode|grammy|@slack\/bolt|discord\.js|baileys|chat|@chat-adapter\/.*)$/;
+const SDKS = /^(dockerode|grammy|@slack\/bolt|discord\.js|baileys|chat|@chat-adapter\/.*|matrix-js-sdk)$/;
 
 describe("module boundaries", () => {
   it("policies/ imports no I/O modules and no third-party package but zod, yaml and graphql", () => {
