@@ -77,7 +77,13 @@ Webhook platforms (Vercel Chat SDK; one listener WARDEN_WEBHOOKS=HOST:PORT, defa
     [GOOGLE_CHAT_CERTS_URL]   (Google Chat app as a Workspace add-on; buttons call WARDEN_PUBLIC_URL;
     configuration: bot/channels/chat-sdk/setup/gchat-app.json)
   WHATSAPP_ACCESS_TOKEN + WHATSAPP_APP_SECRET + WHATSAPP_PHONE_NUMBER_ID + WHATSAPP_VERIFY_TOKEN
-    [WHATSAPP_API_URL]   (WhatsApp Business Cloud API; reply buttons on cards)`;
+    [WHATSAPP_API_URL]   (WhatsApp Business Cloud API; reply buttons on cards)
+  WEBEX_BOT_TOKEN + WEBEX_WEBHOOK_SECRET [WEBEX_API_URL]   (Webex bot; webhooks registered at
+    WARDEN_PUBLIC_URL/webhooks/webex on start; Adaptive Card buttons)
+  MESSENGER_PAGE_TOKEN + MESSENGER_APP_SECRET + MESSENGER_VERIFY_TOKEN [MESSENGER_API_URL]   (a Facebook
+    page; callback /webhooks/messenger; buttons; sends only within 24 h of the person's last message)
+  INSTAGRAM_ACCESS_TOKEN + INSTAGRAM_APP_SECRET + INSTAGRAM_VERIFY_TOKEN [INSTAGRAM_API_URL]
+    (an Instagram professional account; callback /webhooks/instagram; as Messenger)`;
 
 const env = process.env;
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
