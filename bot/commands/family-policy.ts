@@ -10,6 +10,9 @@
 /** Approver ids look like `<platform>:<id>`; anything else would change the YAML's meaning. */
 const APPROVER_ID = /^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9._@:-]{1,64}$/;
 
+/** True for an id the family policy can name as a parent (checked before anything is saved). */
+export const isFamilyApproverId = (id: string): boolean => APPROVER_ID.test(id) && !id.startsWith("role:");
+
 /** The family policy's YAML, with `parents` (approver ids) as the only approvers. */
 export function familyPolicyYaml(parents: readonly string[]): string {
   if (parents.length === 0) throw new Error("the family policy needs at least one parent");

@@ -60,13 +60,32 @@ describe("/setup family", () => {
     expect(wa.textsIn(GROUP).length).toBe(before);
   });
 
-  it("runs only on WhatsApp: elsewhere a typed number could be a stranger's user id", async () => {
+  it("elsewhere takes full identities on running platforms, never typed numbers (they could be a stranger's user id)", async () => {
     await w.fake.message({ from: "9", text: "/setup family", chatId: "g", isPrivate: false });
     w.store.createPerson("fake:9", "Fay", "owner");
     await w.fake.message({ from: "9", text: "/setup family", chatId: "g", isPrivate: false });
-    expect(w.fake.textsIn("g").at(-1)).toBe(
-      "The family assistant is set up from a WhatsApp group: send /setup family there.",
+    expect(w.fake.textsIn("g").at(-1)).toMatch(/name them with the app first/);
+    await w.fake.message({
+      from: "9",
+      text: "Mum +44 7700 900123, role:owner, slack:U1",
+      chatId: "g",
+      isPrivate: false,
+    });
+    expect(w.fake.textsIn("g").at(-1)).toMatch(/^I could not find anyone in that/);
+    expect(w.store.personOf("fake:447700900123")).toBeUndefined();
+    // One parent here, the other on WhatsApp: each greeted in their own private chat.
+    await w.fake.message({
+      from: "9",
+      text: "Mum fake:12, Dad whatsapp:447700900456.",
+      chatId: "g",
+      isPrivate: false,
+    });
+    expect(w.fake.textsIn("12").at(-1)).toMatch(
+      /made you an approver .* it says how to approve or deny it\.$/,
     );
+    expect(lastIn("447700900456")).toMatch(/react 👍 \/ 👎/);
+    expect(w.policyFiles.get("family")).toContain('approvers: ["fake:12", "whatsapp:447700900456"]');
+    expect(w.fake.textsIn("g").at(-1)).toMatch(/Send their names as before/);
   });
 
   it("takes @-mentions as WhatsApp resolved them (a hidden number stays a lid: id), not the mention's digits", async () => {
