@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { runStart, type StartOptions } from "../../cli/start.js";
 import { REPO } from "../agents/agent-world.js";
 
-export type TestWardenOptions = Partial<Pick<StartOptions, "telegram" | "slack" | "discord" | "whatsapp" | "chatSdk">>;
+export type TestWardenOptions = Partial<
+  Pick<StartOptions, "telegram" | "slack" | "discord" | "whatsapp" | "chatSdk" | "matrix" | "email">
+>;
 
 /** Starts Warden; `prefix` names its temporary home. */
 export async function startTestWarden(prefix: string, opts: TestWardenOptions = {}) {
