@@ -27,14 +27,17 @@ function plain(s: string, secrets: readonly string[]): string {
   return s;
 }
 
-/** Why a request never got an answer: the cause's code (never a message: undici quotes URLs). */
+/** Why a request never got an answer: the cause's code, else its words if plain (never the URL). */
 function unreachable(err: unknown): Outcome {
-  const code = (err as { cause?: { code?: unknown } }).cause?.code;
-  return {
-    ok: false,
-    reached: false,
-    why: typeof code === "string" ? code : ((err as Error).name ?? "Error"),
-  };
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const words = typeof cause?.message === "string" ? plain(cause.message, []) : "(not shown)";
+  const why =
+    typeof cause?.code === "string"
+      ? cause.code
+      : words !== "(not shown)"
+        ? words
+        : ((err as Error).name ?? "Error");
+  return { ok: false, reached: false, why };
 }
 
 /** One GET/POST with a secret; no redirects; the answer parsed with `schema` and judged. */

@@ -50,7 +50,12 @@ export interface FakeTeams {
   close(): Promise<void>;
 }
 
-export async function startFakeTeams(o: { appId: string; keys: PlatformKeys }): Promise<FakeTeams> {
+/** `password`: when given, the token endpoint refuses any other client secret (invalid_client). */
+export async function startFakeTeams(o: {
+  appId: string;
+  keys: PlatformKeys;
+  password?: string;
+}): Promise<FakeTeams> {
   const sent: TeamsSent[] = [];
   const tokenRequests: URLSearchParams[] = [];
   const created: { member: string; id: string }[] = [];
@@ -69,7 +74,13 @@ export async function startFakeTeams(o: { appId: string; keys: PlatformKeys }): 
       };
       const path = decodeURIComponent((req.url ?? "").split("?")[0] ?? "").replace(/\/\/+/g, "/");
       if (req.method === "POST" && path === "/oauth2/v2.0/token") {
-        tokenRequests.push(new URLSearchParams(raw));
+        const form = new URLSearchParams(raw);
+        tokenRequests.push(form);
+        if (o.password && (form.get("client_secret") !== o.password || form.get("client_id") !== o.appId))
+          return json(401, {
+            error: "invalid_client",
+            error_description: "AADSTS7000215: Invalid client secret provided.",
+          });
         return json(200, { token_type: "Bearer", expires_in: 3600, access_token: botToken });
       }
       if (req.headers.authorization !== `Bearer ${botToken}`)
