@@ -236,6 +236,21 @@ describe.skipIf(!HAVE)("Email channel (real Dovecot + SMTP relay)", () => {
     }
   });
 
+  it("a dropped IMAP connection reconnects and mail that came meanwhile still arrives", async () => {
+    const h = emailHarness(world);
+    const events: InboundEvent[] = [];
+    await h.channel.start(async (e) => void events.push(e));
+    try {
+      await world.dovecot.kick(h.bot);
+      await until(() => h.logs.find((l) => l.event === "email.imap_closed"));
+      await h.send({ from: userIdOf("701"), to: h.bot, subject: "after", text: "still there?" });
+      const e = await until(() => events.find((x) => x.kind === "message"), 20_000);
+      expect(e).toMatchObject({ kind: "message", text: "still there?" });
+    } finally {
+      await h.channel.stop();
+    }
+  });
+
   it("warden doctor's check: IMAP and SMTP logins; a wrong password fails with a code, never printed", async () => {
     const settings = (password: string) => ({
       imapUrl: `imap://doctor%40mail.test@127.0.0.1:${world.dovecot.imapPort}`,

@@ -22,6 +22,8 @@ export interface Dovecot {
   readonly lmtpPort: number;
   /** Every user's password (static passdb). */
   readonly password: string;
+  /** Drops every IMAP connection of `user` (doveadm kick), as a server restart or idle cut would. */
+  kick(user: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -145,6 +147,12 @@ service auth {
     imapPort,
     lmtpPort,
     password,
+    kick: (user) =>
+      new Promise<void>((resolve, reject) => {
+        const k = spawn("/usr/bin/doveadm", ["-c", conf, "kick", user], { stdio: "ignore" });
+        k.once("error", reject);
+        k.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`doveadm kick exited ${code}`))));
+      }),
     async close() {
       if (proc.exitCode === null) {
         const exited = new Promise((r) => proc.once("exit", r));

@@ -54,15 +54,25 @@ export function createImapInbox(o: ImapInboxOptions): ImapInbox {
     c.on("error", (err: Error & { code?: string }) =>
       o.log("email.imap_error", { code: err.code ?? err.name }),
     );
-    await c.connect();
-    const lock = await c.getMailboxLock("INBOX");
     try {
-      const box = c.mailbox === false ? undefined : c.mailbox;
-      const next = Number(box?.uidNext ?? 1);
-      if (first || box?.uidValidity !== validity) lastUid = next - 1;
-      validity = box?.uidValidity;
-    } finally {
-      lock.release(); // now imapflow can IDLE
+      await c.connect();
+      const lock = await c.getMailboxLock("INBOX");
+      try {
+        const box = c.mailbox === false ? undefined : c.mailbox;
+        const next = Number(box?.uidNext ?? 1);
+        if (first || box?.uidValidity !== validity) lastUid = next - 1;
+        validity = box?.uidValidity;
+      } finally {
+        lock.release(); // now imapflow can IDLE
+      }
+    } catch (err) {
+      c.close();
+      throw err;
+    }
+    if (stopped) {
+      // stop() ran while we were connecting: this connection is nobody's.
+      await c.logout().catch(() => c.close());
+      return;
     }
     c.on("exists", () => schedule());
     c.on("close", () => {
