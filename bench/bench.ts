@@ -27,6 +27,7 @@ import { type CpuComparison, compareCpu } from "./cpu-compare.js";
 import { benchCardCounts } from "./card-count.js";
 import { benchChatSdkRoundTrips } from "./chat-sdk-roundtrip.js";
 import { benchFlood } from "./flood.js";
+import { benchPlatformRoundTrips } from "./platform-roundtrip.js";
 import { type ClientSpec, createClient, percentile, runMax, runRate } from "./load.js";
 import {
   MITMDUMP,
@@ -226,6 +227,8 @@ async function main(): Promise<void> {
   for (const line of await benchApprovals()) console.log(line);
   console.log("");
   for (const line of await benchChatSdkRoundTrips()) console.log(line);
+  console.log("");
+  for (const line of await benchPlatformRoundTrips()) console.log(line);
   console.log("");
   for (const line of await benchCardCounts()) console.log(line);
   if (process.env.BENCH_FLOOD !== "0") {
