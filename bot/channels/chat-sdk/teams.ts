@@ -12,6 +12,7 @@
  */
 import { ConsoleLogger } from "chat";
 import { teamsVerifier } from "../../webhooks/jwt-verifiers.js";
+import { plainMarkdownParts } from "../markdown-card.js";
 import type { ChatSdkPlatform } from "./chat-sdk-channel.js";
 
 export interface TeamsSettings {
@@ -27,8 +28,21 @@ export interface TeamsSettings {
   readonly openIdMetadataUrl?: string;
 }
 
-/** Bot Framework's limit is 40 KB of UTF-16 per message: plain text parts stay well under. */
+/**
+ * Teams refuses a bot activity over ~28 KB (413 MessageSizeTooBig). Text parts start at 12,000
+ * characters and are split smaller until each part's bytes fit (a CJK character is 3 bytes, an
+ * emoji 4): splitting loses nothing, so no cut needs counting.
+ */
 const TEAMS_MAX_TEXT = 12_000;
+const TEAMS_MAX_TEXT_BYTES = 24 * 1024;
+
+export function teamsTextParts(text: string): string[] {
+  for (let max = TEAMS_MAX_TEXT; ; max = Math.floor(max * 0.75)) {
+    const parts = plainMarkdownParts(text, max);
+    if (max < 400 || parts.every((p) => Buffer.byteLength(JSON.stringify(p)) <= TEAMS_MAX_TEXT_BYTES))
+      return parts;
+  }
+}
 const BOTFRAMEWORK_METADATA = "https://login.botframework.com/v1/.well-known/openidconfiguration";
 
 /** A client-credentials token source with a cache per scope, refreshed a minute before expiry. */
@@ -95,6 +109,7 @@ export async function teamsPlatform(s: TeamsSettings): Promise<ChatSdkPlatform> 
     adapter,
     verifier: teamsVerifier({ appId: s.appId, openIdMetadataUrl: metadata }),
     maxText: TEAMS_MAX_TEXT,
+    textParts: teamsTextParts,
     // A person's Entra object id; the connector creates (or returns) the 1:1 conversation.
     openDm: async (userId) => {
       if (!/^[0-9a-f-]{36}$/i.test(userId)) throw new Error("not a Teams user id");
