@@ -77,7 +77,9 @@ Webhook platforms (Vercel Chat SDK; one listener WARDEN_WEBHOOKS=HOST:PORT, defa
     [GOOGLE_CHAT_CERTS_URL]   (Google Chat app as a Workspace add-on; buttons call WARDEN_PUBLIC_URL;
     configuration: bot/channels/chat-sdk/setup/gchat-app.json)
   WHATSAPP_ACCESS_TOKEN + WHATSAPP_APP_SECRET + WHATSAPP_PHONE_NUMBER_ID + WHATSAPP_VERIFY_TOKEN
-    [WHATSAPP_API_URL]   (WhatsApp Business Cloud API; reply buttons on cards)
+    [WHATSAPP_API_URL] [WHATSAPP_CARD_TEMPLATE=name[:language]]   (WhatsApp Business Cloud API; reply
+    buttons on cards; outside the 24-hour window the template goes instead and the card follows
+    the person's reply; without one such a card is not sent)
   WEBEX_BOT_TOKEN + WEBEX_WEBHOOK_SECRET [WEBEX_API_URL]   (Webex bot; webhooks registered at
     WARDEN_PUBLIC_URL/webhooks/webex on start; Adaptive Card buttons)
   MESSENGER_PAGE_TOKEN + MESSENGER_APP_SECRET + MESSENGER_VERIFY_TOKEN [MESSENGER_API_URL]   (a Facebook
