@@ -238,7 +238,12 @@ export function createMatrixChannel(options: MatrixChannelOptions): Channel {
           () => reject(new Error("Matrix: the first /sync did not finish in time")),
           options.startTimeoutMs ?? 60_000,
         );
-        c.on(ClientEvent.Sync, (state, _prev, data) => {
+        c.on(ClientEvent.Sync, (state, prev, data) => {
+          // Once running, the SDK retries by itself: say when syncing stops and when it is back.
+          if (live && state === "ERROR" && prev !== "ERROR")
+            log("matrix.sync_failing", { error: errors.name(data?.error) });
+          if (live && state === "SYNCING" && (prev === "ERROR" || prev === "RECONNECTING"))
+            log("matrix.sync_resumed", {});
           if (state === "PREPARED" || state === "SYNCING") {
             clearTimeout(t);
             resolve();
