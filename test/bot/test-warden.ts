@@ -10,7 +10,10 @@ import { runStart, type StartOptions } from "../../cli/start.js";
 import { REPO } from "../agents/agent-world.js";
 
 export type TestWardenOptions = Partial<
-  Pick<StartOptions, "telegram" | "slack" | "discord" | "whatsapp" | "chatSdk" | "matrix" | "email">
+  Pick<
+    StartOptions,
+    "telegram" | "slack" | "discord" | "whatsapp" | "chatSdk" | "matrix" | "email" | "x" | "imessage"
+  >
 >;
 
 /** Starts Warden; `prefix` names its temporary home. */
