@@ -7,7 +7,7 @@
  */
 import { approvalTapsContract } from "../contracts/approval-taps.contract.js";
 import { channelContract } from "../contracts/channel.contract.js";
-import { type ChatSdkRig, readCodeCard, teamsRig, until } from "../fakes/chat-sdk-world.js";
+import { type ChatSdkRig, readButtonCard, readCodeCard, teamsRig, until } from "../fakes/chat-sdk-world.js";
 import type { FakeTeams, TeamsSent } from "../fakes/teams-api.js";
 
 const CHANNEL_CONV = "19:abc@thread.tacv2;messageid=1700000000000";
@@ -26,19 +26,6 @@ const adaptive = (a: Record<string, unknown>): Adaptive | undefined =>
     (x) => x.contentType === "application/vnd.microsoft.card.adaptive",
   )?.content;
 const latest = (s: TeamsSent): Adaptive | undefined => adaptive(s.edits.at(-1) ?? s.activity);
-
-/** As a person reads it: lookalikes as what they stand for, the body gutter as nothing. */
-const readable = (s: string): string =>
-  s
-    .replace(/∗/g, "*")
-    .replace(/＿/g, "_")
-    .replace(/∼/g, "~")
-    .replace(/ˋ/g, "`")
-    .replace(/［/g, "[")
-    .replace(/］/g, "]")
-    .replace(/‹/g, "<")
-    .replace(/›/g, ">")
-    .replace(/^│ /gm, "");
 
 /** The conversations a chat id stands for: a thread's, or every 1:1 created for `teams:dm:<id>`. */
 function conversationsOf(r: ChatSdkRig<FakeTeams>, chatId: string): string[] {
@@ -64,7 +51,8 @@ function sentOf(r: ChatSdkRig<FakeTeams>, messageId: string): TeamsSent {
   return s;
 }
 const submits = (s: TeamsSent) => latest(s)?.actions?.filter((a) => a.type === "Action.Submit") ?? [];
-const cardText = (s: TeamsSent) => readable((latest(s)?.body ?? []).map((b) => b.text ?? "").join("\n"));
+const cardText = (s: TeamsSent) =>
+  readButtonCard((latest(s)?.body ?? []).map((b) => b.text ?? "").join("\n"));
 
 channelContract("teams", async () => {
   const r = await teamsRig();
@@ -88,7 +76,7 @@ channelContract("teams", async () => {
     buttonsOn: (ref) => submits(sentOf(r, ref.messageId)).length,
     shownOn: (ref) => {
       const s = sentOf(r, ref.messageId);
-      return { text: cardText(s), buttons: submits(s).map((a) => readable(a.title)) };
+      return { text: cardText(s), buttons: submits(s).map((a) => readButtonCard(a.title)) };
     },
     close: r.close,
   };

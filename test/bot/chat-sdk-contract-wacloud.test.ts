@@ -8,7 +8,7 @@
  */
 import { approvalTapsContract } from "../contracts/approval-taps.contract.js";
 import { channelContract } from "../contracts/channel.contract.js";
-import { type ChatSdkRig, until, wacloudRig } from "../fakes/chat-sdk-world.js";
+import { type ChatSdkRig, readButtonCard, until, wacloudRig } from "../fakes/chat-sdk-world.js";
 import type { FakeWaCloud, SentWa } from "../fakes/wacloud-api.js";
 
 /** WhatsApp's own limits: text 4096, interactive body 1024, 3 reply buttons of 20 characters. */
@@ -16,13 +16,6 @@ const TEXT_LIMIT = 4096;
 
 /** The phone number a `whatsapp:<phoneNumberId>:<wa_id>` thread talks to. */
 const phoneOf = (chatId: string): string => chatId.split(":").pop() ?? "";
-
-/**
- * As a person reads a card: the lookalikes that keep markup from rendering read as what they stand
- * for, and the body's `│ ` gutter (a monospace marker) as nothing.
- */
-const readable = (s: string): string =>
-  s.replace(/∗/g, "*").replace(/＿/g, "_").replace(/∼/g, "~").replace(/ˋ/g, "`").replace(/^│ /gm, "");
 
 function messageOf(r: ChatSdkRig<FakeWaCloud>, id: string): SentWa {
   const m = r.fake.sent.find((x) => x.id === id);
@@ -65,7 +58,7 @@ channelContract("wacloud", async () => {
     buttonsOn: (ref) => messageOf(r, ref.messageId).buttons.length,
     shownOn: (ref) => {
       const m = messageOf(r, ref.messageId);
-      return { text: readable(m.body ?? ""), buttons: m.buttons.map((b) => readable(b.title)) };
+      return { text: readButtonCard(m.body ?? ""), buttons: m.buttons.map((b) => readButtonCard(b.title)) };
     },
     close: r.close,
   };
@@ -107,7 +100,7 @@ approvalTapsContract("wacloud", async () => {
       return textsTo(r, messageOf(r, ref.messageId).to, at + 1);
     },
     buttonsOn: (ref) => messageOf(r, ref.messageId).buttons.length,
-    shownText: (ref) => readable(messageOf(r, ref.messageId).body ?? ""),
+    shownText: (ref) => readButtonCard(messageOf(r, ref.messageId).body ?? ""),
     close: r.close,
   };
 });
