@@ -17,7 +17,7 @@ import { readMarkdownCard } from "../../bot/channels/markdown-card.js";
 import { codeStoreOf, replayStoreOf } from "../../bot/persisted-state.js";
 import { githubVerifier } from "../../bot/webhooks/hmac-verifiers.js";
 import { startWebhookListener, type WebhookListener } from "../../bot/webhooks/webhook-listener.js";
-import { type FakeGitHub, startFakeGitHub } from "../fakes/github-api.js";
+import { startFakeGitHub } from "../fakes/github-api.js";
 import { hubSignature, rawPost } from "../fakes/webhook-client.js";
 import { createBotWorld } from "./bot-world.js";
 
