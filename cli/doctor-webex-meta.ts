@@ -47,11 +47,16 @@ function failed(item: string, err: unknown, tokenVar: string, urlVar: string, ur
 const webex: PlatformCheck = {
   platform: "webex",
   configured: (s) => s.webex !== undefined,
-  async check(s): Promise<Check[]> {
+  async check(s, ctx): Promise<Check[]> {
     const w = s.webex as NonNullable<ChatSettings["webex"]>;
     const url = w.apiUrl ?? DEFAULT_WEBEX_API;
     try {
-      const me = await createWebexApi({ token: w.token, apiUrl: url, maxRetries: 0 }).me();
+      const me = await createWebexApi({
+        token: w.token,
+        apiUrl: url,
+        maxRetries: 0,
+        timeoutMs: ctx.timeoutMs,
+      }).me();
       return [
         {
           status: "ok",
@@ -69,11 +74,16 @@ function meta(platform: "messenger" | "instagram", tokenVar: string): PlatformCh
   return {
     platform,
     configured: (s) => s[platform] !== undefined,
-    async check(s): Promise<Check[]> {
+    async check(s, ctx): Promise<Check[]> {
       const m = s[platform] as NonNullable<ChatSettings["messenger"]>;
       const url = m.apiUrl ?? DEFAULT_API_URL[platform];
       try {
-        const me = await createGraphSendApi({ token: m.token, apiUrl: url, maxRetries: 0 }).me();
+        const me = await createGraphSendApi({
+          token: m.token,
+          apiUrl: url,
+          maxRetries: 0,
+          timeoutMs: ctx.timeoutMs,
+        }).me();
         const who = plain(me.name, [m.token, m.appSecret, m.verifyToken]);
         return [{ status: "ok", item: platform, message: `token accepted (${who})` }];
       } catch (err) {

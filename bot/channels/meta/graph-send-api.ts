@@ -67,6 +67,7 @@ export function createGraphSendApi(o: {
   apiUrl: string;
   version?: string;
   maxRetries?: number;
+  timeoutMs?: number;
 }): GraphSendApi {
   const base = `${o.apiUrl.replace(/\/+$/, "")}/${o.version ?? GRAPH_VERSION}`;
 
@@ -88,7 +89,7 @@ export function createGraphSendApi(o: {
             ...(body === undefined ? {} : { "content-type": "application/json" }),
           },
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(15_000),
+          signal: AbortSignal.timeout(o.timeoutMs ?? 15_000),
         });
       } catch {
         throw new GraphApiError(name, 0);

@@ -70,7 +70,12 @@ export interface WebexApi {
   registerWebhooks(targetUrl: string, resources: readonly string[], secret: string): Promise<void>;
 }
 
-export function createWebexApi(o: { token: string; apiUrl?: string; maxRetries?: number }): WebexApi {
+export function createWebexApi(o: {
+  token: string;
+  apiUrl?: string;
+  maxRetries?: number;
+  timeoutMs?: number;
+}): WebexApi {
   const base = (o.apiUrl ?? DEFAULT_WEBEX_API).replace(/\/+$/, "");
   const seg = encodeURIComponent;
 
@@ -92,7 +97,7 @@ export function createWebexApi(o: { token: string; apiUrl?: string; maxRetries?:
             ...(body === undefined ? {} : { "content-type": "application/json" }),
           },
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(15_000),
+          signal: AbortSignal.timeout(o.timeoutMs ?? 15_000),
         });
       } catch {
         throw new WebexApiError(name, 0);
