@@ -16,8 +16,13 @@ import { createFakeWhatsApp } from "../test/fakes/whatsapp-socket.js";
 export interface ApprovalDriver {
   readonly name: string;
   readonly channel: Channel;
-  /** `chat`: where the owner's cards go (GitHub, Linear: no private chats, so an issue thread). */
   readonly owner: { readonly identity: string; readonly chat: Address };
+  /**
+   * Platforms without private chats (GitHub, Linear): the card also goes to `agentChat` (the agent's
+   * thread), where `tapper`, another identity of the owner's, answers it; the owner's `chat` is on
+   * `dmChannel`, so the hold has an approver it can reach privately, as it must.
+   */
+  readonly thread?: { readonly agentChat: Address; readonly tapper: string; readonly dmChannel: Channel };
   /** Waits for a card not seen before in the owner's private chat; resolves with its Approve tap. */
   nextCard(): Promise<() => void>;
   close(): Promise<void>;

@@ -70,7 +70,7 @@ export async function measureDriver(
   );
   const store = openBotStore(join(home, "bot.db"));
   const bot = createBot({
-    channels: [driver.channel],
+    channels: [driver.channel, ...(driver.thread ? [driver.thread.dmChannel] : [])],
     store,
     control: () => port,
     log: (event, fields) => {
@@ -97,8 +97,12 @@ export async function measureDriver(
     logs: async () => "",
   });
   const token = (bot.claimUrl("http://x") ?? "").split("/claim/")[1] ?? "";
-  redeemToken(store, token, driver.owner.identity, "Olive");
+  const claimed = redeemToken(store, token, driver.owner.identity, "Olive");
   store.rememberPrivateChat(driver.owner.identity, driver.owner.chat);
+  if (driver.thread && claimed.ok) {
+    store.bind("bench", driver.thread.agentChat);
+    store.linkIdentity(driver.thread.tapper, claimed.person.id);
+  }
   await bot.start();
   const agentToken = gw.credentials.issueToken("bench");
   const [host, p] = gw.proxyAddress.split(":");
@@ -128,7 +132,11 @@ export async function measureDriver(
       toCard.push(performance.now() - t0);
       const t2 = performance.now();
       tap();
-      await done;
+      // A tap that releases nothing must not stall the bench for the approval timeout: give up after
+      // 30 s (that run reports no upstream time; the caller counts it).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, 30_000)))]);
+      clearTimeout(timer);
       toUpstream.push((arrived.get(path) ?? Number.NaN) - t2);
     }
   } finally {
