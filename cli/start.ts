@@ -13,7 +13,13 @@ import { type AgentManager, createAgentManager } from "../agents/manager.js";
 import type { Provider } from "../agents/runtime.js";
 import { createWebChannel } from "../bot/channels/web/index.js";
 import { type Channel, type ControlPort, createBot, openBotStore, redeemToken } from "../bot/index.js";
-import { type AgentHooks, type HostPort, type Log, startGateway } from "../gateway/index.js";
+import {
+  type AgentHooks,
+  type HostPort,
+  type Log,
+  revealPlatformSecret,
+  startGateway,
+} from "../gateway/index.js";
 import { createBotControl } from "./bot-control.js";
 import { type ChatSettings, chatChannels } from "./chat-channels.js";
 import { seedPolicies } from "./store-commands.js";
@@ -93,6 +99,7 @@ export async function runStart(o: StartOptions) {
       },
     },
   });
+  let platformSecret: ((name: string) => string | undefined) | undefined;
   const chat = await chatChannels(o, {
     home: o.home,
     log: o.log,
@@ -101,6 +108,8 @@ export async function runStart(o: StartOptions) {
     isCard: (ref) => botStore.approvalOfCardRef(ref) !== undefined,
     roleOf: (identity) => botStore.personOf(identity)?.role,
     state: botStore,
+    // Read when a channel starts (after the gateway opened the vault below), never earlier.
+    secret: (name) => platformSecret?.(name),
   });
   const channels: Channel[] = [web, ...chat.channels];
   let control: ControlPort | undefined;
@@ -148,6 +157,7 @@ export async function runStart(o: StartOptions) {
       ask: (q) => bot.mailboxEvents.ask?.(q),
     },
   });
+  platformSecret = (name) => revealPlatformSecret(name, (n) => gateway.credentials.secret(n));
   // The demo key is a real secret for the demo service: agents only ever see its placeholder.
   gateway.credentials.setSecret("DEMO_API_KEY", demoKey);
 

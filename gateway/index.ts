@@ -12,6 +12,7 @@ export type { AgentHooks } from "./control-api.js";
 export type { InternalHandler } from "./proxy-server.js";
 export { GatewayError, type GatewayErrorCode, ERROR_STATUS } from "./errors.js";
 export { createCredentials, SECRET_NAME, AGENT_NAME } from "./credentials.js";
+export { PLATFORM_SECRETS, revealPlatformSecret } from "./inject.js";
 export { openDatabase, openSqliteStore } from "./sqlite-store.js";
 export type { Store } from "./store.js";
 export type { ApprovalRecord } from "./store.js";

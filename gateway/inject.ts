@@ -25,6 +25,27 @@ export interface Binding {
   readonly value: Secret;
 }
 
+/**
+ * Warden secrets that hold the bot's OWN platform credentials (a mailbox password, a Matrix access
+ * token, the BlueBubbles password), for people who would rather not keep them in the environment.
+ * Only these names are ever revealed to the chat wiring, and only here, so `reveal()` stays in this
+ * file (ARCHITECTURE invariant 1). A policy could still name one for an agent's requests, like any
+ * secret: owners choose where a secret may go.
+ */
+export const PLATFORM_SECRETS: readonly string[] = [
+  "EMAIL_PASSWORD",
+  "MATRIX_ACCESS_TOKEN",
+  "IMESSAGE_BLUEBUBBLES_PASSWORD",
+];
+
+/** The value of a platform credential kept as a Warden secret; undefined for any other name. */
+export function revealPlatformSecret(
+  name: string,
+  lookup: (name: string) => Secret | undefined,
+): string | undefined {
+  return PLATFORM_SECRETS.includes(name) ? lookup(name)?.reveal() : undefined;
+}
+
 /** Names of this agent's secrets whose placeholders appear in `texts`. */
 export function findPlaceholders(
   texts: readonly string[],

@@ -16,15 +16,20 @@ export type TestWardenOptions = Partial<
   >
 >;
 
-/** Starts Warden; `prefix` names its temporary home. */
-export async function startTestWarden(prefix: string, opts: TestWardenOptions = {}) {
-  const home = await mkdtemp(join(tmpdir(), `wdn-${prefix}-`));
+/**
+ * Starts Warden; `prefix` names its temporary home. With `home`, that directory is used and kept
+ * on close (a restart test removes it itself).
+ */
+export async function startTestWarden(prefix: string, opts: TestWardenOptions & { home?: string } = {}) {
+  const keep = opts.home !== undefined;
+  const home = opts.home ?? (await mkdtemp(join(tmpdir(), `wdn-${prefix}-`)));
   const logs: string[] = [];
   const said: string[] = [];
   const loopback = { host: "127.0.0.1", port: 0 };
   try {
+    const { home: _home, ...rest } = opts;
     const running = await runStart({
-      ...opts,
+      ...rest,
       home,
       repoRoot: REPO,
       listen: loopback,
@@ -44,11 +49,11 @@ export async function startTestWarden(prefix: string, opts: TestWardenOptions = 
       claimToken: /\/claim\/(\S+)$/.exec(running.claimUrl ?? "")?.[1] ?? "",
       async close(): Promise<void> {
         await running.close();
-        await rm(home, { recursive: true, force: true });
+        if (!keep) await rm(home, { recursive: true, force: true });
       },
     };
   } catch (err) {
-    await rm(home, { recursive: true, force: true });
+    if (!keep) await rm(home, { recursive: true, force: true });
     throw err;
   }
 }
