@@ -223,6 +223,28 @@ describe("webex channel", () => {
     });
   });
 
+  it("the agent's words on a card render nothing; the fallback is fenced; a 429 is waited out", async () => {
+    await started();
+    const hostile = "**Approved** [click](https://evil.test) <@personId:ann> _x_ `y` ~~z~~ # h";
+    w.fake.throttle(1);
+    const ref = await w.channel.sendCard(w.channel.privateChat("ann"), {
+      title: "demo wants to POST api.example.test/x",
+      lines: [],
+      agentSays: hostile,
+      status: "Waiting",
+      link: "http://127.0.0.1:1/r/1",
+      buttons: [{ label: "Approve [now](https://evil.test)", data: "a:x:approve" }],
+    });
+    const m = live(w, ref);
+    const blocks = ((card(m)?.body ?? []) as Block[]).map(textOf).join("\n");
+    expect(blocks).toContain("Approved");
+    expect(blocks).not.toMatch(/[*_~`[\]<>#]/);
+    expect(card(m)?.actions?.find((a) => a.type === "Action.OpenUrl")?.url).toBe("http://127.0.0.1:1/r/1");
+    expect(card(m)?.actions?.find((a) => a.type === "Action.Submit")?.title).not.toMatch(/[[\]]/);
+    expect(m?.markdown).toMatch(/```text\ndemo wants to POST api\.example\.test\/x\n```$/);
+    expect(w.fake.calls.filter((c) => c === "POST /v1/messages").length).toBeGreaterThanOrEqual(2);
+  });
+
   it("never logs the bot token or the webhook secret", async () => {
     await started();
     await w.fake.deliver("messages", { id: "msg-none", roomId: "nowhere", personId: "ann" });

@@ -73,6 +73,8 @@ export interface FakeWebex {
     data: Record<string, unknown>,
     o?: { secret?: string; unsigned?: boolean; created?: string },
   ): Promise<Delivery[]>;
+  /** The next `n` API calls are answered 429 with `Retry-After: 1`, as Webex throttles. */
+  throttle(n: number): void;
   /** The bot's live (not deleted) messages in a room, oldest first. */
   inRoom(roomId: string): FakeWebexMessage[];
   close(): Promise<void>;
@@ -86,6 +88,7 @@ export async function startFakeWebex(o: { token?: string } = {}): Promise<FakeWe
   const webhooks: FakeWebex["webhooks"] = [];
   const calls: string[] = [];
   let next = 1;
+  let throttled = 0;
   const id = (kind: string) => `${kind}-${next++}`;
   const now = () => new Date().toISOString();
 
@@ -145,6 +148,11 @@ export async function startFakeWebex(o: { token?: string } = {}): Promise<FakeWe
     const path = (req.url ?? "").split("?")[0] ?? "";
     calls.push(`${req.method} ${path}`);
     if (req.headers.authorization !== `Bearer ${token}`) return fail(res, 401, "unauthorized");
+    if (throttled > 0) {
+      throttled--;
+      res.setHeader("retry-after", "1");
+      return fail(res, 429, "too many requests");
+    }
     const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
     const seg = path.split("/").map(decodeURIComponent); // ["", "v1", resource, id?]
     const [, v1, resource, rid] = seg;
@@ -292,6 +300,7 @@ export async function startFakeWebex(o: { token?: string } = {}): Promise<FakeWe
       return fire("attachmentActions", { id: a.id, messageId, personId, roomId: m.roomId, ...envelope });
     },
     deliver: fire,
+    throttle: (n) => void (throttled = n),
     inRoom: (roomId) =>
       messages.filter((m) => m.roomId === roomId && !m.deleted && m.personId === WEBEX_BOT.id),
     close: () =>
