@@ -18,6 +18,7 @@ import { startFakeBlueBubbles } from "../test/fakes/bluebubbles.js";
 import { startFakeX, X_BOT } from "../test/fakes/x-api.js";
 import { fmt, measureDriver } from "./approval.js";
 import { type ApprovalDriver, telegramDriver } from "./approval-drivers.js";
+import { matrixDriver } from "./platform-roundtrip-matrix.js";
 import { percentile } from "./load.js";
 
 export type DriverFactory = () => Promise<ApprovalDriver>;
@@ -114,6 +115,7 @@ export async function imessageDriver(): Promise<ApprovalDriver> {
 
 /** The #12 platforms measured by `npm run bench`, in report order. */
 export const PLATFORM_DRIVERS: readonly { readonly name: string; readonly make: DriverFactory }[] = [
+  { name: "matrix", make: matrixDriver },
   { name: "x", make: xDriver },
   { name: "imessage", make: imessageDriver },
 ];
