@@ -77,6 +77,27 @@ describe("Matrix invites", () => {
     expect(w.messages()[0]).toMatchObject({ isPrivate: true, chat: { chatId: w.ann } });
   });
 
+  it("a message in a DM the bot sees for the first time is answered in that DM, not a newly opened one", async () => {
+    const server = await startFakeHomeserver();
+    hs = server;
+    const ann = server.mxid("ann");
+    const channel = createMatrixChannel({
+      homeserverUrl: server.baseUrl,
+      accessToken: server.token,
+      userId: server.botId,
+      log: () => undefined,
+    });
+    // Answer at once, as the bot does: the SDK has not stored the brand-new room yet.
+    await channel.start(async (e) => {
+      if (e.kind === "message") await channel.sendText(e.chat, "hello back");
+    });
+    stop = () => channel.stop();
+    const room = server.dmRoom(ann);
+    server.text(room, ann, "/start");
+    await vi.waitFor(() => expect(server.botTexts(room)).toEqual(["hello back"]));
+    expect(server.dmRoomsOf(ann)).toEqual([room]);
+  });
+
   it("a room invite from anyone mayInvite does not accept is declined; from one it accepts, joined", async () => {
     const w = await setUp({ mayInvite: (id) => id === `matrix:${hs?.mxid("owner")}` });
     const strangers = w.hs.invite(w.eve);

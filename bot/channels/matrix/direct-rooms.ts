@@ -26,6 +26,11 @@ export function createDirectRooms(client: MatrixClient, me: string): DirectRooms
   const opening = new Map<string, Promise<string>>();
   /** Rooms opened or joined as DMs since start, before m.direct comes back through /sync. */
   const recent = new Map<string, string[]>();
+  /**
+   * DMs whose first events came in before the SDK stored the brand-new room (it stores it after
+   * handing out that sync's events): an answer to such a message goes back there, not to a new DM.
+   */
+  const unstored = new Map<string, string>();
 
   function directMap(): Record<string, string[]> {
     const content = client.getAccountData(EventType.Direct)?.getContent() as
@@ -76,7 +81,9 @@ export function createDirectRooms(client: MatrixClient, me: string): DirectRooms
       const o = others(room);
       if (o?.length !== 1) return undefined;
       const user = o[0] as string;
-      return directMap()[user]?.includes(room.roomId) ? user : undefined;
+      if (!directMap()[user]?.includes(room.roomId)) return undefined;
+      if (!client.getRoom(room.roomId)) unstored.set(user, room.roomId);
+      return user;
     },
     async roomFor(user) {
       const found = (directMap()[user] ?? []).find(
@@ -84,7 +91,9 @@ export function createDirectRooms(client: MatrixClient, me: string): DirectRooms
       );
       if (found) return found;
       // Just opened (the room reaches us through /sync a moment later): use it.
-      const fresh = recent.get(user)?.find((r) => !client.getRoom(r));
+      const fresh = [...(recent.get(user) ?? []), unstored.get(user) ?? ""].find(
+        (r) => r !== "" && !client.getRoom(r),
+      );
       if (fresh) return fresh;
       let p = opening.get(user);
       if (!p) {
