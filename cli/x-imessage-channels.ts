@@ -75,11 +75,9 @@ export async function xAndIMessageChannels(
     );
   }
   if (s.imessage) {
-    const password = s.imessage.password ?? o.secret?.("IMESSAGE_BLUEBUBBLES_PASSWORD");
-    if (!password)
-      throw new Error(
-        "iMessage needs IMESSAGE_BLUEBUBBLES_PASSWORD (in the environment, or as the Warden secret of that name)",
-      );
+    // From the environment, else the Warden secret of that name (read per call: the vault opens
+    // after the channels are built, and a changed secret takes effect at once).
+    const password = s.imessage.password ?? (() => o.secret?.("IMESSAGE_BLUEBUBBLES_PASSWORD"));
     const { token, created } = webhookToken(join(o.home, "imessage-webhook-token"), s.imessage.webhookToken);
     const listener = await o.listener();
     out.push(

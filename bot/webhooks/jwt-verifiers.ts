@@ -5,6 +5,7 @@
  * checked from the head alone, before a byte of body is read; the body is then bound to it where the
  * platform allows (Teams: the `serviceurl` claim). The only importer of `jose`.
  */
+import { createHash } from "node:crypto";
 import { createRemoteJWKSet, importX509, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import {
   headerOf,
@@ -45,7 +46,7 @@ interface BearerJwtPlatform {
   readonly issuer: string;
   readonly audience: string | string[];
   /** Binds the verified token to the (JSON object) body: replay keys and expiry, or a refusal. */
-  readonly bind: (claims: JWTPayload, token: string, body: Record<string, unknown>) => Verdict;
+  readonly bind: (claims: JWTPayload, token: string, body: Record<string, unknown>, raw: Buffer) => Verdict;
 }
 
 function bearerJwtVerifier(p: BearerJwtPlatform): WebhookVerifier {
@@ -76,7 +77,7 @@ function bearerJwtVerifier(p: BearerJwtPlatform): WebhookVerifier {
       const c = await check(d);
       if (!c.ok) return c.verdict;
       const body = jsonObject(d.body);
-      return body ? p.bind(c.claims, c.token, body) : refused(400, "malformed");
+      return body ? p.bind(c.claims, c.token, body, d.body) : refused(400, "malformed");
     },
   };
 }
@@ -157,12 +158,16 @@ export function googleChatVerifier(o: GoogleChatVerifierOptions): WebhookVerifie
     },
     issuer: CHAT_ISSUER,
     audience: o.projectNumber,
-    bind(claims, token, event) {
+    bind(claims, token, event, raw) {
       const chat = obj(event.chat);
       if (!chat) return refused(400, "malformed");
       const message = obj(obj(chat.messagePayload)?.message)?.name;
-      // Each delivery carries its own token: the token (and the message it posts) must not repeat.
-      const keys = [`token:${token.slice(token.lastIndexOf(".") + 1)}`];
+      // Google's tokens carry no nonce: two genuine events in one second (two people's clicks) can
+      // share a token, so the token alone would refuse the second. A replay repeats the token AND the
+      // bytes: key on both. (The token does not bind the body: a captured token is good for other
+      // bodies until it expires; TLS to our endpoint is what keeps tokens from being captured.)
+      const digest = createHash("sha256").update(raw).digest("hex");
+      const keys = [`delivery:${token.slice(token.lastIndexOf(".") + 1)}:${digest}`];
       if (typeof message === "string") keys.push(`message:${message}`);
       return { kind: "verified", replayKeys: keys, expiresAtMs: (claims.exp ?? 0) * 1000 };
     },

@@ -5,9 +5,8 @@
  * space is found on the first send (`privateChatsOpened`). A tap is a card click naming the card
  * message; the bot answers in the card's thread.
  *
- * Deliveries are paced one per wall-clock second: Google's RS256 tokens carry no nonce, so two events
- * with the same claims in one second carry the same token, which the listener's replay guard (keyed
- * on the token) refuses with 409 (reported to the integrator; bot/webhooks/jwt-verifiers.ts).
+ * Deliveries are not paced: Google's tokens carry no nonce, so two events in one second may share a
+ * token; the replay guard keys on token AND body (bot/webhooks/jwt-verifiers.ts), so both count.
  */
 import { approvalTapsContract } from "../contracts/approval-taps.contract.js";
 import { channelContract } from "../contracts/channel.contract.js";
@@ -54,24 +53,14 @@ const textsIn = (r: ChatSdkRig<FakeGchat>, chatId: string, from = 0): string[] =
     .filter((s) => s.space === spaceOf(chatId) && !cardOf(s.body) && typeof s.body.text === "string")
     .map((s) => readButtonCard(String(s.body.text)));
 
-/** Delivers signed events at most one per wall-clock second (see the header). */
-function paced(r: ChatSdkRig<FakeGchat>) {
-  let last = -1;
-  let chain: Promise<unknown> = Promise.resolve();
-  return (event: Record<string, unknown>) => {
-    const run = chain.then(async () => {
-      while (Math.floor(Date.now() / 1000) === last) await new Promise((res) => setTimeout(res, 50));
-      last = Math.floor(Date.now() / 1000);
-      return r.fake.deliver(r.listener.url, event);
-    });
-    chain = run.catch(() => undefined);
-    return run;
-  };
+/** Delivers a signed event as Google does, without waiting between deliveries. */
+function direct(r: ChatSdkRig<FakeGchat>) {
+  return (event: Record<string, unknown>) => r.fake.deliver(r.listener.url, event);
 }
 
 channelContract("gchat", async () => {
   const r = await gchatRig();
-  const deliver = paced(r);
+  const deliver = direct(r);
   return {
     channel: r.channel,
     maxTextLength: 4096,
@@ -95,7 +84,7 @@ channelContract("gchat", async () => {
 
 approvalTapsContract("gchat", async () => {
   const r = await gchatRig();
-  const deliver = paced(r);
+  const deliver = direct(r);
   return {
     channel: r.channel,
     userIdOf: (id) => `users/${digits(id)}`,

@@ -13,7 +13,8 @@ import { z } from "zod";
 export interface BlueBubblesOptions {
   /** `IMESSAGE_BLUEBUBBLES_URL`, e.g. `https://mac.example.ts.net:1234`. */
   readonly url: string;
-  readonly password: string;
+  /** The server password, or a lookup read on each call (a Warden secret, read once the vault is open). */
+  readonly password: string | (() => string | undefined);
   readonly timeoutMs?: number;
 }
 
@@ -105,7 +106,9 @@ export function createBlueBubbles(o: BlueBubblesOptions): BlueBubbles {
     body?: unknown,
     query = "",
   ): Promise<T> {
-    const url = `${base}/api/v1/${path}?password=${encodeURIComponent(o.password)}${query}`;
+    const password = typeof o.password === "function" ? o.password() : o.password;
+    if (!password) throw new BlueBubblesError("bb_unauthorized");
+    const url = `${base}/api/v1/${path}?password=${encodeURIComponent(password)}${query}`;
     let res: Response;
     try {
       res = await fetch(url, {
