@@ -26,9 +26,9 @@ import {
 import { codeStoreOf, replayStoreOf, type StateRows, waWindowStoreOf } from "../bot/persisted-state.js";
 import { startWebhookListener, type WebhookListener } from "../bot/webhooks/index.js";
 import type { Log } from "../gateway/index.js";
+import { type MatrixSettings, matrixChannels } from "./matrix-channels.js";
 import { type MetaSettings, type WebexSettings, webexAndMetaChannels } from "./webex-meta-channels.js";
 import { type IMessageSettings, type XSettings, xAndIMessageChannels } from "./x-imessage-channels.js";
-import { type MatrixSettings, matrixChannels } from "./matrix-channels.js";
 
 export interface ChatSettings {
   /** Telegram bot token (and an alternative Bot API root). */
