@@ -28,6 +28,14 @@ export interface ApprovalDriver {
   close(): Promise<void>;
 }
 
+/**
+ * A driver factory's refusal to run on this machine (a real server it needs is not installed): the
+ * bench reports that platform as skipped, not failed.
+ */
+export class DriverSkipped extends Error {
+  override readonly name = "DriverSkipped";
+}
+
 async function poll<T>(f: () => T | undefined, what: string): Promise<T> {
   const end = Date.now() + 10_000;
   for (;;) {

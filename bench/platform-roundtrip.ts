@@ -17,8 +17,10 @@ import { startWebhookListener } from "../bot/webhooks/index.js";
 import { startFakeBlueBubbles } from "../test/fakes/bluebubbles.js";
 import { startFakeX, X_BOT } from "../test/fakes/x-api.js";
 import { fmt, measureDriver } from "./approval.js";
-import { type ApprovalDriver, telegramDriver } from "./approval-drivers.js";
+import { type ApprovalDriver, DriverSkipped, telegramDriver } from "./approval-drivers.js";
+import { emailDriver } from "./platform-roundtrip-email.js";
 import { matrixDriver } from "./platform-roundtrip-matrix.js";
+import { instagramDriver, messengerDriver, webexDriver } from "./platform-roundtrip-webex-meta.js";
 import { percentile } from "./load.js";
 
 export type DriverFactory = () => Promise<ApprovalDriver>;
@@ -116,6 +118,10 @@ export async function imessageDriver(): Promise<ApprovalDriver> {
 /** The #12 platforms measured by `npm run bench`, in report order. */
 export const PLATFORM_DRIVERS: readonly { readonly name: string; readonly make: DriverFactory }[] = [
   { name: "matrix", make: matrixDriver },
+  { name: "email", make: emailDriver },
+  { name: "webex", make: webexDriver },
+  { name: "messenger", make: messengerDriver },
+  { name: "instagram", make: instagramDriver },
   { name: "x", make: xDriver },
   { name: "imessage", make: imessageDriver },
 ];
@@ -147,6 +153,10 @@ export async function benchPlatformRoundTrips(runs = 30): Promise<string[]> {
         `  ${driver.name}: request → card ${fmt(toCard)}${ratio(card, ref.card)}; gesture → upstream ${fmt(toUpstream)}${ratio(tap, ref.tap)}${lost ? ` (${lost} of ${runs} NOT released)` : ""}`,
       );
     } catch (err) {
+      if (err instanceof DriverSkipped) {
+        lines.push(`  ${entry.name}: skipped: ${err.message}`);
+        continue;
+      }
       process.stderr.write("failed\n");
       lines.push(`  ${driver?.name ?? entry.name}: failed: ${(err as Error).message.split("\n")[0]}`);
     } finally {
