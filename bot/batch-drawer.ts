@@ -39,6 +39,8 @@ export interface BatchDrawerOptions {
   readonly windowMs?: number;
   /** A batch this full takes no more: its waiting items are sent at once. */
   readonly maxItems?: number;
+  /** Tells the owners elsewhere when a platform would not take a card now (bot/undeliverable-notice.ts). */
+  readonly undeliverable?: (what: string, to: Address, err: unknown, card: Card) => Promise<boolean>;
   /** Timers for the window (tests pass a fake clock's); default unref'd setTimeout. */
   readonly schedule?: (fn: () => void, ms: number) => () => void;
 }
@@ -133,7 +135,11 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
       }
       const channel = channels.get(to.platform);
       try {
-        const ref = await channel?.sendCard(to, o.build(batch, rest, upto));
+        const late = o.build(batch, rest, upto);
+        const ref = await channel?.sendCard(to, late).catch(async (err: unknown) => {
+          await o.undeliverable?.(batch, to, err, late);
+          throw err;
+        });
         if (!ref) continue;
         store.setBatchCard(batch, to, ref, rest.length);
         for (const id of ids.slice(upto)) store.addCardRef(id, to, ref);
@@ -155,6 +161,7 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
         if (approver) reached++;
       } catch (err) {
         log("bot_card_send_failed", { batch, platform: to.platform, error: (err as Error).name });
+        await o.undeliverable?.(batch, to, err, card);
       }
     }
     return { reached, waiting };

@@ -60,6 +60,20 @@ export interface InboundAction {
 
 export type InboundEvent = InboundMessage | InboundAction;
 
+/**
+ * What a channel's sendCard throws when the platform will not deliver to this person now (a closed
+ * 24-hour window): `undeliverable` says why, in Warden's own words. The bot then tells the owners
+ * on another platform, and the request stays held (fail closed: never approved for it).
+ */
+export interface Undeliverable {
+  readonly undeliverable: string;
+}
+
+export const undeliverableReason = (err: unknown): string | undefined => {
+  const r = (err as Partial<Undeliverable> | null)?.undeliverable;
+  return typeof r === "string" ? r : undefined;
+};
+
 /** A sent message, enough to edit or delete it later. */
 export interface SentRef {
   readonly platform: string;

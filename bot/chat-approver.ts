@@ -24,6 +24,7 @@ import { buildCard, type CardActionKind, parseCardAction, parseCardVerb } from "
 import type { Address, Card, Channel, InboundAction } from "./channel.js";
 import type { ControlPort, HeldRequest } from "./control-port.js";
 import { roleAtLeast } from "./roles.js";
+import { createUndeliverableNotice } from "./undeliverable-notice.js";
 
 export interface ChatApproverOptions {
   readonly channels: ReadonlyMap<string, Channel>;
@@ -154,6 +155,8 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     }
   }
 
+  const undeliverable = createUndeliverableNotice({ channels, store, dmOfIdentity, log });
+
   async function send(approval: string, to: Address, view: ApprovalView): Promise<boolean> {
     const channel = channels.get(to.platform);
     if (!channel) return false;
@@ -162,6 +165,7 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
       return true;
     } catch (err) {
       log("bot_card_send_failed", { approval, platform: to.platform, error: (err as Error).name });
+      await undeliverable(approval, to, err, card(view));
       return false;
     }
   }
@@ -197,6 +201,7 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     decide: (from, view, action) => decide(from, view, action),
     windowMs: opts.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
     schedule: opts.schedule,
+    undeliverable,
   });
 
   return {

@@ -61,6 +61,8 @@ export interface WaWindowOptions {
 export class WhatsAppWindowClosed extends Error {
   override readonly name = "WhatsAppWindowClosed";
   readonly code = "wacloud_window_closed";
+  readonly undeliverable =
+    "they have not written to the bot on WhatsApp in the last 24 hours, and no WHATSAPP_CARD_TEMPLATE is set";
   constructor() {
     super("WhatsApp's 24-hour window with this person is closed: nothing was sent");
   }

@@ -24,6 +24,9 @@ export interface WindowStore {
 export class MessagingWindowClosed extends Error {
   override readonly name = "MessagingWindowClosed";
   readonly code = "messaging_window_closed";
+  get undeliverable(): string {
+    return `they have not written to the bot on ${this.platform === "instagram" ? "Instagram" : "Messenger"} in the last 24 hours`;
+  }
   constructor(readonly platform: string) {
     super(`${platform}: the 24-hour messaging window with this person is closed; nothing was sent`);
   }
