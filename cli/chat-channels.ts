@@ -183,13 +183,19 @@ export async function chatChannels(
   const sdk = s.chatSdk;
   const state = o.state;
   const platforms = sdk ? await chatSdkPlatforms(sdk, state ? { waWindow: waWindowStoreOf(state) } : {}) : [];
-  if (sdk && platforms.length > 0) {
-    webhooks = await startWebhookListener({
-      host: sdk.webhooks.host,
-      port: sdk.webhooks.port,
+  // One listener for every webhook platform, started by the first that needs it.
+  const listener = async (): Promise<WebhookListener> => {
+    webhooks ??= await startWebhookListener({
+      host: sdk?.webhooks.host ?? "127.0.0.1",
+      port: sdk?.webhooks.port ?? 7430,
       log: o.log,
       replayStore: state && replayStoreOf(state),
     });
+    return webhooks;
+  };
+  const codeStore = state ? (platform: string) => codeStoreOf(state, platform) : undefined;
+  if (sdk && platforms.length > 0) {
+    webhooks = await listener();
     const base = (sdk.publicUrl ?? webhooks.url).replace(/\/+$/, "");
     for (const p of platforms) o.say(`${p.platform}: webhooks at ${base}/webhooks/${p.platform}`);
     channels.push(
@@ -197,7 +203,7 @@ export async function chatChannels(
         platforms,
         listener: webhooks,
         log: o.log,
-        codeStore: state ? (platform) => codeStoreOf(state, platform) : undefined,
+        codeStore,
       }),
     );
   }
@@ -205,16 +211,8 @@ export async function chatChannels(
     ...(await xAndIMessageChannels(s, {
       ...o,
       publicUrl: sdk?.publicUrl,
-      codeStore: state ? (platform) => codeStoreOf(state, platform) : undefined,
-      listener: async () => {
-        webhooks ??= await startWebhookListener({
-          host: sdk?.webhooks.host ?? "127.0.0.1",
-          port: sdk?.webhooks.port ?? 7430,
-          log: o.log,
-          replayStore: state && replayStoreOf(state),
-        });
-        return webhooks;
-      },
+      codeStore,
+      listener,
     })),
   );
   // Webex, Messenger, Instagram: the same listener (started here when no Chat SDK platform did).
@@ -224,16 +222,8 @@ export async function chatChannels(
       say: o.say,
       publicUrl: sdk?.publicUrl,
       state,
-      codeStore: state ? (platform) => codeStoreOf(state, platform) : undefined,
-      listener: async () => {
-        webhooks ??= await startWebhookListener({
-          host: sdk?.webhooks.host ?? "127.0.0.1",
-          port: sdk?.webhooks.port ?? 7430,
-          log: o.log,
-          replayStore: state && replayStoreOf(state),
-        });
-        return webhooks;
-      },
+      codeStore,
+      listener,
     })),
   );
   return { channels, pairingSvg: () => svg, close: async () => webhooks?.close() };
