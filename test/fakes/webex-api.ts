@@ -300,7 +300,9 @@ export async function startFakeWebex(o: { token?: string } = {}): Promise<FakeWe
       return fire("attachmentActions", { id: a.id, messageId, personId, roomId: m.roomId, ...envelope });
     },
     deliver: fire,
-    throttle: (n) => void (throttled = n),
+    throttle: (n) => {
+      throttled = n;
+    },
     inRoom: (roomId) =>
       messages.filter((m) => m.roomId === roomId && !m.deleted && m.personId === WEBEX_BOT.id),
     close: () =>
