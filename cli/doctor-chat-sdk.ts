@@ -14,18 +14,17 @@ import { googleTokenSource, parseGoogleCredentials } from "../bot/channels/chat-
 import { teamsTokenSource } from "../bot/channels/chat-sdk/teams.js";
 import type { ChatSettings } from "./chat-channels.js";
 import type { Check } from "./doctor-checks.js";
-import type { PlatformCheck, PlatformContext } from "./doctor-platforms.js";
+import {
+  type CallResult,
+  origin,
+  plain,
+  type PlatformCheck,
+  type PlatformContext,
+  worded as sharedWorded,
+} from "./doctor-platforms.js";
 
 type Sdk = NonNullable<ChatSettings["chatSdk"]>;
 type Outcome = { ok: true; who: string } | { ok: false; why: string; reached: boolean };
-
-/** Platform words, only if short, printable and free of any 8 characters of a secret. */
-function plain(s: string, secrets: readonly string[]): string {
-  if (!/^[\w .:@'()/-]{1,80}$/.test(s)) return "(not shown)";
-  for (const t of secrets)
-    for (let i = 0; i + 8 <= t.length; i++) if (s.includes(t.slice(i, i + 8))) return "(not shown)";
-  return s;
-}
 
 /** Why a request never got an answer: the cause's code, else its words if plain (never the URL). */
 function unreachable(err: unknown): Outcome {
@@ -81,6 +80,7 @@ async function viaSource(run: () => Promise<unknown>, who: string): Promise<Outc
   }
 }
 
+/** The shared check line (doctor-platforms.ts), worded for credentials rather than one token. */
 function worded(
   item: string,
   r: Outcome,
@@ -88,29 +88,11 @@ function worded(
   base: string | undefined,
   baseVar: string,
 ): Check {
-  if (r.ok) return { status: "ok", item, message: `credentials accepted (${r.who})` };
-  if (r.reached)
-    return {
-      status: "fail",
-      item,
-      message: `the credentials in ${secretVars} were refused: ${r.why}`,
-      fix: `put the values the platform issued for this bot in ${secretVars}`,
-    };
-  return {
-    status: "fail",
-    item,
-    message: `cannot reach ${base ? `${baseVar} (${origin(base)})` : "the platform"}: ${r.why}`,
-    fix: base ? `check ${baseVar} or unset it` : "check this machine's internet access and proxy settings",
-  };
+  const result: CallResult = r.ok
+    ? { kind: "ok", who: r.who }
+    : { kind: r.reached ? "refused" : "unreachable", why: r.why };
+  return sharedWorded(item, result, secretVars, baseVar, base, "credentials");
 }
-
-const origin = (url: string): string => {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return "not a URL";
-  }
-};
 
 const ErrorAnswer = z.object({ message: z.string().optional(), error: z.unknown().optional() }).passthrough();
 

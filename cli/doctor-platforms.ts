@@ -33,7 +33,7 @@ export interface PlatformCheck {
 }
 
 /** The outcome of one authenticated call, before it is worded as a `Check`. */
-type CallResult =
+export type CallResult =
   | { readonly kind: "ok"; readonly who: string }
   | { readonly kind: "refused"; readonly why: string }
   | { readonly kind: "unreachable"; readonly why: string };
@@ -117,38 +117,50 @@ async function boundedText(res: Response, max: number): Promise<string> {
  * Platform-supplied words, shown only if short, printable and sharing no 8 characters in a row
  * with any of `secrets` (a server may echo part of a token, e.g. Telegram's after the colon).
  */
-function plain(s: string, secrets: readonly string[]): string {
-  if (!/^[\w .:@'()-]{1,80}$/.test(s)) return "(not shown)";
+export function plain(s: string, secrets: readonly string[]): string {
+  if (!/^[\w .:@'()/-]{1,80}$/.test(s)) return "(not shown)";
   const W = 8;
   for (const t of secrets)
     for (let i = 0; i + W <= t.length; i++) if (s.includes(t.slice(i, i + W))) return "(not shown)";
   return s;
 }
 
-function worded(
+/**
+ * A platform call's result as a check line (shared by every platform's doctor check): what was
+ * accepted, refused (the `secret` settings are wrong) or unreachable (the API base is).
+ */
+export function worded(
   item: string,
   r: CallResult,
-  tokenVar: string,
-  rootVar: string,
-  root: string | undefined,
+  secretVars: string,
+  baseVar: string,
+  base: string | undefined,
+  noun: "token" | "credentials" = "token",
 ): Check {
-  if (r.kind === "ok") return { status: "ok", item, message: `token accepted (${r.who})` };
+  if (r.kind === "ok") return { status: "ok", item, message: `${noun} accepted (${r.who})` };
   if (r.kind === "refused")
-    return {
-      status: "fail",
-      item,
-      message: `the token in ${tokenVar} was refused: ${r.why}`,
-      fix: `put a valid token in ${tokenVar} (the one the platform issued for this bot), or unset it`,
-    };
+    return noun === "token"
+      ? {
+          status: "fail",
+          item,
+          message: `the token in ${secretVars} was refused: ${r.why}`,
+          fix: `put a valid token in ${secretVars} (the one the platform issued for this bot), or unset it`,
+        }
+      : {
+          status: "fail",
+          item,
+          message: `the credentials in ${secretVars} were refused: ${r.why}`,
+          fix: `put the values the platform issued for this bot in ${secretVars}`,
+        };
   return {
     status: "fail",
     item,
-    message: `cannot reach ${root ? `${rootVar} (${origin(root)})` : "the platform"}: ${r.why}`,
-    fix: root ? `check ${rootVar} or unset it` : "check this machine's internet access and proxy settings",
+    message: `cannot reach ${base ? `${baseVar} (${origin(base)})` : "the platform"}: ${r.why}`,
+    fix: base ? `check ${baseVar} or unset it` : "check this machine's internet access and proxy settings",
   };
 }
 
-const origin = (url: string): string => {
+export const origin = (url: string): string => {
   try {
     return new URL(url).origin;
   } catch {
