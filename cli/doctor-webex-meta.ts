@@ -9,22 +9,11 @@ import { createGraphSendApi, DEFAULT_API_URL, GraphApiError } from "../bot/chann
 import { createWebexApi, DEFAULT_WEBEX_API, WebexApiError } from "../bot/channels/webex/index.js";
 import type { ChatSettings } from "./chat-channels.js";
 import type { Check } from "./doctor-checks.js";
-import type { PlatformCheck } from "./doctor-platforms.js";
+import { origin, plain, type PlatformCheck } from "./doctor-platforms.js";
 
-function plain(s: string | undefined, secrets: readonly string[]): string {
-  if (!s || !/^[\w .:@'()-]{1,80}$/.test(s)) return "(not shown)";
-  for (const t of secrets)
-    for (let i = 0; i + 8 <= t.length; i++) if (s.includes(t.slice(i, i + 8))) return "(not shown)";
-  return s;
-}
-
-const origin = (url: string): string => {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return "not a URL";
-  }
-};
+/** Platform words as the doctor may show them (doctor-platforms.ts `plain`); nothing when absent. */
+const shown = (s: string | undefined, secrets: readonly string[]): string =>
+  s ? plain(s, secrets) : "(not shown)";
 
 /** Words for a failed call: refused (a status came back) or unreachable. */
 function failed(item: string, err: unknown, tokenVar: string, urlVar: string, url: string): Check {
@@ -61,7 +50,7 @@ const webex: PlatformCheck = {
         {
           status: "ok",
           item: "webex",
-          message: `token accepted (${plain(me.displayName, [w.token, w.webhookSecret])})`,
+          message: `token accepted (${shown(me.displayName, [w.token, w.webhookSecret])})`,
         },
       ];
     } catch (err) {
@@ -84,7 +73,7 @@ function meta(platform: "messenger" | "instagram", tokenVar: string): PlatformCh
           maxRetries: 0,
           timeoutMs: ctx.timeoutMs,
         }).me();
-        const who = plain(me.name, [m.token, m.appSecret, m.verifyToken]);
+        const who = shown(me.name, [m.token, m.appSecret, m.verifyToken]);
         return [{ status: "ok", item: platform, message: `token accepted (${who})` }];
       } catch (err) {
         return [failed(platform, err, tokenVar, `${platform.toUpperCase()}_API_URL`, url)];
