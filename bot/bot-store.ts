@@ -5,7 +5,7 @@
  * as sha256 hashes and burned in the same transaction that reads them, so a token works once.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { openDatabase } from "../gateway/index.js";
+import { asyncify, openDatabase, type Sync } from "../gateway/index.js";
 import type { Address, SentRef } from "./channel.js";
 import type { QuietHours } from "./quiet-hours.js";
 
@@ -77,7 +77,11 @@ export function openBotStore(path: string, opts: { now?: () => number } = {}): B
 }
 
 /** The bot store over an already open database (shared with the gateway's store). */
-export function createBotStore(db: Db, { now = Date.now }: { now?: () => number } = {}) {
+export function createBotStore(db: Db, opts: { now?: () => number } = {}): BotStore {
+  return asyncify<BotStore>(syncBotStore(db, opts) as Sync<BotStore>);
+}
+
+function syncBotStore(db: Db, { now = Date.now }: { now?: () => number } = {}) {
   db.exec(SCHEMA);
   const hash = (token: string): string => createHash("sha256").update(token).digest("hex");
   const toPerson = (r: PersonRow | undefined): Person | undefined =>
@@ -387,7 +391,13 @@ export function createBotStore(db: Db, { now = Date.now }: { now?: () => number 
   };
 }
 
-export type BotStore = ReturnType<typeof createBotStore>;
+/** The bot's persistence seam: SQLite's synchronous implementation above, behind async methods. */
+export type BotStore = {
+  [K in keyof SyncBotStore]: SyncBotStore[K] extends (...args: infer A) => infer R
+    ? (...args: A) => Promise<R>
+    : SyncBotStore[K];
+};
+type SyncBotStore = ReturnType<typeof syncBotStore>;
 
 function asRole(s: string): Role {
   // An unrecognised stored role grants nothing rather than failing a lookup.

@@ -14,7 +14,7 @@ export { GatewayError, type GatewayErrorCode, ERROR_STATUS } from "./errors.js";
 export { createCredentials, SECRET_NAME, AGENT_NAME } from "./credentials.js";
 export { PLATFORM_SECRETS, revealPlatformSecret } from "./inject.js";
 export { openDatabase, openSqliteStore } from "./sqlite-store.js";
-export type { Store } from "./store.js";
+export { asyncify, type Store, type Sync } from "./store.js";
 export type { ApprovalRecord } from "./store.js";
 export { createApprovals, type Approvals, type DecideResult } from "./approvals.js";
 export type { MailboxEvents, OutboxMessage, PendingAsk, AgentStatus } from "./mailbox.js";

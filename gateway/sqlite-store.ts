@@ -1,6 +1,6 @@
 /**
  * SQLite implementation of `Store`: the only file that imports better-sqlite3. One file, WAL mode,
- * synchronous calls (they are microseconds; the gateway's hot path does one audit insert per request).
+ * synchronous calls underneath (microseconds each) behind the async seam.
  */
 import Database from "better-sqlite3";
 import { chainHash, GENESIS_HASH } from "./audit-chain.js";
@@ -11,7 +11,9 @@ import type {
   AuditRow,
   AuditVerifyResult,
   Store,
+  Sync,
 } from "./store.js";
+import { asyncify } from "./store.js";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -80,6 +82,10 @@ export function openDatabase(path: string): Database.Database {
 
 /** Opens (creating if needed) the store at `path`; ":memory:" for tests. */
 export function openSqliteStore(path: string): Store {
+  return asyncify<Store>(openSyncStore(path), ["appendAudit"]);
+}
+
+function openSyncStore(path: string): Sync<Store> {
   const db = openDatabase(path);
   db.exec(SCHEMA);
   migrateApprovals(db);

@@ -1,7 +1,8 @@
 /**
- * The gateway's persistence seam. One implementation (`sqlite-store.ts`, also used with ":memory:"
- * in tests). Everything the gateway must not lose on restart lives here: agents and their token
- * hashes, placeholders, sealed secrets, approvals, grants and the audit chain.
+ * The gateway's persistence seam, asynchronous so a networked database can sit behind it:
+ * `sqlite-store.ts` (the embedded default, also ":memory:" in tests). Everything the gateway must not
+ * lose on restart lives here: agents and their token hashes, placeholders, sealed secrets, approvals,
+ * grants and the audit chain.
  */
 
 export type ApprovalState = "pending" | "approved" | "denied" | "expired" | "used";
@@ -83,59 +84,82 @@ export type AuditVerifyResult =
   | { readonly ok: false; readonly entries: number; readonly badSeq: number; readonly problem: string };
 
 export interface Store {
-  putAgent(agent: AgentRecord): void;
-  getAgent(name: string): AgentRecord | undefined;
-  listAgents(): AgentRecord[];
-  deleteAgent(name: string): boolean;
+  putAgent(agent: AgentRecord): Promise<void>;
+  getAgent(name: string): Promise<AgentRecord | undefined>;
+  listAgents(): Promise<AgentRecord[]>;
+  deleteAgent(name: string): Promise<boolean>;
 
   /** The agent's placeholder for a secret, created with `make` the first time (stable afterwards). */
-  placeholder(agent: string, secret: string, make: () => string): string;
+  placeholder(agent: string, secret: string, make: () => string): Promise<string>;
   /** placeholder → secret name, for one agent. */
-  placeholdersOf(agent: string): Map<string, string>;
+  placeholdersOf(agent: string): Promise<Map<string, string>>;
 
-  putSecret(name: string, sealed: Buffer): void;
-  getSecret(name: string): Buffer | undefined;
-  listSecrets(): string[];
-  deleteSecret(name: string): boolean;
+  putSecret(name: string, sealed: Buffer): Promise<void>;
+  getSecret(name: string): Promise<Buffer | undefined>;
+  listSecrets(): Promise<string[]>;
+  deleteSecret(name: string): Promise<boolean>;
 
-  putApproval(record: ApprovalRecord): void;
-  getApproval(id: string): ApprovalRecord | undefined;
+  putApproval(record: ApprovalRecord): Promise<void>;
+  getApproval(id: string): Promise<ApprovalRecord | undefined>;
   /** The newest approval with this fingerprint in one of `states`. */
-  findApproval(fingerprint: string, states: readonly ApprovalState[]): ApprovalRecord | undefined;
-  listApprovals(state?: ApprovalState): ApprovalRecord[];
+  findApproval(fingerprint: string, states: readonly ApprovalState[]): Promise<ApprovalRecord | undefined>;
+  listApprovals(state?: ApprovalState): Promise<ApprovalRecord[]>;
   /** Pending approvals of one agent (the `max_pending` limit). */
-  countPending(agent: string): number;
+  countPending(agent: string): Promise<number>;
   /** Body bytes of every pending or approved-but-unused approval, all agents (`max_held_bytes`). */
-  heldBytes(): number;
+  heldBytes(): Promise<number>;
 
   /** Sealed held bodies small enough to live in the store (larger ones are spool files). */
-  putHeldBody(id: string, sealed: Buffer): void;
-  getHeldBody(id: string): Buffer | undefined;
-  deleteHeldBody(id: string): void;
-  listHeldBodies(): string[];
+  putHeldBody(id: string, sealed: Buffer): Promise<void>;
+  getHeldBody(id: string): Promise<Buffer | undefined>;
+  deleteHeldBody(id: string): Promise<void>;
+  listHeldBodies(): Promise<string[]>;
 
-  putGrant(agent: string, policy: string, rule: string, until: number): void;
-  grantUntil(agent: string, policy: string, rule: string): number | undefined;
+  putGrant(agent: string, policy: string, rule: string, until: number): Promise<void>;
+  grantUntil(agent: string, policy: string, rule: string): Promise<number | undefined>;
 
-  /** Queues an entry; it is chained and written within the current event-loop turn (or by `flushAudit`). */
   /** Chat messages waiting for an agent; `takeInbox` removes and returns them (delivered once). */
-  pushInbox(agent: string, msg: { id: string; text: string; from: string | null; at: string }): void;
-  takeInbox(agent: string): { id: string; text: string; from: string | null; at: string }[];
-  hasInbox(agent: string): boolean;
+  pushInbox(agent: string, msg: { id: string; text: string; from: string | null; at: string }): Promise<void>;
+  takeInbox(agent: string): Promise<{ id: string; text: string; from: string | null; at: string }[]>;
+  hasInbox(agent: string): Promise<boolean>;
   /** Agent replies; `seq` is assigned by the store and increases across agents. */
-  appendOutbox(agent: string, msg: { text: string; replyTo: string | null; at: string }): number;
+  appendOutbox(agent: string, msg: { text: string; replyTo: string | null; at: string }): Promise<number>;
   listOutbox(
     agent: string,
     after: number,
     limit: number,
-  ): { seq: number; text: string; replyTo: string | null; at: string }[];
-  forgetMailbox(agent: string): void;
+  ): Promise<{ seq: number; text: string; replyTo: string | null; at: string }[]>;
+  forgetMailbox(agent: string): Promise<void>;
 
+  /**
+   * Queues an entry; it is chained and written within a few milliseconds (or by `flushAudit`).
+   * Synchronous on purpose: the hot path never waits for the audit write, and queue order is log order.
+   */
   appendAudit(entry: Record<string, unknown>, ts: number): void;
   /** Writes queued audit entries now. Reads and `close()` flush first. */
-  flushAudit(): void;
-  listAudit(after: number, limit: number): AuditRow[];
-  verifyAudit(): AuditVerifyResult;
+  flushAudit(): Promise<void>;
+  listAudit(after: number, limit: number): Promise<AuditRow[]>;
+  verifyAudit(): Promise<AuditVerifyResult>;
 
-  close(): void;
+  close(): Promise<void>;
+}
+
+/** The synchronous twin of an async store interface: what SQLite's implementation returns before `asyncify`. */
+export type Sync<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : T[K];
+};
+
+/**
+ * Wraps a synchronous store so it honours the async seam. Each call still runs at once (an async
+ * function runs synchronously up to its first await), so the order of writes is the order of calls;
+ * only the result arrives a microtask later. Methods named in `keep` stay synchronous.
+ */
+export function asyncify<T extends object>(sync: Sync<T>, keep: readonly (keyof T)[] = []): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(sync)) {
+    if (typeof value !== "function" || keep.includes(name as keyof T)) out[name] = value;
+    // Called on `sync` itself: its methods may use `this` for one another.
+    else out[name] = async (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(sync, args);
+  }
+  return out as T;
 }
