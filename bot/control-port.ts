@@ -52,12 +52,12 @@ export interface AgentInfo {
 }
 
 export interface ControlPort {
-  listApprovals(state?: ApprovalView["state"]): ApprovalView[];
-  getApproval(id: string): ApprovalView | undefined;
+  listApprovals(state?: ApprovalView["state"]): Promise<ApprovalView[]>;
+  getApproval(id: string): Promise<ApprovalView | undefined>;
   decide(
     id: string,
     input: { decision: "approve" | "deny"; by: string; scope: "once" | "grant" },
-  ): DecideOutcome;
+  ): Promise<DecideOutcome>;
   /**
    * The held request of a pending approval, in full (for the full-request page). Undefined when the
    * gateway no longer holds it (decided, expired, used) or has no such approval. Optional: a
@@ -70,7 +70,7 @@ export interface ControlPort {
   listAgents(): Promise<AgentInfo[]>;
   agentLogs(name: string): Promise<string>;
   /** Queues a chat message for the agent (its reply arrives through the outbox event). */
-  tellAgent(name: string, text: string, from: string): void;
+  tellAgent(name: string, text: string, from: string): Promise<void>;
   /** Answers a question the agent asked (`ask`); false when there is no such open question. */
   answerAgent(name: string, askId: string, answer: string): boolean;
 
@@ -90,14 +90,14 @@ export interface ControlPort {
   replayPolicy?(input: ReplayInput): Promise<ReplayOutcome>;
   reloadPolicies(): Promise<PolicyWriteOutcome>;
 
-  setSecret(name: string, value: string): void;
-  listSecrets(): string[];
-  deleteSecret(name: string): boolean;
+  setSecret(name: string, value: string): Promise<void>;
+  listSecrets(): Promise<string[]>;
+  deleteSecret(name: string): Promise<boolean>;
 
   listAudit(
     after: number,
     limit: number,
-  ): { seq: number; ts: number; entry: Readonly<Record<string, unknown>> }[];
+  ): Promise<{ seq: number; ts: number; entry: Readonly<Record<string, unknown>> }[]>;
   /** Checks the audit hash chain (the same check as `warden audit verify`). */
-  verifyAudit?(): AuditCheck;
+  verifyAudit?(): Promise<AuditCheck>;
 }
