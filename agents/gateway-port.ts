@@ -10,9 +10,9 @@ export async function gatewayPort(gw: Gateway): Promise<GatewayPort> {
   const bundlePem = await readFile(gw.bundlePath, "utf8");
   return {
     bundlePem,
-    register(agent) {
+    async register(agent) {
       // Socket agents need no proxy token, but they must exist for listing, audit and placeholders.
-      if (!gw.credentials.hasAgent(agent)) gw.credentials.issueToken(agent);
+      if (!(await gw.credentials.hasAgent(agent))) await gw.credentials.issueToken(agent);
     },
     listenAgentSocket: (agent, path) => gw.listenAgentSocket(agent, path),
     closeAgentSocket: (agent) => gw.closeAgentSocket(agent),

@@ -10,10 +10,10 @@ import { type AgentHandle, DEFAULT_LIMITS, type Limits, type Provider, type Runt
 
 /** What the manager needs from the gateway. */
 export interface GatewayPort {
-  register(agent: string): void;
+  register(agent: string): Promise<void>;
   listenAgentSocket(agent: string, path: string): Promise<void>;
   closeAgentSocket(agent: string): Promise<void>;
-  placeholderEnv(agent: string): Record<string, string>;
+  placeholderEnv(agent: string): Promise<Record<string, string>>;
   /** System roots + the Warden CA, PEM; copied to /run/warden/ca.pem. */
   readonly bundlePem: string;
 }
@@ -129,7 +129,7 @@ export function createAgentManager(opts: AgentManagerOptions) {
       ...proxyEnv("http://127.0.0.1:3128", IN_CONTAINER, IN_CONTAINER),
       NO_PROXY: "",
       no_proxy: "",
-      ...gateway.placeholderEnv(name),
+      ...(await gateway.placeholderEnv(name)),
       WARDEN_AGENT: name,
       WARDEN_PROVIDER: a.settings.provider,
     };
@@ -172,7 +172,7 @@ export function createAgentManager(opts: AgentManagerOptions) {
       await remember(name, settings, true);
       const prev = agents.get(name);
       if (prev?.timer) clearTimeout(prev.timer);
-      gateway.register(name);
+      await gateway.register(name);
       agents.set(name, {
         settings,
         wanted: true,

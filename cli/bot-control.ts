@@ -53,14 +53,14 @@ export function createBotControl(o: BotControlOptions): ControlPort {
 
     async startAgent(name, provider) {
       if (!PROVIDERS.has(provider)) throw new Error("provider is one of demo, openai, claude");
-      if (!gw.credentials.hasAgent(name)) gw.credentials.issueToken(name);
+      if (!(await gw.credentials.hasAgent(name))) await gw.credentials.issueToken(name);
       const s = await manager().start(name, { provider: provider as Provider, env: o.agentEnv });
       return { name, state: s.state, provider };
     },
     stopAgent: (name) => manager().stop(name),
     async listAgents() {
       const m = o.manager();
-      return gw.credentials.listAgents().map((name) => {
+      return (await gw.credentials.listAgents()).map((name) => {
         const s = m?.state(name);
         return { name, state: s?.state ?? "stopped", provider: s?.provider };
       });
@@ -69,7 +69,7 @@ export function createBotControl(o: BotControlOptions): ControlPort {
       manager();
       return o.logs(name);
     },
-    tellAgent: (name, text, from) => void gw.mailbox.deliver(name, text, from),
+    tellAgent: async (name, text, from) => void (await gw.mailbox.deliver(name, text, from)),
     answerAgent: (name, id, answer) => gw.mailbox.answer(name, id, answer),
 
     listPolicies: () => gw.policies.set.policies.map((p) => ({ name: p.name, file: p.file, hosts: p.hosts })),

@@ -105,7 +105,7 @@ export async function chatChannels(
     /** Whether a sent message carried an approval card (the bot's records). */
     isCard: (ref: SentRef) => boolean;
     /** The role this Warden gives an identity (Matrix joins room invites from owners and admins only). */
-    roleOf?: (identity: string) => string | undefined;
+    roleOf?: (identity: string) => Promise<string | undefined>;
     /** The bot store: webhook replay keys, approval codes and WhatsApp windows outlive a restart. */
     state?: StateRows;
     /** A Warden secret's value by name (a channel's own long-lived password), read when needed. */

@@ -23,7 +23,7 @@ export interface MatrixContext {
   readonly isCard: (ref: SentRef) => boolean;
   readonly secret?: (name: string) => string | undefined;
   /** The role this Warden gives an identity (`matrix:@…`), if any. */
-  readonly roleOf?: (identity: string) => string | undefined;
+  readonly roleOf?: (identity: string) => Promise<string | undefined>;
 }
 
 export function matrixChannels(s: { readonly matrix?: MatrixSettings }, o: MatrixContext): Channel[] {
@@ -36,7 +36,7 @@ export function matrixChannels(s: { readonly matrix?: MatrixSettings }, o: Matri
       accessToken: accessToken ?? (() => o.secret?.("MATRIX_ACCESS_TOKEN")),
       log: o.log,
       isCard: o.isCard,
-      mayInvite: (identity) => ["owner", "admin"].includes(o.roleOf?.(identity) ?? ""),
+      mayInvite: async (identity) => ["owner", "admin"].includes((await o.roleOf?.(identity)) ?? ""),
     }),
   ];
 }

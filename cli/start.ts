@@ -12,14 +12,17 @@ import { buildAgentImage } from "../agents/image/build-image.js";
 import { type AgentManager, createAgentManager } from "../agents/manager.js";
 import type { Provider } from "../agents/runtime.js";
 import { createWebChannel } from "../bot/channels/web/index.js";
+import type { SentRef } from "../bot/channel.js";
 import { type Channel, type ControlPort, createBot, openBotStore, redeemToken } from "../bot/index.js";
 import {
   type AgentHooks,
   type HostPort,
   type Log,
+  PLATFORM_SECRETS,
   revealPlatformSecret,
   startGateway,
 } from "../gateway/index.js";
+import type { Secret } from "../gateway/secret.js";
 import { createBotControl } from "./bot-control.js";
 import { type ChatSettings, chatChannels } from "./chat-channels.js";
 import { seedPolicies } from "./store-commands.js";
@@ -74,13 +77,13 @@ export async function runStart(o: StartOptions) {
     sessionFile: join(o.home, "web-sessions.json"),
     historyFile: join(o.home, "web-history.json"),
     // Only the owner sees the WhatsApp pairing code: scanning it links a phone to this Warden.
-    pairing: { svg: () => chat?.pairingSvg(), mayView: (id) => bot.roles.hasRole(`web:${id}`, "owner") },
+    pairing: { svg: () => chat?.pairingSvg(), mayView: async (id) => bot.roles.hasRole(`web:${id}`, "owner") },
     // A claim or invitation link burns its token and signs this browser in as a new web identity.
     verifyToken: async (token) => {
       const userId = randomBytes(8).toString("hex");
-      const out = redeemToken(botStore, token, `web:${userId}`, "Web user");
+      const out = await redeemToken(botStore, token, `web:${userId}`, "Web user");
       if (!out.ok) return undefined;
-      botStore.rememberPrivateChat(`web:${userId}`, web.privateChat(userId));
+      await botStore.rememberPrivateChat(`web:${userId}`, web.privateChat(userId));
       return { userId, name: out.person.name };
     },
     log: (event, fields) => o.log(event, fields),
@@ -92,7 +95,7 @@ export async function runStart(o: StartOptions) {
     },
     // The operator console at `<web>/console`: the owner and admins, over the bot's ControlPort.
     console: {
-      mayUse: (id) => bot.roles.hasRole(`web:${id}`, "admin"),
+      mayUse: async (id) => bot.roles.hasRole(`web:${id}`, "admin"),
       control: () => {
         if (!control) throw new Error("warden is still starting");
         return control;
@@ -100,13 +103,17 @@ export async function runStart(o: StartOptions) {
     },
   });
   let platformSecret: ((name: string) => string | undefined) | undefined;
+  const liveCards = new Set<string>();
   const chat = await chatChannels(o, {
     home: o.home,
     log: o.log,
     say: o.say,
     webUrl: () => web.url,
-    isCard: (ref) => botStore.approvalOfCardRef(ref) !== undefined,
-    roleOf: (identity) => botStore.personOf(identity)?.role,
+    // Cards sent before this start (a restart, or another replica's leadership) that still decide
+    // something: those of waiting approvals, loaded once the gateway is up. Channels remember the
+    // cards they send themselves; a gesture on a decided card decides nothing either way.
+    isCard: (ref) => liveCards.has(cardKey(ref)),
+    roleOf: async (identity) => (await botStore.personOf(identity))?.role,
     state: botStore,
     // Read when a channel starts (after the gateway opened the vault below), never earlier.
     secret: (name) => platformSecret?.(name),
@@ -157,9 +164,19 @@ export async function runStart(o: StartOptions) {
       ask: (q) => bot.mailboxEvents.ask?.(q),
     },
   });
-  platformSecret = (name) => revealPlatformSecret(name, (n) => gateway.credentials.secret(n));
+  // Platform credentials kept as Warden secrets are read once, now the vault is open.
+  const platformSecrets = new Map<string, Secret>();
+  for (const n of PLATFORM_SECRETS) {
+    const s = await gateway.credentials.secret(n);
+    if (s) platformSecrets.set(n, s);
+  }
+  platformSecret = (name) => revealPlatformSecret(name, (n) => platformSecrets.get(n));
+  for (const a of await gateway.approvals.list()) {
+    if (a.state !== "pending" && a.state !== "approved") continue;
+    for (const c of await botStore.cardRefs(a.id)) liveCards.add(cardKey(c.ref));
+  }
   // The demo key is a real secret for the demo service: agents only ever see its placeholder.
-  gateway.credentials.setSecret("DEMO_API_KEY", demoKey);
+  await gateway.credentials.setSecret("DEMO_API_KEY", demoKey);
 
   const runtime = createDockerRuntime({
     dockerHost: o.dockerHost,
@@ -219,7 +236,12 @@ export async function runStart(o: StartOptions) {
       await manager?.stopAll();
       await gateway.close();
       await demo.close();
-      botStore.close();
+      await botStore.close();
     },
   };
+}
+
+/** A card message's identity, for the set of cards that still decide something. */
+function cardKey(ref: SentRef): string {
+  return `${ref.platform}\u0000${ref.chatId}\u0000${ref.messageId}`;
 }

@@ -39,9 +39,9 @@ export async function setSecretCommand(o: {
   const store = openSqliteStore(join(o.home, "warden.db"));
   try {
     const vault = Vault.fromKey(await loadMasterKey({ envValue: o.masterKey, home: o.home }));
-    createCredentials(store, vault).setSecret(o.name, value);
+    await createCredentials(store, vault).setSecret(o.name, value);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -145,8 +145,8 @@ async function audit(argv: string[]): Promise<void> {
   if (sub !== "verify") throw new UsageError("usage: warden audit verify [--home DIR]");
   const { values } = parseArgs({ args: rest, options: { home: { type: "string" } } });
   const store = openStoreReadOnly(resolve(values.home ?? defaultHome()));
-  const r = store.verifyAudit();
-  store.close();
+  const r = await store.verifyAudit();
+  await store.close();
   process.stdout.write(
     `${JSON.stringify(r.ok ? r : { ok: false, entries: r.entries, seq: r.badSeq, problem: r.problem })}\n`,
   );

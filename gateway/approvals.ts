@@ -37,7 +37,17 @@ function unrefTimer(fn: () => void, ms: number): () => void {
 
 type Waiter = (o: HoldOutcome) => void;
 
-/** Creates the approvals engine; call `resume()` once at start to re-arm timers of stored approvals. */
+/** Store topic on which every change of an approval's state is announced, with its id. */
+export const APPROVALS_TOPIC = "approvals";
+/** Compare-and-set retries before a vote gives up as a conflict (each retry re-reads the row). */
+const MAX_RACES = 8;
+
+/**
+ * Creates the approvals engine; call `resume()` once at start to re-arm timers of stored approvals.
+ * Replicas sharing a store each run one: a row changes only by compare-and-set, every change is
+ * announced on `APPROVALS_TOPIC`, and whichever replica holds the waiting request re-reads the row
+ * and releases it. "Used once" is the one compare-and-set from approved to used that succeeds.
+ */
 export function createApprovals(opts: ApprovalsOptions) {
   const { store, audit, approver, roles, now = Date.now, newId = randomUUID } = opts;
   const bodies = opts.bodies ?? memoryHeldBodies();
@@ -46,11 +56,9 @@ export function createApprovals(opts: ApprovalsOptions) {
   const waiters = new Map<string, Waiter[]>();
   /** One wake-up per approval (escalation, reminder or expiry, whichever is next): its cancel. */
   const timers = new Map<string, () => void>();
-  const attendDeps = { store, audit, approver, now };
   let closing = false;
 
-  function save(rec: ApprovalRecord, event: string, extra: Record<string, unknown> = {}): ApprovalRecord {
-    store.putApproval(rec);
+  function announce(rec: ApprovalRecord, event: string, extra: Record<string, unknown>, tell = true): void {
     audit({
       type: event,
       approval: rec.id,
@@ -60,42 +68,73 @@ export function createApprovals(opts: ApprovalsOptions) {
       state: rec.state,
       ...extra,
     });
-    if (event !== "approval_requested") notify(rec);
-    return rec;
+    if (tell && event !== "approval_requested") approver?.updated?.(toView(rec)).catch(() => undefined);
+    store.notify(APPROVALS_TOPIC, rec.id).catch(() => undefined);
   }
 
-  function notify(rec: ApprovalRecord): void {
-    approver?.updated?.(toView(rec)).catch(() => undefined);
+  /** `prev` → `next` if nobody changed the row meanwhile; audited and announced only then. */
+  async function change(
+    prev: ApprovalRecord,
+    next: ApprovalRecord,
+    event: string,
+    extra: Record<string, unknown> = {},
+    tell = true,
+  ): Promise<ApprovalRecord | undefined> {
+    if (!(await store.casApproval(prev, next))) return undefined;
+    announce(next, event, extra, tell);
+    return next;
   }
+  const attendDeps = {
+    change: (prev: ApprovalRecord, next: ApprovalRecord, event: string, extra: Record<string, unknown>) =>
+      change(prev, next, event, extra, false),
+    audit,
+    approver,
+    now,
+  };
 
-  function settle(rec: ApprovalRecord): void {
-    timers.get(rec.id)?.();
-    timers.delete(rec.id);
-    const list = waiters.get(rec.id) ?? [];
-    waiters.delete(rec.id);
+  /**
+   * The row `id` may have changed (here or on another replica): answer the requests waiting here.
+   * Pending: nothing to do. Approved: one compare-and-set to used releases the first waiter; when
+   * another replica won it, ours are refused. Anything else refuses them with its outcome.
+   */
+  async function wake(id: string): Promise<void> {
+    const rec = await store.getApproval(id);
+    if (!rec || rec.state === "pending") return;
+    timers.get(id)?.();
+    timers.delete(id);
+    const list = waiters.get(id) ?? [];
+    if (list.length === 0) return; // nobody here: the next identical request (any replica) uses it
+    waiters.delete(id);
     if (rec.state === "approved") {
+      const used = await change(rec, { ...rec, state: "used" }, "approval_used");
       const [first, ...rest] = list;
-      if (!first) return; // nobody waiting (e.g. after a restart): the next identical request uses it
-      save({ ...rec, state: "used" }, "approval_used");
-      first({ outcome: "approved", approval: rec.id, via: "vote" });
       // Single use: identical requests that joined do not ride on the same approval.
-      for (const w of rest) w({ outcome: "denied", approval: rec.id });
-      return;
+      if (used && first) first({ outcome: "approved", approval: id, via: "vote" });
+      for (const w of used ? rest : list) w({ outcome: "denied", approval: id });
+    } else {
+      if (rec.state !== "used") void bodies.drop(id);
+      const outcome = rec.state === "expired" ? "expired" : "denied";
+      for (const w of list) w({ outcome, approval: id });
     }
-    const outcome = rec.state === "expired" ? "expired" : "denied";
-    void bodies.drop(rec.id);
-    for (const w of list) w({ outcome, approval: rec.id });
+    // Requests that joined while we were reading wait on a decided row: answer them too.
+    if (waiters.get(id)?.length) await wake(id);
   }
+  const unlisten = store.listen(APPROVALS_TOPIC, (id) => void wake(id).catch(() => undefined));
 
-  /** Attaches the held body to an approval a waiter won; a body that is gone or altered refuses. */
+  /**
+   * Attaches the held body to an approval a waiter won; a body that is gone or altered refuses,
+   * unless the request itself carried the same bytes (a retry through another replica, whose spool
+   * the held copy may be in: same fingerprint, so same digest — checked again here).
+   */
   async function collect(o: HoldOutcome, own?: Buffer): Promise<HoldOutcome> {
     if (o.outcome !== "approved" || !o.approval) return o;
-    const rec = store.getApproval(o.approval);
+    const rec = await store.getApproval(o.approval);
     // Rows from before held bodies (no digest): the request's own body, as then.
     if (rec?.bodyDigest === undefined) return { ...o, body: own };
     try {
       return { ...o, body: await bodies.take(o.approval, rec.bodyAt ?? "none", rec.bodyDigest) };
     } catch {
+      if (own && bodyDigest(own) === rec.bodyDigest) return { ...o, body: own };
       audit({ type: "approval_body_lost", approval: o.approval, agent: rec.agent });
       return { outcome: "unavailable", approval: o.approval };
     } finally {
@@ -103,10 +142,10 @@ export function createApprovals(opts: ApprovalsOptions) {
     }
   }
 
-  function overLimit(agent: string, bytes: number): HoldLimit | undefined {
+  async function overLimit(agent: string, bytes: number): Promise<HoldLimit | undefined> {
     const l = limits();
-    if (store.countPending(agent) >= l.maxPending) return "max_pending";
-    if (store.heldBytes() + bytes > l.maxHeldBytes) return "max_held_bytes";
+    if ((await store.countPending(agent)) >= l.maxPending) return "max_pending";
+    if ((await store.heldBytes()) + bytes > l.maxHeldBytes) return "max_held_bytes";
     return undefined;
   }
 
@@ -117,24 +156,32 @@ export function createApprovals(opts: ApprovalsOptions) {
     const cancel = schedule(
       () => {
         timers.delete(rec.id);
-        const cur = store.getApproval(rec.id);
-        if (!cur || (cur.state !== "pending" && cur.state !== "approved")) return;
-        if (cur.expiresAt <= now()) return settle(save({ ...cur, state: "expired" }, "approval_expired"));
-        const step = nextStep(cur);
-        arm(step.at > now() || step.kind === "expire" ? cur : attend(cur, step.kind, attendDeps));
+        void due(rec.id).catch(() => undefined);
       },
       Math.min(delay, 2 ** 31 - 1),
     );
     timers.set(rec.id, cancel);
   }
 
-  function expireIfDue(rec: ApprovalRecord): ApprovalRecord {
-    if ((rec.state === "pending" || rec.state === "approved") && rec.expiresAt <= now()) {
-      const expired = save({ ...rec, state: "expired" }, "approval_expired");
-      settle(expired);
-      return expired;
+  /** A timer fired: expire, escalate or remind, whichever is due (every replica may try; one wins). */
+  async function due(id: string): Promise<void> {
+    const cur = await store.getApproval(id);
+    if (!cur || (cur.state !== "pending" && cur.state !== "approved")) return;
+    if (cur.expiresAt <= now()) {
+      await expireIfDue(cur);
+      return;
     }
-    return rec;
+    const step = nextStep(cur);
+    if (step.at > now() || step.kind === "expire") return arm(cur);
+    const done = await attend(cur, step.kind, attendDeps);
+    arm(done ?? (await store.getApproval(id)) ?? cur);
+  }
+
+  /** The row as it stands once an overdue approval is expired (by us or by whoever was first). */
+  async function expireIfDue(rec: ApprovalRecord): Promise<ApprovalRecord> {
+    if ((rec.state !== "pending" && rec.state !== "approved") || rec.expiresAt > now()) return rec;
+    const expired = await change(rec, { ...rec, state: "expired" }, "approval_expired");
+    return expired ?? (await store.getApproval(rec.id)) ?? rec;
   }
 
   function wait(id: string, signal?: AbortSignal): Promise<HoldOutcome> {
@@ -151,13 +198,64 @@ export function createApprovals(opts: ApprovalsOptions) {
       };
       waiters.set(id, [...(waiters.get(id) ?? []), waiter]);
       signal?.addEventListener("abort", onAbort, { once: true });
+      // Decided between our read and this registration (another replica is fast): catch up.
+      void wake(id).catch(() => undefined);
     });
   }
 
-  function isAllowed(by: string, approvers: readonly string[]): boolean {
-    return approvers.some((a) =>
-      a.startsWith("role:") ? (roles?.hasRole(by, a.slice(5)) ?? false) : a === by,
-    );
+  async function isAllowed(by: string, approvers: readonly string[]): Promise<boolean> {
+    for (const a of approvers) {
+      if (a === by) return true;
+      if (a.startsWith("role:") && roles && (await roles.hasRole(by, a.slice(5))) === true) return true;
+    }
+    return false;
+  }
+
+  /** One vote against the row as read; undefined when the row changed under us (read again). */
+  async function vote(found: ApprovalRecord, id: string, input: DecideInput): Promise<DecideResult | undefined> {
+    const rec = await expireIfDue(found);
+    if (rec.state !== "pending") {
+      return { ok: false, status: 409, code: "already_decided", message: `approval is ${rec.state}` };
+    }
+    if (!(await isAllowed(input.by, rec.approvers))) {
+      audit({ type: "approval_vote_refused", approval: id, by: input.by, reason: "not_an_approver" });
+      return {
+        ok: false,
+        status: 403,
+        code: "not_an_approver",
+        message: `${input.by} may not decide this approval`,
+      };
+    }
+    if (rec.votes.some((v) => v.by === input.by)) {
+      return { ok: false, status: 409, code: "already_voted", message: `${input.by} already voted` };
+    }
+    if (input.decision === "approve" && input.scope === "grant" && !rec.grantMs) {
+      return { ok: false, status: 400, code: "no_grant", message: "this rule offers no grant window" };
+    }
+    const votes = [...rec.votes, { ...input, at: now() }];
+    const approvals = votes.filter((v) => v.decision === "approve");
+    let state: ApprovalState = "pending";
+    if (input.decision === "deny") state = "denied";
+    else if (approvals.length >= rec.needed) state = "approved";
+    const next = await change(rec, { ...rec, votes, state }, "approval_vote", {
+      by: input.by,
+      decision: input.decision,
+      scope: input.scope,
+    });
+    if (!next) return undefined;
+    // A grant needs every approving voter to have chosen it: one "once" keeps it to this request.
+    if (state === "approved" && rec.grantMs && approvals.every((v) => v.scope === "grant")) {
+      await store.putGrant(rec.agent, rec.policy, rec.rule, now() + rec.grantMs);
+      audit({
+        type: "grant_created",
+        approval: id,
+        agent: rec.agent,
+        policy: rec.policy,
+        rule: rec.rule,
+        ms: rec.grantMs,
+      });
+    }
+    return { ok: true, approval: toView((await store.getApproval(id)) ?? next) };
   }
 
   return {
@@ -168,25 +266,28 @@ export function createApprovals(opts: ApprovalsOptions) {
     async hold(req: HoldRequest, signal?: AbortSignal, body?: Buffer): Promise<HoldOutcome> {
       if (closing) return { outcome: "shutting_down", approval: "" };
       const t = now();
-      if ((store.grantUntil(req.agent, req.policy, req.rule) ?? 0) > t)
+      if (((await store.grantUntil(req.agent, req.policy, req.rule)) ?? 0) > t)
         return { outcome: "approved", via: "grant", body };
-      const found = store.findApproval(req.fingerprint, ["approved", "pending"]);
-      const existing = found && expireIfDue(found);
-      if (existing?.state === "approved") {
-        // Same fingerprint, so this request's body has the digest the approval was made for.
-        save({ ...existing, state: "used" }, "approval_used");
-        void bodies.drop(existing.id);
-        return { outcome: "approved", approval: existing.id, via: "vote", body };
-      }
-      if (existing?.state === "pending") {
-        arm(existing);
-        audit({ type: "approval_joined", approval: existing.id, agent: req.agent });
-        const own = existing.bodyDigest === undefined ? body : undefined;
-        body = undefined; // the held copy goes out if approved
-        return collect(await wait(existing.id, signal), own);
+      for (let race = 0; race < MAX_RACES; race++) {
+        const found = await store.findApproval(req.fingerprint, ["approved", "pending"]);
+        const existing = found && (await expireIfDue(found));
+        if (existing?.state === "approved") {
+          // Same fingerprint, so this request's body has the digest the approval was made for.
+          if (!(await change(existing, { ...existing, state: "used" }, "approval_used"))) continue;
+          void bodies.drop(existing.id);
+          return { outcome: "approved", approval: existing.id, via: "vote", body };
+        }
+        if (existing?.state === "pending") {
+          arm(existing);
+          audit({ type: "approval_joined", approval: existing.id, agent: req.agent });
+          const own = body;
+          body = undefined; // the held copy goes out if approved (ours if that copy is out of reach)
+          return collect(await wait(existing.id, signal), own);
+        }
+        break;
       }
       const bytes = body?.length ?? 0;
-      const limit = overLimit(req.agent, bytes);
+      const limit = await overLimit(req.agent, bytes);
       if (limit) {
         audit({
           type: "approval_refused",
@@ -203,33 +304,33 @@ export function createApprovals(opts: ApprovalsOptions) {
       }
       const { timeoutMs, ...rest } = req;
       const id = newId();
-      const rec = save(
-        {
-          ...rest,
-          id,
-          createdAt: t,
-          expiresAt: t + timeoutMs,
-          votes: [],
-          state: "pending",
-          bodyDigest: bodyDigest(body ?? EMPTY),
-          bodyBytes: bytes,
-          bodyAt: bodies.placeFor(bytes),
-        },
-        "approval_requested",
-        { method: req.method, host: req.host, path: req.path, bodyBytes: bytes },
-      );
+      const rec: ApprovalRecord = {
+        ...rest,
+        id,
+        createdAt: t,
+        expiresAt: t + timeoutMs,
+        votes: [],
+        state: "pending",
+        bodyDigest: bodyDigest(body ?? EMPTY),
+        bodyBytes: bytes,
+        bodyAt: bodies.placeFor(bytes),
+      };
+      await store.putApproval(rec);
+      announce(rec, "approval_requested", { method: req.method, host: req.host, path: req.path, bodyBytes: bytes });
       const writing = body ? bodies.put(id, body) : Promise.resolve();
       body = undefined;
       arm(rec);
       const pending = wait(id, signal);
-      const refuse = (event: string): void => {
-        const cur = store.getApproval(id);
-        if (cur?.state === "pending") settle(save({ ...cur, state: "denied" }, event));
+      const refuse = async (event: string): Promise<void> => {
+        for (let race = 0; race < MAX_RACES; race++) {
+          const cur = await store.getApproval(id);
+          if (cur?.state !== "pending" || (await change(cur, { ...cur, state: "denied" }, event))) return;
+        }
       };
       try {
         await writing;
       } catch {
-        refuse("approval_body_unwritable");
+        await refuse("approval_body_unwritable");
         return collect(await pending);
       }
       if (approver) {
@@ -237,7 +338,7 @@ export function createApprovals(opts: ApprovalsOptions) {
           await approver.requested(toView(rec));
         } catch {
           // No channel could reach an approver: nobody can say yes, so say no now.
-          refuse("approval_undeliverable");
+          await refuse("approval_undeliverable");
           const o = await pending;
           if (o.outcome === "approved") void bodies.drop(id);
           return { outcome: "unavailable", approval: id };
@@ -248,7 +349,7 @@ export function createApprovals(opts: ApprovalsOptions) {
 
     /** The held request behind an approval: its record and, while it can still go out, its body. */
     async held(id: string): Promise<HeldRequest | undefined> {
-      const rec = store.getApproval(id);
+      const rec = await store.getApproval(id);
       if (!rec) return undefined;
       if ((rec.state !== "pending" && rec.state !== "approved") || rec.bodyDigest === undefined)
         return { record: rec, body: null };
@@ -257,76 +358,40 @@ export function createApprovals(opts: ApprovalsOptions) {
     },
 
     /** Applies one person's vote. Never throws for bad input; see `DecideResult`. */
-    decide(id: string, input: DecideInput): DecideResult {
-      const found = store.getApproval(id);
-      if (!found) return { ok: false, status: 404, code: "not_found", message: "no such approval" };
-      const rec = expireIfDue(found);
-      if (rec.state !== "pending") {
-        return { ok: false, status: 409, code: "already_decided", message: `approval is ${rec.state}` };
+    async decide(id: string, input: DecideInput): Promise<DecideResult> {
+      for (let race = 0; race < MAX_RACES; race++) {
+        const found = await store.getApproval(id);
+        if (!found) return { ok: false, status: 404, code: "not_found", message: "no such approval" };
+        const result = await vote(found, id, input);
+        if (result) return result;
       }
-      if (!isAllowed(input.by, rec.approvers)) {
-        audit({ type: "approval_vote_refused", approval: id, by: input.by, reason: "not_an_approver" });
-        return {
-          ok: false,
-          status: 403,
-          code: "not_an_approver",
-          message: `${input.by} may not decide this approval`,
-        };
-      }
-      if (rec.votes.some((v) => v.by === input.by)) {
-        return { ok: false, status: 409, code: "already_voted", message: `${input.by} already voted` };
-      }
-      if (input.decision === "approve" && input.scope === "grant" && !rec.grantMs) {
-        return { ok: false, status: 400, code: "no_grant", message: "this rule offers no grant window" };
-      }
-      const vote: Vote = { ...input, at: now() };
-      const votes = [...rec.votes, vote];
-      const approvals = votes.filter((v) => v.decision === "approve");
-      let state: ApprovalState = "pending";
-      if (input.decision === "deny") state = "denied";
-      else if (approvals.length >= rec.needed) state = "approved";
-      const next = save({ ...rec, votes, state }, "approval_vote", {
-        by: input.by,
-        decision: input.decision,
-        scope: input.scope,
-      });
-      // A grant needs every approving voter to have chosen it: one "once" keeps it to this request.
-      if (state === "approved" && rec.grantMs && approvals.every((v) => v.scope === "grant")) {
-        store.putGrant(rec.agent, rec.policy, rec.rule, now() + rec.grantMs);
-        audit({
-          type: "grant_created",
-          approval: id,
-          agent: rec.agent,
-          policy: rec.policy,
-          rule: rec.rule,
-          ms: rec.grantMs,
-        });
-      }
-      if (state !== "pending") settle(next);
-      return { ok: true, approval: toView(store.getApproval(id) ?? next) };
+      return { ok: false, status: 409, code: "conflict", message: "the approval kept changing; try again" };
     },
 
-    list(state?: ApprovalState): ApprovalView[] {
-      return store
-        .listApprovals(state)
-        .map((r) => toView(expireIfDue(r)))
-        .filter((v) => !state || v.state === state);
+    async list(state?: ApprovalState): Promise<ApprovalView[]> {
+      const out: ApprovalView[] = [];
+      for (const r of await store.listApprovals(state)) {
+        const v = toView(await expireIfDue(r));
+        if (!state || v.state === state) out.push(v);
+      }
+      return out;
     },
 
-    get(id: string): ApprovalView | undefined {
-      const r = store.getApproval(id);
+    async get(id: string): Promise<ApprovalView | undefined> {
+      const r = await store.getApproval(id);
       return r && toView(r);
     },
 
-    /** Re-arms expiry timers for approvals left pending by a previous run. */
-    resume(): void {
-      for (const r of store.listApprovals("pending")) arm(expireIfDue(r));
-      for (const r of store.listApprovals("approved")) arm(expireIfDue(r));
+    /** Re-arms expiry timers for approvals left pending by a previous run (or another replica). */
+    async resume(): Promise<void> {
+      for (const r of await store.listApprovals("pending")) arm(await expireIfDue(r));
+      for (const r of await store.listApprovals("approved")) arm(await expireIfDue(r));
     },
 
     /** Answers every held request with `shutting_down`; stored approvals stay pending for a retry. */
     shutdown(): void {
       closing = true;
+      unlisten();
       for (const cancel of timers.values()) cancel();
       timers.clear();
       for (const [id, list] of waiters) for (const w of list) w({ outcome: "shutting_down", approval: id });

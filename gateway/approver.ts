@@ -88,5 +88,5 @@ export interface SecurityAlert {
 
 /** Resolves `role:<name>` approver entries. Absent (gateway alone): roles match nobody. */
 export interface RoleResolver {
-  hasRole(id: string, role: string): boolean;
+  hasRole(id: string, role: string): boolean | Promise<boolean>;
 }

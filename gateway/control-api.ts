@@ -36,7 +36,7 @@ export interface ControlDeps {
   readonly metrics: Metrics;
   readonly policies: { readonly set: PolicySet; reload(): Promise<ReloadResult> };
   /** Env an agent process needs, placeholders included. */
-  readonly agentEnv: (name: string, token: string) => Record<string, string>;
+  readonly agentEnv: (name: string, token: string) => Promise<Record<string, string>>;
   readonly audit: (entry: Record<string, unknown>) => void;
   readonly hooks?: AgentHooks;
   readonly mailbox: Mailbox;
@@ -133,16 +133,16 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
     case "POST /v1/agents": {
       const b = parse(NewAgent);
       if ("status" in b) return b;
-      const token = deps.credentials.issueToken(b.name);
+      const token = await deps.credentials.issueToken(b.name);
       const extra = (await deps.hooks?.started?.(b.name, b.provider)) ?? {};
       deps.audit({ type: "agent_created", agent: b.name });
-      return { status: 201, body: { name: b.name, token, env: deps.agentEnv(b.name, token), ...extra } };
+      return { status: 201, body: { name: b.name, token, env: await deps.agentEnv(b.name, token), ...extra } };
     }
     case "GET /v1/agents":
       return {
         status: 200,
         body: await Promise.all(
-          deps.store.listAgents().map(async (a) => ({
+          (await deps.store.listAgents()).map(async (a) => ({
             name: a.name,
             createdAt: new Date(a.createdAt).toISOString(),
             status: deps.mailbox.status(a.name) ?? null,
@@ -153,12 +153,12 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
     case "DELETE /v1/agents/:": {
       await deps.hooks?.stopped?.(id);
       deps.mailbox.forget(id);
-      if (!deps.credentials.removeAgent(id)) return fail(404, "not_found", `no agent ${id}`);
+      if (!(await deps.credentials.removeAgent(id))) return fail(404, "not_found", `no agent ${id}`);
       deps.audit({ type: "agent_deleted", agent: id });
       return { status: 204 };
     }
     case "POST /v1/agents/:/messages": {
-      if (!deps.credentials.hasAgent(id)) return fail(404, "not_found", `no agent ${id}`);
+      if (!(await deps.credentials.hasAgent(id))) return fail(404, "not_found", `no agent ${id}`);
       const b = parse(Message);
       if ("status" in b) return b;
       return { status: 202, body: { id: deps.mailbox.deliver(id, b.text, b.from ?? null) } };
@@ -188,14 +188,14 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
       if (!SECRET_NAME.test(id)) return fail(400, "bad_request", "secret names look like GITHUB_TOKEN");
       const b = parse(SecretBody);
       if ("status" in b) return b;
-      deps.credentials.setSecret(id, b.value);
+      await deps.credentials.setSecret(id, b.value);
       deps.audit({ type: "secret_set", secret: id });
       return { status: 204 };
     }
     case "GET /v1/secrets":
-      return { status: 200, body: deps.credentials.listSecrets() };
+      return { status: 200, body: await deps.credentials.listSecrets() };
     case "DELETE /v1/secrets/:": {
-      if (!deps.credentials.deleteSecret(id)) return fail(404, "not_found", `no secret ${id}`);
+      if (!(await deps.credentials.deleteSecret(id))) return fail(404, "not_found", `no secret ${id}`);
       deps.audit({ type: "secret_deleted", secret: id });
       return { status: 204 };
     }
@@ -206,11 +206,11 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
         return fail(400, "bad_request", `state is one of ${states.join(", ")}`);
       return {
         status: 200,
-        body: deps.approvals.list((state ?? undefined) as (typeof states)[number] | undefined),
+        body: await deps.approvals.list((state ?? undefined) as (typeof states)[number] | undefined),
       };
     }
     case "GET /v1/approvals/:": {
-      const a = deps.approvals.get(id);
+      const a = await deps.approvals.get(id);
       return a ? { status: 200, body: a } : fail(404, "not_found", "no such approval");
     }
     case "GET /v1/approvals/:/request": {
@@ -221,7 +221,7 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
     case "POST /v1/approvals/:/decision": {
       const b = parse(Decision);
       if ("status" in b) return b;
-      const r = deps.approvals.decide(id, b);
+      const r = await deps.approvals.decide(id, b);
       return r.ok ? { status: 200, body: r.approval } : fail(r.status, r.code, r.message);
     }
     case "POST /v1/policies/reload": {
@@ -252,10 +252,10 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
       const limit = Math.min(Number(url.searchParams.get("limit") ?? 1000), 10_000);
       if (!Number.isInteger(after) || !Number.isInteger(limit) || limit < 1)
         return fail(400, "bad_request", "after and limit are integers");
-      return { status: 200, body: deps.store.listAudit(after, limit) };
+      return { status: 200, body: await deps.store.listAudit(after, limit) };
     }
     case "GET /v1/audit/verify": {
-      const v = deps.store.verifyAudit();
+      const v = await deps.store.verifyAudit();
       return {
         status: 200,
         body: v.ok ? v : { ok: false, entries: v.entries, seq: v.badSeq, problem: v.problem },
@@ -288,10 +288,10 @@ export async function heldRequestOf(
 ): Promise<HeldRequestView | undefined> {
   const held = await deps.approvals.held(id);
   if (!held) return undefined;
-  const placeholders = deps.store.placeholdersOf(held.record.agent);
+  const placeholders = await deps.store.placeholdersOf(held.record.agent);
   const bindings: Binding[] = [];
   for (const [placeholder, secret] of placeholders) {
-    const value = deps.credentials.secret(secret);
+    const value = await deps.credentials.secret(secret);
     if (value) bindings.push({ placeholder, value });
   }
   return heldRequestView(held.record, held.body, placeholders, bindings);

@@ -26,10 +26,10 @@ export function createCredentials(store: Store, vault: Vault, now: () => number 
   const opened = new Map<string, { readonly sealed: Buffer; readonly secret: Secret }>();
 
   /** placeholder → secret name for one agent (cached; placeholders never change). */
-  function placeholdersOf(agent: string): ReadonlyMap<string, string> {
+  async function placeholdersOf(agent: string): Promise<ReadonlyMap<string, string>> {
     let m = placeholderCache.get(agent);
     if (!m) {
-      m = store.placeholdersOf(agent);
+      m = await store.placeholdersOf(agent);
       placeholderCache.set(agent, m);
     }
     return m;
@@ -37,58 +37,58 @@ export function createCredentials(store: Store, vault: Vault, now: () => number 
 
   return {
     /** Registers (or re-keys) an agent and returns its new proxy token, shown only this once. */
-    issueToken(agent: string): string {
+    async issueToken(agent: string): Promise<string> {
       const token = randomBytes(24).toString("base64url");
-      store.putAgent({ name: agent, tokenHash: sha256(token).toString("hex"), createdAt: now() });
+      await store.putAgent({ name: agent, tokenHash: sha256(token).toString("hex"), createdAt: now() });
       return token;
     },
 
     /** True when `token` is the agent's current proxy token. */
-    authenticate(agent: string, token: string): boolean {
-      const rec = store.getAgent(agent);
+    async authenticate(agent: string, token: string): Promise<boolean> {
+      const rec = await store.getAgent(agent);
       if (!rec) return false;
       return timingSafeEqual(sha256(token), Buffer.from(rec.tokenHash, "hex"));
     },
 
-    hasAgent: (agent: string): boolean => store.getAgent(agent) !== undefined,
-    listAgents: (): string[] => store.listAgents().map((a) => a.name),
+    hasAgent: async (agent: string): Promise<boolean> => (await store.getAgent(agent)) !== undefined,
+    listAgents: async (): Promise<string[]> => (await store.listAgents()).map((a) => a.name),
 
-    removeAgent(agent: string): boolean {
+    removeAgent(agent: string): Promise<boolean> {
       placeholderCache.delete(agent);
       return store.deleteAgent(agent);
     },
 
     /** The agent's stable placeholder for `secret` (created on first use). */
-    placeholder(agent: string, secret: string): string {
+    async placeholder(agent: string, secret: string): Promise<string> {
       // Called on every request for each secret of the host's policy: answer from the cache, and
       // touch the store (and drop the cache) only the first time a placeholder is made.
-      for (const [p, s] of placeholdersOf(agent)) if (s === secret) return p;
-      const p = store.placeholder(agent, secret, () => `wdn_${randomBytes(20).toString("hex")}`);
+      for (const [p, s] of await placeholdersOf(agent)) if (s === secret) return p;
+      const p = await store.placeholder(agent, secret, () => `wdn_${randomBytes(20).toString("hex")}`);
       placeholderCache.delete(agent);
       return p;
     },
 
     placeholdersOf,
 
-    setSecret(name: string, value: string): void {
+    async setSecret(name: string, value: string): Promise<void> {
       opened.delete(name);
-      store.putSecret(name, vault.seal(value));
+      await store.putSecret(name, vault.seal(value));
     },
 
-    deleteSecret(name: string): boolean {
+    async deleteSecret(name: string): Promise<boolean> {
       opened.delete(name);
       return store.deleteSecret(name);
     },
 
-    listSecrets: (): string[] => store.listSecrets(),
+    listSecrets: (): Promise<string[]> => store.listSecrets(),
 
     /**
      * The real value, or undefined when no value was set. The sealed blob is read on every call, so
      * a value changed by `warden secret set` in another process takes effect at once; it is opened
      * (decrypted) only when it differs from the blob opened last time.
      */
-    secret(name: string): Secret | undefined {
-      const sealed = store.getSecret(name);
+    async secret(name: string): Promise<Secret | undefined> {
+      const sealed = await store.getSecret(name);
       if (!sealed) {
         opened.delete(name);
         return undefined;

@@ -10,7 +10,7 @@
  */
 import { toView } from "./approval-view.js";
 import type { Approver } from "./approver.js";
-import type { ApprovalRecord, Store } from "./store.js";
+import type { ApprovalRecord } from "./store.js";
 
 /** The reminder goes out at this share of the timeout (80%: 12 minutes into 15). */
 export const REMIND_AT = 0.8;
@@ -60,27 +60,36 @@ export function escalate(rec: ApprovalRecord, at: number): ApprovalRecord {
 
 /** What `attend` needs from the approvals engine. */
 export interface AttendDeps {
-  readonly store: Pick<Store, "putApproval">;
+  /**
+   * The engine's compare-and-set, audited as `event` with `extra` when it wins; undefined when the
+   * row changed first (another replica). Tells no Approver: `attend` does that itself.
+   */
+  readonly change: (
+    prev: ApprovalRecord,
+    next: ApprovalRecord,
+    event: string,
+    extra: Record<string, unknown>,
+  ) => Promise<ApprovalRecord | undefined>;
   readonly audit: (entry: Record<string, unknown>) => void;
   readonly approver?: Approver;
   readonly now: () => number;
 }
 
 /**
- * Applies a due escalation or reminder: stored first (a restart neither repeats nor loses it),
- * audited, then the Approver is told. Telling errors are ignored: the first approvers can still
- * decide, and the request still expires on time. Returns the record as stored.
+ * Applies a due escalation or reminder: stored first (a restart neither repeats nor loses it), then
+ * the Approver is told. Stored by compare-and-set, so when several replicas wake for the same
+ * approval exactly one escalates or reminds; the others get undefined and tell nobody. Telling
+ * errors are ignored: the first approvers can still decide, and the request still expires on time.
  */
-export function attend(
+export async function attend(
   rec: ApprovalRecord,
   kind: "escalate" | "remind",
-  { store, audit, approver, now }: AttendDeps,
-): ApprovalRecord {
-  const base = { approval: rec.id, agent: rec.agent, policy: rec.policy, rule: rec.rule };
+  { change, approver, now }: AttendDeps,
+): Promise<ApprovalRecord | undefined> {
   if (kind === "escalate") {
-    const next = escalate(rec, now());
-    store.putApproval(next);
-    audit({ type: "approval_escalated", ...base, to: next.escalatedTo });
+    const grown = escalate(rec, now());
+    const next = await change(rec, grown, "approval_escalated", { to: grown.escalatedTo });
+    if (!next) return undefined;
     const view = toView(next);
     // New people get their cards first; then every card already out shows "Escalated to …".
     void (approver?.escalated?.(view) ?? Promise.resolve())
@@ -89,9 +98,7 @@ export function attend(
       .catch(() => undefined);
     return next;
   }
-  const next = { ...rec, remindedAt: now() };
-  store.putApproval(next);
-  audit({ type: "approval_reminded", ...base });
-  approver?.remind?.(toView(next)).catch(() => undefined);
+  const next = await change(rec, { ...rec, remindedAt: now() }, "approval_reminded", {});
+  if (next) approver?.remind?.(toView(next)).catch(() => undefined);
   return next;
 }

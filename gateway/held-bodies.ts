@@ -90,7 +90,7 @@ export function createHeldBodies(opts: HeldBodiesOptions): HeldBodies {
       let body: Buffer;
       if (place === "none") body = Buffer.alloc(0);
       else {
-        const sealed = place === "store" ? store.getHeldBody(id) : await readFile(fileOf(id));
+        const sealed = place === "store" ? await store.getHeldBody(id) : await readFile(fileOf(id));
         if (!sealed) throw new Error("held body is missing");
         body = sealer.openBytes(sealed, id);
       }
@@ -103,15 +103,15 @@ export function createHeldBodies(opts: HeldBodiesOptions): HeldBodies {
 
     async drop(id) {
       await writing.get(id)?.catch(() => undefined);
-      store.deleteHeldBody(id);
+      await store.deleteHeldBody(id);
       if (SAFE_ID.test(id)) await rm(fileOf(id), { force: true }).catch(() => undefined);
     },
 
     async sweep(live) {
       let n = 0;
-      for (const id of store.listHeldBodies()) {
+      for (const id of await store.listHeldBodies()) {
         if (!live(id) && !writing.has(id)) {
-          store.deleteHeldBody(id);
+          await store.deleteHeldBody(id);
           n++;
         }
       }

@@ -69,8 +69,11 @@ const MAX_OUTBOX = 1000;
 /** Where queued messages live, so nothing waiting for an agent or a human is lost on restart. */
 export type MailboxStore = Pick<
   Store,
-  "pushInbox" | "takeInbox" | "hasInbox" | "appendOutbox" | "listOutbox" | "forgetMailbox"
+  "pushInbox" | "takeInbox" | "hasInbox" | "appendOutbox" | "listOutbox" | "forgetMailbox" | "notify" | "listen"
 >;
+
+/** Store topic announcing "agent X has new inbox messages" to the replica holding its long poll. */
+const INBOX_TOPIC = "inbox";
 
 /** Creates the per-agent queues and the `warden.internal` request handler. */
 export function createMailbox(store: MailboxStore, events: MailboxEvents = {}, now: () => number = Date.now) {
@@ -82,6 +85,7 @@ export function createMailbox(store: MailboxStore, events: MailboxEvents = {}, n
   function wake(set: Set<() => void> | undefined): void {
     for (const w of [...(set ?? [])]) w();
   }
+  store.listen(INBOX_TOPIC, (agent) => wake(inboxWaiters.get(agent)));
 
   /** Waits for `ready()` or `ms`, whichever is first; stops early if the agent hangs up. */
   function waitFor(set: Set<() => void>, ms: number, req: IncomingMessage): Promise<void> {
@@ -105,20 +109,20 @@ export function createMailbox(store: MailboxStore, events: MailboxEvents = {}, n
     const body = req.method === "POST" ? await readJson(req, 128 * 1024) : undefined;
     if (route === "GET /v1/inbox") {
       const wait = Math.min(Math.max(Number(url.searchParams.get("wait") ?? 0) || 0, 0), MAX_WAIT_S);
-      if (!store.hasInbox(agent) && wait > 0) {
+      if (!(await store.hasInbox(agent)) && wait > 0) {
         const set = inboxWaiters.get(agent) ?? new Set();
         inboxWaiters.set(agent, set);
         await waitFor(set, wait * 1000, req);
       }
       if (res.destroyed) return; // keep the messages for the next poll
-      return json(res, 200, { messages: store.takeInbox(agent) });
+      return json(res, 200, { messages: await store.takeInbox(agent) });
     }
     if (route === "POST /v1/outbox") {
       const b = Outbox.safeParse(body);
       if (!b.success)
         return json(res, 400, { error: { code: "bad_request", message: z.prettifyError(b.error) } });
       const fields = { text: b.data.text, replyTo: b.data.replyTo ?? null, at: iso() };
-      const msg: OutboxMessage = { seq: store.appendOutbox(agent, fields), agent, ...fields };
+      const msg: OutboxMessage = { seq: await store.appendOutbox(agent, fields), agent, ...fields };
       events.outbox?.(msg);
       return json(res, 204);
     }
@@ -158,10 +162,11 @@ export function createMailbox(store: MailboxStore, events: MailboxEvents = {}, n
       );
     },
     /** Queues a chat message for the agent; returns its id. */
-    deliver(agent: string, text: string, from: string | null): string {
+    async deliver(agent: string, text: string, from: string | null): Promise<string> {
       const msg: InboxMessage = { id: randomUUID(), text, from, at: iso() };
-      store.pushInbox(agent, msg);
-      wake(inboxWaiters.get(agent));
+      await store.pushInbox(agent, msg);
+      // The agent's long poll may be held by another replica: tell them all (ourselves included).
+      await store.notify(INBOX_TOPIC, agent).catch(() => wake(inboxWaiters.get(agent)));
       events.delivered?.(agent);
       return msg.id;
     },
@@ -174,15 +179,15 @@ export function createMailbox(store: MailboxStore, events: MailboxEvents = {}, n
       return true;
     },
     /** Replies after `after`, oldest first, at most MAX_OUTBOX of them. */
-    outbox: (agent: string, after = 0): OutboxMessage[] =>
-      store.listOutbox(agent, after, MAX_OUTBOX).map((m) => ({ ...m, agent })),
+    outbox: async (agent: string, after = 0): Promise<OutboxMessage[]> =>
+      (await store.listOutbox(agent, after, MAX_OUTBOX)).map((m) => ({ ...m, agent })),
     status: (agent: string): AgentStatus | undefined => statuses.get(agent),
     asks: (agent: string): PendingAsk[] =>
       [...asks.values()]
         .filter((a) => a.agent === agent && a.answer === undefined)
         .map(({ id, question, at }) => ({ id, agent, question, at })),
-    forget(agent: string): void {
-      store.forgetMailbox(agent);
+    async forget(agent: string): Promise<void> {
+      await store.forgetMailbox(agent);
       statuses.delete(agent);
     },
   };

@@ -74,7 +74,7 @@ export async function clear(
 
   // 1. A placeholder may only travel to a host whose policy lists its secret, and only to the
   //    places the policy names for it (policies/secret-places.ts).
-  const placeholders = ctx.credentials.placeholdersOf(agent);
+  const placeholders = await ctx.credentials.placeholdersOf(agent);
   const used = findPlaceholders([req.pathAndQuery, ...headers.map(([, v]) => v)], placeholders);
   for (const name of used) {
     if (!policy?.secrets[name]) {
@@ -95,8 +95,8 @@ export async function clear(
   // can echo a value the agent sent to another host (DESIGN §3.1 "Scrubbing").
   const bindings: Binding[] = [];
   for (const name of agentSecrets(set, agent)) {
-    const value = ctx.credentials.secret(name);
-    if (value) bindings.push({ placeholder: ctx.credentials.placeholder(agent, name), value });
+    const value = await ctx.credentials.secret(name);
+    if (value) bindings.push({ placeholder: await ctx.credentials.placeholder(agent, name), value });
   }
 
   // 2. Policy, for the method sent and every method an override names; the strictest verdict

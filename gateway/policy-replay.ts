@@ -146,7 +146,7 @@ async function windowRows(
   let truncated = false;
   let after = 0;
   for (;;) {
-    const page = store.listAudit(after, PAGE);
+    const page = await store.listAudit(after, PAGE);
     for (const r of page) {
       if (r.ts < since || r.ts > until || r.entry.type !== "request") continue;
       rows.push(r);

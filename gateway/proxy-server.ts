@@ -306,12 +306,16 @@ export function createProxy(deps: ProxyDeps) {
    * is set for an agent's own Unix socket, where the connection itself is the identity.
    */
   function createListener(
-    identify: (req: IncomingMessage) => string | undefined,
+    identify: (req: IncomingMessage) => string | undefined | Promise<string | undefined>,
     socketAgent?: string,
   ): http.Server {
     const server = limitedServer(SERVER_OPTIONS);
-    const who = (req: IncomingMessage): string | GatewayError => {
-      const agent = identify(req);
+    // Identity may need the store (token hash) or the cluster (TokenReview): asynchronous. The
+    // request is not read, and the tunnel not answered, until it is known; a failing check is a 407.
+    const who = async (req: IncomingMessage): Promise<string | GatewayError> => {
+      const agent = await Promise.resolve()
+        .then(() => identify(req))
+        .catch(() => undefined);
       if (agent === undefined)
         return new GatewayError("proxy_auth_required", "proxy credentials missing or wrong");
       return connections.admit(agent, req.socket) ? agent : tooManyConnections();
@@ -321,8 +325,8 @@ export function createProxy(deps: ProxyDeps) {
         if (!connections.admit(socketAgent, socket)) writeRaw(socket, tooManyConnections());
       });
     }
-    server.on("request", (req, res) => {
-      const agent = who(req);
+    server.on("request", async (req, res) => {
+      const agent = await who(req);
       if (agent instanceof GatewayError) return refuse(res, agent, { method: req.method }, true);
       const parsed = parseAbsoluteForm(req.url ?? "");
       if (!parsed)
@@ -335,13 +339,13 @@ export function createProxy(deps: ProxyDeps) {
         );
       void handle(agent, parsed.target, parsed.pathAndQuery, req, res);
     });
-    server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      const agent = who(req);
+    server.on("connect", async (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const agent = await who(req);
       if (agent instanceof GatewayError) return writeRaw(socket, agent);
       void connect(agent, req, socket, head);
     });
-    server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      const agent = who(req);
+    server.on("upgrade", async (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const agent = await who(req);
       if (agent instanceof GatewayError) return writeRaw(socket, agent);
       const parsed = parseAbsoluteForm(req.url ?? "");
       if (!parsed)

@@ -82,7 +82,7 @@ export async function startGateway(opts: GatewayOptions) {
   const policies = createPolicySource(opts.policiesDir, log);
   const loaded = await policies.start();
   if (!loaded.ok) {
-    store.close();
+    await store.close();
     throw new Error(`invalid policies in ${opts.policiesDir}:\n${formatIssues(loaded.issues)}`);
   }
   const audit = (entry: Record<string, unknown>): void => void store.appendAudit(entry, Date.now());
@@ -97,11 +97,10 @@ export async function startGateway(opts: GatewayOptions) {
     limits: () => holdLimits(policies.set.defaults),
   });
   // Bodies of approvals no longer waiting (a crash between settle and delete) are removed now.
-  await bodies.sweep((id) => {
-    const state = store.getApproval(id)?.state;
-    return state === "pending" || state === "approved";
-  });
-  if (!opts.deferResume) approvals.resume();
+  const waiting = [...(await store.listApprovals("pending")), ...(await store.listApprovals("approved"))];
+  const live = new Set(waiting.map((a) => a.id));
+  await bodies.sweep((id) => live.has(id));
+  if (!opts.deferResume) await approvals.resume();
   const credentials = createCredentials(store, vault);
   const metrics = createMetrics();
   const mailbox = createMailbox(store, opts.mailboxEvents);
@@ -126,15 +125,15 @@ export async function startGateway(opts: GatewayOptions) {
     basicAgent(req.headers["proxy-authorization"], credentials.authenticate),
   );
   const proxyAddr = await listen(tcp, opts.listen);
-  const agentEnv = (name: string, agentToken: string): Record<string, string> => {
+  const agentEnv = async (name: string, agentToken: string): Promise<Record<string, string>> => {
     const proxyUrl = `http://${encodeURIComponent(name)}:${encodeURIComponent(agentToken)}@${proxyAddr}`;
-    return { ...proxyEnv(proxyUrl, caPath, bundlePath), ...placeholderEnv(name) };
+    return { ...proxyEnv(proxyUrl, caPath, bundlePath), ...(await placeholderEnv(name)) };
   };
-  const placeholderEnv = (name: string): Record<string, string> => {
+  const placeholderEnv = async (name: string): Promise<Record<string, string>> => {
     const env: Record<string, string> = {};
     for (const p of policies.set.policies) {
       if (!p.agents.includes("*") && !p.agents.includes(name)) continue;
-      for (const secret of Object.keys(p.secrets)) env[secret] = credentials.placeholder(name, secret);
+      for (const secret of Object.keys(p.secrets)) env[secret] = await credentials.placeholder(name, secret);
     }
     return env;
   };
@@ -217,7 +216,7 @@ export async function startGateway(opts: GatewayOptions) {
       for (const s of servers) s.closeAllConnections();
       await closing;
       await bodies.idle(); // a held body being spooled is finished, not cut short
-      store.close();
+      await store.close();
       log("gateway_stopped", {});
     },
   };
@@ -257,15 +256,15 @@ function holdLimits(defaults: object): HoldLimits {
 
 function basicAgent(
   header: string | undefined,
-  auth: (agent: string, token: string) => boolean,
-): string | undefined {
+  auth: (agent: string, token: string) => Promise<boolean>,
+): Promise<string | undefined> | undefined {
   const m = /^basic\s+([A-Za-z0-9+/=]+)$/i.exec(header?.trim() ?? "");
   if (!m?.[1]) return undefined;
   const decoded = Buffer.from(m[1], "base64").toString("utf8");
   const colon = decoded.indexOf(":");
   if (colon <= 0) return undefined;
   const agent = decoded.slice(0, colon);
-  return auth(agent, decoded.slice(colon + 1)) ? agent : undefined;
+  return auth(agent, decoded.slice(colon + 1)).then((ok) => (ok ? agent : undefined));
 }
 
 async function controlToken(home: string): Promise<string> {

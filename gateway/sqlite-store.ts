@@ -2,6 +2,7 @@
  * SQLite implementation of `Store`: the only file that imports better-sqlite3. One file, WAL mode,
  * synchronous calls underneath (microseconds each) behind the async seam.
  */
+import { EventEmitter } from "node:events";
 import Database from "better-sqlite3";
 import { chainHash, GENESIS_HASH } from "./audit-chain.js";
 import type {
@@ -82,7 +83,7 @@ export function openDatabase(path: string): Database.Database {
 
 /** Opens (creating if needed) the store at `path`; ":memory:" for tests. */
 export function openSqliteStore(path: string): Store {
-  return asyncify<Store>(openSyncStore(path), ["appendAudit"]);
+  return asyncify<Store>(openSyncStore(path), ["appendAudit", "listen"]);
 }
 
 function openSyncStore(path: string): Sync<Store> {
@@ -117,6 +118,9 @@ function openSyncStore(path: string): Sync<Store> {
     deleteSecret: db.prepare("DELETE FROM secrets WHERE name = ?"),
     putApproval: db.prepare(
       "INSERT INTO approvals (id, fingerprint, state, created_at, data, agent, held_bytes) VALUES (@id, @fingerprint, @state, @createdAt, @data, @agent, @heldBytes) ON CONFLICT(id) DO UPDATE SET state = excluded.state, data = excluded.data, held_bytes = excluded.held_bytes",
+    ),
+    casApproval: db.prepare(
+      "UPDATE approvals SET state = @state, data = @data, held_bytes = @heldBytes WHERE id = @id AND data = @prev",
     ),
     countPending: db.prepare<[string], { n: number }>(
       "SELECT count(*) AS n FROM approvals WHERE agent = ? AND state = 'pending'",
@@ -198,6 +202,7 @@ function openSyncStore(path: string): Sync<Store> {
     if (pending.length > 0) writeBatch(pending.splice(0));
   };
 
+  const events = new EventEmitter().setMaxListeners(0);
   const takeInbox = db.transaction((agent: string) => {
     const rows = q.readInbox.all(agent);
     const last = rows.at(-1);
@@ -240,6 +245,14 @@ function openSyncStore(path: string): Sync<Store> {
         agent: a.agent,
         heldBytes: a.bodyBytes ?? 0,
       }),
+    casApproval: (prev, next) =>
+      q.casApproval.run({
+        id: prev.id,
+        prev: JSON.stringify(prev),
+        state: next.state,
+        data: JSON.stringify(next),
+        heldBytes: next.bodyBytes ?? 0,
+      }).changes === 1,
     getApproval: (id) => {
       const r = q.getApproval.get(id);
       return r && (JSON.parse(r.data) as ApprovalRecord);
@@ -297,8 +310,16 @@ function openSyncStore(path: string): Sync<Store> {
       flush();
       return verifyRows(q.allAudit.all(), q.head.get());
     },
+    // One process per SQLite file: a local emitter is every listener there is. Delivered after the
+    // current turn, like a database notification, so no caller depends on a synchronous callback.
+    notify: (topic, message) => void setImmediate(() => events.emit(topic, message)),
+    listen: (topic, handler) => {
+      events.on(topic, handler);
+      return () => void events.off(topic, handler);
+    },
     close: () => {
       flush();
+      events.removeAllListeners();
       db.close();
     },
   };

@@ -100,6 +100,12 @@ export interface Store {
   deleteSecret(name: string): Promise<boolean>;
 
   putApproval(record: ApprovalRecord): Promise<void>;
+  /**
+   * Replaces `prev` with `next` only if the stored row is still exactly `prev` (compare-and-set).
+   * False when someone else changed it first, on this process or another replica: the caller
+   * re-reads and decides again. This is what makes a vote, an expiry and "used once" race-free.
+   */
+  casApproval(prev: ApprovalRecord, next: ApprovalRecord): Promise<boolean>;
   getApproval(id: string): Promise<ApprovalRecord | undefined>;
   /** The newest approval with this fingerprint in one of `states`. */
   findApproval(fingerprint: string, states: readonly ApprovalState[]): Promise<ApprovalRecord | undefined>;
@@ -140,6 +146,15 @@ export interface Store {
   flushAudit(): Promise<void>;
   listAudit(after: number, limit: number): Promise<AuditRow[]>;
   verifyAudit(): Promise<AuditVerifyResult>;
+
+  /**
+   * Tells every replica sharing this store (this process included) that something under `topic`
+   * changed, e.g. `approvals` with the approval id. Delivery is at most once and may be late: a
+   * listener re-reads the store, never trusts the message. SQLite delivers in-process only.
+   */
+  notify(topic: string, message: string): Promise<void>;
+  /** Calls `handler` for each `notify` on `topic`; returns the unsubscribe. */
+  listen(topic: string, handler: (message: string) => void): () => void;
 
   close(): Promise<void>;
 }

@@ -41,7 +41,7 @@ export interface MatrixChannelOptions {
   /** Whether our message `ref` carried a card (the bot's records survive a restart; our memory does not). */
   readonly isCard?: (ref: SentRef) => boolean;
   /** Whether to join a (non-direct) room `identity` (`matrix:@…`) invited the bot to; default: never. */
-  readonly mayInvite?: (identity: string) => boolean;
+  readonly mayInvite?: (identity: string) => Promise<boolean>;
   /** How long start() waits for the first sync; default 60 s. */
   readonly startTimeoutMs?: number;
 }

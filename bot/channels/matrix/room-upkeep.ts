@@ -22,7 +22,7 @@ export interface RoomUpkeepDeps {
   readonly me: string;
   readonly client: () => { c: MatrixClient; d: DirectRooms };
   readonly call: <T>(what: string, f: () => Promise<T>) => Promise<T>;
-  readonly mayInvite?: (identity: string) => boolean;
+  readonly mayInvite?: (identity: string) => Promise<boolean>;
   readonly log: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -42,7 +42,7 @@ export function createRoomUpkeep(deps: RoomUpkeepDeps): RoomUpkeep {
       const inviter = invite?.getSender();
       if (!inviter || !isUserId(inviter)) return;
       const isDirect = invite?.getContent().is_direct === true;
-      if (!isDirect && deps.mayInvite?.(`matrix:${inviter}`) !== true) {
+      if (!isDirect && (await deps.mayInvite?.(`matrix:${inviter}`)) !== true) {
         log("matrix.invite_declined", { direct: false });
         await call("leave", () => c.leave(room.roomId));
         return;

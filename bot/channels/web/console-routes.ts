@@ -21,7 +21,7 @@ import type { WebSession, WebSessions } from "./sessions.js";
 /** What the console needs from the bot; `userId` is the web user id (the bot prefixes `web:`). */
 export interface ConsoleAccess {
   /** True for the owner and admins. */
-  mayUse(userId: string): boolean;
+  mayUse(userId: string): Promise<boolean>;
   /** The bot's ControlPort; throws while Warden is still starting. */
   control(): ControlPort;
 }
@@ -165,7 +165,8 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
         );
       return true;
     }
-    if (!deps.access?.mayUse(session.userId)) {
+    const access = deps.access;
+    if (!access || (await access.mayUse(session.userId)) !== true) {
       deps.log("web.console_refused", { userId: session.userId });
       if (api) sendJson(res, 403, { error: "forbidden" });
       else note(res, 403, "Not for you", "The console is for the owner and admins of this Warden.");
@@ -183,7 +184,7 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
     const rest = path.slice("/console/api/".length);
     if (req.method === "GET") {
       const query = new URLSearchParams((req.url ?? "").split("?")[1] ?? "");
-      await get(res, deps.access.control(), rest, query);
+      await get(res, access.control(), rest, query);
     } else if (req.method === "POST") await post(req, res, session, rest);
     else sendJson(res, 405, { error: "method" });
     return true;

@@ -44,7 +44,7 @@ export interface WebChannelOptions {
    * The WhatsApp pairing code (SVG) while one waits to be scanned, shown at `/pair/whatsapp` to
    * sessions `mayView` accepts (the owner): scanning it links a phone to this Warden.
    */
-  readonly pairing?: { svg(): string | undefined; mayView(userId: string): boolean };
+  readonly pairing?: { svg(): string | undefined; mayView(userId: string): Promise<boolean> };
   /**
    * The full-request pages at `/approvals/<id>` that every card links to: the bot decides who may
    * see and decide (approval-routes.ts). Absent: those paths are 404 for signed-in people.
@@ -133,9 +133,10 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
     if (await approvalRoutes(req, res, path, session)) return;
     if (await consoleRoutes(req, res, path, session)) return;
     if (req.method === "GET" && path === "/pair/whatsapp") {
-      if (!session || !options.pairing?.mayView(session.userId)) return page(res, 403, false);
+      const pairing = options.pairing;
+      if (!session || !pairing || (await pairing.mayView(session.userId)) !== true) return page(res, 403, false);
       const nonce = randomBytes(16).toString("base64url");
-      return sendHtml(res, 200, pairingPage(nonce, options.pairing.svg()), nonce);
+      return sendHtml(res, 200, pairingPage(nonce, pairing.svg()), nonce);
     }
     sendJson(res, 404, { error: "not_found" });
   }
