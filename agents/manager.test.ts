@@ -9,10 +9,10 @@ function fakeGateway() {
   const sockets = new Set<string>();
   const port: GatewayPort = {
     bundlePem: "PEM",
-    register: vi.fn(),
+    register: vi.fn(async () => undefined),
     listenAgentSocket: async (agent) => void sockets.add(agent),
     closeAgentSocket: async (agent) => void sockets.delete(agent),
-    placeholderEnv: () => ({ GITHUB_TOKEN: `wdn_${"a".repeat(40)}` }),
+    placeholderEnv: async () => ({ GITHUB_TOKEN: `wdn_${"a".repeat(40)}` }),
   };
   return { port, sockets };
 }

@@ -104,7 +104,7 @@ export async function measureDriver(
     store.linkIdentity(driver.thread.tapper, claimed.person.id);
   }
   await bot.start();
-  const agentToken = gw.credentials.issueToken("bench");
+  const agentToken = await gw.credentials.issueToken("bench");
   const [host, p] = gw.proxyAddress.split(":");
   const toCard: number[] = [];
   const toUpstream: number[] = [];
@@ -142,7 +142,7 @@ export async function measureDriver(
   } finally {
     await bot.stop();
     await gw.close();
-    store.close();
+    await store.close();
     upstream.close();
     await rm(home, { recursive: true, force: true });
   }

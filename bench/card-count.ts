@@ -113,7 +113,7 @@ async function countCards(
   redeemToken(store, token, driver.owner.identity, "Olive");
   store.rememberPrivateChat(driver.owner.identity, driver.owner.chat);
   await bot.start();
-  const agentToken = gw.credentials.issueToken("bench");
+  const agentToken = await gw.credentials.issueToken("bench");
   const [host, p] = gw.proxyAddress.split(":");
   const auth = `Basic ${Buffer.from(`bench:${agentToken}`).toString("base64")}`;
   const answered: Promise<void>[] = [];
@@ -142,21 +142,21 @@ async function countCards(
     const end = Date.now() + 60_000;
     while (Date.now() < end) {
       await new Promise((r) => setTimeout(r, 1000));
-      const now = control.listApprovals("pending").length * 1_000_000 + cards * 1000 + edits;
+      const now = (await control.listApprovals("pending")).length * 1_000_000 + cards * 1000 + edits;
       quiet = now === last && now > 0 ? quiet + 1 : 0;
       if (quiet * 1000 > batchWindowMs) break;
       last = now;
     }
-    const held = control.listApprovals("pending").length;
+    const held = (await control.listApprovals("pending")).length;
     if (held !== burst) throw new Error(`${held} of ${burst} requests were held`);
     return { cards, edits };
   } finally {
-    for (const a of control.listApprovals("pending"))
-      control.decide(a.id, { decision: "deny", by: driver.owner.identity, scope: "once" });
+    for (const a of await control.listApprovals("pending"))
+      await control.decide(a.id, { decision: "deny", by: driver.owner.identity, scope: "once" });
     await Promise.race([Promise.all(answered), new Promise((r) => setTimeout(r, 10_000))]);
     await bot.stop();
     await gw.close();
-    store.close();
+    await store.close();
     await rm(home, { recursive: true, force: true });
   }
 }

@@ -217,7 +217,7 @@ export async function runStart(o: StartOptions) {
   });
   for (const f of await bot.start()) o.say(`${f.platform} did not start: ${f.error}`);
   // Now that the bot can reach people: expire what timed out while down (cards updated), re-arm the rest.
-  gateway.approvals.resume();
+  await gateway.approvals.resume();
   // Then the sends that waited in memory (quiet hours, WhatsApp batch windows) are owed again.
   await bot.approver
     .resume()

@@ -88,7 +88,7 @@ describe("classifyAddress()", () => {
 });
 
 describe("isRefusedAddress()", () => {
-  it("refuses everything but public", () => {
+  it("refuses everything but public", async () => {
     expect(isRefusedAddress("1.1.1.1")).toBe(false);
     expect(isRefusedAddress("2606:4700::1111")).toBe(false);
     expect(isRefusedAddress("127.0.0.1")).toBe(true);

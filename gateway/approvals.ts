@@ -142,13 +142,6 @@ export function createApprovals(opts: ApprovalsOptions) {
     }
   }
 
-  async function overLimit(agent: string, bytes: number): Promise<HoldLimit | undefined> {
-    const l = limits();
-    if ((await store.countPending(agent)) >= l.maxPending) return "max_pending";
-    if ((await store.heldBytes()) + bytes > l.maxHeldBytes) return "max_held_bytes";
-    return undefined;
-  }
-
   function arm(rec: ApprovalRecord): void {
     if (timers.has(rec.id) || closing) return;
     const delay = Math.max(0, nextStep(rec).at - now());
@@ -212,7 +205,11 @@ export function createApprovals(opts: ApprovalsOptions) {
   }
 
   /** One vote against the row as read; undefined when the row changed under us (read again). */
-  async function vote(found: ApprovalRecord, id: string, input: DecideInput): Promise<DecideResult | undefined> {
+  async function vote(
+    found: ApprovalRecord,
+    id: string,
+    input: DecideInput,
+  ): Promise<DecideResult | undefined> {
     const rec = await expireIfDue(found);
     if (rec.state !== "pending") {
       return { ok: false, status: 409, code: "already_decided", message: `approval is ${rec.state}` };
@@ -287,7 +284,20 @@ export function createApprovals(opts: ApprovalsOptions) {
         break;
       }
       const bytes = body?.length ?? 0;
-      const limit = await overLimit(req.agent, bytes);
+      const { timeoutMs, ...rest } = req;
+      const id = newId();
+      const rec: ApprovalRecord = {
+        ...rest,
+        id,
+        createdAt: t,
+        expiresAt: t + timeoutMs,
+        votes: [],
+        state: "pending",
+        bodyDigest: bodyDigest(body ?? EMPTY),
+        bodyBytes: bytes,
+        bodyAt: bodies.placeFor(bytes),
+      };
+      const limit: HoldLimit | undefined = await store.insertApproval(rec, limits());
       if (limit) {
         audit({
           type: "approval_refused",
@@ -302,21 +312,12 @@ export function createApprovals(opts: ApprovalsOptions) {
         });
         return { outcome: "too_many_pending", limit };
       }
-      const { timeoutMs, ...rest } = req;
-      const id = newId();
-      const rec: ApprovalRecord = {
-        ...rest,
-        id,
-        createdAt: t,
-        expiresAt: t + timeoutMs,
-        votes: [],
-        state: "pending",
-        bodyDigest: bodyDigest(body ?? EMPTY),
+      announce(rec, "approval_requested", {
+        method: req.method,
+        host: req.host,
+        path: req.path,
         bodyBytes: bytes,
-        bodyAt: bodies.placeFor(bytes),
-      };
-      await store.putApproval(rec);
-      announce(rec, "approval_requested", { method: req.method, host: req.host, path: req.path, bodyBytes: bytes });
+      });
       const writing = body ? bodies.put(id, body) : Promise.resolve();
       body = undefined;
       arm(rec);

@@ -136,7 +136,10 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
       const token = await deps.credentials.issueToken(b.name);
       const extra = (await deps.hooks?.started?.(b.name, b.provider)) ?? {};
       deps.audit({ type: "agent_created", agent: b.name });
-      return { status: 201, body: { name: b.name, token, env: await deps.agentEnv(b.name, token), ...extra } };
+      return {
+        status: 201,
+        body: { name: b.name, token, env: await deps.agentEnv(b.name, token), ...extra },
+      };
     }
     case "GET /v1/agents":
       return {
@@ -152,7 +155,7 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
       };
     case "DELETE /v1/agents/:": {
       await deps.hooks?.stopped?.(id);
-      deps.mailbox.forget(id);
+      await deps.mailbox.forget(id);
       if (!(await deps.credentials.removeAgent(id))) return fail(404, "not_found", `no agent ${id}`);
       deps.audit({ type: "agent_deleted", agent: id });
       return { status: 204 };
@@ -161,10 +164,13 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
       if (!(await deps.credentials.hasAgent(id))) return fail(404, "not_found", `no agent ${id}`);
       const b = parse(Message);
       if ("status" in b) return b;
-      return { status: 202, body: { id: deps.mailbox.deliver(id, b.text, b.from ?? null) } };
+      return { status: 202, body: { id: await deps.mailbox.deliver(id, b.text, b.from ?? null) } };
     }
     case "GET /v1/agents/:/outbox":
-      return { status: 200, body: deps.mailbox.outbox(id, Number(url.searchParams.get("after") ?? 0) || 0) };
+      return {
+        status: 200,
+        body: await deps.mailbox.outbox(id, Number(url.searchParams.get("after") ?? 0) || 0),
+      };
     case "POST /v1/agents/:/exec": {
       const b = parse(Exec);
       if ("status" in b) return b;

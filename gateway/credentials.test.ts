@@ -21,60 +21,60 @@ function setup() {
 }
 
 describe("credentials.secret", () => {
-  it("opens a secret once and answers later calls with the same value", () => {
+  it("opens a secret once and answers later calls with the same value", async () => {
     const { credentials, open } = setup();
-    credentials.setSecret("TOKEN", "real-value-1");
-    const first = credentials.secret("TOKEN");
+    await credentials.setSecret("TOKEN", "real-value-1");
+    const first = await credentials.secret("TOKEN");
     expect(first?.reveal()).toBe("real-value-1");
-    for (let i = 0; i < 5; i++) expect(credentials.secret("TOKEN")).toBe(first);
+    for (let i = 0; i < 5; i++) expect(await credentials.secret("TOKEN")).toBe(first);
     expect(open).toHaveBeenCalledTimes(1);
     expect(inspect(first)).toBe("[secret]");
   });
 
-  it("a value set again here is opened afresh, even when it is the same value", () => {
+  it("a value set again here is opened afresh, even when it is the same value", async () => {
     const { credentials, open } = setup();
-    credentials.setSecret("TOKEN", "real-value-1");
-    expect(credentials.secret("TOKEN")?.reveal()).toBe("real-value-1");
-    credentials.setSecret("TOKEN", "real-value-2");
-    expect(credentials.secret("TOKEN")?.reveal()).toBe("real-value-2");
-    credentials.setSecret("TOKEN", "real-value-2");
-    expect(credentials.secret("TOKEN")?.reveal()).toBe("real-value-2");
+    await credentials.setSecret("TOKEN", "real-value-1");
+    expect((await credentials.secret("TOKEN"))?.reveal()).toBe("real-value-1");
+    await credentials.setSecret("TOKEN", "real-value-2");
+    expect((await credentials.secret("TOKEN"))?.reveal()).toBe("real-value-2");
+    await credentials.setSecret("TOKEN", "real-value-2");
+    expect((await credentials.secret("TOKEN"))?.reveal()).toBe("real-value-2");
     expect(open).toHaveBeenCalledTimes(3);
   });
 
-  it("a change made in the store by another process takes effect on the next call", () => {
+  it("a change made in the store by another process takes effect on the next call", async () => {
     const { credentials, store, vault } = setup();
-    credentials.setSecret("TOKEN", "real-value-1");
-    expect(credentials.secret("TOKEN")?.reveal()).toBe("real-value-1");
-    store.putSecret("TOKEN", vault.seal("rotated-value"));
-    expect(credentials.secret("TOKEN")?.reveal()).toBe("rotated-value");
-    store.deleteSecret("TOKEN");
-    expect(credentials.secret("TOKEN")).toBeUndefined();
+    await credentials.setSecret("TOKEN", "real-value-1");
+    expect((await credentials.secret("TOKEN"))?.reveal()).toBe("real-value-1");
+    await store.putSecret("TOKEN", vault.seal("rotated-value"));
+    expect((await credentials.secret("TOKEN"))?.reveal()).toBe("rotated-value");
+    await store.deleteSecret("TOKEN");
+    expect(await credentials.secret("TOKEN")).toBeUndefined();
   });
 
-  it("a deleted secret is gone at once", () => {
+  it("a deleted secret is gone at once", async () => {
     const { credentials } = setup();
-    credentials.setSecret("TOKEN", "real-value-1");
-    expect(credentials.secret("TOKEN")).toBeDefined();
-    expect(credentials.deleteSecret("TOKEN")).toBe(true);
-    expect(credentials.secret("TOKEN")).toBeUndefined();
+    await credentials.setSecret("TOKEN", "real-value-1");
+    expect(await credentials.secret("TOKEN")).toBeDefined();
+    expect(await credentials.deleteSecret("TOKEN")).toBe(true);
+    expect(await credentials.secret("TOKEN")).toBeUndefined();
   });
 
-  it("a tampered blob in the store fails closed instead of serving the cached value", () => {
+  it("a tampered blob in the store fails closed instead of serving the cached value", async () => {
     const { credentials, store, vault } = setup();
-    credentials.setSecret("TOKEN", "real-value-1");
-    expect(credentials.secret("TOKEN")?.reveal()).toBe("real-value-1");
+    await credentials.setSecret("TOKEN", "real-value-1");
+    expect((await credentials.secret("TOKEN"))?.reveal()).toBe("real-value-1");
     const blob = Buffer.from(vault.seal("real-value-1"));
     blob[blob.length - 1] = (blob[blob.length - 1] ?? 0) ^ 1;
-    store.putSecret("TOKEN", blob);
+    await store.putSecret("TOKEN", blob);
     let message = "";
     try {
-      credentials.secret("TOKEN");
+      await credentials.secret("TOKEN");
     } catch (err) {
       message = String((err as Error).message);
     }
     expect(message).toMatch(/failed authentication/);
     expect(message).not.toContain("real-value");
-    expect(() => credentials.secret("TOKEN")).toThrow();
+    await expect(credentials.secret("TOKEN")).rejects.toThrow();
   });
 });

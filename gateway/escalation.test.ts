@@ -61,17 +61,18 @@ describe("escalation", () => {
     const w = world();
     const outcome = w.approvals.hold(REQ);
     await tick();
-    expect(w.approvals.decide("id1", { decision: "approve", by: "test:carol", scope: "once" })).toMatchObject(
-      {
-        ok: false,
-        status: 403,
-      },
-    );
+    expect(
+      await w.approvals.decide("id1", { decision: "approve", by: "test:carol", scope: "once" }),
+    ).toMatchObject({
+      ok: false,
+      status: 403,
+    });
     w.clock.advance(10 * MIN - 1);
-    expect(w.approvals.get("id1")?.escalatedTo).toBeUndefined();
+    await tick();
+    expect((await w.approvals.get("id1"))?.escalatedTo).toBeUndefined();
     w.clock.advance(1);
     await tick();
-    const view = w.approvals.get("id1");
+    const view = await w.approvals.get("id1");
     expect(view).toMatchObject({
       state: "pending",
       needed: 1,
@@ -88,7 +89,9 @@ describe("escalation", () => {
       }),
     );
     // A role named by the escalation counts too; the new person's vote decides.
-    expect(w.approvals.decide("id1", { decision: "approve", by: "test:olga", scope: "once" })).toMatchObject({
+    expect(
+      await w.approvals.decide("id1", { decision: "approve", by: "test:olga", scope: "once" }),
+    ).toMatchObject({
       ok: true,
     });
     await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
@@ -99,11 +102,14 @@ describe("escalation", () => {
     const w = world();
     void w.approvals.hold({ ...REQ, needed: 2, approvers: ["test:alice", "test:bob"] });
     await tick();
-    w.approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" });
+    await w.approvals.decide("id1", { decision: "approve", by: "test:alice", scope: "once" });
     w.clock.advance(20 * MIN);
     await tick();
-    expect(w.approvals.get("id1")).toMatchObject({ state: "pending", approvers: ["test:alice", "test:bob"] });
-    expect(w.approvals.get("id1")?.escalatedTo).toBeUndefined();
+    expect(await w.approvals.get("id1")).toMatchObject({
+      state: "pending",
+      approvers: ["test:alice", "test:bob"],
+    });
+    expect((await w.approvals.get("id1"))?.escalatedTo).toBeUndefined();
     expect(w.audit.some((e) => e.type === "approval_escalated")).toBe(false);
   });
 
@@ -112,12 +118,13 @@ describe("escalation", () => {
     void w.approvals.hold({ ...REQ, needed: 2 });
     await tick();
     w.clock.advance(10 * MIN);
-    expect(w.approvals.decide("id1", { decision: "approve", by: "test:carol", scope: "once" })).toMatchObject(
-      {
-        ok: true,
-        approval: { state: "pending", needed: 2 },
-      },
-    );
+    await tick();
+    expect(
+      await w.approvals.decide("id1", { decision: "approve", by: "test:carol", scope: "once" }),
+    ).toMatchObject({
+      ok: true,
+      approval: { state: "pending", needed: 2 },
+    });
   });
 
   it("one reminder at 80% of the timeout, then expiry; escalation first when earlier", async () => {
@@ -133,6 +140,7 @@ describe("escalation", () => {
     // The reminder goes to the approvers as they are now (escalated ones included).
     expect(w.told[3]?.view.approvers).toContain("test:carol");
     w.clock.advance(6 * MIN);
+    await tick();
     await expect(outcome).resolves.toMatchObject({ outcome: "expired" });
     expect(w.audit.filter((e) => e.type === "approval_reminded")).toHaveLength(1);
     expect(w.clock.pending()).toBe(0);
@@ -144,7 +152,10 @@ describe("escalation", () => {
     void w.approvals.hold({ ...plain, timeoutMs: 30_000 });
     void w.approvals.hold({ ...plain, fingerprint: "fp2" });
     await tick();
-    w.clock.advance(30 * MIN);
+    // Timers fire at their time and their work is asynchronous: step the clock past each one.
+    w.clock.advance(25 * MIN);
+    await tick();
+    w.clock.advance(5 * MIN);
     await tick();
     expect(w.audit.filter((e) => e.type === "approval_reminded").map((e) => e.approval)).toEqual(["id2"]);
     expect(w.audit.some((e) => e.type === "approval_escalated")).toBe(false);
@@ -157,29 +168,34 @@ describe("escalation", () => {
     void first.approvals.hold({ ...REQ, fingerprint: "fp2" });
     await tick();
     first.clock.advance(10 * MIN);
+    await tick();
     first.approvals.shutdown();
     // id1 and id2 were escalated; pretend id2 was stored before it was (the gateway went down first).
-    const id2 = store.getApproval("id2") as ApprovalRecord;
+    const id2 = (await store.getApproval("id2")) as ApprovalRecord;
     const { escalatedTo: _a, escalatedAt: _b, ...unescalated } = id2;
-    store.putApproval({ ...unescalated, approvers: ["test:alice"] });
+    await store.putApproval({ ...unescalated, approvers: ["test:alice"] });
 
     const second = world(store, first.clock.now() + MIN);
-    second.approvals.resume();
+    await second.approvals.resume();
     second.clock.advance(0);
     await tick();
-    expect(second.approvals.get("id1")?.approvers).toEqual(["test:alice", "test:carol", "role:owner"]);
-    expect(second.approvals.get("id2")?.escalatedTo).toEqual(["test:carol", "role:owner"]);
+    expect((await second.approvals.get("id1"))?.approvers).toEqual([
+      "test:alice",
+      "test:carol",
+      "role:owner",
+    ]);
+    expect((await second.approvals.get("id2"))?.escalatedTo).toEqual(["test:carol", "role:owner"]);
     expect(second.audit.filter((e) => e.type === "approval_escalated").map((e) => e.approval)).toEqual([
       "id2",
     ]);
     expect(
-      second.approvals.decide("id1", { decision: "approve", by: "test:carol", scope: "once" }),
+      await second.approvals.decide("id1", { decision: "approve", by: "test:carol", scope: "once" }),
     ).toMatchObject({
       ok: true,
     });
   });
 
-  it("nextStep: escalation only when due before expiry, pending, unvoted and not yet done", () => {
+  it("nextStep: escalation only when due before expiry, pending, unvoted and not yet done", async () => {
     const rec: ApprovalRecord = {
       ...REQ,
       id: "x",

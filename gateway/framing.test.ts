@@ -9,7 +9,7 @@ const refused = (method: string, raw: HeaderPairs, version = "1.1") => {
 };
 
 describe("checkFraming", () => {
-  it("frames a plain Content-Length body, and no body without framing", () => {
+  it("frames a plain Content-Length body, and no body without framing", async () => {
     expect(checkFraming("POST", "1.1", h(["Content-Length", "5"]))).toEqual({
       ok: true,
       body: { kind: "length", length: 5 },
@@ -42,7 +42,7 @@ describe("checkFraming", () => {
     expect(refused("POST", raw)).toBeTypeOf("string");
   });
 
-  it("refuses chunked on HTTP/1.0 and the HTTP/2 preface", () => {
+  it("refuses chunked on HTTP/1.0 and the HTTP/2 preface", async () => {
     expect(refused("POST", h(["Transfer-Encoding", "chunked"]), "1.0")).toBeTypeOf("string");
     expect(refused("PRI", h(), "2.0")).toBeTypeOf("string");
   });
@@ -55,7 +55,7 @@ describe("checkUpgrade", () => {
     ["Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="],
     ["Sec-WebSocket-Version", "13"],
   );
-  it("accepts a WebSocket handshake", () => {
+  it("accepts a WebSocket handshake", async () => {
     expect(checkUpgrade("GET", "1.1", ws)).toBeUndefined();
   });
   it.each([
@@ -67,7 +67,7 @@ describe("checkUpgrade", () => {
   ])("refuses %s", (_n, raw) => {
     expect(checkUpgrade("GET", "1.1", raw)).toBeTypeOf("string");
   });
-  it("refuses a POST upgrade", () => {
+  it("refuses a POST upgrade", async () => {
     expect(checkUpgrade("POST", "1.1", ws)).toBeTypeOf("string");
   });
 });

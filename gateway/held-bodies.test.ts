@@ -44,7 +44,7 @@ describe("createHeldBodies()", () => {
     expect(bodies.placeFor(small.length)).toBe("store");
     await bodies.put("id2", small);
     expect(await readdir(dir).catch(() => [])).toEqual([]);
-    expect(store.getHeldBody("id2")?.includes("MARKER")).toBe(false);
+    expect((await store.getHeldBody("id2"))?.includes("MARKER")).toBe(false);
     expect((await bodies.take("id2", "store", bodyDigest(small))).toString()).toBe("MARKER small");
   });
 
@@ -78,7 +78,7 @@ describe("createHeldBodies()", () => {
     await writeFile(join(dir, "stray.tmp"), "junk");
     expect(await bodies.sweep((id) => id === "live")).toBe(3);
     expect(await readdir(dir)).toEqual(["live.body"]);
-    expect(store.listHeldBodies()).toEqual([]);
+    expect(await store.listHeldBodies()).toEqual([]);
     await bodies.drop("live");
     expect(await readdir(dir)).toEqual([]);
   });

@@ -41,7 +41,7 @@ describe("headersDigest(): what joins a pending approval", () => {
     expect(headersDigest(h)).toBe(d);
   });
 
-  it("is part of the fingerprint, with agent, method, URL and body digest", () => {
+  it("is part of the fingerprint, with agent, method, URL and body digest", async () => {
     const f = fingerprint("a", "POST", "https://x.test/p", BASE, "00");
     expect(fingerprint("a", "POST", "https://x.test/p", [...BASE, ["X", "1"]], "00")).not.toBe(f);
     expect(fingerprint("b", "POST", "https://x.test/p", BASE, "00")).not.toBe(f);
@@ -63,7 +63,7 @@ const held = (body: string | Buffer, headers: H = BASE, pathAndQuery = "/p") =>
   });
 
 describe("describeHeld(): honest card facts", () => {
-  it("pretty-prints JSON with 2 spaces and masks placeholders and real values", () => {
+  it("pretty-prints JSON with 2 spaces and masks placeholders and real values", async () => {
     const f = held(`{"token":"${P}","echo":"${REAL}","n":[1,2]}`);
     expect(f.bodyPreview).toBe('{\n  "token": "•••",\n  "echo": "•••",\n  "n": [\n    1,\n    2\n  ]\n}');
     expect(f.bodyHidden).toBe(0);
@@ -72,13 +72,13 @@ describe("describeHeld(): honest card facts", () => {
     expect(f.contentEncoding).toBeNull();
   });
 
-  it("says how many characters the 2000-character preview leaves out", () => {
+  it("says how many characters the 2000-character preview leaves out", async () => {
     const f = held(JSON.stringify({ text: "x".repeat(5000) }));
     expect(f.bodyPreview).toHaveLength(2000);
     expect(f.bodyHidden).toBe(JSON.stringify({ text: "x".repeat(5000) }, null, 2).length - 2000);
   });
 
-  it("describes binary and encoded bodies instead of showing them", () => {
+  it("describes binary and encoded bodies instead of showing them", async () => {
     const bin = held(Buffer.from([0xff, 0xfe, 0, 1]), [["Content-Type", "application/octet-stream"]]);
     expect(bin.bodyPreview).toBe("4 bytes of application/octet-stream, not shown");
     expect(bin.bodyHidden).toBe(4);
@@ -91,13 +91,13 @@ describe("describeHeld(): honest card facts", () => {
   });
 
   // Where secrets are carried is computed once, by policies/secret-places.ts (its own tests).
-  it("names a secret inside Basic credentials in the stored headers", () => {
+  it("names a secret inside Basic credentials in the stored headers", async () => {
     const basic = `Basic ${Buffer.from(`x:${P}`).toString("base64")}`;
     const f = held("", [["Proxy-Thing", basic]], `/p?key=${P}`);
     expect(f.headers).toEqual([["Proxy-Thing", "Basic base64(x:[secret GITHUB_TOKEN])"]]);
   });
 
-  it("never puts a real value or placeholder in the stored headers", () => {
+  it("never puts a real value or placeholder in the stored headers", async () => {
     const f = held("", [
       ["Authorization", `Bearer ${P}`],
       ["X-Echo", REAL],
@@ -114,24 +114,24 @@ describe("describeHeld(): honest card facts", () => {
 });
 
 describe("prettyJson(): a card shows what is sent", () => {
-  it("keeps duplicate keys and exact numbers that JSON.parse would lose", () => {
+  it("keeps duplicate keys and exact numbers that JSON.parse would lose", async () => {
     expect(prettyJson('{"amount":1,"amount":100000000000000000001}')).toBe(
       '{\n  "amount": 1,\n  "amount": 100000000000000000001\n}',
     );
   });
-  it("decodes escapes but keeps bidi overrides and control characters escaped", () => {
+  it("decodes escapes but keeps bidi overrides and control characters escaped", async () => {
     expect(prettyJson('["\\u0064elete","a\\u202eb","\\u0000"]')).toBe(
       '[\n  "delete",\n  "a\\u202eb",\n  "\\u0000"\n]',
     );
   });
-  it("keeps empty containers compact and refuses invalid JSON", () => {
+  it("keeps empty containers compact and refuses invalid JSON", async () => {
     expect(prettyJson('{"a":{},"b":[ ]}')).toBe('{\n  "a": {},\n  "b": []\n}');
     expect(prettyJson("{nope")).toBeUndefined();
   });
 });
 
 describe("heldRequestView()", () => {
-  it("names secrets in URL, headers and body; non-UTF-8 bodies come as base64", () => {
+  it("names secrets in URL, headers and body; non-UTF-8 bodies come as base64", async () => {
     const rec = { id: "i", method: "POST", url: `https://x.test/?k=${P}`, headers: [["A", "b"]] as H };
     const v = heldRequestView(rec, Buffer.from(`t=${P}&e=${REAL}`), MINE, B);
     expect(v).toMatchObject({
@@ -145,7 +145,7 @@ describe("heldRequestView()", () => {
     expect(heldRequestView(rec, null, MINE, B)).toMatchObject({ body: null, bodyEncoding: null });
   });
 
-  it("nameSecrets leaves text without secrets alone", () => {
+  it("nameSecrets leaves text without secrets alone", async () => {
     expect(nameSecrets("Basic Zm9vOmJhcg==", MINE, B)).toBe("Basic Zm9vOmJhcg==");
   });
 });

@@ -33,23 +33,23 @@ describe("findPlaceholders()", () => {
 });
 
 describe("swap()", () => {
-  it("replaces the placeholder by the real value", () => {
+  it("replaces the placeholder by the real value", async () => {
     expect(swap(`Bearer ${P}`, B)).toBe(`Bearer ${REAL}`);
   });
-  it("swaps inside Basic credentials and re-encodes them", () => {
+  it("swaps inside Basic credentials and re-encodes them", async () => {
     const out = swap(`Basic ${Buffer.from(`x-access-token:${P}`).toString("base64")}`, B);
     expect(Buffer.from(out.slice(6), "base64").toString()).toBe(`x-access-token:${REAL}`);
   });
-  it("leaves text without bindings untouched", () => {
+  it("leaves text without bindings untouched", async () => {
     expect(swap(`Bearer ${P}`, [])).toBe(`Bearer ${P}`);
   });
 });
 
 describe("scrub() and mask()", () => {
-  it("replaces an echoed real value by the placeholder", () => {
+  it("replaces an echoed real value by the placeholder", async () => {
     expect(scrub(`you sent ${REAL}!`, B)).toBe(`you sent ${P}!`);
   });
-  it("masks real values and placeholders in previews", () => {
+  it("masks real values and placeholders in previews", async () => {
     expect(mask(`a ${REAL} b ${P}`, B)).toBe("a ••• b •••");
   });
 });
@@ -64,7 +64,7 @@ describe("createScrubber()", () => {
     const { out } = await through([...`<${REAL}>`]);
     expect(out).toBe(`<${P}>`);
   });
-  it("holds back nothing when a chunk cannot start a secret, so SSE events flow at once", () => {
+  it("holds back nothing when a chunk cannot start a secret, so SSE events flow at once", async () => {
     const s = createScrubber(B);
     s.write(Buffer.from("data: 1\n\n"));
     expect((s.read() as Buffer).toString()).toBe("data: 1\n\n");
@@ -115,11 +115,11 @@ describe("scrub(): every form of the value", () => {
     expect(scrub(bytes(`<${form}>`), BS)).toBe(`<${want}>`);
   });
 
-  it("replaces the latin1 form (how Node writes a header value holding non-ASCII characters)", () => {
+  it("replaces the latin1 form (how Node writes a header value holding non-ASCII characters)", async () => {
     expect(scrub(`<${Buffer.from(SPECIAL, "latin1").toString("latin1")}>`, BS)).toBe(`<${PS}>`);
   });
 
-  it("re-encodes a url-safe pair (standard alphabet, padded, when the match cannot tell)", () => {
+  it("re-encodes a url-safe pair (standard alphabet, padded, when the match cannot tell)", async () => {
     const out = scrub(`<${urlB64(`ab:${SPECIAL}`)}>`, BS);
     expect(Buffer.from(out.slice(1, -1), "base64url").toString()).toBe(`ab:${PS}`);
   });
@@ -132,14 +132,14 @@ describe("scrub(): every form of the value", () => {
     expect(out).toContain(P.slice(2, -2));
   });
 
-  it("leaves base64 of other data and short values alone", () => {
+  it("leaves base64 of other data and short values alone", async () => {
     const short: Binding[] = [{ placeholder: P, value: new Secret("abc") }];
     const text = b64("abcabcabc unrelated");
     expect(scrub(text, short)).toBe(text);
     expect(scrub("xx abc yy", short)).toBe(`xx ${P} yy`);
   });
 
-  it("replaces the longer of two overlapping values whole", () => {
+  it("replaces the longer of two overlapping values whole", async () => {
     const both: Binding[] = [
       { placeholder: P, value: new Secret("tokenAB") },
       { placeholder: OTHER, value: new Secret("tokenABCDEF") },
@@ -147,7 +147,7 @@ describe("scrub(): every form of the value", () => {
     expect(scrub("[tokenABCDEF] [tokenAB]", both)).toBe(`[${OTHER}] [${P}]`);
   });
 
-  it("drops a value found inside its own placeholder rather than loop or leak", () => {
+  it("drops a value found inside its own placeholder rather than loop or leak", async () => {
     const inside: Binding[] = [{ placeholder: P, value: new Secret("aaaaaaa") }];
     expect(scrub("x aaaaaaa y", inside)).toBe("");
   });
@@ -219,7 +219,7 @@ describe("createScrubber() against a brute-force oracle", () => {
     }
   });
 
-  it("releases an SSE event before the next one is written, whatever precedes it", () => {
+  it("releases an SSE event before the next one is written, whatever precedes it", async () => {
     const s = createScrubber(BIND);
     for (const event of ["data: ghp_Real", `Value123\n\n`, `data: ${b64("user:ghp_RealValue123")}\n\n`]) {
       s.write(Buffer.from(event));

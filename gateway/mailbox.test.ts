@@ -59,8 +59,8 @@ beforeAll(async () => {
     masterKey: MASTER,
     log: () => undefined,
   });
-  tokens.a1 = gw.credentials.issueToken("a1");
-  tokens.a2 = gw.credentials.issueToken("a2");
+  tokens.a1 = await gw.credentials.issueToken("a1");
+  tokens.a2 = await gw.credentials.issueToken("a2");
 });
 
 afterAll(async () => {
@@ -71,11 +71,11 @@ afterAll(async () => {
 describe("warden.internal mailbox", () => {
   it("long-polls the inbox and delivers a message once, to its agent only", async () => {
     const polling = call("a1", "GET", "/v1/inbox?wait=5");
-    gw.mailbox.deliver("a1", "hello a1", "test:alice");
+    await gw.mailbox.deliver("a1", "hello a1", "test:alice");
     const got = await polling;
     expect(got.body.messages.map((m: { text: string }) => m.text)).toEqual(["hello a1"]);
     expect((await call("a1", "GET", "/v1/inbox")).body.messages).toEqual([]);
-    gw.mailbox.deliver("a2", "for a2 only", null);
+    await gw.mailbox.deliver("a2", "for a2 only", null);
     expect((await call("a1", "GET", "/v1/inbox")).body.messages).toEqual([]);
     expect((await call("a2", "GET", "/v1/inbox")).body.messages[0].text).toBe("for a2 only");
   });
@@ -83,8 +83,8 @@ describe("warden.internal mailbox", () => {
   it("records outbox replies and status under the calling agent's name", async () => {
     expect((await call("a2", "POST", "/v1/outbox", { text: "done!" })).status).toBe(204);
     expect((await call("a2", "POST", "/v1/status", { state: "done" })).status).toBe(204);
-    expect(gw.mailbox.outbox("a2").map((m) => m.text)).toEqual(["done!"]);
-    expect(gw.mailbox.outbox("a1")).toEqual([]);
+    expect((await gw.mailbox.outbox("a2")).map((m) => m.text)).toEqual(["done!"]);
+    expect(await gw.mailbox.outbox("a1")).toEqual([]);
     expect(gw.mailbox.status("a2")?.state).toBe("done");
   });
 
@@ -111,7 +111,7 @@ describe("warden.internal mailbox", () => {
     for (let i = 0; i < 15; i++) {
       const polling = call("a1", "GET", "/v1/inbox?wait=5");
       await new Promise((r) => setTimeout(r, 5));
-      gw.mailbox.deliver("a1", `m${i}`, null);
+      await gw.mailbox.deliver("a1", `m${i}`, null);
       expect((await polling).body.messages.map((m: { text: string }) => m.text)).toEqual([`m${i}`]);
     }
     await new Promise((r) => setImmediate(r));
@@ -127,7 +127,7 @@ describe("warden.internal mailbox", () => {
 
 describe("warden.internal mailbox across a restart", () => {
   it("keeps undelivered messages and past replies", async () => {
-    gw.mailbox.deliver("a1", "queued before restart", "test:alice");
+    await gw.mailbox.deliver("a1", "queued before restart", "test:alice");
     await call("a1", "POST", "/v1/outbox", { text: "reply before restart" });
     await gw.close();
     gw = await startGateway({
@@ -141,6 +141,6 @@ describe("warden.internal mailbox across a restart", () => {
     expect((await call("a1", "GET", "/v1/inbox")).body.messages.map((m: { text: string }) => m.text)).toEqual(
       ["queued before restart"],
     );
-    expect(gw.mailbox.outbox("a1").map((m) => m.text)).toContain("reply before restart");
+    expect((await gw.mailbox.outbox("a1")).map((m) => m.text)).toContain("reply before restart");
   });
 });

@@ -69,7 +69,14 @@ const MAX_OUTBOX = 1000;
 /** Where queued messages live, so nothing waiting for an agent or a human is lost on restart. */
 export type MailboxStore = Pick<
   Store,
-  "pushInbox" | "takeInbox" | "hasInbox" | "appendOutbox" | "listOutbox" | "forgetMailbox" | "notify" | "listen"
+  | "pushInbox"
+  | "takeInbox"
+  | "hasInbox"
+  | "appendOutbox"
+  | "listOutbox"
+  | "forgetMailbox"
+  | "notify"
+  | "listen"
 >;
 
 /** Store topic announcing "agent X has new inbox messages" to the replica holding its long poll. */

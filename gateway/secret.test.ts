@@ -7,7 +7,7 @@ const VALUE = "sk-live-hunter2-0123456789";
 describe("Secret", () => {
   const s = new Secret(VALUE);
 
-  it("reveal() returns the wrapped value", () => {
+  it("reveal() returns the wrapped value", async () => {
     expect(s.reveal()).toBe(VALUE);
   });
 
@@ -38,7 +38,7 @@ describe("Secret", () => {
     expect(out).not.toContain("hunter2");
   });
 
-  it("prints as [secret]", () => {
+  it("prints as [secret]", async () => {
     expect(String(s)).toBe("[secret]");
     expect(JSON.stringify({ s })).toBe('{"s":"[secret]"}');
     expect(inspect(s)).toBe("[secret]");

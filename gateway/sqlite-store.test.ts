@@ -7,16 +7,16 @@ import { canonicalJson } from "./audit-chain.js";
 import { openSqliteStore } from "./sqlite-store.js";
 import type { ApprovalRecord } from "./store.js";
 
-function withLog(n: number) {
+async function withLog(n: number) {
   const path = join(mkdtempSync(join(tmpdir(), "wdn-store-")), "warden.db");
   const store = openSqliteStore(path);
   for (let i = 0; i < n; i++) store.appendAudit({ type: "request", i }, 1000 + i);
-  store.close();
+  await store.close();
   return path;
 }
 
 describe("canonicalJson()", () => {
-  it("sorts keys at every level so equal entries hash equally", () => {
+  it("sorts keys at every level so equal entries hash equally", async () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe(
       '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}',
     );
@@ -24,9 +24,9 @@ describe("canonicalJson()", () => {
 });
 
 describe("openSqliteStore() audit chain", () => {
-  it("verifies an untouched log", () => {
-    const store = openSqliteStore(withLog(5));
-    expect(store.verifyAudit()).toEqual({ ok: true, entries: 5 });
+  it("verifies an untouched log", async () => {
+    const store = openSqliteStore(await withLog(5));
+    expect(await store.verifyAudit()).toEqual({ ok: true, entries: 5 });
   });
 
   it.each([
@@ -35,28 +35,28 @@ describe("openSqliteStore() audit chain", () => {
     ["a deleted middle row", "DELETE FROM audit WHERE seq = 2", 2],
     ["a deleted newest row", "DELETE FROM audit WHERE seq = 5", 5],
     ["a re-hashed row (breaks the next link)", "UPDATE audit SET hash = 'x' WHERE seq = 4", 4],
-  ])("detects %s", (_why, sql, badSeq) => {
-    const path = withLog(5);
+  ])("detects %s", async (_why, sql, badSeq) => {
+    const path = await withLog(5);
     const db = new Database(path);
     db.exec(sql);
     db.close();
-    const r = openSqliteStore(path).verifyAudit();
+    const r = await openSqliteStore(path).verifyAudit();
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.badSeq).toBe(badSeq);
   });
 });
 
 describe("openSqliteStore() placeholders", () => {
-  it("keeps an agent's placeholder stable", () => {
+  it("keeps an agent's placeholder stable", async () => {
     const store = openSqliteStore(":memory:");
-    const a = store.placeholder("a1", "X", () => "wdn_1");
-    expect(store.placeholder("a1", "X", () => "wdn_2")).toBe(a);
-    expect(store.placeholdersOf("a1")).toEqual(new Map([["wdn_1", "X"]]));
+    const a = await store.placeholder("a1", "X", () => "wdn_1");
+    expect(await store.placeholder("a1", "X", () => "wdn_2")).toBe(a);
+    expect(await store.placeholdersOf("a1")).toEqual(new Map([["wdn_1", "X"]]));
   });
 });
 
 describe("openSqliteStore() approvals table from before held bodies", () => {
-  it("migrates in place: old rows still read and count toward max_pending, new rows count held bytes", () => {
+  it("migrates in place: old rows still read and count toward max_pending, new rows count held bytes", async () => {
     const path = join(mkdtempSync(join(tmpdir(), "wdn-store-")), "warden.db");
     const old = new Database(path);
     old.exec(`CREATE TABLE approvals (id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL,
@@ -87,17 +87,24 @@ describe("openSqliteStore() approvals table from before held bodies", () => {
     old.close();
 
     const store = openSqliteStore(path);
-    expect(store.getApproval("old1")).toEqual(row);
-    expect(store.countPending("a1")).toBe(1);
-    expect(store.heldBytes()).toBe(0);
-    store.putApproval({ ...row, id: "new1", bodyBytes: 500, bodyDigest: "d", bodyAt: "store" });
-    store.putApproval({ ...row, id: "new2", agent: "a2", bodyBytes: 70, bodyDigest: "d", bodyAt: "store" });
-    expect(store.heldBytes()).toBe(570);
-    store.putApproval({ ...row, id: "new1", bodyBytes: 500, state: "used" });
-    expect(store.heldBytes()).toBe(70);
-    expect(store.countPending("a1")).toBe(1);
-    store.close();
+    expect(await store.getApproval("old1")).toEqual(row);
+    expect(await store.countPending("a1")).toBe(1);
+    expect(await store.heldBytes()).toBe(0);
+    await store.putApproval({ ...row, id: "new1", bodyBytes: 500, bodyDigest: "d", bodyAt: "store" });
+    await store.putApproval({
+      ...row,
+      id: "new2",
+      agent: "a2",
+      bodyBytes: 70,
+      bodyDigest: "d",
+      bodyAt: "store",
+    });
+    expect(await store.heldBytes()).toBe(570);
+    await store.putApproval({ ...row, id: "new1", bodyBytes: 500, state: "used" });
+    expect(await store.heldBytes()).toBe(70);
+    expect(await store.countPending("a1")).toBe(1);
+    await store.close();
     // Opening again is a no-op migration.
-    expect(openSqliteStore(path).countPending("a2")).toBe(1);
+    expect(await openSqliteStore(path).countPending("a2")).toBe(1);
   });
 });

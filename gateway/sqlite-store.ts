@@ -203,6 +203,23 @@ function openSyncStore(path: string): Sync<Store> {
   };
 
   const events = new EventEmitter().setMaxListeners(0);
+  const approvalRow = (a: ApprovalRecord) => ({
+    id: a.id,
+    fingerprint: a.fingerprint,
+    state: a.state,
+    createdAt: a.createdAt,
+    data: JSON.stringify(a),
+    agent: a.agent,
+    heldBytes: a.bodyBytes ?? 0,
+  });
+  const insertApproval = db.transaction(
+    (a: ApprovalRecord, l: { maxPending: number; maxHeldBytes: number }) => {
+      if ((q.countPending.get(a.agent)?.n ?? 0) >= l.maxPending) return "max_pending" as const;
+      if ((q.heldBytes.get()?.n ?? 0) + (a.bodyBytes ?? 0) > l.maxHeldBytes) return "max_held_bytes" as const;
+      q.putApproval.run(approvalRow(a));
+      return undefined;
+    },
+  );
   const takeInbox = db.transaction((agent: string) => {
     const rows = q.readInbox.all(agent);
     const last = rows.at(-1);
@@ -235,16 +252,8 @@ function openSyncStore(path: string): Sync<Store> {
     getSecret: (name) => q.getSecret.get(name)?.sealed,
     listSecrets: () => q.listSecrets.all().map((r) => r.name),
     deleteSecret: (name) => q.deleteSecret.run(name).changes > 0,
-    putApproval: (a) =>
-      void q.putApproval.run({
-        id: a.id,
-        fingerprint: a.fingerprint,
-        state: a.state,
-        createdAt: a.createdAt,
-        data: JSON.stringify(a),
-        agent: a.agent,
-        heldBytes: a.bodyBytes ?? 0,
-      }),
+    putApproval: (a) => void q.putApproval.run(approvalRow(a)),
+    insertApproval: (a, limits) => insertApproval(a, limits),
     casApproval: (prev, next) =>
       q.casApproval.run({
         id: prev.id,

@@ -101,6 +101,15 @@ export interface Store {
 
   putApproval(record: ApprovalRecord): Promise<void>;
   /**
+   * Inserts a new pending approval only while its agent has fewer than `maxPending` pending ones
+   * and all held bodies plus this one stay within `maxHeldBytes`, as one atomic step: concurrent
+   * holds (here or on other replicas) cannot both slip under a limit. Returns the limit hit, if any.
+   */
+  insertApproval(
+    record: ApprovalRecord,
+    limits: { readonly maxPending: number; readonly maxHeldBytes: number },
+  ): Promise<"max_pending" | "max_held_bytes" | undefined>;
+  /**
    * Replaces `prev` with `next` only if the stored row is still exactly `prev` (compare-and-set).
    * False when someone else changed it first, on this process or another replica: the caller
    * re-reads and decides again. This is what makes a vote, an expiry and "used once" race-free.

@@ -27,13 +27,13 @@ describe("Vault", () => {
   const key = randomBytes(32);
   const vault = Vault.fromKey(key);
 
-  it("seal() then open() round-trips, including non-ASCII and empty values", () => {
+  it("seal() then open() round-trips, including non-ASCII and empty values", async () => {
     for (const value of [PLAINTEXT, "pässwörd 🔑", ""]) {
       expect(vault.open(vault.seal(value)).reveal()).toBe(value);
     }
   });
 
-  it("seal() uses version|iv|tag|ciphertext and a fresh IV each time", () => {
+  it("seal() uses version|iv|tag|ciphertext and a fresh IV each time", async () => {
     const a = vault.seal(PLAINTEXT);
     const b = vault.seal(PLAINTEXT);
     expect(a[0]).toBe(1);
@@ -58,21 +58,21 @@ describe("Vault", () => {
     expect(rendered(err)).not.toContain(PLAINTEXT);
   });
 
-  it("open() rejects a truncated blob", () => {
+  it("open() rejects a truncated blob", async () => {
     expect(caught(() => vault.open(vault.seal(PLAINTEXT).subarray(0, 20))).code).toBe("VAULT_BAD_BLOB");
   });
 
-  it("open() under a different key fails with a clear error and no plaintext", () => {
+  it("open() under a different key fails with a clear error and no plaintext", async () => {
     const err = caught(() => Vault.fromKey(randomBytes(32)).open(vault.seal(PLAINTEXT)));
     expect(err.message).toMatch(/failed authentication/);
     expect(rendered(err)).not.toContain(PLAINTEXT);
   });
 
-  it("fromKey() rejects keys that are not 32 bytes", () => {
+  it("fromKey() rejects keys that are not 32 bytes", async () => {
     expect(caught(() => Vault.fromKey(randomBytes(16))).code).toBe("VAULT_BAD_KEY");
   });
 
-  it("fromKey() copies the key, and the vault never prints it", () => {
+  it("fromKey() copies the key, and the vault never prints it", async () => {
     const k = randomBytes(32);
     const v = Vault.fromKey(k);
     const blob = v.seal(PLAINTEXT);

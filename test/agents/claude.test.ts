@@ -126,7 +126,7 @@ describe.skipIf(unavailable)(
         resolve: { "api.anthropic.com": { host: "127.0.0.1", port } },
         upstreamCa: [ca.pem],
       });
-      world.gateway.credentials.setSecret("ANTHROPIC_API_KEY", REAL);
+      await world.gateway.credentials.setSecret("ANTHROPIC_API_KEY", REAL);
       // No ANTHROPIC_BASE_URL: the SDK's default https://api.anthropic.com is the point of the test.
       await world.manager.start("claude1", { provider: "claude", env: {} });
     }, 600_000);
@@ -137,12 +137,12 @@ describe.skipIf(unavailable)(
     });
 
     it("the SDK's request reaches the Messages API with the real key swapped in, and the reply comes back", async () => {
-      world.gateway.mailbox.deliver("claude1", "say hi", "test:alice");
+      await world.gateway.mailbox.deliver("claude1", "say hi", "test:alice");
       const deadline = Date.now() + 120_000;
-      let replies = world.gateway.mailbox.outbox("claude1");
+      let replies = await world.gateway.mailbox.outbox("claude1");
       while (replies.length === 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 250));
-        replies = world.gateway.mailbox.outbox("claude1");
+        replies = await world.gateway.mailbox.outbox("claude1");
       }
       const logs = await world.runtime.logs("claude1", 60).catch((e: Error) => e.message);
       const diagnosis = `requests: ${JSON.stringify(seen.map((s) => `${s.method} ${s.path}`))}\ncontainer log:\n${logs}`;

@@ -35,7 +35,7 @@ describe.skipIf(unavailable)(
         },
         resolve: { "up.test": { host: "127.0.0.1", port: hostPort } },
       });
-      world.gateway.credentials.setSecret("UP_TOKEN", REAL);
+      await world.gateway.credentials.setSecret("UP_TOKEN", REAL);
       await world.manager.start("escape", { provider: "demo" });
     }, 600_000);
 

@@ -97,8 +97,8 @@ describe.skipIf(unavailable)(
           "demo.warden.local": { host: "127.0.0.1", port: demo.port },
         },
       });
-      world.gateway.credentials.setSecret("OPENAI_API_KEY", MODEL_KEY);
-      world.gateway.credentials.setSecret("DEMO_API_KEY", "demo-real-key");
+      await world.gateway.credentials.setSecret("OPENAI_API_KEY", MODEL_KEY);
+      await world.gateway.credentials.setSecret("DEMO_API_KEY", "demo-real-key");
     }, 600_000);
 
     afterAll(async () => {
@@ -113,10 +113,10 @@ describe.skipIf(unavailable)(
         provider: "openai",
         env: { OPENAI_BASE_URL: "http://api.openai.test/v1", OPENAI_MODEL: "fake-model" },
       });
-      world.gateway.mailbox.deliver("oai", "deploy the new version", "test:alice");
+      await world.gateway.mailbox.deliver("oai", "deploy the new version", "test:alice");
       const pending = await pollUntil(
         "agent progress",
-        async () => world.gateway.approvals.list("pending").find((a) => a.agent === "oai"),
+        async () => (await world.gateway.approvals.list("pending")).find((a) => a.agent === "oai"),
         60_000,
       );
       expect(pending).toMatchObject({
@@ -126,7 +126,7 @@ describe.skipIf(unavailable)(
         bodyPreview: "ship it",
       });
       expect(deploys).toEqual([]); // held: nothing upstream yet
-      const decided = world.gateway.approvals.decide(pending.id, {
+      const decided = await world.gateway.approvals.decide(pending.id, {
         decision: "approve",
         by: "test:alice",
         scope: "once",
@@ -134,7 +134,7 @@ describe.skipIf(unavailable)(
       expect(decided.ok).toBe(true);
       const reply = await pollUntil(
         "agent progress",
-        async () => world.gateway.mailbox.outbox("oai").at(-1),
+        async () => (await world.gateway.mailbox.outbox("oai")).at(-1),
         60_000,
       );
       expect(deploys).toEqual(["ship it"]);
@@ -150,28 +150,33 @@ describe.skipIf(unavailable)(
 
     it("demo: 'send the report to Alice' is held, approved, and the demo service receives it", async () => {
       await world.manager.start("demo", { provider: "demo" });
-      world.gateway.mailbox.deliver("demo", "send the report to Alice", "test:alice");
+      await world.gateway.mailbox.deliver("demo", "send the report to Alice", "test:alice");
       const pending = await pollUntil(
         "agent progress",
-        async () => world.gateway.approvals.list("pending").find((a) => a.agent === "demo"),
+        async () => (await world.gateway.approvals.list("pending")).find((a) => a.agent === "demo"),
         60_000,
       );
       expect(pending.reason).toContain("send the report to Alice");
-      world.gateway.approvals.decide(pending.id, { decision: "approve", by: "test:alice", scope: "once" });
+      await world.gateway.approvals.decide(pending.id, {
+        decision: "approve",
+        by: "test:alice",
+        scope: "once",
+      });
       const reply = await pollUntil(
         "agent progress",
-        async () => world.gateway.mailbox.outbox("demo").find((m) => /Sending "Report".*: done/.test(m.text)),
+        async () =>
+          (await world.gateway.mailbox.outbox("demo")).find((m) => /Sending "Report".*: done/.test(m.text)),
         60_000,
       );
       expect(demo.sent.at(-1)?.to).toContain("alice");
       expect(reply.text).not.toContain("demo-real-key");
-      world.gateway.mailbox.deliver("demo", "delete the first email", "test:alice");
+      await world.gateway.mailbox.deliver("demo", "delete the first email", "test:alice");
       const refused = await pollUntil(
         "agent progress",
         async () =>
-          world.gateway.mailbox
-            .outbox("demo")
-            .find((m) => /Deleting message 1: refused by policy \(policy_denied\)/.test(m.text)),
+          (await world.gateway.mailbox.outbox("demo")).find((m) =>
+            /Deleting message 1: refused by policy \(policy_denied\)/.test(m.text),
+          ),
         60_000,
       );
       expect(refused.text).toBeTruthy();

@@ -255,7 +255,7 @@ describe.skipIf(skip)(`Teams → Google Chat → GitHub end to end${skip ? ` (sk
       60_000,
     );
     expect(running.demo.sent).toHaveLength(2);
-    const decided = running.gateway.approvals.list().filter((a) => a.agent === "triage");
+    const decided = (await running.gateway.approvals.list()).filter((a) => a.agent === "triage");
     expect(decided.map((a) => [a.state, a.approvals])).toEqual([["used", [`github:${GUS.id}`]]]);
 
     // No platform secret in Warden's log; the demo key on no platform.
