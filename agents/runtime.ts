@@ -47,3 +47,22 @@ export interface Runtime {
   /** Removes sandboxes a previous run left behind (found by label). Returns how many. */
   cleanupOrphans(): Promise<number>;
 }
+
+/**
+ * The runtime cannot run agents safely right now (e.g. Kubernetes RBAC forbids the NetworkPolicy that
+ * isolates them), so it refused before creating anything. Stable wire form: HTTP 503, code
+ * `runtime_unavailable`; `resource` names what could not be ensured (e.g. `NetworkPolicy
+ * warden-agents/warden-agents-default-deny`). The message carries no secret: names and status only.
+ */
+export class RuntimeUnavailable extends Error {
+  override readonly name = "RuntimeUnavailable";
+  readonly code = "runtime_unavailable" as const;
+  readonly status = 503 as const;
+  constructor(
+    readonly resource: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
