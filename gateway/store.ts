@@ -84,6 +84,10 @@ export type AuditVerifyResult =
   | { readonly ok: false; readonly entries: number; readonly badSeq: number; readonly problem: string };
 
 export interface Store {
+  /** Where the data lives (`GET /v1/health` reports it). */
+  readonly kind: "sqlite" | "postgres";
+  /** Resolves once the tables are in place; rejects with why not (e.g. the role lacks a privilege). */
+  ready(): Promise<void>;
   putAgent(agent: AgentRecord): Promise<void>;
   getAgent(name: string): Promise<AgentRecord | undefined>;
   listAgents(): Promise<AgentRecord[]>;
