@@ -64,8 +64,8 @@ export const GATEWAY_TABLES = [
  * from each row's JSON so old rows keep counting (SQLite files of earlier versions). Idempotent.
  */
 async function migrateSqliteApprovals(sql: Sql): Promise<void> {
-  const cols = new Set((await sql.all<{ name: string }>("PRAGMA table_info(approvals)")).map((c) => c.name));
   await sql.tx(async (t) => {
+    const cols = new Set((await t.all<{ name: string }>("PRAGMA table_info(approvals)")).map((c) => c.name));
     if (!cols.has("agent")) {
       await t.exec("ALTER TABLE approvals ADD COLUMN agent TEXT NOT NULL DEFAULT ''");
       await t.exec("UPDATE approvals SET agent = coalesce(json_extract(data, '$.agent'), '')");

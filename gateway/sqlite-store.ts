@@ -5,6 +5,7 @@
  * would run inside the transaction. Notifications stay in the process: one process per file.
  */
 import { EventEmitter } from "node:events";
+import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import { createSqlStore } from "./sql-store.js";
 import type { Sql, SqlValue } from "./sql.js";
@@ -101,7 +102,39 @@ export function sqliteSql(db: Database.Database): Sql {
   return sql;
 }
 
+const shared = new Map<string, { sql: Sql; refs: number }>();
+
+/**
+ * The `Sql` seam on the file at `path`, shared by everyone in this process who opens that file (the
+ * gateway's store and the bot's): one connection, one queue. Two connections in one process would
+ * deadlock, since a transaction now spans awaits and SQLite's lock wait blocks the event loop the
+ * other transaction needs to finish. Each opener gets its own `close()`; the last one closes the file.
+ * ":memory:" is always a new database.
+ */
+export function openSqliteSql(path: string): Sql {
+  if (path === ":memory:") return sqliteSql(openDatabase(path));
+  const key = resolve(path);
+  let entry = shared.get(key);
+  if (!entry) {
+    entry = { sql: sqliteSql(openDatabase(key)), refs: 0 };
+    shared.set(key, entry);
+  }
+  const e = entry;
+  e.refs++;
+  let closed = false;
+  return {
+    ...e.sql,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      if (--e.refs > 0) return;
+      shared.delete(key);
+      await e.sql.close();
+    },
+  };
+}
+
 /** Opens (creating if needed) the store at `path`; ":memory:" for tests. */
 export function openSqliteStore(path: string): Store {
-  return createSqlStore(sqliteSql(openDatabase(path)));
+  return createSqlStore(openSqliteSql(path));
 }
