@@ -22,7 +22,7 @@ import { toView } from "./approval-view.js";
 import { attend, nextStep } from "./escalation.js";
 import type { ApprovalView } from "./approver.js";
 import { bodyDigest, memoryHeldBodies } from "./held-bodies.js";
-import type { ApprovalRecord, ApprovalState, Vote } from "./store.js";
+import type { ApprovalRecord, ApprovalState } from "./store.js";
 
 export * from "./approval-types.js";
 
