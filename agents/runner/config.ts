@@ -21,6 +21,14 @@ export interface RunnerConfig {
   readonly workspace: string;
   /** False when `WARDEN_NO_FORWARDER=1` (runner outside a container, talking to a TCP gateway). */
   readonly forwarder: boolean;
+  /**
+   * Kubernetes token identity: `WARDEN_K8S_GATEWAY=HOST:PORT` makes the forwarder dial the gateway over
+   * TCP and present the projected token read from `WARDEN_K8S_TOKEN_FILE` (k8s-token.ts).
+   */
+  readonly k8s?: {
+    readonly gateway: { readonly host: string; readonly port: number };
+    readonly tokenFile: string;
+  };
   readonly demo: { readonly url: string; readonly apiKey?: string };
   readonly openai: { readonly baseUrl: string; readonly model: string; readonly apiKey?: string };
   readonly claude: { readonly model?: string };
@@ -50,6 +58,7 @@ export function loadRunnerConfig(env: Readonly<Record<string, string | undefined
     caPath: get("WARDEN_CA") ?? "/run/warden/ca.pem",
     workspace: get("WARDEN_WORKSPACE") ?? "/workspace",
     forwarder: get("WARDEN_NO_FORWARDER") !== "1",
+    ...k8sSettings(get("WARDEN_K8S_GATEWAY"), get("WARDEN_K8S_TOKEN_FILE")),
     demo: {
       url: get("WARDEN_DEMO_URL") ?? "http://demo.warden.local",
       ...optional("apiKey", get("DEMO_API_KEY")),
@@ -62,4 +71,14 @@ export function loadRunnerConfig(env: Readonly<Record<string, string | undefined
     claude: optional("model", get("ANTHROPIC_MODEL")),
     env: { ...env },
   });
+}
+
+function k8sSettings(gateway: string | undefined, tokenFile: string | undefined): Pick<RunnerConfig, "k8s"> {
+  if (gateway === undefined) return {};
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(gateway);
+  const port = Number(m?.[2]);
+  if (!m?.[1] || port < 1 || port > 65535)
+    throw new RunnerError("bad_config", `WARDEN_K8S_GATEWAY must be HOST:PORT, got ${gateway}`);
+  const host = m[1].replace(/^\[|\]$/g, "");
+  return { k8s: { gateway: { host, port }, tokenFile: tokenFile ?? "/var/run/secrets/warden/token" } };
 }

@@ -12,6 +12,7 @@ import type { Brain } from "./brain.js";
 import { loadRunnerConfig, type RunnerConfig } from "./config.js";
 import { type Forwarder, startForwarder } from "./forwarder.js";
 import { createHttpTool } from "./http-tool.js";
+import { startTokenForwarder } from "./k8s-token.js";
 import { createMailboxClient } from "./mailbox-client.js";
 import { createClaudeBrain } from "./providers/claude.js";
 import { createDemoBrain } from "./providers/demo.js";
@@ -53,6 +54,13 @@ async function main(): Promise<void> {
   let forwarder: Forwarder | undefined;
   if (!config.forwarder) {
     log("forwarder_skipped", { reason: "WARDEN_NO_FORWARDER=1" });
+  } else if (config.k8s) {
+    // Kubernetes token identity: TCP to the gateway, the projected token on every connection.
+    forwarder = await startTokenForwarder({
+      listen: { host: proxy.host, port: proxy.port },
+      ...config.k8s,
+      onError: (err) => log("forwarder_error", { error: err.message }),
+    });
   } else if (!existsSync(config.socketPath)) {
     // Without the socket nothing can leave the container; keep running so the logs say why.
     log("forwarder_skipped", { reason: "gateway socket missing", socket: config.socketPath });
