@@ -35,6 +35,10 @@ export interface StartOptions extends ChatSettings {
   /** Where the built-in web chat listens. */
   readonly web: HostPort;
   readonly masterKey?: string;
+  /** WARDEN_DATABASE_URL: state in PostgreSQL, shared with other replicas. */
+  readonly databaseUrl?: string;
+  /** `--replica-id`; default host name + pid. */
+  readonly replicaId?: string;
   /** Non-secret provider settings passed to agents (OPENAI_BASE_URL, OPENAI_MODEL, …). */
   readonly agentEnv: Record<string, string>;
   readonly log: Log;
@@ -77,7 +81,10 @@ export async function runStart(o: StartOptions) {
     sessionFile: join(o.home, "web-sessions.json"),
     historyFile: join(o.home, "web-history.json"),
     // Only the owner sees the WhatsApp pairing code: scanning it links a phone to this Warden.
-    pairing: { svg: () => chat?.pairingSvg(), mayView: async (id) => bot.roles.hasRole(`web:${id}`, "owner") },
+    pairing: {
+      svg: () => chat?.pairingSvg(),
+      mayView: async (id) => bot.roles.hasRole(`web:${id}`, "owner"),
+    },
     // A claim or invitation link burns its token and signs this browser in as a new web identity.
     verifyToken: async (token) => {
       const userId = randomBytes(8).toString("hex");
@@ -144,6 +151,8 @@ export async function runStart(o: StartOptions) {
       ["family.warden.local", { host: "127.0.0.1", port: demo.port }],
     ]),
     masterKey: o.masterKey,
+    databaseUrl: o.databaseUrl,
+    replicaId: o.replicaId,
     hooks,
     log: o.log,
     approver: bot.approver,

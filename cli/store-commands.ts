@@ -9,6 +9,7 @@ import type { Readable } from "node:stream";
 import {
   createCredentials,
   loadMasterKey,
+  openPostgresStore,
   openSqliteStore,
   SECRET_NAME,
   type Store,
@@ -17,16 +18,27 @@ import {
 import { UsageError } from "./args.js";
 
 /** Opens an existing store; refuses to create an empty one by accident. */
-export function openStoreReadOnly(home: string): Store {
+/** The install's store: PostgreSQL when `databaseUrl` is set, else the SQLite file in `home`. */
+export async function openInstallStore(home: string, databaseUrl?: string): Promise<Store> {
+  if (databaseUrl) return openPostgresStore({ url: databaseUrl });
   const path = join(home, "warden.db");
   if (!existsSync(path)) throw new UsageError(`no Warden data at ${path}`);
   return openSqliteStore(path);
+}
+
+/** WARDEN_DATABASE_URL, checked: a postgres:// or postgresql:// URL, or unset. */
+export function databaseUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^postgres(ql)?:\/\/[^\s]+$/.test(value))
+    throw new UsageError("WARDEN_DATABASE_URL must be a postgres:// or postgresql:// URL");
+  return value;
 }
 
 export async function setSecretCommand(o: {
   home: string;
   name: string;
   masterKey?: string;
+  databaseUrl?: string;
   stdin: Readable;
 }): Promise<void> {
   if (!SECRET_NAME.test(o.name)) throw new UsageError("secret names look like GITHUB_TOKEN");
@@ -36,7 +48,9 @@ export async function setSecretCommand(o: {
     .toString("utf8")
     .replace(/\r?\n$/, "");
   if (!value) throw new UsageError("no value on stdin");
-  const store = openSqliteStore(join(o.home, "warden.db"));
+  const store = o.databaseUrl
+    ? await openPostgresStore({ url: o.databaseUrl })
+    : openSqliteStore(join(o.home, "warden.db"));
   try {
     const vault = Vault.fromKey(await loadMasterKey({ envValue: o.masterKey, home: o.home }));
     await createCredentials(store, vault).setSecret(o.name, value);

@@ -15,7 +15,7 @@ import { chatSettings } from "./chat-settings.js";
 import { doctorCommand } from "./doctor.js";
 import { policyCommand } from "./policy-commands.js";
 import { runStart } from "./start.js";
-import { openStoreReadOnly, setSecretCommand } from "./store-commands.js";
+import { databaseUrl, openInstallStore, setSecretCommand } from "./store-commands.js";
 
 const HELP = `warden — egress gateway and control plane for AI agents
 
@@ -105,6 +105,14 @@ function onSignal(close: () => Promise<void>): void {
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 }
+/** `--replica-id`: a name for logs, metrics and /v1/health; letters, digits, `.`, `_`, `-`. */
+function replicaId(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(value))
+    throw new UsageError("--replica-id is 1-64 letters, digits, '.', '_' or '-'");
+  return value;
+}
+
 const defaultHome = (): string => env.WARDEN_HOME ?? join(homedir(), ".warden");
 
 async function gateway(argv: string[]): Promise<void> {
@@ -117,6 +125,7 @@ async function gateway(argv: string[]): Promise<void> {
       control: { type: "string", default: "127.0.0.1:7421" },
       "upstream-ca": { type: "string", multiple: true, default: [] },
       resolve: { type: "string", multiple: true, default: [] },
+      "replica-id": { type: "string" },
     },
   });
   const home = resolve(values.home ?? defaultHome());
@@ -129,13 +138,15 @@ async function gateway(argv: string[]): Promise<void> {
     upstreamCa,
     resolve: resolveMap(values.resolve ?? []),
     masterKey: env.WARDEN_MASTER_KEY,
+    databaseUrl: databaseUrl(env.WARDEN_DATABASE_URL),
+    replicaId: replicaId(values["replica-id"]),
     proxyLimits: proxyLimits(),
     // The listening line must be the first stdout line; logs before it go to stderr.
     log: (event, fields) =>
       process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), event, ...fields })}\n`),
   });
   process.stdout.write(
-    `${JSON.stringify({ event: "listening", proxy: gw.proxyAddress, control: gw.controlAddress })}\n`,
+    `${JSON.stringify({ event: "listening", proxy: gw.proxyAddress, control: gw.controlAddress, replica: gw.replica })}\n`,
   );
   onSignal(() => gw.close());
 }
@@ -144,7 +155,10 @@ async function audit(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub !== "verify") throw new UsageError("usage: warden audit verify [--home DIR]");
   const { values } = parseArgs({ args: rest, options: { home: { type: "string" } } });
-  const store = openStoreReadOnly(resolve(values.home ?? defaultHome()));
+  const store = await openInstallStore(
+    resolve(values.home ?? defaultHome()),
+    databaseUrl(env.WARDEN_DATABASE_URL),
+  );
   const r = await store.verifyAudit();
   await store.close();
   process.stdout.write(
@@ -162,6 +176,7 @@ async function secret(argv: string[]): Promise<void> {
     home: resolve(values.home ?? defaultHome()),
     name,
     masterKey: env.WARDEN_MASTER_KEY,
+    databaseUrl: databaseUrl(env.WARDEN_DATABASE_URL),
     stdin: process.stdin,
   });
   process.stderr.write(`secret ${name} saved\n`);
@@ -175,6 +190,7 @@ async function start(argv: string[]): Promise<void> {
       listen: { type: "string", default: "127.0.0.1:7480" },
       control: { type: "string", default: "127.0.0.1:7421" },
       web: { type: "string", default: "127.0.0.1:7420" },
+      "replica-id": { type: "string" },
     },
   });
   const say = (line: string): void => void process.stderr.write(`warden: ${line}\n`);
@@ -197,6 +213,8 @@ async function start(argv: string[]): Promise<void> {
     web: hostPort(values.web ?? "", "--web"),
     ...chatSettings(env),
     masterKey: env.WARDEN_MASTER_KEY,
+    databaseUrl: databaseUrl(env.WARDEN_DATABASE_URL),
+    replicaId: replicaId(values["replica-id"]),
     agentEnv,
     log: stderrLog,
     say,

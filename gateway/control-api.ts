@@ -42,6 +42,8 @@ export interface ControlDeps {
   readonly mailbox: Mailbox;
   /** Policy replay (`POST /v1/policies/test` with `replay`); absent = 501. */
   readonly replay?: (input: ReplayInput) => Promise<ReplayOutcome>;
+  /** This replica's facts for `GET /v1/health` (DESIGN §8). */
+  readonly health?: () => { replica: string; store: "sqlite" | "postgres"; leader: boolean };
 }
 
 const NewAgent = z.strictObject({
@@ -127,7 +129,7 @@ async function route(deps: ControlDeps, method: string, url: URL, body: unknown)
   };
   switch (key) {
     case "GET /v1/health":
-      return { status: 200, body: { ok: true } };
+      return { status: 200, body: { ok: true, ...deps.health?.() } };
     case "GET /metrics":
       return { status: 200, text: deps.metrics.render() };
     case "POST /v1/agents": {

@@ -144,7 +144,7 @@ export async function clear(
 
   // 3. Rate limit, per agent and policy.
   if (policy?.rateLimit) {
-    const wait = ctx.rateLimit(`${agent}\u0000${policy.name}`, policy.rateLimit);
+    const wait = await ctx.rateLimit(`${agent}\u0000${policy.name}`, policy.rateLimit);
     if (wait !== undefined)
       throw fail("rate_limited", `rate limit of ${policy.name} reached`, { retryAfter: wait });
   }

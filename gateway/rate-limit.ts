@@ -2,11 +2,27 @@
  * Per-agent, per-policy rate limits (`rate_limit: 120/min`). A fixed window per key: simple to audit,
  * and a burst at a window edge is at most twice the rate, which is fine for a safety limit.
  */
+import type { Store } from "./store.js";
 
-/** Returns `undefined` when allowed, or the seconds to wait before retrying. */
-export function createRateLimiter(now: () => number = Date.now) {
+/**
+ * Returns `undefined` when allowed, or the seconds to wait before retrying. With `shared` (replicas
+ * on one database) the count lives in the store: windows are aligned to the clock (every replica
+ * agrees where one starts) and each use is one atomic upsert, so N per window holds across replicas.
+ */
+export function createRateLimiter(
+  now: () => number = Date.now,
+  shared?: Pick<Store, "takeRate">,
+): (key: string, limit: { count: number; perMs: number }) => Promise<number | undefined> {
   const windows = new Map<string, { start: number; used: number }>();
-  return function take(key: string, limit: { count: number; perMs: number }): number | undefined {
+  if (shared) {
+    return async (key, limit) => {
+      const t = now();
+      const start = t - (t % limit.perMs);
+      const used = await shared.takeRate(`${key}\u0000${limit.perMs}`, start);
+      return used <= limit.count ? undefined : Math.max(1, Math.ceil((start + limit.perMs - t) / 1000));
+    };
+  }
+  return async function take(key, limit) {
     const t = now();
     let w = windows.get(key);
     if (!w || t - w.start >= limit.perMs) {

@@ -7,6 +7,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import type http from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { hostname } from "node:os";
 import { rootCertificates } from "node:tls";
 import { formatIssues } from "../policies/index.js";
 import type { LookupAddress } from "./address.js";
@@ -25,6 +26,10 @@ import { createPolicyReplay, readPolicyFiles } from "./policy-replay.js";
 import { createPolicySource } from "./policy-source.js";
 import { createProxy, type InternalHandler, type ProxyLimits } from "./proxy-server.js";
 import { createRateLimiter } from "./rate-limit.js";
+import { shareInstallFiles } from "./install-share.js";
+import { soleLeader } from "./leadership.js";
+import { electLeader } from "./postgres/leader.js";
+import { openPostgresStore } from "./postgres/postgres-store.js";
 import { openSqliteStore } from "./sqlite-store.js";
 import { loadMasterKey, Vault } from "./vault.js";
 import { writeOnce } from "./write-once.js";
@@ -65,15 +70,35 @@ export interface GatewayOptions {
   readonly drainMs?: number;
   /** Body stall, head and idle timeouts and the per-agent connection cap (proxy-server.ts). */
   readonly proxyLimits?: Partial<ProxyLimits>;
+  /** postgres://… (WARDEN_DATABASE_URL): all state in PostgreSQL, shared by replicas. Default SQLite. */
+  readonly databaseUrl?: string;
+  /** This replica's name in logs, metrics and `/v1/health`. Default host name + pid. */
+  readonly replicaId?: string;
+  /** Leader election timing (tests shorten it). */
+  readonly election?: { readonly retryMs?: number; readonly pingMs?: number };
 }
+
+/** Store topic: the policies changed on one replica (message: its id). */
+const POLICIES_TOPIC = "policies";
 
 /** Starts the gateway; throws when the policies are invalid or a port is taken. */
 export async function startGateway(opts: GatewayOptions) {
   const log = opts.log ?? createLog((l) => process.stdout.write(l));
   await mkdir(opts.home, { recursive: true, mode: 0o700 });
-  const store = openSqliteStore(join(opts.home, "warden.db"));
+  const replica = opts.replicaId ?? `${hostname()}-${process.pid}`;
+  const store = opts.databaseUrl
+    ? await openPostgresStore({ url: opts.databaseUrl, log })
+    : openSqliteStore(join(opts.home, "warden.db"));
   const vault = Vault.fromKey(await loadMasterKey({ envValue: opts.masterKey, home: opts.home }));
+  // Replicas share the install CA and control token through the store (sealed with the master key).
+  await shareInstallFiles(store, vault, opts.home, async () => {
+    await CertificateAuthority.loadOrCreate(join(opts.home, "ca"));
+    await controlToken(opts.home);
+  });
   const ca = await CertificateAuthority.loadOrCreate(join(opts.home, "ca"));
+  const leadership = opts.databaseUrl
+    ? await electLeader({ url: opts.databaseUrl, log, ...opts.election })
+    : soleLeader();
   const caPath = join(opts.home, "ca", "ca.pem");
   const bundlePath = join(opts.home, "ca", "bundle.pem");
   await writeFile(bundlePath, [...rootCertificates, ca.caPem].join("\n"), { mode: 0o644 });
@@ -108,7 +133,8 @@ export async function startGateway(opts: GatewayOptions) {
     policies,
     credentials,
     approvals,
-    rateLimit: createRateLimiter(),
+    // One process on SQLite counts in memory; replicas count in the shared store.
+    rateLimit: createRateLimiter(Date.now, store.kind === "postgres" ? store : undefined),
     resolve: { resolveMap: opts.resolve ?? new Map(), lookup: opts.lookup },
     maxBodyBytes: opts.maxBodyBytes ?? 16 * 1024 * 1024,
     ca,
@@ -145,33 +171,59 @@ export async function startGateway(opts: GatewayOptions) {
     current: () => policies.set,
     pinned: (host) => (opts.resolve ?? new Map()).has(host.toLowerCase()),
   });
+  // A reload asked of one replica (control API, the bot's /policy edit) is announced to the others,
+  // which read the same policies directory (a shared volume or ConfigMap) again.
+  const sharedPolicies = {
+    get set() {
+      return policies.set;
+    },
+    async reload() {
+      const r = await policies.reload();
+      if (r.ok) await store.notify(POLICIES_TOPIC, replica).catch(() => undefined);
+      return r;
+    },
+  };
+  store.listen(POLICIES_TOPIC, (from) => {
+    if (from !== replica) void policies.reload();
+  });
   const control = createControlServer({
     token,
     store,
     credentials,
     approvals,
     metrics,
-    policies,
+    policies: sharedPolicies,
     agentEnv,
     audit,
     hooks: opts.hooks,
     mailbox,
     replay: replayPolicy,
+    health: () => ({ replica, store: store.kind, leader: leadership.isLeader() }),
   });
   const controlAddr = await listen(control, opts.control);
   const sockets = new Map<string, http.Server>();
-  log("gateway_started", { proxy: proxyAddr, control: controlAddr, policies: loaded.policies });
+  log("gateway_started", {
+    proxy: proxyAddr,
+    control: controlAddr,
+    policies: loaded.policies,
+    replica,
+    store: store.kind,
+    leader: leadership.isLeader(),
+  });
+  leadership.onChange((leader) => log("leadership_changed", { replica, leader }));
 
   return {
     proxyAddress: proxyAddr,
     controlAddress: controlAddr,
+    replica,
+    leadership,
     caPem: ca.caPem,
     caPath,
     bundlePath,
     token,
     approvals,
     credentials,
-    policies,
+    policies: sharedPolicies,
     store,
     mailbox,
     placeholderEnv,
@@ -216,6 +268,7 @@ export async function startGateway(opts: GatewayOptions) {
       for (const s of servers) s.closeAllConnections();
       await closing;
       await bodies.idle(); // a held body being spooled is finished, not cut short
+      await leadership.close();
       await store.close();
       log("gateway_stopped", {});
     },

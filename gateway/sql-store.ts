@@ -309,6 +309,23 @@ function rawStore(sql: Sql, ready: Promise<void>): Omit<Store, "ready"> {
         await sql.get<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_head WHERE id = 1"),
       );
     },
+    takeRate: async (key, windowStart) =>
+      (
+        await sql.get<{ used: number }>(
+          "INSERT INTO rate_windows (key, window_start, used) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE SET used = CASE WHEN rate_windows.window_start = excluded.window_start THEN rate_windows.used + 1 ELSE 1 END, window_start = excluded.window_start RETURNING used",
+          [key, windowStart],
+        )
+      )?.used ?? Number.MAX_SAFE_INTEGER,
+    kvGet: async (ns, key) =>
+      (await sql.get<{ value: Buffer }>("SELECT value FROM kv WHERE ns = ? AND key = ?", [ns, key]))?.value,
+    kvPutIfAbsent: async (ns, key, value) =>
+      (
+        await sql.run("INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT (ns, key) DO NOTHING", [
+          ns,
+          key,
+          value,
+        ])
+      ).changes === 1,
     notify: (topic, message) => sql.notify(channelOf(topic), message),
     listen: (topic, handler) => sql.listen(channelOf(topic), handler),
     close: async () => {

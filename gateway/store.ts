@@ -161,6 +161,16 @@ export interface Store {
   verifyAudit(): Promise<AuditVerifyResult>;
 
   /**
+   * Counts one use of `key` in the fixed window starting at `windowStart` (ms) and returns the uses
+   * so far in that window, this one included: one atomic upsert, so replicas share one count.
+   */
+  takeRate(key: string, windowStart: number): Promise<number>;
+  /** Small shared blobs (e.g. the install CA, sealed). */
+  kvGet(ns: string, key: string): Promise<Buffer | undefined>;
+  /** Stores `value` unless `key` exists; true when this call stored it (first writer wins). */
+  kvPutIfAbsent(ns: string, key: string, value: Buffer): Promise<boolean>;
+
+  /**
    * Tells every replica sharing this store (this process included) that something under `topic`
    * changed, e.g. `approvals` with the approval id. Delivery is at most once and may be late: a
    * listener re-reads the store, never trusts the message. SQLite delivers in-process only.
