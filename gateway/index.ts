@@ -15,6 +15,8 @@ export { createCredentials, SECRET_NAME, AGENT_NAME } from "./credentials.js";
 export { PLATFORM_SECRETS, revealPlatformSecret } from "./inject.js";
 export { openDatabase, openSqliteSql, openSqliteStore, sqliteSql } from "./sqlite-store.js";
 export { openPostgresStore } from "./postgres/postgres-store.js";
+export { openPostgresSql, type PgOptions } from "./postgres/pg-sql.js";
+export { ensureSchema } from "./sql-schema.js";
 export type { Sql, SqlValue, Dialect } from "./sql.js";
 export type { Leadership } from "./leadership.js";
 export { asyncify, type Store, type Sync } from "./store.js";
