@@ -5,7 +5,8 @@
 # Idempotent: when the binaries are there it exits 0 at once. Why from source: Debian ships no
 # kube-apiserver/kubelet package and this machine pulls no images or release tarballs (see
 # ../shared/SCALE-OUT.md §1, where every step below was measured). Needs root (apt-get) and ~4 GB of
-# scratch space under $TMPDIR, deleted at the end; the build takes ~13 min on 2 cores.
+# scratch space under $TMPDIR, deleted at the end; the build takes 13 min on 2 idle cores (26 min measured
+# on a busy machine, load ≈9).
 # Nothing here is untrusted input except Debian's archive, which apt verifies.
 set -euo pipefail
 
@@ -28,10 +29,14 @@ flock 9
 have_all && exit 0
 
 started=$(date +%s)
-if ! ls /etc/apt/sources.list.d/*.sources 2>/dev/null | xargs -r grep -qs '^Types:.*deb-src'; then
+if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
   say "enabling Debian deb-src (for apt-get source)…"
-  sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
-    $SUDO tee /etc/apt/sources.list.d/warden-debian-src.sources >/dev/null
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+      $SUDO tee /etc/apt/sources.list.d/warden-debian-src.sources >/dev/null
+  else
+    sed -n 's/^deb /deb-src /p' /etc/apt/sources.list | $SUDO tee /etc/apt/sources.list.d/warden-debian-src.list >/dev/null
+  fi
 fi
 say "installing the Go toolchain, etcd and build tools (apt-get, ≈20 s)…"
 $SUDO apt-get update -qq
@@ -46,6 +51,7 @@ fi
 SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/warden-kube-build.XXXXXX")"
 # The Go build cache under _output is ~3 GB: never leave it behind, also on failure.
 trap 'chmod -R u+w "$SCRATCH" 2>/dev/null; rm -rf "$SCRATCH"' EXIT
+chmod 755 "$SCRATCH" # apt's download user (_apt) must be able to write the source package here
 cd "$SCRATCH"
 say "fetching Debian's kubernetes source package…"
 apt-get source -qq --download-only kubernetes >/dev/null

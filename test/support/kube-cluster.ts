@@ -4,8 +4,9 @@
  * private dockerd. Binaries come from the cache scripts/kube-binaries.sh fills; call `requireKube()`
  * first. Each call gets its own scratch dir under os.tmpdir() and its own ports, so test files may run
  * in parallel; `stop()` kills every process group it started and removes the scratch dir.
- * No controller-manager runs: `createNamespace()` also creates the `default` ServiceAccount (with
- * automount off), and Pods must set `automountServiceAccountToken: false` (no token controller).
+ * No controller-manager or scheduler runs: `createNamespace()` also creates the `default`
+ * ServiceAccount (with automount off), Pods must set `automountServiceAccountToken: false` (no token
+ * controller), a deleted namespace stays Terminating, and kube-binder.ts binds new Pods to the node.
  * Identities (static tokens): admin (system:masters), the kubelet (system:node:localhost) and
  * `warden-gateway`, bound only to system:auth-delegator, as the gateway would be for TokenReview.
  */
@@ -15,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kubeBinaries } from "./kube-binaries.js";
 import { type KubeNode, loadImageInto, startNode, stopNode } from "./kube-node.js";
+import { startBinder } from "./kube-binder.js";
 import { makePki, writeKubeconfig } from "./kube-pki.js";
 import { type Daemon, freePort, removeScratch, startDaemon, stopDaemon, waitFor } from "./kube-procs.js";
 
@@ -65,11 +67,13 @@ export async function startKubeCluster(opts: { kubelet?: boolean } = {}): Promis
   const daemons: Daemon[] = [];
   const track = (d: Daemon) => void daemons.push(d);
   let node: KubeNode | undefined;
+  let stopBinder: (() => Promise<void>) | undefined;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     const find = (n: string) => daemons.find((d) => d.name === n);
+    await stopBinder?.();
     if (node) await stopNode(node, find("dockerd"), find("kubelet"));
     for (const n of ["kube-apiserver", "etcd"]) {
       const d = find(n);
@@ -165,6 +169,7 @@ export async function startKubeCluster(opts: { kubelet?: boolean } = {}): Promis
         () => `--- kubelet ---\n${logTail("kubelet", 40)}\n--- dockerd ---\n${logTail("dockerd", 10)}`,
       );
       nodeReadyMs = Date.now() - started;
+      stopBinder = startBinder(api);
     }
 
     const n = node;

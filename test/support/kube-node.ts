@@ -77,6 +77,22 @@ fi
 exec __RUNC__ "$@"
 `;
 
+// The kubelet "tunes" host-global sysctls at start (vm.overcommit_memory=1, kernel.panic=10,
+// kernel.panic_on_oops=1, …) and fails if it cannot. In its private mount namespace each of those
+// /proc/sys files is a bind mount of a file already holding the wanted value, so it reads, is
+// satisfied and writes nothing: the shared machine's kernel settings never change.
+const KUBELET_NS = `#!/bin/sh
+set -e
+dir="$1"; shift
+for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1 \\
+  kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000; do
+  key="\${kv%%=*}"; file="$dir/$(echo "$key" | tr / _)"
+  echo "\${kv#*=}" > "$file"
+  mount --bind "$file" "/proc/sys/$key"
+done
+exec "$@"
+`;
+
 /** Starts the private dockerd, the pause image, CNI config and the kubelet; waits for dockerd only. */
 export async function startNode(opts: {
   dir: string;
@@ -144,11 +160,22 @@ export async function startNode(opts: {
     JSON.stringify({ cniVersion: "0.4.0", name: "lo-only", plugins: [{ type: "loopback" }] }),
   );
   const kubeletDir = d("kubelet");
+  // The kubelet mounts pod volumes (tmpfs tokens) under its root dir; it runs in a mount namespace of
+  // its own (below), so make that dir a shared mount whose submounts reach dockerd's namespace.
+  execFileSync("mount", ["--bind", kubeletDir, kubeletDir]);
+  execFileSync("mount", ["--make-shared", kubeletDir]);
+  const nsWrap = join(d("bin"), "kubelet-ns");
+  writeFileSync(nsWrap, KUBELET_NS, { mode: 0o755 });
   const kubeletPort = await freePort();
   const kubelet = startDaemon(
     "kubelet",
-    bins.kubelet,
-    [`--kubeconfig=${opts.nodeKubeconfig}`, "--hostname-override=localhost", "--container-runtime=docker"]
+    "unshare",
+    ["--mount", "--propagation", "unchanged", "--", nsWrap, d("sysctl"), bins.kubelet]
+      .concat([
+        `--kubeconfig=${opts.nodeKubeconfig}`,
+        "--hostname-override=localhost",
+        "--container-runtime=docker",
+      ])
       .concat([
         `--docker-endpoint=${dockerHost}`,
         `--root-dir=${kubeletDir}`,
@@ -169,7 +196,9 @@ export async function startNode(opts: {
         "--network-plugin=cni",
         `--cni-conf-dir=${cniConf}`,
       ])
-      .concat(["--cni-bin-dir=/usr/lib/cni", "--image-gc-high-threshold=100", "--eviction-hard=", "--v=1"]),
+      .concat(["--cni-bin-dir=/usr/lib/cni", "--image-gc-high-threshold=100", "--eviction-hard=", "--v=1"])
+      // The machine's iptables stay untouched: no KUBE-FIREWALL/KUBE-MARK chains, no canary.
+      .concat(["--make-iptables-util-chains=false"]),
     logDir,
   );
   opts.onDaemon(kubelet);
