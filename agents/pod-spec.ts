@@ -193,8 +193,8 @@ export function podSpec(spec: AgentSpec, opts: PodSpecOptions): V1Pod {
 }
 
 /**
- * Default-deny for the whole namespace, and egress for agent Pods only to the gateway (its IP when
- * WARDEN_K8S_GATEWAY is one, else `peers`, default the gateway Pods of deploy/kubernetes). No DNS:
+ * Default-deny for the whole namespace, and egress for agent Pods only to the gateway: its IP when
+ * WARDEN_K8S_GATEWAY is one, and `peers` (default the gateway Pods of deploy/kubernetes). No DNS:
  * the runner dials the address it is given, and a DNS server would be a way out.
  */
 export function agentNetworkPolicies(
@@ -208,7 +208,8 @@ export function agentNetworkPolicies(
   const ip = gateway?.host ? isIP(gateway.host) : 0;
   const to: V1NetworkPolicyPeer[] = [
     ...(ip ? [{ ipBlock: { cidr: `${gateway?.host}/${ip === 4 ? 32 : 128}` } }] : []),
-    ...(gateway?.peers ?? (ip ? [] : [DEFAULT_GATEWAY_PEER])),
+    // Also the gateway Pods: many CNIs match egress after a Service's DNAT, i.e. on the Pod address.
+    ...(gateway?.peers ?? [DEFAULT_GATEWAY_PEER]),
   ];
   const meta = (name: string) => ({ name, namespace, labels: { "app.kubernetes.io/managed-by": "warden" } });
   return [

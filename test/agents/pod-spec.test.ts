@@ -167,7 +167,12 @@ describe("agentNetworkPolicies()", () => {
     expect(allow.spec).toEqual({
       podSelector: { matchExpressions: [{ key: "warden.agent", operator: "Exists" }] },
       policyTypes: ["Egress"],
-      egress: [{ to: [{ ipBlock: { cidr: "10.0.0.7/32" } }], ports: [{ protocol: "TCP", port: 8080 }] }],
+      egress: [
+        {
+          to: [{ ipBlock: { cidr: "10.0.0.7/32" } }, DEFAULT_GATEWAY_PEER],
+          ports: [{ protocol: "TCP", port: 8080 }],
+        },
+      ],
     });
   });
 
