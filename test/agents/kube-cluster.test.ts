@@ -6,6 +6,7 @@
  * nothing else. With CI set, a missing cluster fails this file instead of skipping it.
  */
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AuthenticationV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
@@ -16,7 +17,8 @@ import { importStaticImage } from "../support/kube-node.js";
 
 const skip = requireKube({ kubelet: true });
 const NS = "warden-smoke";
-const IMAGE = "warden-test/kube-sleeper:k1";
+// Unique per run: a parallel run of this file must not remove the image this one is loading.
+const IMAGE = `warden-test/kube-sleeper:${randomBytes(4).toString("hex")}`;
 
 /** A Pod as Warden's runtime shapes agents (DESIGN §8), plus a token for a foreign audience. */
 function smokePod(): V1Pod {
@@ -54,6 +56,39 @@ function smokePod(): V1Pod {
   };
 }
 
+const SYSCTLS = ["vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops"];
+const sysctls = () => SYSCTLS.map((k) => `${k}=${readFileSync(`/proc/sys/${k}`, "utf8").trim()}`);
+/** Kubernetes chains in the machine's iptables (none expected); empty when iptables is absent. */
+function kubeChains(): string[] {
+  try {
+    return execFileSync("iptables-save", { encoding: "utf8" })
+      .split("\n")
+      .filter((l) => l.includes("KUBE-"));
+  } catch {
+    return [];
+  }
+}
+
+describe("requireKube()", () => {
+  it("fails under CI when the binaries are missing, and gives a skip reason otherwise", () => {
+    const saved = { cache: process.env.WARDEN_KUBE_CACHE, ci: process.env.CI };
+    try {
+      process.env.WARDEN_KUBE_CACHE = "/nonexistent/warden-kube-cache";
+      process.env.CI = "1";
+      expect(() => requireKube()).toThrow(/CI must run these tests/);
+      delete process.env.CI;
+      expect(requireKube()).toMatch(/kube-apiserver, kubelet, pause not in \/nonexistent/);
+    } finally {
+      for (const [k, v] of [
+        ["WARDEN_KUBE_CACHE", saved.cache],
+        ["CI", saved.ci],
+      ] as const)
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
+  });
+});
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -70,6 +105,7 @@ describe.skipIf(skip)(
     let core: CoreV1Api;
     let gatewayAuth: AuthenticationV1Api;
     let podUid = "";
+    const before = { sysctls: sysctls(), chains: kubeChains() };
 
     beforeAll(async () => {
       cluster = await startKubeCluster({ kubelet: true });
@@ -173,6 +209,11 @@ describe.skipIf(skip)(
         c.gatewayToken,
       );
       expect(mint.status).toBe(403);
+    });
+
+    it("leaves the machine's kernel settings and iptables as they were (kubelet in its own mount namespace)", () => {
+      expect(sysctls()).toEqual(before.sysctls);
+      expect(kubeChains()).toEqual(before.chains);
     });
 
     it("stop() ends every process it started and removes its scratch dir (no mount left behind)", async () => {
