@@ -2,6 +2,7 @@
  * Per-agent, per-policy rate limits (`rate_limit: 120/min`). A fixed window per key: simple to audit,
  * and a burst at a window edge is at most twice the rate, which is fine for a safety limit.
  */
+import { createHash } from "node:crypto";
 import type { Store } from "./store.js";
 
 /**
@@ -18,7 +19,9 @@ export function createRateLimiter(
     return async (key, limit) => {
       const t = now();
       const start = t - (t % limit.perMs);
-      const used = await shared.takeRate(`${key}\u0000${limit.perMs}`, start);
+      // Keys hold a NUL separator, which PostgreSQL text cannot store: the store sees a digest.
+      const id = createHash("sha256").update(`${key}\u0000${limit.perMs}`).digest("hex");
+      const used = await shared.takeRate(id, start);
       return used <= limit.count ? undefined : Math.max(1, Math.ceil((start + limit.perMs - t) / 1000));
     };
   }

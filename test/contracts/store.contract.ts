@@ -110,6 +110,18 @@ export function storeContract(name: string, h: StoreHarness): void {
       await s.close();
     });
 
+    it("rate windows count per key and window; shared blobs: first writer wins", async () => {
+      const s = await h.open();
+      expect(await s.takeRate("k", 60_000)).toBe(1);
+      expect(await s.takeRate("k", 60_000)).toBe(2);
+      expect(await s.takeRate("k", 120_000)).toBe(1); // a new window starts from one
+      expect(await s.takeRate("other", 120_000)).toBe(1);
+      expect(await s.kvPutIfAbsent("install", "x", Buffer.from("one"))).toBe(true);
+      expect(await s.kvPutIfAbsent("install", "x", Buffer.from("two"))).toBe(false);
+      expect(await s.kvGet("install", "x")).toEqual(Buffer.from("one"));
+      await s.close();
+    });
+
     it("notifications reach listeners (this store's own included)", async () => {
       const s = await h.open();
       const got: string[] = [];

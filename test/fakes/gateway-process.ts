@@ -47,6 +47,10 @@ export interface GatewayStartOptions {
   readonly upstreamCa?: readonly string[];
   /** `--resolve HOST=IP:PORT` entries, host → "IP:PORT". */
   readonly resolve?: Record<string, string>;
+  /** More environment for the process (e.g. WARDEN_DATABASE_URL and WARDEN_MASTER_KEY for replicas). */
+  readonly env?: Record<string, string>;
+  /** More `warden gateway` arguments (e.g. `--replica-id A`). */
+  readonly args?: readonly string[];
 }
 
 export interface GatewayProcess {
@@ -120,6 +124,7 @@ export async function startGateway(options: GatewayStartOptions): Promise<Gatewa
   for (const file of options.upstreamCa ?? []) args.push("--upstream-ca", file);
   for (const [host, target] of Object.entries(options.resolve ?? {}))
     args.push("--resolve", `${host}=${target}`);
+  args.push(...(options.args ?? []));
 
   const chunks: string[] = [];
   let child: ChildProcess | undefined;
@@ -136,7 +141,7 @@ export async function startGateway(options: GatewayStartOptions): Promise<Gatewa
   async function launch(): Promise<void> {
     const proc = spawn(process.execPath, [WARDEN_BIN, ...args], {
       cwd: REPO_ROOT,
-      env: childEnv(home),
+      env: { ...childEnv(home), ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child = proc;
