@@ -51,7 +51,8 @@ fi
 SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/warden-kube-build.XXXXXX")"
 # The Go build cache under _output is ~3 GB: never leave it behind, also on failure.
 trap 'chmod -R u+w "$SCRATCH" 2>/dev/null; rm -rf "$SCRATCH"' EXIT
-chmod 755 "$SCRATCH" # apt's download user (_apt) must be able to write the source package here
+# apt downloads as its `_apt` user when that user may write here (else it warns and downloads as root).
+chmod 755 "$SCRATCH" && { $SUDO chown _apt "$SCRATCH" 2>/dev/null || true; }
 cd "$SCRATCH"
 say "fetching Debian's kubernetes source package…"
 apt-get source -qq --download-only kubernetes >/dev/null
