@@ -41,6 +41,8 @@ type Waiter = (o: HoldOutcome) => void;
 export const APPROVALS_TOPIC = "approvals";
 /** Compare-and-set retries before a vote gives up as a conflict (each retry re-reads the row). */
 const MAX_RACES = 8;
+/** How often rows with requests waiting on this replica are re-read (the NOTIFY backstop). */
+const SWEEP_MS = 1000;
 
 /**
  * Creates the approvals engine; call `resume()` once at start to re-arm timers of stored approvals.
@@ -120,6 +122,20 @@ export function createApprovals(opts: ApprovalsOptions) {
     if (waiters.get(id)?.length) await wake(id);
   }
   const unlisten = store.listen(APPROVALS_TOPIC, (id) => void wake(id).catch(() => undefined));
+  // A notification can be lost (the database connection dropped at that moment): while requests wait
+  // here, their rows are also re-read every second, so a decision releases them within 2 s anyway.
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = (): void => {
+    if (waiters.size === 0 || closing) {
+      if (sweeper) clearInterval(sweeper);
+      sweeper = undefined;
+      return;
+    }
+    for (const id of waiters.keys()) void wake(id).catch(() => undefined);
+  };
+  const watchWaiters = (): void => {
+    sweeper ??= setInterval(sweep, SWEEP_MS).unref();
+  };
 
   /**
    * Attaches the held body to an approval a waiter won; a body that is gone or altered refuses,
@@ -186,11 +202,13 @@ export function createApprovals(opts: ApprovalsOptions) {
       // The agent hung up: drop the waiter, keep the approval pending so a retry can join it.
       const onAbort = (): void => {
         const list = waiters.get(id)?.filter((w) => w !== waiter) ?? [];
-        waiters.set(id, list);
+        if (list.length > 0) waiters.set(id, list);
+        else waiters.delete(id);
         resolve({ outcome: "denied", approval: id });
       };
       waiters.set(id, [...(waiters.get(id) ?? []), waiter]);
       signal?.addEventListener("abort", onAbort, { once: true });
+      watchWaiters();
       // Decided between our read and this registration (another replica is fast): catch up.
       void wake(id).catch(() => undefined);
     });
@@ -393,6 +411,7 @@ export function createApprovals(opts: ApprovalsOptions) {
     shutdown(): void {
       closing = true;
       unlisten();
+      if (sweeper) clearInterval(sweeper);
       for (const cancel of timers.values()) cancel();
       timers.clear();
       for (const [id, list] of waiters) for (const w of list) w({ outcome: "shutting_down", approval: id });
