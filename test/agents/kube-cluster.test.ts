@@ -149,6 +149,9 @@ describe.skipIf(skip)(
       console.log(`kube-cluster: Pod Running ${Date.now() - t0} ms after create`);
       expect(pod.status?.phase, c.logTail("kubelet", 30)).toBe("Running");
       expect(pod.spec?.nodeName).toBe("localhost");
+      // apiserver → kubelet (logs, exec) reaches the node by its hostname `localhost` on the kubelet's port.
+      const logs = await c.api("GET", `/api/v1/namespaces/${NS}/pods/smoke/log`);
+      expect(logs.status, JSON.stringify(logs.body)).toBe(200);
     }, 90_000);
 
     it("TokenReview as warden-gateway authenticates the projected warden-gateway token, bound to the Pod", async () => {

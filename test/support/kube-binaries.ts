@@ -55,7 +55,7 @@ export function kubeBinaries(): KubeBinaries | { missing: string } {
 /** What a kubelet node also needs: root, Docker (daemon, CLI, a running main engine), runc, jq, CNI loopback. */
 function nodeMissing(): string | undefined {
   if (process.getuid?.() !== 0) return "the kubelet needs root";
-  for (const cmd of ["dockerd", "docker", "runc", "jq", "tar"])
+  for (const cmd of ["dockerd", "docker", "runc", "jq", "tar", "unshare", "mount"])
     if (!which(cmd)) return `${cmd} not installed`;
   if (!executable("/usr/lib/cni/loopback"))
     return "CNI plugins missing (apt-get install containernetworking-plugins)";
