@@ -152,6 +152,17 @@ describe.skipIf(skip)(
       // apiserver → kubelet (logs, exec) reaches the node by its hostname `localhost` on the kubelet's port.
       const logs = await c.api("GET", `/api/v1/namespaces/${NS}/pods/smoke/log`);
       expect(logs.status, JSON.stringify(logs.body)).toBe(200);
+      // The Pod's containers live in the node's private engine only; the machine's own engine never sees them.
+      const ids = (host?: string) =>
+        execFileSync(
+          "docker",
+          [...(host ? ["-H", host] : []), "ps", "-q", "--filter", "label=io.kubernetes.pod.name=smoke"],
+          {
+            encoding: "utf8",
+          },
+        ).trim();
+      expect(ids(c.dockerHost)).not.toBe("");
+      expect(ids()).toBe("");
     }, 90_000);
 
     it("TokenReview as warden-gateway authenticates the projected warden-gateway token, bound to the Pod", async () => {
