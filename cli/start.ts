@@ -25,6 +25,7 @@ import {
 import type { Secret } from "../gateway/secret.js";
 import { createBotControl } from "./bot-control.js";
 import { type ChatSettings, chatChannels } from "./chat-channels.js";
+import { leaderOnly, replicaApprovals, SINGLE_CONSUMER } from "./replica-chat.js";
 import { seedPolicies } from "./store-commands.js";
 
 export interface StartOptions extends ChatSettings {
@@ -125,7 +126,13 @@ export async function runStart(o: StartOptions) {
     // Read when a channel starts (after the gateway opened the vault below), never earlier.
     secret: (name) => platformSecret?.(name),
   });
-  const channels: Channel[] = [web, ...chat.channels];
+  // Replicas on PostgreSQL: single-consumer connections run on the leader only (cli/replica-chat.ts).
+  const replicated = o.databaseUrl !== undefined;
+  const lead = () => gateway.leadership;
+  const channels: Channel[] = [
+    web,
+    ...chat.channels.map((c) => (replicated && SINGLE_CONSUMER.has(c.platform) ? leaderOnly(c, lead, o.log) : c)),
+  ];
   let control: ControlPort | undefined;
   const bot = createBot({
     channels,
@@ -140,6 +147,14 @@ export async function runStart(o: StartOptions) {
     webUrl: () => web.url,
     batchWindowMs: o.batchWindowMs,
   });
+  const relay = replicated
+    ? replicaApprovals({
+        gateway: () => gateway,
+        chat: bot.approver,
+        hasCards: async (id) => (await botStore.cardRefs(id)).length > 0,
+        log: o.log,
+      })
+    : undefined;
   const gateway = await startGateway({
     home: o.home,
     policiesDir: policies,
@@ -155,7 +170,8 @@ export async function runStart(o: StartOptions) {
     replicaId: o.replicaId,
     hooks,
     log: o.log,
-    approver: bot.approver,
+    // Replicated, the leader draws every card from the store's announcements; else the bot directly.
+    approver: relay?.approver ?? bot.approver,
     deferResume: true,
     // People and roles come from the bot; the holder of the control token also counts as owner.
     roles: { hasRole: (id, role) => (role === "owner" && id === LOCAL_OWNER) || bot.roles.hasRole(id, role) },
@@ -225,6 +241,7 @@ export async function runStart(o: StartOptions) {
     logs: (name) => runtime.logs(name),
   });
   for (const f of await bot.start()) o.say(`${f.platform} did not start: ${f.error}`);
+  relay?.start();
   // Now that the bot can reach people: expire what timed out while down (cards updated), re-arm the rest.
   await gateway.approvals.resume();
   // Then the sends that waited in memory (quiet hours, WhatsApp batch windows) are owed again.
@@ -240,6 +257,7 @@ export async function runStart(o: StartOptions) {
     /** A one-time owner link while nobody owns this Warden, else null. */
     claimUrl: bot.claimUrl(web.url),
     async close(): Promise<void> {
+      relay?.stop();
       await bot.stop();
       await chat.close();
       await manager?.stopAll();

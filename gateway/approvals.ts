@@ -376,6 +376,19 @@ export function createApprovals(opts: ApprovalsOptions) {
       return { record: rec, body };
     },
 
+    /**
+     * Refuses a pending approval for a reason that is nobody's vote (`event`, e.g. the replica that
+     * draws cards could reach no approver). False when it was no longer pending.
+     */
+    async refuse(id: string, event: string): Promise<boolean> {
+      for (let race = 0; race < MAX_RACES; race++) {
+        const cur = await store.getApproval(id);
+        if (cur?.state !== "pending") return false;
+        if (await change(cur, { ...cur, state: "denied" }, event)) return true;
+      }
+      return false;
+    },
+
     /** Applies one person's vote. Never throws for bad input; see `DecideResult`. */
     async decide(id: string, input: DecideInput): Promise<DecideResult> {
       for (let race = 0; race < MAX_RACES; race++) {

@@ -34,3 +34,4 @@ export {
   type ReplayOutcome,
   type ReplayResult,
 } from "./policy-replay.js";
+export { toView } from "./approval-view.js";
