@@ -96,12 +96,12 @@ export async function measureDriver(
     noRuntime: () => "no agent runtime in this benchmark",
     logs: async () => "",
   });
-  const token = (bot.claimUrl("http://x") ?? "").split("/claim/")[1] ?? "";
-  const claimed = redeemToken(store, token, driver.owner.identity, "Olive");
-  store.rememberPrivateChat(driver.owner.identity, driver.owner.chat);
+  const token = ((await bot.claimUrl("http://x")) ?? "").split("/claim/")[1] ?? "";
+  const claimed = await redeemToken(store, token, driver.owner.identity, "Olive");
+  await store.rememberPrivateChat(driver.owner.identity, driver.owner.chat);
   if (driver.thread && claimed.ok) {
-    store.bind("bench", driver.thread.agentChat);
-    store.linkIdentity(driver.thread.tapper, claimed.person.id);
+    await store.bind("bench", driver.thread.agentChat);
+    await store.linkIdentity(driver.thread.tapper, claimed.person.id);
   }
   await bot.start();
   const agentToken = await gw.credentials.issueToken("bench");

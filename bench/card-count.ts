@@ -109,9 +109,9 @@ async function countCards(
     logs: async () => "",
   });
   const control = port;
-  const token = (bot.claimUrl("http://x") ?? "").split("/claim/")[1] ?? "";
-  redeemToken(store, token, driver.owner.identity, "Olive");
-  store.rememberPrivateChat(driver.owner.identity, driver.owner.chat);
+  const token = ((await bot.claimUrl("http://x")) ?? "").split("/claim/")[1] ?? "";
+  await redeemToken(store, token, driver.owner.identity, "Olive");
+  await store.rememberPrivateChat(driver.owner.identity, driver.owner.chat);
   await bot.start();
   const agentToken = await gw.credentials.issueToken("bench");
   const [host, p] = gw.proxyAddress.split(":");

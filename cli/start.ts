@@ -255,7 +255,7 @@ export async function runStart(o: StartOptions) {
     /** The demo service: what it received (tests compare it with the card that was approved). */
     demo,
     /** A one-time owner link while nobody owns this Warden, else null. */
-    claimUrl: bot.claimUrl(web.url),
+    claimUrl: await bot.claimUrl(web.url),
     async close(): Promise<void> {
       relay?.stop();
       await bot.stop();
