@@ -12,7 +12,17 @@ import { REPO } from "../agents/agent-world.js";
 export type TestWardenOptions = Partial<
   Pick<
     StartOptions,
-    "telegram" | "slack" | "discord" | "whatsapp" | "chatSdk" | "matrix" | "email" | "x" | "imessage"
+    | "telegram"
+    | "slack"
+    | "discord"
+    | "whatsapp"
+    | "chatSdk"
+    | "matrix"
+    | "email"
+    | "x"
+    | "imessage"
+    | "databaseUrl"
+    | "replicaId"
   >
 >;
 

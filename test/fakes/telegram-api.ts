@@ -50,6 +50,11 @@ export interface FakeTelegram {
   callsTo(method: string): Params[];
   /** Resolves with the first recorded call to `method` matching `match` (waiting for it if needed). */
   waitForCall(method: string, match?: (p: Params) => boolean, timeoutMs?: number): Promise<Params>;
+  /**
+   * The most `getUpdates` long polls ever in flight at once: a bot token admits one consumer (the
+   * real server ends the older poll with 409 Conflict), so more than 1 means two pollers.
+   */
+  maxConcurrentPolls(): number;
   /** The next call to `method` gets 429 with `retry_after` (default 1 s), once. */
   rateLimitOnce(method: string, retryAfter?: number): void;
   /** Queues a text message update; returns the message as delivered. */
@@ -127,7 +132,20 @@ export async function startFakeTelegram(token = "123456:TEST-token_abcdefghijklm
     }
   }
 
+  let polls = 0;
+  let maxPolls = 0;
+
   async function getUpdates(p: Params, res: ServerResponse): Promise<Update[]> {
+    polls++;
+    maxPolls = Math.max(maxPolls, polls);
+    try {
+      return await poll(p, res);
+    } finally {
+      polls--;
+    }
+  }
+
+  async function poll(p: Params, res: ServerResponse): Promise<Update[]> {
     const offset = Number(p.offset ?? 0);
     const limit = Number(p.limit ?? 100);
     const timeout = Number(p.timeout ?? 0);
@@ -261,6 +279,7 @@ export async function startFakeTelegram(token = "123456:TEST-token_abcdefghijklm
     apiRoot: `http://127.0.0.1:${port}`,
     calls,
     callsTo: (method) => calls.filter((c) => c.method === method).map((c) => c.params),
+    maxConcurrentPolls: () => maxPolls,
     waitForCall(method, match = () => true, timeoutMs = 10_000) {
       const find = () => calls.find((c) => c.method === method && match(c.params))?.params;
       return new Promise((resolve, reject) => {
