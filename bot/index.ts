@@ -1,6 +1,14 @@
 // The only import surface of bot/ for the rest of Warden (cli/start.ts wires it).
 export { type Bot, type BotOptions, createBot } from "./bot.js";
-export { type BotStore, createBotStore, openBotStore, type Person, type Role, ROLES } from "./bot-store.js";
+export {
+  type BotStore,
+  createBotStore,
+  openBotStore,
+  openPostgresBotStore,
+  type Person,
+  type Role,
+  ROLES,
+} from "./bot-store.js";
 export { buildCard, parseCardAction } from "./cards.js";
 export type {
   Address,

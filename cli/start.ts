@@ -13,7 +13,14 @@ import { type AgentManager, createAgentManager } from "../agents/manager.js";
 import type { Provider } from "../agents/runtime.js";
 import { createWebChannel } from "../bot/channels/web/index.js";
 import type { SentRef } from "../bot/channel.js";
-import { type Channel, type ControlPort, createBot, openBotStore, redeemToken } from "../bot/index.js";
+import {
+  type Channel,
+  type ControlPort,
+  createBot,
+  openBotStore,
+  openPostgresBotStore,
+  redeemToken,
+} from "../bot/index.js";
 import {
   type AgentHooks,
   type HostPort,
@@ -75,7 +82,10 @@ export async function runStart(o: StartOptions) {
     exec: (name, cmd) => (manager ? runtime.exec(name, cmd) : Promise.reject(new Error(noRuntime))),
     logs: (name) => (manager ? runtime.logs(name) : Promise.reject(new Error(noRuntime))),
   };
-  const botStore = openBotStore(join(o.home, "warden.db"));
+  // People, roles, links and cards are shared by replicas like the rest of the state.
+  const botStore = o.databaseUrl
+    ? await openPostgresBotStore({ url: o.databaseUrl, log: o.log })
+    : openBotStore(join(o.home, "warden.db"));
   const web = createWebChannel({
     host: o.web.host,
     port: o.web.port,
@@ -131,7 +141,9 @@ export async function runStart(o: StartOptions) {
   const lead = () => gateway.leadership;
   const channels: Channel[] = [
     web,
-    ...chat.channels.map((c) => (replicated && SINGLE_CONSUMER.has(c.platform) ? leaderOnly(c, lead, o.log) : c)),
+    ...chat.channels.map((c) =>
+      replicated && SINGLE_CONSUMER.has(c.platform) ? leaderOnly(c, lead, o.log) : c,
+    ),
   ];
   let control: ControlPort | undefined;
   const bot = createBot({

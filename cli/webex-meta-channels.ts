@@ -44,8 +44,8 @@ const DAY = 24 * 3600_000;
 function windowStoreOf(rows: StateRows, platform: MetaPlatform): WindowStore {
   const ns = `${platform}-window`;
   return {
-    lastInbound(user) {
-      const v = Number(rows.stateGet(ns, user));
+    async lastInbound(user) {
+      const v = Number(await rows.stateGet(ns, user));
       return Number.isFinite(v) && v > 0 ? v : undefined;
     },
     sawInbound: (user, at) => rows.statePut(ns, user, String(at), at + DAY),
