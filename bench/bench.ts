@@ -28,6 +28,7 @@ import { benchCardCounts } from "./card-count.js";
 import { benchChatSdkRoundTrips } from "./chat-sdk-roundtrip.js";
 import { benchFlood } from "./flood.js";
 import { benchPlatformRoundTrips } from "./platform-roundtrip.js";
+import { benchScaleOut } from "./scale-out.js";
 import { type ClientSpec, createClient, percentile, runMax, runRate } from "./load.js";
 import {
   MITMDUMP,
@@ -231,6 +232,8 @@ async function main(): Promise<void> {
   for (const line of await benchPlatformRoundTrips()) console.log(line);
   console.log("");
   for (const line of await benchCardCounts()) console.log(line);
+  console.log("");
+  for (const line of await benchScaleOut()) console.log(line);
   if (process.env.BENCH_FLOOD !== "0") {
     console.log("");
     for (const line of await benchFlood(REPO_ROOT)) console.log(line);
