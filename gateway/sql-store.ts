@@ -7,10 +7,12 @@
 import { chainHash, GENESIS_HASH } from "./audit-chain.js";
 import { verifyAuditRows } from "./audit-verify.js";
 import { gatewaySchema } from "./sql-schema.js";
-import { channelOf, type Sql } from "./sql.js";
+import { channelOf, type Sql, type SqlValue } from "./sql.js";
 import type { AgentRecord, ApprovalRecord, AuditRow, Store } from "./store.js";
 
 const AUDIT_FLUSH_MS = 20;
+/** 5 parameters a row: 100 rows stay far below SQLite's and PostgreSQL's parameter limits. */
+const AUDIT_ROWS_PER_INSERT = 100;
 
 interface AuditDbRow {
   seq: number;
@@ -71,17 +73,20 @@ function rawStore(sql: Sql, ready: Promise<void>): Omit<Store, "ready"> {
       let head =
         (await t.get<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_head WHERE id = 1")) ??
         ({ seq: 0, hash: GENESIS_HASH } as const);
+      // Many rows per statement: on a networked database each statement is a round trip.
+      const rows: SqlValue[][] = [];
       for (const { entry, ts } of batch) {
         const seq = head.seq + 1;
         const hash = chainHash(head.hash, seq, ts, entry);
-        await t.run("INSERT INTO audit (seq, ts, entry, prev_hash, hash) VALUES (?, ?, ?, ?, ?)", [
-          seq,
-          ts,
-          JSON.stringify(entry),
-          head.hash,
-          hash,
-        ]);
+        rows.push([seq, ts, JSON.stringify(entry), head.hash, hash]);
         head = { seq, hash };
+      }
+      for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_INSERT) {
+        const chunk = rows.slice(i, i + AUDIT_ROWS_PER_INSERT);
+        await t.run(
+          `INSERT INTO audit (seq, ts, entry, prev_hash, hash) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?)").join(", ")}`,
+          chunk.flat(),
+        );
       }
       await t.run(
         "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
