@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { hostPort } from "./args.js";
 import type { ChatSettings } from "./chat-channels.js";
 import { type Check, checkDocker, checkHome, checkNode, checkPolicies, checkPorts } from "./doctor-checks.js";
+import { checkDatabase } from "./doctor-database.js";
 import { checkPlatforms } from "./doctor-platforms.js";
 
 /** What cli/warden.ts read from the environment for this run. */
@@ -20,6 +21,8 @@ export interface DoctorEnv {
   /** The chat platforms `warden start` would run (same settings). */
   readonly chat: ChatSettings;
   readonly masterKeyFromEnv: boolean;
+  /** WARDEN_DATABASE_URL, when set (replicas on PostgreSQL). */
+  readonly databaseUrl?: string;
   readonly dockerHost?: string;
   readonly write: (text: string) => void;
 }
@@ -67,6 +70,7 @@ export async function doctorCommand(argv: string[], env: DoctorEnv): Promise<num
       checkPolicies(join(home, "policies")).then((c) => [c]),
     ),
     guard("chat", checkPlatforms(env.chat, { home })),
+    guard("database", checkDatabase(env.databaseUrl, env.masterKeyFromEnv)),
   ]);
   const checks = groups.flat();
   for (const c of checks) env.write(formatCheck(c));

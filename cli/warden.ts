@@ -20,7 +20,7 @@ import { databaseUrl, openInstallStore, setSecretCommand } from "./store-command
 const HELP = `warden — egress gateway and control plane for AI agents
 
 Usage:
-  warden start [--web HOST:PORT] [--listen HOST:PORT] [--control HOST:PORT]
+  warden start [--web HOST:PORT] [--listen HOST:PORT] [--control HOST:PORT] [--replica-id ID]
                  gateway + chat bot (web chat, and the platforms below) + demo service + agent runtime;
                  owner and admins get the operator console at <web>/console (approvals, audit,
                  agents, policies with validation and replay, secret names)
@@ -30,7 +30,7 @@ Usage:
                  replays the audited requests of the window against NAME (as on disk, or FILE):
                  which decisions would change (allow→approve, approve→deny, …); writes nothing
   warden gateway --home DIR --policies DIR --listen HOST:PORT --control HOST:PORT
-                 [--upstream-ca FILE]... [--resolve HOST=IP:PORT]...
+                 [--upstream-ca FILE]... [--resolve HOST=IP:PORT]... [--replica-id ID]
   warden secret set NAME [--home DIR]     value on stdin
   warden audit verify [--home DIR]
   warden doctor [--home DIR] [--web HOST:PORT] [--control HOST:PORT] [--listen HOST:PORT]
@@ -39,6 +39,11 @@ Usage:
   warden help
 
 Environment: WARDEN_HOME (default ~/.warden), WARDEN_MASTER_KEY (else DIR/master.key).
+Replicas: WARDEN_DATABASE_URL=postgres://… puts all state in PostgreSQL; several warden start or
+  warden gateway processes on one database (same WARDEN_MASTER_KEY, same policies) act as one:
+  decisions release requests held on any replica, one audit chain, shared rate limits; one elected
+  leader runs Telegram/Discord/WhatsApp/Matrix/IMAP/X consumers and draws cards. --replica-id names
+  the replica in logs and GET /v1/health ({ok, replica, store, leader}); default host name + pid.
 Gateway limits (warden gateway): WARDEN_BODY_TIMEOUT_MS (30000: a stalled body gets 408),
   WARDEN_HEADERS_TIMEOUT_MS (20000), WARDEN_KEEPALIVE_TIMEOUT_MS (30000),
   WARDEN_MAX_AGENT_CONNECTIONS (256 per agent; beyond: 429). Policy limits: max_pending and
@@ -248,6 +253,7 @@ async function doctor(argv: string[]): Promise<void> {
     repoRoot: REPO_ROOT,
     chat: chatSettings(env),
     masterKeyFromEnv: !!env.WARDEN_MASTER_KEY,
+    databaseUrl: databaseUrl(env.WARDEN_DATABASE_URL),
     dockerHost: env.DOCKER_HOST,
     write: (text) => void process.stdout.write(text),
   });
