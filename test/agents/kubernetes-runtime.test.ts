@@ -6,6 +6,7 @@
  * refused, another agent's token cannot act as this agent, a deleted Pod's token refused after the
  * cache window. With CI set a missing cluster fails instead of skipping.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -50,6 +51,33 @@ async function specFor(name: string): Promise<AgentSpec> {
     env: { WARDEN_AGENT: name, WARDEN_PROVIDER: "demo", DEMO_API_KEY: "wdn_placeholder_only" },
     limits: DEFAULT_LIMITS,
   };
+}
+
+/**
+ * Pods need an address on eth0: with the harness's loopback-only CNI, kubelet 1.20 finds "no IP" on
+ * the sandbox at its next sync and kills the runner (SIGTERM ~0.5 s after start; with restartPolicy
+ * Never the Pod ends Completed). So this file gives its node a bridge CNI network instead: a bridge
+ * the test creates, with no address on the host, no gateway, no masquerade, so a Pod gets eth0 and
+ * a route to its own /24 only: nothing on the host or beyond is reachable. Removed in afterAll.
+ */
+const BRIDGE = `wk2${randomBytes(3).toString("hex")}`;
+async function podNetwork(): Promise<void> {
+  const conf = {
+    cniVersion: "0.4.0",
+    name: "warden-k2",
+    plugins: [
+      {
+        type: "bridge",
+        bridge: BRIDGE,
+        isGateway: false,
+        ipMasq: false,
+        ipam: { type: "host-local", subnet: "10.244.7.0/24", dataDir: join(cluster.dir, "cni", "ipam") },
+      },
+    ],
+  };
+  // Sorted first, so the kubelet (which re-reads the directory every few seconds) takes it.
+  await writeFile(join(cluster.dir, "cni", "net.d", "05-warden-k2.conflist"), JSON.stringify(conf));
+  await new Promise((r) => setTimeout(r, 7_000));
 }
 
 /** A kubeconfig for a ServiceAccount that may do everything the runtime needs except NetworkPolicies. */
@@ -102,6 +130,7 @@ describe.skipIf(skip)(`KubernetesRuntime${skip ? ` (skipped: ${skip})` : ""}`, (
       .tag;
     cluster = await startKubeCluster({ kubelet: true });
     cluster.loadImage(image);
+    await podNetwork();
     instance = `k${randomBytes(3).toString("hex")}`;
     runtime = createKubernetesRuntime({
       kubeconfigPath: cluster.kubeconfigPath,
@@ -114,6 +143,11 @@ describe.skipIf(skip)(`KubernetesRuntime${skip ? ` (skipped: ${skip})` : ""}`, (
   afterAll(async () => {
     await runtime?.cleanupOrphans().catch(() => 0);
     await cluster?.stop();
+    try {
+      execFileSync("ip", ["link", "del", BRIDGE], { stdio: "ignore" });
+    } catch {
+      // never created
+    }
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 120_000);
 
@@ -143,12 +177,15 @@ describe.skipIf(skip)(`KubernetesRuntime${skip ? ` (skipped: ${skip})` : ""}`, (
       expect(await runtime.logs("iso")).toContain('"runner_ready"');
     });
 
-    it("exec() runs as uid 1000 with no capabilities, no new privileges, only lo and a read-only root", async () => {
+    it("exec() runs as uid 1000 with no capabilities, no new privileges, no route out and a read-only root", async () => {
       const r = await sh(
-        "id -u; ls /sys/class/net; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; touch /x 2>&1; echo exit=$?",
+        "id -u; cat /proc/net/route; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; touch /x 2>&1; echo exit=$?",
       );
       expect(r.exitCode).toBe(0);
-      expect(r.output).toMatch(/^1000\nlo\n/);
+      expect(r.output).toMatch(/^1000\n/);
+      // No default route (destination 00000000): only the Pod's own /24 on an address-less bridge.
+      expect(r.output).not.toMatch(/^\w+\t00000000\t/m);
+      expect(r.output).toMatch(/^eth0\t0007F40A\t00000000\t/m);
       expect(r.output).toMatch(/CapEff:\s+0{16}/);
       expect(r.output).toMatch(/NoNewPrivs:\s+1/);
       expect(r.output).toMatch(/exit=1/);
@@ -157,10 +194,10 @@ describe.skipIf(skip)(`KubernetesRuntime${skip ? ` (skipped: ${skip})` : ""}`, (
 
     it("holds no API token, only the projected warden-gateway one, and no secret in its env", async () => {
       const r = await sh(
-        "ls /var/run/secrets/kubernetes.io 2>&1; cut -d. -f2 /var/run/secrets/warden/token; echo; env",
+        "ls /var/run/secrets/kubernetes.io 2>&1; node -e \"const t=require('fs').readFileSync('/var/run/secrets/warden/token','utf8');console.log(Buffer.from(t.split('.')[1],'base64url').toString());for(const [k,v] of Object.entries(process.env))console.log(k+'='+v)\"",
       );
       expect(r.output).toMatch(/No such file/);
-      const claims = JSON.parse(Buffer.from(r.output.split("\n")[1] as string, "base64url").toString());
+      const claims = JSON.parse(r.output.split("\n")[1] as string);
       expect(claims.aud).toEqual(["warden-gateway"]);
       expect(r.output).toContain("WARDEN_K8S_GATEWAY=10.96.0.10:8080");
       expect(r.output).toContain("DEMO_API_KEY=wdn_placeholder_only");
