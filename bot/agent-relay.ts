@@ -32,13 +32,18 @@ export function createAgentRelay({ channels, store, log, now = Date.now }: Agent
 
   /** `voice`: whose words these are. The agent's are tidied and shown as its own on every platform. */
   function post(agent: string, text: string, voice: "agent" | "warden"): void {
-    const targets = store.bindingsOf(agent);
-    if (targets.length === 0) return void log("bot_relay_unbound", { agent });
     const tidy = voice === "agent" ? tidyAgentText(text) : text;
-    if (tidy === "") return void log("bot_relay_empty", { agent });
     const body = tidy.length > MAX_RELAY_CHARS ? `${tidy.slice(0, MAX_RELAY_CHARS)}…` : tidy;
     const opts = voice === "agent" ? { agent } : undefined;
+    // The bound chats are read in the chain too (the store is async), so order stays per call.
     chain = chain.then(async () => {
+      const targets = await store.bindingsOf(agent).catch((err: unknown) => {
+        log("bot_relay_failed", { agent, error: (err as Error).name });
+        return undefined;
+      });
+      if (!targets) return;
+      if (targets.length === 0) return void log("bot_relay_unbound", { agent });
+      if (tidy === "") return void log("bot_relay_empty", { agent });
       for (const to of targets) {
         await channels
           .get(to.platform)
@@ -51,10 +56,12 @@ export function createAgentRelay({ channels, store, log, now = Date.now }: Agent
   }
 
   const lastTyping = new Map<string, number>();
-  function typing(agent: string, to: Address): void {
+  /** Typing hints still reading the agent's bound chats. */
+  const hints = new Set<Promise<void>>();
+  /** `t`: when the status arrived (the bound chats are read after it). */
+  function typing(agent: string, to: Address, t: number): void {
     const channel = channels.get(to.platform);
     const key = `${to.platform}\u0000${to.chatId}\u0000${to.threadId ?? ""}`;
-    const t = now();
     if (!channel?.typing || t - (lastTyping.get(key) ?? Number.NEGATIVE_INFINITY) < TYPING_EVERY_MS) return;
     lastTyping.set(key, t);
     if (lastTyping.size > 1000) lastTyping.delete(lastTyping.keys().next().value as string);
@@ -84,9 +91,23 @@ export function createAgentRelay({ channels, store, log, now = Date.now }: Agent
       // The agent reports its own errors: its words, in its voice.
       if (status.state === "error")
         post(agent, `Error${status.detail ? `: ${status.detail}` : "."}`, "agent");
-      if (status.state === "thinking") for (const to of store.bindingsOf(agent)) typing(agent, to);
+      // Mailbox events are synchronous callbacks: the typing hint waits for the bound chats on its
+      // own (never behind queued messages); `flush` waits for it too. Errors are logged.
+      if (status.state === "thinking") {
+        const at = now();
+        const p = store
+          .bindingsOf(agent)
+          .then((targets) => {
+            for (const to of targets) typing(agent, to, at);
+          })
+          .catch((err: unknown) => log("bot_typing_failed", { agent, error: (err as Error).name }));
+        hints.add(p);
+        void p.finally(() => hints.delete(p));
+      }
     },
     /** Resolves once everything posted so far has been sent (tests, shutdown). */
-    flush: () => chain,
+    flush: async () => {
+      await Promise.all([chain, ...hints]);
+    },
   };
 }

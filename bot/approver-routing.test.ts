@@ -22,7 +22,7 @@ function setup(quiet: Record<string, QuietHours> = {}) {
   const clock = createManualClock(T0);
   const delivered: string[] = [];
   const routing = createApproverRouting({
-    quietOf: (p) => quiet[p],
+    quietOf: async (p) => quiet[p],
     now: clock.now,
     schedule: clock.schedule,
     deliver: async (id, to) => void delivered.push(`${id}->${to.chatId}`),
@@ -31,14 +31,14 @@ function setup(quiet: Record<string, QuietHours> = {}) {
 }
 
 describe("approver routing", () => {
-  it("holds a quiet person's card, says so, and delivers it when the hours end (once)", () => {
+  it("holds a quiet person's card, says so, and delivers it when the hours end (once)", async () => {
     const { clock, delivered, routing } = setup({ "p-ann": NIGHT });
     const targets = [
       { address: at("ann"), person: ann },
       { address: at("bob"), person: bob },
     ];
-    expect([...routing.route("a1", targets).values()]).toEqual([at("bob")]);
-    expect([...routing.route("a1", targets).values()]).toEqual([at("bob")]); // idempotent
+    expect([...(await routing.route("a1", targets)).values()]).toEqual([at("bob")]);
+    expect([...(await routing.route("a1", targets)).values()]).toEqual([at("bob")]); // idempotent
     expect(routing.waits("a1")).toBe(true);
     expect(routing.notes("a1")).toEqual(["Ann is in quiet hours until 07:00 (their card waits)"]);
     clock.advance(7 * 3_600_000 - 1);
@@ -48,18 +48,18 @@ describe("approver routing", () => {
     expect(routing.waits("a1")).toBe(false);
   });
 
-  it("settle cancels waiting cards: a decided request is never sent to the quiet person", () => {
+  it("settle cancels waiting cards: a decided request is never sent to the quiet person", async () => {
     const { clock, delivered, routing } = setup({ "p-ann": NIGHT });
-    routing.route("a1", [{ address: at("ann"), person: ann }]);
+    await routing.route("a1", [{ address: at("ann"), person: ann }]);
     routing.settle("a1");
     clock.advance(24 * 3_600_000);
     expect(delivered).toEqual([]);
     expect(clock.pending()).toBe(0);
   });
 
-  it("ids without a person and people without quiet hours go out at once", () => {
+  it("ids without a person and people without quiet hours go out at once", async () => {
     const { routing } = setup({ "p-bob": { start: 9 * 60, end: 17 * 60, tz: "UTC" } });
-    const out = routing.route("a1", [{ address: at("x") }, { address: at("bob"), person: bob }]);
+    const out = await routing.route("a1", [{ address: at("x") }, { address: at("bob"), person: bob }]);
     expect([...out.values()]).toEqual([at("x"), at("bob")]);
   });
 
@@ -76,20 +76,23 @@ describe("approver routing", () => {
     expect(annotateCard(CARD, { state: "pending" }, { quiet: [], nameOf })).toBe(CARD);
   });
 
-  it("reminds each non-voting, non-quiet person once, whichever identity or role names them", () => {
+  it("reminds each non-voting, non-quiet person once, whichever identity or role names them", async () => {
     const olga: Person = { id: "p-olga", name: "Olga", role: "owner", preferred: "fake" };
     const people = [ann, bob, olga];
-    const personOf = (id: string) => people.find((p) => `fake:${p.id.slice(2)}` === id);
+    const personOf = async (id: string) => people.find((p) => `fake:${p.id.slice(2)}` === id);
     const store = {
-      listPeople: () => people,
+      listPeople: async () => people,
       personOf,
-      quietOf: (id: string) => (id === "p-bob" ? NIGHT : undefined),
+      quietOf: async (id: string) => (id === "p-bob" ? NIGHT : undefined),
     };
     const view = { approvers: ["fake:ann", "fake:bob", "role:approver"], approvals: [], deniedBy: undefined };
     const holds = (p: Person, role: string) => role === "approver" || p.role === role;
-    expect(peopleToRemind(view, { store, now: T0, holds }).map((p) => p.name)).toEqual(["Ann", "Olga"]);
+    expect((await peopleToRemind(view, { store, now: T0, holds })).map((p) => p.name)).toEqual([
+      "Ann",
+      "Olga",
+    ]);
     const voted = { ...view, approvals: ["fake:ann"] };
-    expect(peopleToRemind(voted, { store, now: T0, holds }).map((p) => p.name)).toEqual(["Olga"]);
+    expect((await peopleToRemind(voted, { store, now: T0, holds })).map((p) => p.name)).toEqual(["Olga"]);
     expect(reminderText({ title: "demo wants to POST x", link: "http://w/approvals/1" }, 120_000)).toBe(
       "Reminder: demo wants to POST x is still waiting for your decision (expires in 2 min). Card and full request: http://w/approvals/1",
     );

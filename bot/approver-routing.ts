@@ -28,7 +28,8 @@ interface Waiting {
 }
 
 export interface ApproverRoutingOptions {
-  readonly quietOf: (person: string) => QuietHours | undefined;
+  /** Read before routing (the store is async); `route` itself stays synchronous. */
+  readonly quietOf: (person: string) => Promise<QuietHours | undefined>;
   readonly now: () => number;
   /** Runs `fn` after `ms`; returns its cancel (default: an unref'd timer). */
   readonly schedule?: (fn: () => void, ms: number) => () => void;
@@ -75,13 +76,16 @@ export function createApproverRouting(opts: ApproverRoutingOptions) {
      * The chats to send `approval`'s card to now; targets in quiet hours are held back (their card
      * is sent when the hours end). Call again on every draw: holding is idempotent per chat.
      */
-    route(approval: string, targets: Iterable<RouteTarget>): Map<string, Address> {
+    async route(approval: string, targets: Iterable<RouteTarget>): Promise<Map<string, Address>> {
+      const open = [...targets].filter((t) => !waiting.get(approval)?.has(addrKey(t.address)));
+      // All reads first, then the decisions without an await, as one step.
+      const quiet = await Promise.all(open.map((t) => (t.person ? opts.quietOf(t.person.id) : undefined)));
       const now = opts.now();
       const out = new Map<string, Address>();
-      for (const t of targets) {
+      for (const [i, t] of open.entries()) {
         const k = addrKey(t.address);
         if (waiting.get(approval)?.has(k)) continue;
-        const q = t.person && opts.quietOf(t.person.id);
+        const q = quiet[i];
         if (t.person && q && isQuiet(now, q)) hold(approval, { ...t, person: t.person }, q);
         else out.set(k, t.address);
       }
@@ -144,24 +148,25 @@ function escalateeName(id: string, nameOf: (id: string) => string): string {
  * however many of their identities the list names; people in quiet hours are left out (their card
  * waits anyway).
  */
-export function peopleToRemind(
+export async function peopleToRemind(
   view: Pick<ApprovalView, "approvers" | "approvals" | "deniedBy">,
   deps: {
     readonly store: Pick<BotStore, "listPeople" | "personOf" | "quietOf">;
     readonly now: number;
     readonly holds: (person: Person, role: string) => boolean;
   },
-): Person[] {
+): Promise<Person[]> {
   const { store } = deps;
   const voters = [...view.approvals, ...(view.deniedBy ? [view.deniedBy] : [])];
-  const voted = new Set(voters.map((id) => store.personOf(id)?.id ?? id));
+  const voted = new Set<string>();
+  for (const id of voters) voted.add((await store.personOf(id))?.id ?? id);
   const out = new Map<string, Person>();
   for (const entry of view.approvers) {
     const people = entry.startsWith("role:")
-      ? store.listPeople().filter((p) => deps.holds(p, entry.slice(5)))
-      : [store.personOf(entry)].filter((p): p is Person => p !== undefined);
+      ? (await store.listPeople()).filter((p) => deps.holds(p, entry.slice(5)))
+      : [await store.personOf(entry)].filter((p): p is Person => p !== undefined);
     for (const p of people) {
-      const q = store.quietOf(p.id);
+      const q = await store.quietOf(p.id);
       if (!voted.has(p.id) && !(q && isQuiet(deps.now, q))) out.set(p.id, p);
     }
   }

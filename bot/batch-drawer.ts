@@ -27,14 +27,14 @@ export interface BatchDrawerOptions {
   readonly store: BotStore;
   readonly log: Log;
   /** `from`: the batch position of `views[0]` (a frozen message showing a later slice). */
-  readonly build: (batch: string, views: readonly ApprovalView[], from: number) => Card;
+  readonly build: (batch: string, views: readonly ApprovalView[], from: number) => Promise<Card>;
   /** The approvers' private chats for the batch (keyed; `view` is its latest item), and bound chats. */
   readonly targets: (
     view: ApprovalView,
     all: readonly ApprovalView[],
-  ) => { approvers: Map<string, Address>; bound: Address[] };
+  ) => Promise<{ approvers: Map<string, Address>; bound: Address[] }>;
   /** Casts `from`'s vote as a tap would and returns the tap's answer. */
-  readonly decide: (from: string, view: ApprovalView, action: "approve" | "deny") => string;
+  readonly decide: (from: string, view: ApprovalView, action: "approve" | "deny") => Promise<string>;
   /** The batch window: later items wait this long without a new arrival before their new message. */
   readonly windowMs?: number;
   /** A batch this full takes no more: its waiting items are sent at once. */
@@ -75,12 +75,15 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
   const waits = new Map<string, { cancel: () => void; size: number }>();
   const frozen = (platform: string): boolean => channels.get(platform)?.gesturesCarryNoCount === true;
   /** The items a card message shows: those recorded on it (never added to once sent, if frozen). */
-  const shownOn = (ids: readonly string[], ref: SentRef): string[] =>
-    ids.filter((id) => store.cardRefs(id).some((c) => sameRef(c.ref, ref)));
+  const shownOn = async (ids: readonly string[], ref: SentRef): Promise<string[]> => {
+    const out: string[] = [];
+    for (const id of ids) if ((await store.cardRefs(id)).some((c) => sameRef(c.ref, ref))) out.push(id);
+    return out;
+  };
 
   async function drawNow(batch: string, flush: boolean): Promise<{ reached: number; waiting: boolean }> {
-    const ids = store.batchItems(batch);
-    const views = ids.map((id) => control.getApproval(id));
+    const ids = await store.batchItems(batch);
+    const views = await Promise.all(ids.map((id) => control.getApproval(id)));
     // The card must show exactly the stored items in order ("Approve all (n)" = the first n).
     if (views.length === 0 || views.some((v) => v === undefined)) {
       log("bot_batch_draw_skipped", { batch, items: ids.length });
@@ -88,20 +91,20 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
     }
     const all = views as ApprovalView[];
     const latest = all[all.length - 1] as ApprovalView;
-    const card = o.build(batch, all, 0);
-    const { approvers, bound } = o.targets(latest, all);
+    const card = await o.build(batch, all, 0);
+    const { approvers, bound } = await o.targets(latest, all);
     const have = new Set<string>();
     // Frozen chats: how far into the batch their messages reach, and whether one reaches them.
     const covered = new Map<string, { to: Address; upto: number; approver: boolean }>();
     let reached = 0;
-    for (const c of store.batchCards(batch)) {
+    for (const c of await store.batchCards(batch)) {
       have.add(key(c.to));
       const isFrozen = frozen(c.ref.platform);
-      const shown = isFrozen ? shownOn(ids, c.ref) : ids;
+      const shown = isFrozen ? await shownOn(ids, c.ref) : ids;
       if (shown.length === 0) continue;
       const from = ids.indexOf(shown[0] as string);
       const drawn = isFrozen
-        ? o.build(
+        ? await o.build(
             batch,
             shown.map((id) => all[ids.indexOf(id)] as ApprovalView),
             from,
@@ -113,8 +116,8 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
         log("bot_card_update_failed", { batch, platform: c.ref.platform, error: (err as Error).name });
         continue;
       }
-      store.setBatchCard(batch, c.to, c.ref, shown.length);
-      if (!isFrozen) for (const id of ids) store.addCardRef(id, c.to, c.ref);
+      await store.setBatchCard(batch, c.to, c.ref, shown.length);
+      if (!isFrozen) for (const id of ids) await store.addCardRef(id, c.to, c.ref);
       else {
         const k = key(c.to);
         const upto = Math.max(covered.get(k)?.upto ?? 0, from + shown.length);
@@ -135,14 +138,14 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
       }
       const channel = channels.get(to.platform);
       try {
-        const late = o.build(batch, rest, upto);
+        const late = await o.build(batch, rest, upto);
         const ref = await channel?.sendCard(to, late).catch(async (err: unknown) => {
           await o.undeliverable?.(batch, to, err, late);
           throw err;
         });
         if (!ref) continue;
-        store.setBatchCard(batch, to, ref, rest.length);
-        for (const id of ids.slice(upto)) store.addCardRef(id, to, ref);
+        await store.setBatchCard(batch, to, ref, rest.length);
+        for (const id of ids.slice(upto)) await store.addCardRef(id, to, ref);
       } catch (err) {
         log("bot_card_send_failed", { batch, platform: to.platform, error: (err as Error).name });
         if (approver) reached--;
@@ -156,8 +159,8 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
       if (!channel) continue;
       try {
         const ref = await channel.sendCard(to, card);
-        store.setBatchCard(batch, to, ref, ids.length);
-        for (const id of ids) store.addCardRef(id, to, ref);
+        await store.setBatchCard(batch, to, ref, ids.length);
+        for (const id of ids) await store.addCardRef(id, to, ref);
         if (approver) reached++;
       } catch (err) {
         log("bot_card_send_failed", { batch, platform: to.platform, error: (err as Error).name });
@@ -168,14 +171,15 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
   }
 
   /** (Re)starts the window for `batch`'s waiting items when it grew; a quiet window flushes them. */
-  function wait(batch: string, waiting: boolean): void {
-    const w = waits.get(batch);
+  async function wait(batch: string, waiting: boolean): Promise<void> {
     if (!waiting) {
-      w?.cancel();
+      waits.get(batch)?.cancel();
       waits.delete(batch);
       return;
     }
-    const size = store.batchItems(batch).length;
+    const size = (await store.batchItems(batch)).length;
+    // Read after the await: the timer may have fired (and removed itself) meanwhile.
+    const w = waits.get(batch);
     if (w && w.size === size) return;
     w?.cancel();
     const cancel = schedule(
@@ -210,7 +214,7 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
       const out = await drawNow(batch, flushing);
       s.last = out.reached;
       s.done = upto;
-      wait(batch, out.waiting);
+      await wait(batch, out.waiting);
       return s.last;
     });
     s.chain = p.catch(() => undefined);
@@ -244,23 +248,23 @@ export function createBatchDrawer(o: BatchDrawerOptions) {
      * exist; votes on each of the first `count` items still waiting, through the tap's own path. On a
      * frozen message (a gesture with no count) it covers exactly the items that message shows.
      */
-    tapAll(event: InboundAction, action: BatchAction): string {
-      const drawnOn = store.batchOfCardRef(event.ref);
-      const ids = store.batchItems(action.batch);
+    async tapAll(event: InboundAction, action: BatchAction): Promise<string> {
+      const drawnOn = await store.batchOfCardRef(event.ref);
+      const ids = await store.batchItems(action.batch);
       if (drawnOn?.batch !== action.batch || action.count > ids.length) {
         log("bot_action_refused", { by: event.from.id, reason: "unknown_card" });
         return "This button is not valid.";
       }
       // Never an item the message does not show (defence in depth on every platform).
-      const shown = new Set(shownOn(ids, event.ref));
+      const shown = new Set(await shownOn(ids, event.ref));
       const covers = frozen(event.ref.platform)
         ? ids.filter((id) => shown.has(id))
         : ids.slice(0, action.count).filter((id) => shown.has(id));
       const tally = new Map<string, number>();
       for (const id of covers) {
-        const view = control.getApproval(id);
+        const view = await control.getApproval(id);
         if (view?.state !== "pending") continue;
-        const answer = o.decide(event.from.id, view, action.action);
+        const answer = await o.decide(event.from.id, view, action.action);
         tally.set(answer, (tally.get(answer) ?? 0) + 1);
       }
       if (tally.size === 0) return "Already decided";

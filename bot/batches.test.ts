@@ -38,78 +38,86 @@ function world(windowMs = DEFAULT_BATCH_WINDOW_MS, maxItems?: number) {
     isPending: (id) => !decided.has(id),
     ...(maxItems ? { maxItems } : {}),
   });
-  const join = (v: ApprovalView) => {
-    const j = batches.join(v);
+  const join = async (v: ApprovalView) => {
+    const j = await batches.join(v);
     return j.kind === "batch" ? j : undefined;
   };
   return { clock, store, batches, decided, join };
 }
 
 describe("batches: which card a held request joins", () => {
-  it("requests of one agent and policy within the window share a batch, in arrival order", () => {
+  it("requests of one agent and policy within the window share a batch, in arrival order", async () => {
     const w = world();
     const a = view();
     const b = view();
-    const first = w.join(a);
+    const first = await w.join(a);
     w.clock.t += 4000;
-    const second = w.join(b);
+    const second = await w.join(b);
     expect(first).toMatchObject({ seq: 0 });
     expect(second).toEqual({ kind: "batch", batch: first?.batch, seq: 1 });
-    expect(w.batches.items(first?.batch as string)).toEqual([a.id, b.id]);
+    expect(await w.batches.items(first?.batch as string)).toEqual([a.id, b.id]);
   });
 
-  it("the window slides from the last arrival; a gap longer than it starts a new batch", () => {
+  it("the window slides from the last arrival; a gap longer than it starts a new batch", async () => {
     const w = world(5000);
-    const first = w.join(view());
+    const first = await w.join(view());
     w.clock.t += 4900;
-    expect(w.join(view())?.batch).toBe(first?.batch);
+    expect((await w.join(view()))?.batch).toBe(first?.batch);
     w.clock.t += 4900;
-    expect(w.join(view())?.batch).toBe(first?.batch);
+    expect((await w.join(view()))?.batch).toBe(first?.batch);
     w.clock.t += 5001;
-    expect(w.join(view())?.batch).not.toBe(first?.batch);
+    expect((await w.join(view()))?.batch).not.toBe(first?.batch);
   });
 
-  it("another agent, another policy or other approvers get their own batch", () => {
+  it("another agent, another policy or other approvers get their own batch", async () => {
     const w = world();
-    const base = w.join(view())?.batch;
+    const base = (await w.join(view()))?.batch;
     for (const other of [{ agent: "other" }, { policy: "github" }, { approvers: ["role:owner"] }])
-      expect(w.join(view(other))?.batch).not.toBe(base);
+      expect((await w.join(view(other)))?.batch).not.toBe(base);
     // The order of approver entries does not matter.
     expect(batchKey(view({ approvers: ["a", "b"] }))).toBe(batchKey(view({ approvers: ["b", "a"] })));
   });
 
-  it("a full batch, or one whose items are all decided, takes no more", () => {
+  it("a full batch, or one whose items are all decided, takes no more", async () => {
     const w = world(5000, 3);
-    const first = w.join(view())?.batch;
-    w.join(view());
-    w.join(view());
-    const fourth = w.join(view());
+    const first = (await w.join(view()))?.batch;
+    await w.join(view());
+    await w.join(view());
+    const fourth = await w.join(view());
     expect(fourth?.batch).not.toBe(first);
     expect(fourth?.seq).toBe(0);
-    for (const id of w.batches.items(fourth?.batch as string)) w.decided.add(id);
-    expect(w.join(view())?.batch).not.toBe(fourth?.batch);
+    for (const id of await w.batches.items(fourth?.batch as string)) w.decided.add(id);
+    expect((await w.join(view()))?.batch).not.toBe(fourth?.batch);
   });
 
-  it("window 0 disables batching; a clock going backwards never joins", () => {
-    expect(world(0).batches.join(view())).toEqual({ kind: "single" });
+  it("window 0 disables batching; a clock going backwards never joins", async () => {
+    expect(await world(0).batches.join(view())).toEqual({ kind: "single" });
     const w = world();
-    const first = w.join(view())?.batch;
+    const first = (await w.join(view()))?.batch;
     w.clock.t -= 1;
-    expect(w.join(view())?.batch).not.toBe(first);
+    expect((await w.join(view()))?.batch).not.toBe(first);
   });
 
-  it("membership is append-only and survives reopening the store (same database)", () => {
+  it("membership is append-only and survives reopening the store (same database)", async () => {
     const db = openDatabase(":memory:");
     const store = createBotStore(db);
     const opts = { windowMs: 5000, now: () => 1, isPending: () => true };
     const a = view();
     const b = view();
-    const j1 = createBatches({ store, ...opts }).join(a);
-    const j2 = createBatches({ store, ...opts }).join(b);
+    const j1 = await createBatches({ store, ...opts }).join(a);
+    const j2 = await createBatches({ store, ...opts }).join(b);
     expect(j1.kind === "batch" && j2.kind === "batch" && j1.batch === j2.batch).toBe(true);
     // Joining again (a retried `requested`) keeps its place.
-    expect(createBatches({ store: createBotStore(db), ...opts }).join(a)).toMatchObject({ seq: 0 });
-    expect(createBotStore(db).batchItems((j1 as { batch: string }).batch)).toEqual([a.id, b.id]);
+    expect(await createBatches({ store: createBotStore(db), ...opts }).join(a)).toMatchObject({ seq: 0 });
+    expect(await createBotStore(db).batchItems((j1 as { batch: string }).batch)).toEqual([a.id, b.id]);
+  });
+
+  it("concurrent arrivals never overfill a batch: joins run one at a time", async () => {
+    const w = world(5000, 2);
+    const joined = await Promise.all([view(), view(), view()].map((v) => w.join(v)));
+    expect(joined.map((j) => j?.seq)).toEqual([0, 1, 0]);
+    expect(joined[1]?.batch).toBe(joined[0]?.batch);
+    expect(joined[2]?.batch).not.toBe(joined[0]?.batch);
   });
 
   it("parses WARDEN_BATCH_WINDOW_MS strictly", () => {

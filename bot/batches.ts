@@ -32,7 +32,7 @@ export interface BatchesOptions {
   readonly windowMs: number;
   readonly now: () => number;
   /** Whether an approval is still waiting; a batch whose items are all decided takes no more. */
-  readonly isPending: (approvalId: string) => boolean;
+  readonly isPending: (approvalId: string) => boolean | Promise<boolean>;
   readonly maxItems?: number;
 }
 
@@ -63,37 +63,52 @@ export function parseBatchWindow(text: string | undefined): number {
 export function createBatches(opts: BatchesOptions) {
   const { store, windowMs, now, isPending } = opts;
   const maxItems = opts.maxItems ?? MAX_BATCH_ITEMS;
+  // Joins run one at a time: the store is async, so without this two arrivals could both read the
+  // open batch before either appends, and both take its last free place.
+  let joining: Promise<unknown> = Promise.resolve();
+
+  async function joinNow(view: ApprovalView): Promise<BatchJoin> {
+    if (windowMs <= 0) return { kind: "single" };
+    const existing = await store.batchOf(view.id);
+    if (existing)
+      return { kind: "batch", batch: existing, seq: (await store.batchItems(existing)).indexOf(view.id) };
+    const key = batchKey(view);
+    const at = now();
+    const open = await store.latestBatch(key);
+    const joinable =
+      open !== undefined &&
+      at - open.lastAt <= windowMs &&
+      at >= open.lastAt &&
+      open.size < maxItems &&
+      (await anyPending(await store.batchItems(open.id)));
+    const batch = joinable ? open.id : newBatchId();
+    return { kind: "batch", batch, seq: await store.addBatchItem(batch, key, view.id, at) };
+  }
+
+  async function anyPending(ids: readonly string[]): Promise<boolean> {
+    for (const id of ids) if (await isPending(id)) return true;
+    return false;
+  }
 
   return {
     windowMs,
     /**
      * Puts a new held request on a card: the open batch of its key when the last request arrived
      * within the window, the batch is not full and something on it still waits; else a new batch.
-     * Synchronous from read to write, so two arrivals cannot both take the last free place.
+     * Joins are serialised (one read-to-write at a time in this process), so two arrivals cannot
+     * both take the last free place.
      */
-    join(view: ApprovalView): BatchJoin {
-      if (windowMs <= 0) return { kind: "single" };
-      const existing = store.batchOf(view.id);
-      if (existing)
-        return { kind: "batch", batch: existing, seq: store.batchItems(existing).indexOf(view.id) };
-      const key = batchKey(view);
-      const at = now();
-      const open = store.latestBatch(key);
-      const joinable =
-        open !== undefined &&
-        at - open.lastAt <= windowMs &&
-        at >= open.lastAt &&
-        open.size < maxItems &&
-        store.batchItems(open.id).some(isPending);
-      const batch = joinable ? open.id : newBatchId();
-      return { kind: "batch", batch, seq: store.addBatchItem(batch, key, view.id, at) };
+    join(view: ApprovalView): Promise<BatchJoin> {
+      const p = joining.then(() => joinNow(view));
+      joining = p.catch(() => undefined);
+      return p;
     },
     /** The batch an approval is on, if any. */
-    of(approvalId: string): string | undefined {
+    of(approvalId: string): Promise<string | undefined> {
       return store.batchOf(approvalId);
     },
     /** Its approvals, in the order they joined (append-only). */
-    items(batch: string): string[] {
+    items(batch: string): Promise<string[]> {
       return store.batchItems(batch);
     },
   };

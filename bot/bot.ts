@@ -45,11 +45,11 @@ export interface Bot {
   /** Pass to `startGateway({ approver })`. */
   readonly approver: ChatApprover & Approver;
   /** Pass to `startGateway({ roles })`. */
-  readonly roles: RoleResolver;
+  readonly roles: RoleResolver & { hasRole(id: string, role: string): Promise<boolean> };
   /** Pass to `startGateway({ mailboxEvents })` (merge with the agent manager's hooks). */
   readonly mailboxEvents: MailboxEvents & { flush(): Promise<void> };
   /** A fresh one-time owner claim link (`<base>/claim/<token>`), or null once someone owns this Warden. */
-  claimUrl(base: string): string | null;
+  claimUrl(base: string): Promise<string | null>;
   /** Handles one event as if `channel` delivered it (what `start` wires up; also for tests). */
   handle(channel: Channel, event: InboundEvent): Promise<void>;
 }
@@ -136,9 +136,9 @@ export function createBot(opts: BotOptions): Bot {
       for (const c of channels.values()) await c.stop().catch(() => undefined);
       await mailboxEvents.flush();
     },
-    claimUrl(base: string): string | null {
-      if (store.listPeople().some((p) => p.role === "owner")) return null;
-      const token = store.issueToken("claim", { ttlMs: CLAIM_TTL_MS });
+    async claimUrl(base: string): Promise<string | null> {
+      if ((await store.listPeople()).some((p) => p.role === "owner")) return null;
+      const token = await store.issueToken("claim", { ttlMs: CLAIM_TTL_MS });
       // The web chat serves /claim/TOKEN: it burns the token and signs the browser in as the owner.
       return `${base.replace(/\/$/, "")}/claim/${token}`;
     },

@@ -55,7 +55,7 @@ export interface ChatApprover extends Required<Approver> {
   /** A decision from the full-request page: the same path (and answers) as a tap on a card. */
   decideFromPage(who: string, approvalId: string, action: CardActionKind): Promise<string>;
   /** The private chat to reach a person on, preferring their chosen platform. */
-  dmOf(person: Person): Address | undefined;
+  dmOf(person: Person): Promise<Address | undefined>;
   /**
    * After a restart (call once approvals are resumed): re-establishes the sends that waited in
    * memory, i.e. quiet-hours cards (sent now if the hours ended, else re-scheduled) and WhatsApp
@@ -72,7 +72,17 @@ const key = (a: Address): string => `${a.platform}\u0000${a.chatId}\u0000${a.thr
 /** Creates the chat approver. */
 export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
   const { channels, control, store, roles, log } = opts;
-  const nameOf = (id: string): string => store.personOf(id)?.name ?? id;
+  /**
+   * People's names for the ids a card names (voters, escalatees), read before it is built: the card
+   * builders are synchronous and the store is not. An id nobody is linked to shows as itself.
+   */
+  async function namesFor(views: readonly ApprovalView[]): Promise<(id: string) => string> {
+    const names = new Map<string, string>();
+    for (const v of views)
+      for (const id of [...v.approvals, ...(v.deniedBy ? [v.deniedBy] : []), ...(v.escalatedTo ?? [])])
+        if (!id.startsWith("role:") && !names.has(id)) names.set(id, (await store.personOf(id))?.name ?? id);
+    return (id) => names.get(id) ?? id;
+  }
   // Quiet hours and escalation (bot/approver-routing.ts): whose card waits, and the lines saying so.
   const routing = createApproverRouting({
     quietOf: (person) => store.quietOf(person),
@@ -80,52 +90,55 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     schedule: opts.schedule,
     deliver: (id, to) => deliverLate(id, to),
   });
-  const card = (view: ApprovalView) =>
-    annotateCard(buildCard(view, { now: opts.now, nameOf, webBase: opts.webBase?.() }), view, {
+  const card = async (view: ApprovalView): Promise<Card> => {
+    const nameOf = await namesFor([view]);
+    return annotateCard(buildCard(view, { now: opts.now, nameOf, webBase: opts.webBase?.() }), view, {
       quiet: routing.notes(view.id),
       nameOf,
     });
+  };
 
-  function dmOfIdentity(identity: string): Address | undefined {
+  async function dmOfIdentity(identity: string): Promise<Address | undefined> {
     const colon = identity.indexOf(":");
     const channel = channels.get(identity.slice(0, colon));
     // No private chats there (GitHub, Linear): the person is reached through another identity.
     if (colon <= 0 || !channel || channel.noPrivateChats) return undefined;
-    return store.privateChatOf(identity) ?? channel.privateChat(identity.slice(colon + 1));
+    return (await store.privateChatOf(identity)) ?? channel.privateChat(identity.slice(colon + 1));
   }
 
-  function dmOf(person: Person): Address | undefined {
-    const ids = store.identitiesOf(person.id);
+  async function dmOf(person: Person): Promise<Address | undefined> {
+    const ids = await store.identitiesOf(person.id);
     const ordered = [...ids.filter((i) => i.startsWith(`${person.preferred}:`)), ...ids];
     for (const id of ordered) {
-      const a = dmOfIdentity(id);
+      const a = await dmOfIdentity(id);
       if (a) return a;
     }
     return undefined;
   }
 
   /** The approvers' private chats to send a card to now; those in quiet hours wait (routing). */
-  function approverChats(
+  async function approverChats(
     view: ApprovalView,
     entries: readonly string[] = view.approvers,
-  ): Map<string, Address> {
+  ): Promise<Map<string, Address>> {
     const out = new Map<string, RouteTarget>();
     const add = (a: Address | undefined, person?: Person): void =>
       void (a && out.set(key(a), { address: a, ...(person && { person }) }));
     for (const entry of entries) {
       if (entry.startsWith("role:")) {
         const role = entry.slice(5);
-        for (const p of store.listPeople()) if (isRole(role) && roleAtLeast(p.role, role)) add(dmOf(p), p);
+        for (const p of await store.listPeople())
+          if (isRole(role) && roleAtLeast(p.role, role)) add(await dmOf(p), p);
         continue;
       }
       // An explicit id on a platform we do not run: reach the same person where they are.
-      const person = store.personOf(entry);
-      add(dmOfIdentity(entry) ?? (person && dmOf(person)), person);
+      const person = await store.personOf(entry);
+      add((await dmOfIdentity(entry)) ?? (person && (await dmOf(person))), person);
     }
     // A chat that already shows the card keeps it (someone who went quiet since is not "waiting").
-    const shown = new Set(store.cardRefs(view.id).map((c) => key(c.to)));
+    const shown = new Set((await store.cardRefs(view.id)).map((c) => key(c.to)));
     const sent = [...out.values()].filter((t) => shown.has(key(t.address)));
-    const routed = routing.route(
+    const routed = await routing.route(
       view.id,
       [...out.values()].filter((t) => !shown.has(key(t.address))),
     );
@@ -133,19 +146,27 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     return routed;
   }
 
+  /** Whether a card for `approval` already went to `to`. */
+  async function hasCardIn(approval: string, to: Address): Promise<boolean> {
+    return (await store.cardRefs(approval)).some((c) => key(c.to) === key(to));
+  }
+
   /** A card that waited out its approver's quiet hours: sent if the request still waits. */
   async function deliverLate(id: string, to: Address): Promise<void> {
-    const view = control.getApproval(id);
-    if (view?.state !== "pending" || store.cardRefs(id).some((c) => key(c.to) === key(to))) return;
-    const batch = batches.of(id);
+    const view = await control.getApproval(id);
+    if (view?.state !== "pending" || (await hasCardIn(id, to))) return;
+    const batch = await batches.of(id);
     if (batch) await drawer.draw(batch);
     else if (await send(id, to, view)) await refresh(view);
   }
 
   async function refresh(view: ApprovalView): Promise<void> {
-    for (const { ref } of store.cardRefs(view.id)) {
+    const refs = await store.cardRefs(view.id);
+    if (refs.length === 0) return;
+    const drawn = await card(view);
+    for (const { ref } of refs) {
       const channel = channels.get(ref.platform);
-      await channel?.updateCard(ref, card(view)).catch((err: unknown) => {
+      await channel?.updateCard(ref, drawn).catch((err: unknown) => {
         log("bot_card_update_failed", {
           approval: view.id,
           platform: ref.platform,
@@ -161,11 +182,12 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     const channel = channels.get(to.platform);
     if (!channel) return false;
     try {
-      store.addCardRef(approval, to, await channel.sendCard(to, card(view)));
+      const c = await card(view);
+      await store.addCardRef(approval, to, await channel.sendCard(to, c));
       return true;
     } catch (err) {
       log("bot_card_send_failed", { approval, platform: to.platform, error: (err as Error).name });
-      await undeliverable(approval, to, err, card(view));
+      await undeliverable(approval, to, err, await card(view));
       return false;
     }
   }
@@ -179,24 +201,26 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     store,
     windowMs: opts.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
     now: opts.now ?? Date.now,
-    isPending: (id) => control.getApproval(id)?.state === "pending",
+    isPending: async (id) => (await control.getApproval(id))?.state === "pending",
   });
   const drawer = createBatchDrawer({
     channels,
     control,
     store,
     log,
-    build: (batch, views, from) =>
-      annotateCard(
+    build: async (batch, views, from) => {
+      const nameOf = await namesFor(views);
+      return annotateCard(
         buildBatchCard(batch, views, { now: opts.now, nameOf, webBase: opts.webBase?.() }, from),
         { state: "pending", escalatedTo: [...new Set(views.flatMap((v) => v.escalatedTo ?? []))] },
         { quiet: views.flatMap((v) => (v.state === "pending" ? routing.notes(v.id) : [])), nameOf },
-      ),
+      );
+    },
     // Escalation (DESIGN §4) adds people for an item still waiting: they get the batch card too.
-    targets: (view, all) => {
+    targets: async (view, all) => {
       const added = all.filter((v) => v.state === "pending").flatMap((v) => v.escalatedTo ?? []);
       const entries = [...new Set([...view.approvers, ...added])];
-      return { approvers: approverChats(view, entries), bound: store.bindingsOf(view.agent) };
+      return { approvers: await approverChats(view, entries), bound: await store.bindingsOf(view.agent) };
     },
     decide: (from, view, action) => decide(from, view, action),
     windowMs: opts.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
@@ -209,8 +233,8 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
 
     async resume(): Promise<void> {
       const flushed = new Set<string>();
-      for (const view of control.listApprovals("pending")) {
-        const batch = batches.of(view.id);
+      for (const view of await control.listApprovals("pending")) {
+        const batch = await batches.of(view.id);
         if (batch) {
           // One flush per batch: it sends what each chat lacks and re-holds quiet people's cards.
           if (!flushed.has(batch)) {
@@ -220,9 +244,8 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
           continue;
         }
         let sent = false;
-        for (const to of approverChats(view).values())
-          if (!store.cardRefs(view.id).some((c) => key(c.to) === key(to)))
-            sent = (await send(view.id, to, view)) || sent;
+        for (const to of (await approverChats(view)).values())
+          if (!(await hasCardIn(view.id, to))) sent = (await send(view.id, to, view)) || sent;
         // The cards already out say again whose card waits (those lines were in memory too).
         if (sent || routing.waits(view.id)) await refresh(view);
       }
@@ -235,7 +258,7 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     },
 
     async requested(view: ApprovalView): Promise<void> {
-      const joined = batches.join(view);
+      const joined = await batches.join(view);
       if (joined.kind === "batch") {
         const reached = await drawer.draw(joined.batch);
         log("bot_approval_sent", {
@@ -248,10 +271,10 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
           throw new Error(`no approver for approval ${view.id} could be reached`);
         return;
       }
-      const approvers = approverChats(view);
+      const approvers = await approverChats(view);
       let reached = 0;
       for (const to of approvers.values()) if (await send(view.id, to, view)) reached++;
-      for (const to of store.bindingsOf(view.agent))
+      for (const to of await store.bindingsOf(view.agent))
         if (!approvers.has(key(to))) await send(view.id, to, view);
       log("bot_approval_sent", { approval: view.id, agent: view.agent, reached });
       // Fail closed: a card nobody who may decide can see is a request nobody can approve. A card
@@ -262,41 +285,40 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
 
     async updated(view: ApprovalView): Promise<void> {
       if (view.state !== "pending") routing.settle(view.id);
-      const batch = batches.of(view.id);
+      const batch = await batches.of(view.id);
       if (batch) return void (await drawer.draw(batch));
       await refresh(view);
     },
 
     async escalated(view: ApprovalView): Promise<void> {
       // Cards for the people added (a batch draw sends its card to approvers who have none yet).
-      const batch = batches.of(view.id);
+      const batch = await batches.of(view.id);
       if (batch) return void (await drawer.draw(batch));
       let reached = 0;
-      for (const to of approverChats(view, view.escalatedTo ?? []).values())
-        if (!store.cardRefs(view.id).some((c) => key(c.to) === key(to)) && (await send(view.id, to, view)))
-          reached++;
+      for (const to of (await approverChats(view, view.escalatedTo ?? [])).values())
+        if (!(await hasCardIn(view.id, to)) && (await send(view.id, to, view))) reached++;
       log("bot_approval_escalated", { approval: view.id, agent: view.agent, reached });
     },
 
     async remind(view: ApprovalView): Promise<void> {
       // A short DM to each approver who has not voted (and is not in quiet hours): card and link.
       const now = (opts.now ?? Date.now)();
-      const text = reminderText(card(view), Date.parse(view.expiresAt) - now);
-      const people = peopleToRemind(view, {
+      const text = reminderText(await card(view), Date.parse(view.expiresAt) - now);
+      const people = await peopleToRemind(view, {
         store,
         now,
         holds: (p, role) => isRole(role) && roleAtLeast(p.role, role),
       });
       for (const p of people) {
-        const to = dmOf(p);
+        const to = await dmOf(p);
         await (to && channels.get(to.platform)?.sendText(to, text))?.catch(() => undefined);
       }
     },
 
     async alert(event: SecurityAlert): Promise<void> {
       const text = `Security alert (${event.kind}): agent ${event.agent}, host ${event.host}. ${event.message}`;
-      for (const owner of store.listPeople().filter((p) => p.role === "owner")) {
-        const to = dmOf(owner);
+      for (const owner of (await store.listPeople()).filter((p) => p.role === "owner")) {
+        const to = await dmOf(owner);
         await (to && channels.get(to.platform)?.sendText(to, text.slice(0, 2000)))?.catch(() => undefined);
       }
     },
@@ -304,7 +326,7 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
     async handleAction(event: InboundAction): Promise<void> {
       const verb = parseCardVerb(event.data);
       // A bare verb on a batch card of several (WhatsApp) covers exactly the items on that message (frozen once sent).
-      const onBatch = verb ? store.batchOfCardRef(event.ref) : undefined;
+      const onBatch = verb ? await store.batchOfCardRef(event.ref) : undefined;
       if (verb === "grant" && onBatch && onBatch.drawn > 1)
         return reply(event, "A time-limited approval is given per request, on its own buttons.");
       const all =
@@ -312,50 +334,49 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
         (onBatch && onBatch.drawn > 1
           ? { batch: onBatch.batch, count: onBatch.drawn, action: verb === "deny" ? "deny" : "approve" }
           : undefined);
-      if (all) return reply(event, drawer.tapAll(event, all));
-      const byRef = verb && store.approvalOfCardRef(event.ref);
-      const parsed = parseCardAction(event.data) ?? (byRef ? { approvalId: byRef, action: verb } : undefined);
-      const view = parsed && control.getApproval(parsed.approvalId);
+      if (all) return reply(event, await drawer.tapAll(event, all));
+      const byRef = verb ? await store.approvalOfCardRef(event.ref) : undefined;
+      const parsed =
+        parseCardAction(event.data) ?? (verb && byRef ? { approvalId: byRef, action: verb } : undefined);
+      const view = parsed ? await control.getApproval(parsed.approvalId) : undefined;
       const sentHere =
-        view &&
-        store
-          .cardRefs(view.id)
-          .some(
-            ({ ref }) =>
-              ref.platform === event.ref.platform &&
-              ref.chatId === event.ref.chatId &&
-              ref.messageId === event.ref.messageId,
-          );
+        view !== undefined &&
+        (await store.cardRefs(view.id)).some(
+          ({ ref }) =>
+            ref.platform === event.ref.platform &&
+            ref.chatId === event.ref.chatId &&
+            ref.messageId === event.ref.messageId,
+        );
       if (!parsed || !view || !sentHere) {
         log("bot_action_refused", { by: event.from.id, reason: !parsed ? "bad_data" : "unknown_card" });
         return reply(event, "This button is not valid.");
       }
-      return reply(event, decide(event.from.id, view, parsed.action));
+      return reply(event, await decide(event.from.id, view, parsed.action));
     },
 
     async fullRequest(who: string, approvalId: string): Promise<FullRequestView> {
-      const view = control.getApproval(approvalId);
+      const view = await control.getApproval(approvalId);
       if (!view) return { kind: "not_found" };
-      if (!mayDecide(who, view)) {
+      if (!(await mayDecide(who, view))) {
         log("bot_full_request_refused", { by: who, approval: view.id });
         return { kind: "forbidden" };
       }
       const request = view.state === "pending" ? await control.heldRequest?.(view.id) : undefined;
-      return { kind: "ok", view, card: card(view), ...(request ? { request } : {}) };
+      return { kind: "ok", view, card: await card(view), ...(request ? { request } : {}) };
     },
 
     async decideFromPage(who: string, approvalId: string, action: CardActionKind): Promise<string> {
-      const view = control.getApproval(approvalId);
+      const view = await control.getApproval(approvalId);
       if (!view) return "This request no longer exists.";
       return decide(who, view, action);
     },
   };
 
   /** Casts `from`'s vote (as the identity voterId picks) and says what happened, as a tap's reply. */
-  function decide(from: string, view: ApprovalView, action: CardActionKind): string {
-    const out = control.decide(view.id, {
+  async function decide(from: string, view: ApprovalView, action: CardActionKind): Promise<string> {
+    const out = await control.decide(view.id, {
       decision: action === "deny" ? "deny" : "approve",
-      by: voterId(from, view),
+      by: await voterId(from, view),
       scope: action === "grant" ? "grant" : "once",
     });
     if (out.ok) {
@@ -364,7 +385,7 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
       return a.state === "denied" ? "Denied." : "Approved.";
     }
     if (out.status === 403) return "You are not an approver for this request";
-    if (out.status === 409 && control.getApproval(view.id)?.state === "expired") return "Expired";
+    if (out.status === 409 && (await control.getApproval(view.id))?.state === "expired") return "Expired";
     if (out.status === 409)
       return out.code === "already_voted" ? "You already voted on this request" : "Already decided";
     if (out.status === 404) return "This request no longer exists.";
@@ -372,30 +393,38 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
   }
 
   /** The identities one person votes as: all their linked ones, or just `from` for a stranger. */
-  function candidatesOf(from: string): string[] {
-    const person = store.personOf(from);
-    return person ? store.identitiesOf(person.id).sort() : [from];
+  async function candidatesOf(from: string): Promise<string[]> {
+    const person = await store.personOf(from);
+    return person ? (await store.identitiesOf(person.id)).sort() : [from];
   }
 
   /** Whether the gateway would count `id`'s vote on `view` (an explicit id, or a role it holds). */
-  function allowed(id: string, view: ApprovalView): boolean {
-    return view.approvers.some((a) => (a.startsWith("role:") ? roles.hasRole(id, a.slice(5)) : a === id));
+  async function allowed(id: string, view: ApprovalView): Promise<boolean> {
+    for (const a of view.approvers) {
+      if (a.startsWith("role:")) {
+        // Only a resolved `true` counts (never a truthy Promise): fail closed on anything else.
+        if ((await roles.hasRole(id, a.slice(5))) === true) return true;
+      } else if (a === id) return true;
+    }
+    return false;
   }
 
   /** Whether `from` (or an identity linked to them) may decide `view`: who may see the full request. */
-  function mayDecide(from: string, view: ApprovalView): boolean {
-    return candidatesOf(from).some((id) => allowed(id, view));
+  async function mayDecide(from: string, view: ApprovalView): Promise<boolean> {
+    for (const id of await candidatesOf(from)) if (await allowed(id, view)) return true;
+    return false;
   }
 
   /** The identity the vote is cast as: the tapper's own, or a linked one the policy names. */
-  function voterId(from: string, view: ApprovalView): string {
+  async function voterId(from: string, view: ApprovalView): Promise<string> {
     // One person is one voter: always the same identity, whichever platform they tap on, so linked
     // accounts can never make up a quorum on their own.
-    const candidates = candidatesOf(from);
+    const candidates = await candidatesOf(from);
     const voted = candidates.find((id) => view.approvals.includes(id) || view.deniedBy === id);
     if (voted) return voted;
     // No candidate allowed: vote as the tapper so the gateway refuses and audits it.
-    return candidates.find((id) => allowed(id, view)) ?? from;
+    for (const id of candidates) if (await allowed(id, view)) return id;
+    return from;
   }
 }
 

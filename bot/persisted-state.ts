@@ -1,14 +1,15 @@
 /**
  * The channels' small state that must outlive a restart, kept in the bot store's `bot_state` rows:
  * webhook replay keys (a replay just after a restart is still 409), short approval codes (a
- * `/approve <code>` typed after a restart still finds its card) and WhatsApp Cloud's 24-hour
- * windows with the cards waiting on them. Rows carry their own expiry; stored values are parsed
+ * `/approve <code>` typed after a restart still finds its card), WhatsApp Cloud's 24-hour
+ * windows with the cards waiting on them, and Messenger's and Instagram's windows. Rows carry their own expiry; stored values are parsed
  * with zod on the way back (an edited or older row reads as absent, never as something else).
  */
 import { z } from "zod";
 import type { BotStore } from "./bot-store.js";
 import type { CodeStore, CodeTarget } from "./channels/approval-codes.js";
 import type { WaWindowStore, WithheldCard } from "./channels/chat-sdk/wacloud-window.js";
+import type { WindowStore } from "./channels/meta/messaging-window.js";
 import type { ReplayStore } from "./webhooks/replay-guard.js";
 
 export type StateRows = Pick<BotStore, "statePut" | "stateGet" | "stateList" | "stateDelete" | "statePrune">;
@@ -49,14 +50,15 @@ const fromRow = (k: string): string => k.replace(" ", "\0");
 export function replayStoreOf(rows: StateRows): ReplayStore {
   let writes = 0;
   return {
-    load: () => rows.stateList("webhook-replay").map((r) => [fromRow(r.key), r.expiresAt] as const),
-    add(keys, until) {
-      for (const k of keys) rows.statePut("webhook-replay", toRow(k), "", until);
+    load: async () =>
+      (await rows.stateList("webhook-replay")).map((r) => [fromRow(r.key), r.expiresAt] as const),
+    async add(keys, until) {
+      for (const k of keys) await rows.statePut("webhook-replay", toRow(k), "", until);
       // Expired rows of every kind go now and then, so the table stays the size of live state.
-      if (++writes % 500 === 0) rows.statePrune();
+      if (++writes % 500 === 0) await rows.statePrune();
     },
-    remove(keys) {
-      for (const k of keys) rows.stateDelete("webhook-replay", toRow(k));
+    async remove(keys) {
+      for (const k of keys) await rows.stateDelete("webhook-replay", toRow(k));
     },
   };
 }
@@ -65,7 +67,7 @@ export function replayStoreOf(rows: StateRows): ReplayStore {
 export function codeStoreOf(rows: StateRows, platform: string, now: () => number = Date.now): CodeStore {
   const ns = `approval-codes:${platform}`;
   return {
-    get: (code) => parsed(Target, rows.stateGet(ns, code)) as CodeTarget | undefined,
+    get: async (code) => parsed(Target, await rows.stateGet(ns, code)) as CodeTarget | undefined,
     put: (code, target) => rows.statePut(ns, code, JSON.stringify(target), now() + CODE_TTL),
   };
 }
@@ -74,14 +76,14 @@ export function codeStoreOf(rows: StateRows, platform: string, now: () => number
 export function waWindowStoreOf(rows: StateRows, now: () => number = Date.now): WaWindowStore {
   const key = (user: string, id: string) => `${user}:${id}`;
   return {
-    lastInbound(user) {
-      const v = Number(rows.stateGet("wacloud-window", user));
+    async lastInbound(user) {
+      const v = Number(await rows.stateGet("wacloud-window", user));
       return Number.isFinite(v) && v > 0 ? v : undefined;
     },
     sawInbound: (user, at) => rows.statePut("wacloud-window", user, String(at), at + DAY),
     forget: (user) => rows.stateDelete("wacloud-window", user),
-    withheld(user) {
-      return rows.stateList("wacloud-withheld", `${user}:`).flatMap((r): WithheldCard[] => {
+    async withheld(user) {
+      return (await rows.stateList("wacloud-withheld", `${user}:`)).flatMap((r): WithheldCard[] => {
         const w = parsed(Withheld, r.value);
         const nudgeId = r.key.slice(user.length + 1);
         return w ? [{ user, nudgeId, to: w.to, card: w.card as unknown as WithheldCard["card"] }] : [];
@@ -98,5 +100,18 @@ export function waWindowStoreOf(rows: StateRows, now: () => number = Date.now): 
     nudgeOf: (user, shownId) => rows.stateGet("wacloud-shown", key(user, shownId)),
     setShown: (user, shownId, nudgeId) =>
       rows.statePut("wacloud-shown", key(user, shownId), nudgeId, now() + CODE_TTL),
+  };
+}
+
+/** A Meta platform's (`messenger`, `instagram`) windows: one row per person, gone a day after their message. */
+export function metaWindowStoreOf(rows: StateRows, platform: string): WindowStore {
+  const ns = `${platform}-window`;
+  return {
+    async lastInbound(user) {
+      const v = Number(await rows.stateGet(ns, user));
+      return Number.isFinite(v) && v > 0 ? v : undefined;
+    },
+    sawInbound: (user, at) => rows.statePut(ns, user, String(at), at + DAY),
+    forget: (user) => rows.stateDelete(ns, user),
   };
 }

@@ -25,20 +25,22 @@ export function roleAtLeast(role: Role, needed: Role): boolean {
 }
 
 /** Whether the person behind `identity` holds at least `needed`. */
-export function authorize(store: BotStore, identity: string, needed: Role): AccessDecision {
-  const person = store.personOf(identity);
+export async function authorize(store: BotStore, identity: string, needed: Role): Promise<AccessDecision> {
+  const person = await store.personOf(identity);
   if (!person) return { ok: false, reason: "unknown_person", needed };
   if (!roleAtLeast(person.role, needed)) return { ok: false, reason: "role_too_low", needed };
   return { ok: true, person };
 }
 
 /** Resolves the gateway's `role:<name>` approver entries through linked identities. */
-export function createRoleResolver(store: BotStore): RoleResolver {
+export function createRoleResolver(
+  store: BotStore,
+): RoleResolver & { hasRole(id: string, role: string): Promise<boolean> } {
   return {
-    hasRole(id: string, role: string): boolean {
+    async hasRole(id: string, role: string): Promise<boolean> {
       // A role name we do not know matches nobody (fail closed on typos in policies).
       if (!(ROLES as readonly string[]).includes(role)) return false;
-      const person = store.personOf(id);
+      const person = await store.personOf(id);
       return person !== undefined && roleAtLeast(person.role, role as Role);
     },
   };
@@ -48,23 +50,34 @@ export function createRoleResolver(store: BotStore): RoleResolver {
  * Redeems an owner-claim or invitation token for `identity`. The token is burned by the attempt,
  * valid or not. A claim made after someone already owns this Warden is refused: first claim wins.
  */
-export function redeemToken(store: BotStore, token: string, identity: string, name: string): ClaimOutcome {
-  const claim = store.consumeToken("claim", token);
+export async function redeemToken(
+  store: BotStore,
+  token: string,
+  identity: string,
+  name: string,
+): Promise<ClaimOutcome> {
+  const claim = await store.consumeToken("claim", token);
   if (claim) {
-    if (store.listPeople().some((p) => p.role === "owner")) return { ok: false, reason: "already_owned" };
-    return { ok: true, ...grant(store, identity, name, "owner") };
+    if ((await store.listPeople()).some((p) => p.role === "owner"))
+      return { ok: false, reason: "already_owned" };
+    return { ok: true, ...(await grant(store, identity, name, "owner")) };
   }
-  const invite = store.consumeToken("invite", token);
-  if (invite?.role) return { ok: true, ...grant(store, identity, name, invite.role) };
+  const invite = await store.consumeToken("invite", token);
+  if (invite?.role) return { ok: true, ...(await grant(store, identity, name, invite.role)) };
   return { ok: false, reason: "invalid_token" };
 }
 
-function grant(store: BotStore, identity: string, name: string, role: Role): { person: Person; role: Role } {
-  const existing = store.personOf(identity);
-  if (!existing) return { person: store.createPerson(identity, safeName(name), role), role };
+async function grant(
+  store: BotStore,
+  identity: string,
+  name: string,
+  role: Role,
+): Promise<{ person: Person; role: Role }> {
+  const existing = await store.personOf(identity);
+  if (!existing) return { person: await store.createPerson(identity, safeName(name), role), role };
   // An invitation never lowers anyone's role.
   const next = roleAtLeast(existing.role, role) ? existing.role : role;
-  store.setRole(existing.id, next);
+  await store.setRole(existing.id, next);
   return { person: { ...existing, role: next }, role: next };
 }
 

@@ -85,30 +85,33 @@ export function createRouter(deps: BotDeps, opts: { botName?: string } = {}) {
     const parsed = parseCommand(msg.text, opts.botName);
     // A guided setup waits for its starter's next plain message in this chat, mentioned or not.
     const setup =
-      !parsed.ok && parsed.reason === "not_a_command" && deps.store.setupOf(msg.chat, msg.from.id);
+      !parsed.ok && parsed.reason === "not_a_command"
+        ? await deps.store.setupOf(msg.chat, msg.from.id)
+        : undefined;
     if (setup && setup.kind === "family" && Buffer.byteLength(msg.text) <= MAX_MESSAGE_BYTES) {
-      const person = deps.store.personOf(msg.from.id);
+      const person = await deps.store.personOf(msg.from.id);
       const ctx: CommandContext = { msg, channel, person, args: [], argText: "", body: "", deps, reply };
       return continueFamilySetup(ctx, setup.data);
     }
     // A comment thread bound to an agent (GitHub, Linear) is that agent's conversation: what is said
     // there is addressed to it unmentioned, as a reply in a Slack agent thread is.
     const agentThread =
-      !parsed.ok && channel.commentThreads === true && deps.store.agentsBoundTo(msg.chat).length > 0;
+      !parsed.ok && channel.commentThreads === true && (await deps.store.agentsBoundTo(msg.chat)).length > 0;
     const unaddressed = !parsed.ok && !msg.isPrivate && !msg.mentioned;
     if (!parsed.ok && (parsed.reason === "other_bot" || (unaddressed && !agentThread))) return;
     if (parsed.ok && parsed.name === "secret" && parsed.args[0] === "set" && !msg.isPrivate) {
       deps.log("bot_secret_in_group", { by: msg.from.id, platform: msg.chat.platform });
       return refuseSecretInGroup(channel, msg, reply);
     }
+    // Read once for the checks below (one store read per message on this path).
+    const person = await deps.store.personOf(msg.from.id);
     // A stranger's plain comment in a public agent thread gets no answer: one reply per comment would
     // let anyone make the bot spam the thread. Their commands and mentions are answered as anywhere.
-    if (unaddressed && !deps.store.personOf(msg.from.id)) return;
+    if (unaddressed && !person) return;
     if (Buffer.byteLength(msg.text) > MAX_MESSAGE_BYTES) {
       return reply(`That message is too long for me (limit ${MAX_MESSAGE_BYTES / 1024} KB).`);
     }
-    const person = deps.store.personOf(msg.from.id);
-    if (person && msg.isPrivate) deps.store.rememberPrivateChat(msg.from.id, msg.chat);
+    if (person && msg.isPrivate) await deps.store.rememberPrivateChat(msg.from.id, msg.chat);
     const command = parsed.ok ? byName.get(parsed.name) : undefined;
     if (!person && !command?.open) return reply(UNKNOWN_PERSON_REPLY);
     if (!parsed.ok) return tellAgents(channel, msg, reply);
@@ -130,13 +133,13 @@ export function createRouter(deps: BotDeps, opts: { botName?: string } = {}) {
     msg: InboundMessage,
     reply: (t: string) => Promise<void>,
   ): Promise<void> {
-    const agents = deps.store.agentsBoundTo(msg.chat);
+    const agents = await deps.store.agentsBoundTo(msg.chat);
     const ctx = { msg, channel, person: undefined, args: [], argText: "", body: "", deps, reply };
     if (!(await need(ctx, "member"))) return;
     if (agents.length === 0) {
       return reply("No agent is connected to this chat. Start one with /agent start NAME, or send /help.");
     }
-    for (const agent of agents) deps.control.tellAgent(agent, msg.text, msg.from.id);
+    for (const agent of agents) await deps.control.tellAgent(agent, msg.text, msg.from.id);
   }
 }
 

@@ -15,7 +15,7 @@ export interface UndeliverableNoticeOptions {
   readonly channels: ReadonlyMap<string, Channel>;
   readonly store: BotStore;
   /** A private chat for `identity`, if its platform runs and has private chats. */
-  readonly dmOfIdentity: (identity: string) => Address | undefined;
+  readonly dmOfIdentity: (identity: string) => Promise<Address | undefined>;
   readonly log: Log;
 }
 
@@ -41,13 +41,14 @@ export function createUndeliverableNotice(o: UndeliverableNoticeOptions) {
       ...(card.link ? [`Full request: ${card.link}`] : []),
     ].join("\n");
     let reached = 0;
-    for (const owner of o.store.listPeople().filter((p) => p.role === "owner")) {
+    for (const owner of (await o.store.listPeople()).filter((p) => p.role === "owner")) {
       // The owner's private chat on any other platform (the failing one cannot reach them either).
-      const to2 = o.store
-        .identitiesOf(owner.id)
-        .filter((id) => !id.startsWith(`${to.platform}:`))
-        .map((id) => o.dmOfIdentity(id))
-        .find((a) => a !== undefined);
+      let to2: Address | undefined;
+      for (const id of await o.store.identitiesOf(owner.id)) {
+        if (id.startsWith(`${to.platform}:`)) continue;
+        to2 = await o.dmOfIdentity(id);
+        if (to2) break;
+      }
       const channel = to2 && o.channels.get(to2.platform);
       if (!to2 || !channel) continue;
       try {

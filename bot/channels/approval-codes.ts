@@ -38,37 +38,39 @@ export function verbOfData(data: string): CodeVerb | undefined {
 
 export interface ApprovalCodes {
   /** A fresh code (not yet bound to a message). */
-  fresh(): string;
+  fresh(): Promise<string>;
   /** Binds `code` to the card message `ref` and the buttons offered (kept after decisions). */
-  bind(code: string, ref: SentRef, buttons: Card["buttons"]): void;
-  lookup(code: string): CodeTarget | undefined;
+  bind(code: string, ref: SentRef, buttons: Card["buttons"]): Promise<void>;
+  lookup(code: string): Promise<CodeTarget | undefined>;
 }
 
 /** Where one platform's codes outlive a restart; memory stays the first place looked. */
 export interface CodeStore {
-  get(code: string): CodeTarget | undefined;
-  put(code: string, target: CodeTarget): void;
+  get(code: string): Promise<CodeTarget | undefined>;
+  put(code: string, target: CodeTarget): Promise<void>;
 }
 
 export function createApprovalCodes(store?: CodeStore): ApprovalCodes {
   const targets = new Map<string, CodeTarget>();
   const pending = new Set<string>();
-  const known = (code: string): CodeTarget | undefined => targets.get(code) ?? store?.get(code);
+  const known = async (code: string): Promise<CodeTarget | undefined> =>
+    targets.get(code) ?? (await store?.get(code));
   return {
-    fresh() {
+    async fresh() {
       for (;;) {
         let code = "";
         for (let i = 0; i < CODE_LEN; i++) code += ALPHABET[randomInt(ALPHABET.length)];
+        if (pending.has(code)) continue;
+        // Reserved before the store is read, so a concurrent draw cannot hand out the same code.
+        pending.add(code);
         // A code drawn before a restart is still some card's: never hand it out again.
-        if (!pending.has(code) && known(code) === undefined) {
-          pending.add(code);
-          return code;
-        }
+        if ((await known(code)) === undefined) return code;
+        pending.delete(code);
       }
     },
-    bind(code, ref, buttons) {
+    async bind(code, ref, buttons) {
       pending.delete(code);
-      const old = known(code);
+      const old = await known(code);
       const data: Partial<Record<CodeVerb, string>> = { ...old?.data };
       // A decided card has no buttons: keep what it offered, so a late reply hears "Already decided".
       for (const b of buttons) {
@@ -76,7 +78,7 @@ export function createApprovalCodes(store?: CodeStore): ApprovalCodes {
         if (verb) data[verb] = b.data;
       }
       targets.set(code, { ref, data });
-      store?.put(code, { ref, data });
+      await store?.put(code, { ref, data });
       if (targets.size > MAX_CODES) {
         const oldest = targets.keys().next().value;
         if (oldest !== undefined) targets.delete(oldest);

@@ -118,13 +118,13 @@ export function plainAgentTexts(agent: string, text: string, limit: number): str
  */
 export interface PlainCardBook {
   /** The text of a new card and the codes drawn for it. */
-  draw(card: Card): { text: string; codes: string[] };
+  draw(card: Card): Promise<{ text: string; codes: string[] }>;
   /** Records a sent card under its message id. */
-  sent(ref: SentRef, card: Card, codes: readonly string[]): void;
+  sent(ref: SentRef, card: Card, codes: readonly string[]): Promise<void>;
   /** The follow-up for `card` on the message `ref`, or undefined when nothing changed. */
   followUp(ref: SentRef, card: Card): string | undefined;
   /** The card's code (its messages' id): the card message of a code reply. */
-  lookup(code: string): CodeTarget | undefined;
+  lookup(code: string): Promise<CodeTarget | undefined>;
   /** The code drawn for a card message. */
   codeOf(ref: SentRef): string | undefined;
 }
@@ -134,13 +134,15 @@ export function createPlainCardBook(o: PlainCardOptions): PlainCardBook {
   const cards = new Map<string, { codes: readonly string[]; told: string }>();
   const MAX_CARDS = 20_000;
   return {
-    draw(card) {
-      const drawn = [codes.fresh(), ...(card.items ?? []).map(() => codes.fresh())];
+    async draw(card) {
+      const drawn = [await codes.fresh()];
+      for (const _ of card.items ?? []) drawn.push(await codes.fresh());
       return { text: renderPlainCard(card, drawn, o), codes: drawn };
     },
-    sent(ref, card, drawn) {
-      codes.bind(drawn[0] ?? "", ref, card.buttons);
-      for (const [i, it] of (card.items ?? []).entries()) codes.bind(drawn[i + 1] ?? "", ref, it.buttons);
+    async sent(ref, card, drawn) {
+      await codes.bind(drawn[0] ?? "", ref, card.buttons);
+      for (const [i, it] of (card.items ?? []).entries())
+        await codes.bind(drawn[i + 1] ?? "", ref, it.buttons);
       cards.set(ref.messageId, { codes: drawn, told: plainFollowUp(card, drawn[0] ?? "") });
       if (cards.size > MAX_CARDS) cards.delete(cards.keys().next().value as string);
     },

@@ -34,7 +34,7 @@ export const agentCommand: Command = {
       try {
         const info = await control.startAgent(name, provider ?? "demo");
         const thread = (await ctx.channel.agentThread?.(name, ctx.msg.chat)) ?? ctx.msg.chat;
-        store.bind(name, thread);
+        await store.bind(name, thread);
         const started = `Started ${name} (${info.provider ?? provider ?? "demo"}).`;
         if (thread.chatId === ctx.msg.chat.chatId && thread.threadId === ctx.msg.chat.threadId) {
           return ctx.reply(`${started} Its replies come to this chat.`);
@@ -63,8 +63,8 @@ export const agentCommand: Command = {
       if (!text) return usage(ctx, agentCommand);
       if (!(await need(ctx, "member"))) return;
       // Replies need somewhere to go: an agent bound nowhere gets this chat.
-      if (store.bindingsOf(name).length === 0) store.bind(name, ctx.msg.chat);
-      control.tellAgent(name, text, ctx.msg.from.id);
+      if ((await store.bindingsOf(name)).length === 0) await store.bind(name, ctx.msg.chat);
+      await control.tellAgent(name, text, ctx.msg.from.id);
       return ctx.reply(`Sent to ${name}.`);
     }
     if (sub === "answer" && provider) {

@@ -13,7 +13,7 @@ export const approvalsCommand: Command = {
   async run(ctx) {
     if (ctx.args.length > 0) return usage(ctx, approvalsCommand);
     if (!(await need(ctx, "member"))) return;
-    const pending = ctx.deps.control.listApprovals("pending");
+    const pending = await ctx.deps.control.listApprovals("pending");
     if (pending.length === 0) return ctx.reply("Nothing is waiting for approval.");
     const now = ctx.deps.now();
     const lines = pending.map(
@@ -39,9 +39,9 @@ export const auditCommand: Command = {
     if (!(await need(ctx, "admin"))) return;
     const n = Math.min(Number(arg ?? 10), MAX_AUDIT);
     // The API pages forward from a sequence number; keep a sliding window of the last n.
-    let last: ReturnType<typeof ctx.deps.control.listAudit> = [];
+    let last: Awaited<ReturnType<typeof ctx.deps.control.listAudit>> = [];
     for (let after = 0; ; ) {
-      const page = ctx.deps.control.listAudit(after, PAGE);
+      const page = await ctx.deps.control.listAudit(after, PAGE);
       last = [...last, ...page].slice(-n);
       if (page.length < PAGE) break;
       after = page[page.length - 1]?.seq ?? after;

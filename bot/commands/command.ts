@@ -51,7 +51,7 @@ export interface Command {
 
 /** Refuses (and says why) unless the sender holds `role`. */
 export async function need(ctx: CommandContext, role: Role): Promise<boolean> {
-  const d = authorize(ctx.deps.store, ctx.msg.from.id, role);
+  const d = await authorize(ctx.deps.store, ctx.msg.from.id, role);
   if (d.ok) return true;
   ctx.deps.log("bot_refused", { by: ctx.msg.from.id, reason: d.reason, needed: role });
   await ctx.reply(

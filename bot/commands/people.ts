@@ -25,17 +25,17 @@ export const startCommand: Command = {
     const [token] = ctx.args;
     const { store, log } = ctx.deps;
     if (!token) {
-      const p = store.personOf(ctx.msg.from.id);
+      const p = await store.personOf(ctx.msg.from.id);
       return ctx.reply(
         p ? `Hello ${p.name}, you are ${p.role}. Send /help to see what I can do.` : UNKNOWN_PERSON_REPLY,
       );
     }
     if (!ctx.msg.isPrivate || ctx.args.length > 1)
       return ctx.reply(ctx.msg.isPrivate ? UNKNOWN_PERSON_REPLY : PRIVATE_ONLY);
-    const out = redeemToken(store, token, ctx.msg.from.id, ctx.msg.from.name);
+    const out = await redeemToken(store, token, ctx.msg.from.id, ctx.msg.from.name);
     log("bot_token_redeem", { by: ctx.msg.from.id, ok: out.ok, reason: out.ok ? undefined : out.reason });
     if (!out.ok) {
-      const p = store.personOf(ctx.msg.from.id);
+      const p = await store.personOf(ctx.msg.from.id);
       // Known people learn why; strangers get the same refusal as for anything else.
       return ctx.reply(
         p
@@ -43,7 +43,7 @@ export const startCommand: Command = {
           : UNKNOWN_PERSON_REPLY,
       );
     }
-    store.rememberPrivateChat(ctx.msg.from.id, ctx.msg.chat);
+    await store.rememberPrivateChat(ctx.msg.from.id, ctx.msg.chat);
     return ctx.reply(`Welcome ${out.person.name}: you are ${out.role}. Send /help to see what I can do.`);
   },
 };
@@ -56,16 +56,16 @@ export const linkCommand: Command = {
   async run(ctx) {
     const [code] = ctx.args;
     const { store, log, linkAttempts } = ctx.deps;
-    const me = store.personOf(ctx.msg.from.id);
+    const me = await store.personOf(ctx.msg.from.id);
     if (ctx.args.length > 1) return usage(ctx, linkCommand);
     if (!ctx.msg.isPrivate) return ctx.reply(me ? PRIVATE_ONLY : UNKNOWN_PERSON_REPLY);
     if (!code || code === "here") {
       if (!me) return ctx.reply(UNKNOWN_PERSON_REPLY);
       if (code === "here") {
-        store.setPreferred(me.id, ctx.msg.chat.platform);
+        await store.setPreferred(me.id, ctx.msg.chat.platform);
         return ctx.reply(`I will message you on ${ctx.msg.chat.platform} from now on.`);
       }
-      const issued = store.issueToken("link", { person: me.id, ttlMs: LINK_TTL_MS });
+      const issued = await store.issueToken("link", { person: me.id, ttlMs: LINK_TTL_MS });
       return ctx.reply(`On your other app, send me: /link ${issued}\nThe code works once, for 10 minutes.`);
     }
     // Guessing is the attack: past the limits, a code is not even looked at (the log never has it).
@@ -74,9 +74,9 @@ export const linkCommand: Command = {
       log("bot_link_locked", { by: ctx.msg.from.id, scope: gate.scope });
       return ctx.reply(lockedText(gate));
     }
-    const grant = store.consumeToken("link", code.toUpperCase());
+    const grant = await store.consumeToken("link", code.toUpperCase());
     log("bot_link", { by: ctx.msg.from.id, ok: Boolean(grant?.person) });
-    if (!grant?.person || !store.person(grant.person)) {
+    if (!grant?.person || !(await store.person(grant.person))) {
       const after = linkAttempts.failed(ctx.msg.from.id);
       if (!after.ok) {
         log("bot_link_locked", { by: ctx.msg.from.id, scope: after.scope });
@@ -86,8 +86,8 @@ export const linkCommand: Command = {
     }
     if (me?.id === grant.person) return ctx.reply("This account is already linked.");
     if (me) return ctx.reply("This account already belongs to someone; ask an admin to sort it out.");
-    store.linkIdentity(ctx.msg.from.id, grant.person);
-    store.rememberPrivateChat(ctx.msg.from.id, ctx.msg.chat);
+    await store.linkIdentity(ctx.msg.from.id, grant.person);
+    await store.rememberPrivateChat(ctx.msg.from.id, ctx.msg.chat);
     return ctx.reply(`Linked. I will message you on ${ctx.msg.chat.platform} from now on.`);
   },
 };
@@ -102,7 +102,7 @@ export const inviteCommand: Command = {
       return usage(ctx, inviteCommand);
     if (!(await need(ctx, "admin"))) return;
     if (!ctx.msg.isPrivate) return ctx.reply(PRIVATE_ONLY);
-    const token = ctx.deps.store.issueToken("invite", { role, ttlMs: INVITE_TTL_MS });
+    const token = await ctx.deps.store.issueToken("invite", { role, ttlMs: INVITE_TTL_MS });
     const link = ctx.deps.webBase ? `\nWeb: ${ctx.deps.webBase.replace(/\/$/, "")}/invite/${token}` : "";
     return ctx.reply(
       `Invitation as ${role}, works once within 7 days. They send me:\n/start ${token}${link}`,
@@ -124,19 +124,19 @@ export const roleCommand: Command = {
 
 async function setRole(ctx: CommandContext, who: string, role: Role): Promise<void> {
   const { store, log } = ctx.deps;
-  const me = store.personOf(ctx.msg.from.id);
+  const me = await store.personOf(ctx.msg.from.id);
   if (!me) return;
-  let target = store.findPerson(who);
+  let target = await store.findPerson(who);
   if (!target && !who.startsWith("role:") && isApproverId(who))
-    target = store.createPerson(who, who, "member");
+    target = await store.createPerson(who, who, "member");
   if (!target)
     return ctx.reply(`I don't know ${who} (or the name is ambiguous). Use their id, e.g. telegram:12345.`);
   if (me.role !== "owner" && (role === "owner" || target.role === "owner"))
     return ctx.reply("Only an owner can make or change an owner.");
-  const owners = store.listPeople().filter((p) => p.role === "owner");
+  const owners = (await store.listPeople()).filter((p) => p.role === "owner");
   if (target.role === "owner" && role !== "owner" && owners.length <= 1)
     return ctx.reply("This Warden needs at least one owner.");
-  store.setRole(target.id, role);
+  await store.setRole(target.id, role);
   log("bot_role_set", { by: ctx.msg.from.id, person: target.id, role });
   return ctx.reply(`${target.name} is now ${role}.`);
 }

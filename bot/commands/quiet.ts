@@ -22,7 +22,7 @@ export const quietCommand: Command = {
         await ctx.reply(cmd.message);
         return usage(ctx, quietCommand);
       case "show": {
-        const q = store.quietOf(person.id);
+        const q = await store.quietOf(person.id);
         return ctx.reply(
           q
             ? `Your quiet hours: ${describeQuiet(q)}. Cards wait, or go to the other approvers. /quiet off ends them.`
@@ -30,7 +30,7 @@ export const quietCommand: Command = {
         );
       }
       case "off":
-        store.setQuiet(person.id, null);
+        await store.setQuiet(person.id, null);
         return ctx.reply("Quiet hours off: your cards come at any time.");
       case "set": {
         const userId = ctx.msg.from.id.slice(ctx.msg.from.id.indexOf(":") + 1);
@@ -38,7 +38,7 @@ export const quietCommand: Command = {
         const told = cmd.tz ?? (await ctx.channel.timeZoneOf?.(userId).catch(() => undefined));
         const tz = (told && validTimeZone(told)) ?? "UTC";
         const q = { start: cmd.start, end: cmd.end, tz };
-        store.setQuiet(person.id, q);
+        await store.setQuiet(person.id, q);
         return ctx.reply(
           `Quiet hours set: ${describeQuiet(q)}. Your approval cards wait until they end, or go to another approver; a request that needs you still waits for you.`,
         );

@@ -19,12 +19,12 @@ export const secretCommand: Command = {
     if (sub === "set") return set(ctx);
     if (sub === "list" && ctx.args.length === 1) {
       if (!(await need(ctx, "admin"))) return;
-      const names = control.listSecrets();
+      const names = await control.listSecrets();
       return ctx.reply(names.length ? `Secrets: ${names.join(", ")}` : "No secrets stored.");
     }
     if (sub === "delete" && ctx.args.length === 2 && name && SECRET_NAME.test(name)) {
       if (!(await need(ctx, "admin"))) return;
-      const deleted = control.deleteSecret(name);
+      const deleted = await control.deleteSecret(name);
       log("bot_secret_delete", { by: ctx.msg.from.id, secret: name, deleted });
       return ctx.reply(deleted ? `Deleted secret ${name}.` : `No secret called ${name}.`);
     }
@@ -42,7 +42,7 @@ async function set(ctx: CommandContext): Promise<void> {
     return ctx.reply(`Usage:\n/secret set NAME VALUE  (private chat only)${deletedNote(deleted)}`);
   }
   if (!(await need(ctx, "admin"))) return;
-  ctx.deps.control.setSecret(name, value);
+  await ctx.deps.control.setSecret(name, value);
   ctx.deps.log("bot_secret_set", { by: ctx.msg.from.id, secret: name, messageDeleted: deleted });
   return ctx.reply(`Stored secret ${name}.${deletedNote(deleted)}`);
 }

@@ -33,7 +33,7 @@ export const setupCommand: Command = {
 /** Starts the conversation: asks who the parents are. Also reached by `/agent start family`. */
 export async function beginFamilySetup(ctx: CommandContext, provider: string): Promise<void> {
   if (!(await need(ctx, "admin"))) return;
-  ctx.deps.store.beginSetup(ctx.msg.chat, ctx.msg.from.id, "family", { provider }, SETUP_TTL_MS);
+  await ctx.deps.store.beginSetup(ctx.msg.chat, ctx.msg.from.id, "family", { provider }, SETUP_TTL_MS);
   await ctx.reply(
     [
       "Let's set up the family assistant for this chat.",
@@ -53,14 +53,14 @@ export async function continueFamilySetup(
   const { store } = ctx.deps;
   const chat = ctx.msg.chat;
   if (/^\s*cancel\s*$/i.test(ctx.msg.text)) {
-    store.endSetup(chat);
+    await store.endSetup(chat);
     return ctx.reply(
       data.step === "members"
         ? "Family setup stopped. The parents and the policy are saved; /agent start family starts the assistant."
         : "Family setup cancelled; nothing was changed.",
     );
   }
-  if (!(await need(ctx, "admin"))) return void store.endSetup(chat);
+  if (!(await need(ctx, "admin"))) return void (await store.endSetup(chat));
   const provider = data.provider ?? "demo";
   if (data.step === "members") return finishFamilySetup(ctx, provider, JSON.parse(data.parents ?? "[]"));
   const ids = peopleIn(ctx);
@@ -84,17 +84,21 @@ export async function continueFamilySetup(
   }
   const platform = ctx.channel.platform;
   // Least privilege: parents stay members; the family policy names them as its only approvers.
-  const parents = ids.map((identity, i) => {
-    const known = store.personOf(identity);
-    return { identity, name: known?.name ?? store.createPerson(identity, `Parent ${i + 1}`, "member").name };
-  });
+  const parents: { identity: string; name: string }[] = [];
+  for (const [i, identity] of ids.entries()) {
+    const known = await store.personOf(identity);
+    parents.push({
+      identity,
+      name: known?.name ?? (await store.createPerson(identity, `Parent ${i + 1}`, "member")).name,
+    });
+  }
   const written = await ctx.deps.control.writePolicy("family", familyPolicyYaml(ids));
   if (!written.ok) {
-    store.endSetup(chat);
+    await store.endSetup(chat);
     return ctx.reply(`The family policy was not accepted:\n${written.errors}`);
   }
   ctx.deps.log("bot_family_setup", { by: ctx.msg.from.id, parents: parents.length, platform });
-  store.beginSetup(
+  await store.beginSetup(
     chat,
     ctx.msg.from.id,
     "family",
@@ -122,16 +126,16 @@ async function finishFamilySetup(
         ? 'I could not find a phone number in that. Send their numbers, or "none".'
         : `I could not find anyone in that. Send them as ${EXAMPLE_IDS}, or "none".`,
     );
-  store.endSetup(chat);
+  await store.endSetup(chat);
   let added = 0;
   for (const identity of ids.slice(0, 20)) {
-    if (store.personOf(identity)) continue; // never lowers anyone's role
-    store.createPerson(identity, `Family member ${++added}`, "member");
+    if (await store.personOf(identity)) continue; // never lowers anyone's role
+    await store.createPerson(identity, `Family member ${++added}`, "member");
   }
   let started = true;
   try {
     await control.startAgent("family", provider);
-    store.bind("family", chat);
+    await store.bind("family", chat);
   } catch (err) {
     started = false;
     await ctx.reply(`The family is saved, but the assistant did not start: ${errorLine(err)}`);
@@ -161,7 +165,8 @@ async function greetParent(ctx: CommandContext, identity: string, group: Address
       ? 'reply "approve" or "deny" to it, or react 👍 / 👎'
       : "it says how to approve or deny it";
   try {
-    const to = ctx.deps.store.privateChatOf(identity) ?? channel.privateChat(identity.slice(colon + 1));
+    const to =
+      (await ctx.deps.store.privateChatOf(identity)) ?? channel.privateChat(identity.slice(colon + 1));
     const where = group.platform === to.platform && group.chatId === to.chatId ? "" : " in your family group";
     await channel.sendText(
       to,

@@ -13,7 +13,7 @@ export const MAX_EVENT_AGE_MS = 5 * 60_000;
 const MAX_KEYS = 200_000;
 
 export type ReplayJudgement =
-  | { readonly kind: "fresh"; readonly release: () => void }
+  | { readonly kind: "fresh"; readonly release: () => Promise<void> }
   | { readonly kind: "stale" }
   | { readonly kind: "replayed" }
   | { readonly kind: "full" };
@@ -29,22 +29,27 @@ export interface ReplayGuard {
     keys: readonly string[],
     signedAtMs: number | undefined,
     expiresAtMs: number | undefined,
-  ): ReplayJudgement;
+  ): Promise<ReplayJudgement>;
 }
 
 /** Where remembered keys outlive a restart. Keys are `platform\0key`; `until` is when each may go. */
 export interface ReplayStore {
   /** The keys still remembered, soonest forget-time first. */
-  load(): Iterable<readonly [key: string, until: number]>;
-  add(keys: readonly string[], until: number): void;
-  remove(keys: readonly string[]): void;
+  load(): Promise<Iterable<readonly [key: string, until: number]>>;
+  add(keys: readonly string[], until: number): Promise<void>;
+  remove(keys: readonly string[]): Promise<void>;
 }
 
 export function createReplayGuard(now: () => number = Date.now, store?: ReplayStore): ReplayGuard {
   /** `platform\0key` → when it may be forgotten. */
   const seen = new Map<string, number>();
   const t0 = now();
-  for (const [k, until] of store?.load() ?? []) if (until > t0) seen.set(k, until);
+  // Every admit waits for the stored keys first: a replay just after a restart must not slip in
+  // while they load. A failed load fails every admit (closed) rather than forgetting the keys.
+  const ready = (async () => {
+    for (const [k, until] of (await store?.load()) ?? []) if (until > t0) seen.set(k, until);
+  })();
+  ready.catch(() => undefined); // observed by each admit
 
   function prune(t: number): void {
     // Map iteration is insertion order, and forget-times grow with it closely enough: stop early.
@@ -55,7 +60,9 @@ export function createReplayGuard(now: () => number = Date.now, store?: ReplaySt
   }
 
   return {
-    admit(platform, keys, signedAtMs, expiresAtMs) {
+    async admit(platform, keys, signedAtMs, expiresAtMs) {
+      await ready;
+      // From here to the `seen.set` below there is no await: a concurrent copy sees the keys.
       const t = now();
       if (signedAtMs !== undefined && Math.abs(t - signedAtMs) > MAX_EVENT_AGE_MS) return { kind: "stale" };
       // A token past its expiry (with the same clock tolerance) no longer vouches for anything.
@@ -72,12 +79,12 @@ export function createReplayGuard(now: () => number = Date.now, store?: ReplaySt
       const until = Math.max(signedAtMs ?? t, expiresAtMs ?? t, t) + MAX_EVENT_AGE_MS + 60_000;
       for (const n of names) seen.set(n, until);
       // Written before the handler runs: a crash mid-delivery must not let its replay in afterwards.
-      store?.add(names, until);
+      await store?.add(names, until);
       return {
         kind: "fresh",
-        release: () => {
+        release: async () => {
           for (const n of names) seen.delete(n);
-          store?.remove(names);
+          await store?.remove(names);
         },
       };
     },

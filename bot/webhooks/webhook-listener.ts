@@ -117,7 +117,7 @@ export async function startWebhookListener(o: WebhookListenerOptions): Promise<W
     if (v.kind === "ignored") return send(res, 200, {});
     // A head check may refuse or answer; only a verified body reaches a handler.
     if (!d) return refuse(res, platform, 401, "unsigned", true);
-    const judged = guard.admit(platform, v.replayKeys, v.signedAtMs, v.expiresAtMs);
+    const judged = await guard.admit(platform, v.replayKeys, v.signedAtMs, v.expiresAtMs);
     if (judged.kind === "stale") return refuse(res, platform, 400, "stale" satisfies Refusal);
     if (judged.kind === "replayed") return refuse(res, platform, 409, "replayed" satisfies Refusal);
     if (judged.kind === "full") return refuse(res, platform, 503, "busy");
@@ -125,11 +125,11 @@ export async function startWebhookListener(o: WebhookListenerOptions): Promise<W
     try {
       answer = await route.handle(d);
     } catch (err) {
-      judged.release();
+      await judged.release();
       throw err;
     }
     // The platform retries what failed; its retry must not look like a replay.
-    if (answer.status >= 500) judged.release();
+    if (answer.status >= 500) await judged.release();
     res.writeHead(answer.status, {
       "content-type": "application/json",
       ...answer.headers,

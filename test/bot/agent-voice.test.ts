@@ -235,7 +235,7 @@ describe("long agent text stays within each platform's limits, labelled on every
 describe("the relay", () => {
   it("sends outbox text as the agent's, with leading and excess blank lines collapsed", async () => {
     const w = createBotWorld();
-    w.store.bind("demo", { platform: "fake", chatId: "c1" });
+    await w.store.bind("demo", { platform: "fake", chatId: "c1" });
     w.bot.mailboxEvents.outbox?.({
       seq: 1,
       agent: "demo",
@@ -249,7 +249,7 @@ describe("the relay", () => {
 
   it("a question is the agent's words; how to answer it is Warden's, in its own message", async () => {
     const w = createBotWorld();
-    w.store.bind("demo", { platform: "fake", chatId: "c1" });
+    await w.store.bind("demo", { platform: "fake", chatId: "c1" });
     w.bot.mailboxEvents.ask?.({ id: "q1", agent: "demo", question: "Which repo?\n\n\n", at: "" } as never);
     await w.bot.mailboxEvents.flush();
     const [question, how] = w.fake.sent.slice(-2);
@@ -260,7 +260,7 @@ describe("the relay", () => {
 
   it("an agent's empty output sends nothing", async () => {
     const w = createBotWorld();
-    w.store.bind("demo", { platform: "fake", chatId: "c1" });
+    await w.store.bind("demo", { platform: "fake", chatId: "c1" });
     w.bot.mailboxEvents.outbox?.({ seq: 1, agent: "demo", text: "\n \n\t\n", replyTo: null, at: "" });
     await w.bot.mailboxEvents.flush();
     expect(w.fake.sent).toHaveLength(0);

@@ -20,15 +20,19 @@ beforeEach(async () => {
   fc = createFakeChannel({ platform: "wa" });
   w = createBotWorld({ channels: [{ ...fc.channel, gesturesCarryNoCount: true }], batchWindowMs: 5000 });
   await w.bot.start();
-  w.store.createPerson(`wa:${ANN}`, "Ann", "approver");
+  await w.store.createPerson(`wa:${ANN}`, "Ann", "approver");
 });
 afterEach(async () => {
   await w.bot.stop();
 });
 
 /** The approvals recorded on the card message `ref` (what a gesture on it covers). */
-const onMessage = (ids: readonly string[], ref: SentRef): string[] =>
-  ids.filter((id) => w.store.cardRefs(id).some((c) => c.ref.messageId === ref.messageId));
+async function onMessage(ids: readonly string[], ref: SentRef): Promise<string[]> {
+  const out: string[] = [];
+  for (const id of ids)
+    if ((await w.store.cardRefs(id)).some((c) => c.ref.messageId === ref.messageId)) out.push(id);
+  return out;
+}
 
 async function burst(n: number) {
   const held = [];
@@ -47,24 +51,24 @@ describe("frozen batch cards (gestures without a count)", () => {
     const [first, ...more] = fc.cardsIn(fc.channel.privateChat(ANN).chatId);
     expect(more).toHaveLength(0);
     const firstRef = (first as { ref: SentRef }).ref;
-    const shown = onMessage(ids, firstRef);
+    const shown = await onMessage(ids, firstRef);
     expect(shown).toEqual([ids[0]]); // sent at the first arrival, never edited to add the others
     expect(fc.currentCard(firstRef)?.items ?? []).toHaveLength(0); // a single card
     // The 2nd..4th are held (reachable via the waiting send), not denied.
-    for (const id of ids) expect(w.approvals.get(id)?.state).toBe("pending");
+    for (const id of ids) expect((await w.approvals.get(id))?.state).toBe("pending");
 
     // A gesture racing the arrivals: covers the one request on that message, nothing else.
     expect(await fc.tap({ from: ANN, ref: firstRef, data: "approve" })).toEqual(["Approved."]);
     for (const id of ids.slice(1))
-      expect(w.approvals.get(id)).toMatchObject({ state: "pending", approvals: [] });
+      expect(await w.approvals.get(id)).toMatchObject({ state: "pending", approvals: [] });
 
     w.advance(5000);
     await settle();
     const cards = fc.cardsIn(fc.channel.privateChat(ANN).chatId);
     expect(cards).toHaveLength(2);
     const second = (cards[1] as { ref: SentRef }).ref;
-    expect(onMessage(ids, second)).toEqual(ids.slice(1));
-    expect(onMessage(ids, firstRef)).toEqual(shown); // still frozen after the redraws
+    expect(await onMessage(ids, second)).toEqual(ids.slice(1));
+    expect(await onMessage(ids, firstRef)).toEqual(shown); // still frozen after the redraws
     // Numbered by batch position, so "2." on the new message is the batch's second request.
     expect(fc.currentCard(second)?.items?.map((i) => i.title.split(".")[0])).toEqual(["2", "3", "4"]);
     expect(await fc.tap({ from: ANN, ref: second, data: "approve" })).toEqual(["Approved: 3 of 3 requests"]);
@@ -78,23 +82,25 @@ describe("frozen batch cards (gestures without a count)", () => {
     await settle();
     const [, second] = fc.cardsIn(fc.channel.privateChat(ANN).chatId);
     const ref = (second as { ref: SentRef }).ref;
-    const batch = w.store.batchOf(ids[0] as string) as string;
+    const batch = (await w.store.batchOf(ids[0] as string)) as string;
     expect(await fc.tap({ from: ANN, ref, data: batchActionData(batch, 3, "approve") })).toEqual([
       "Approved: 2 of 2 requests",
     ]);
-    expect(w.approvals.get(ids[0] as string)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(ids[0] as string)).toMatchObject({ state: "pending", approvals: [] });
   });
 
   it("a full batch sends its waiting items at once, without waiting for the window", async () => {
     const held = await burst(MAX_BATCH_ITEMS);
     const ids = held.map((h) => h.view.id);
     const chat = fc.channel.privateChat(ANN).chatId;
-    const refs = new Set(
-      ids
-        .flatMap((id) => w.store.cardRefs(id).filter((c) => c.to.chatId === chat))
-        .map((c) => c.ref.messageId),
-    );
-    expect(ids.every((id) => w.store.cardRefs(id).some((c) => c.to.chatId === chat))).toBe(true);
+    const refs = new Set<string>();
+    let everyShown = true;
+    for (const id of ids) {
+      const here = (await w.store.cardRefs(id)).filter((c) => c.to.chatId === chat);
+      for (const c of here) refs.add(c.ref.messageId);
+      if (here.length === 0) everyShown = false;
+    }
+    expect(everyShown).toBe(true);
     expect(refs.size).toBe(2);
   });
 

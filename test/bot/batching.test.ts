@@ -12,8 +12,8 @@ let w: BotWorld;
 beforeEach(async () => {
   w = createBotWorld({ batchWindowMs: 5000 });
   await w.bot.start();
-  w.person("2", "approver", "Ann");
-  w.person("4", "member", "Mel");
+  await w.person("2", "approver", "Ann");
+  await w.person("4", "member", "Mel");
 });
 
 /** Holds `n` requests 100 ms apart; resolves once their batch card in Ann's chat shows all. */
@@ -27,7 +27,7 @@ async function burst(n: number) {
   const cards = w.fake.cardsIn("2");
   expect(cards).toHaveLength(1);
   const ref = (cards[0] as (typeof cards)[number]).ref;
-  const batch = w.store.batchOf(held[0]?.view.id as string) as string;
+  const batch = (await w.store.batchOf(held[0]?.view.id as string)) as string;
   return { held, ref, batch, current: () => w.fake.currentCard(ref) };
 }
 
@@ -47,8 +47,8 @@ describe("batch cards", () => {
     const second = held[1]?.view.id as string;
     expect(await w.fake.tap({ from: "2", ref, data: actionData(second, "deny") })).toEqual(["Denied."]);
     await settle();
-    expect(w.approvals.get(second)?.state).toBe("denied");
-    expect(w.approvals.get(held[0]?.view.id as string)?.state).toBe("pending");
+    expect((await w.approvals.get(second))?.state).toBe("denied");
+    expect((await w.approvals.get(held[0]?.view.id as string))?.state).toBe("pending");
     expect(current()?.buttons[0]?.label).toBe("Approve all (2)");
     expect(current()?.items?.[1]?.buttons).toEqual([]);
   });
@@ -66,10 +66,10 @@ describe("batch cards", () => {
   it("refuses Approve all on a message of another batch, and a count beyond the batch", async () => {
     const { held, ref, batch } = await burst(2);
     w.clock.t += 60_000; // a new batch after the window
-    w.store.createPerson("fake:9", "Other", "member");
+    await w.store.createPerson("fake:9", "Other", "member");
     const other = await w.hold();
     await settle();
-    const otherRef = w.store.cardRefs(other.view.id).find((c) => c.to.chatId === "2")?.ref;
+    const otherRef = (await w.store.cardRefs(other.view.id)).find((c) => c.to.chatId === "2")?.ref;
     expect(otherRef?.messageId).not.toBe(ref.messageId);
     const data = batchActionData(batch, 2, "approve");
     expect(await w.fake.tap({ from: "2", ref: otherRef as typeof ref, data })).toEqual([
@@ -78,7 +78,7 @@ describe("batch cards", () => {
     expect(await w.fake.tap({ from: "2", ref, data: batchActionData(batch, 3, "approve") })).toEqual([
       "This button is not valid.",
     ]);
-    for (const x of [...held, other]) expect(w.approvals.get(x.view.id)?.state).toBe("pending");
+    for (const x of [...held, other]) expect((await w.approvals.get(x.view.id))?.state).toBe("pending");
     expect(w.logs.filter((l) => l.event === "bot_action_refused")).toHaveLength(2);
   });
 
@@ -92,7 +92,7 @@ describe("batch cards", () => {
   });
 
   it("a member's Approve all is refused privately, audited per item, and changes nothing", async () => {
-    w.store.bind("demo", { platform: "fake", chatId: "g1" });
+    await w.store.bind("demo", { platform: "fake", chatId: "g1" });
     const { held, batch } = await burst(2);
     const group = w.fake.cardsIn("g1")[0]?.ref;
     expect(
@@ -103,14 +103,14 @@ describe("batch cards", () => {
       }),
     ).toEqual(["You are not an approver for these requests"]);
     for (const x of held)
-      expect(w.approvals.get(x.view.id)).toMatchObject({ state: "pending", approvals: [] });
+      expect(await w.approvals.get(x.view.id)).toMatchObject({ state: "pending", approvals: [] });
     expect(w.auditLog.filter((e) => e.type === "approval_vote_refused" && e.by === "fake:4")).toHaveLength(2);
   });
 
   it("window 0: one card per request", async () => {
     const w0 = createBotWorld({ batchWindowMs: 0 });
     await w0.bot.start();
-    w0.person("2", "approver", "Ann");
+    await w0.person("2", "approver", "Ann");
     await w0.hold();
     await w0.hold();
     expect(w0.fake.cardsIn("2")).toHaveLength(2);

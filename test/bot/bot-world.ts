@@ -73,7 +73,7 @@ export function createBotWorld(opts: { channels?: readonly Channel[]; batchWindo
     stopAgent: async (name) => agents.delete(name),
     listAgents: async () => [...agents.values()],
     agentLogs: async (name) => `logs of ${name}`,
-    tellAgent: (agent, text, from) => void told.push({ agent, text, from }),
+    tellAgent: async (agent, text, from) => void told.push({ agent, text, from }),
     answerAgent: () => false,
     listPolicies: () => compiled().policies.map((p) => ({ name: p.name, file: p.file, hosts: p.hosts })),
     readPolicy: async (name) => policyFiles.get(name),
@@ -95,9 +95,9 @@ export function createBotWorld(opts: { channels?: readonly Channel[]; batchWindo
       now,
     }),
     reloadPolicies: async () => ({ ok: true }),
-    setSecret: (name, value) => void secrets.set(name, value),
-    listSecrets: () => [...secrets.keys()],
-    deleteSecret: (name) => secrets.delete(name),
+    setSecret: async (name, value) => void secrets.set(name, value),
+    listSecrets: async () => [...secrets.keys()],
+    deleteSecret: async (name) => secrets.delete(name),
     listAudit: (after, limit) => gwStore.listAudit(after, limit),
   };
   bot = createBot({
@@ -163,9 +163,9 @@ export function createBotWorld(opts: { channels?: readonly Channel[]; batchWindo
         ...(opts.escalate && { escalate: opts.escalate }),
       });
       await settle();
-      const view = approvals.get(
+      const view = (await approvals.get(
         `00000000-0000-4000-8000-${String(before + 1).padStart(12, "0")}`,
-      ) as ApprovalView;
+      )) as ApprovalView;
       return { outcome, view };
     },
   };

@@ -11,10 +11,10 @@ let w: BotWorld;
 beforeEach(async () => {
   w = createBotWorld();
   await w.bot.start();
-  w.person("1", "owner", "Olivia");
-  w.person("2", "approver", "Ann");
-  w.person("3", "approver", "Bob");
-  w.person("4", "member", "Mel");
+  await w.person("1", "owner", "Olivia");
+  await w.person("2", "approver", "Ann");
+  await w.person("3", "approver", "Bob");
+  await w.person("4", "member", "Mel");
 });
 
 const cardIn = (chatId: string) => {
@@ -25,7 +25,7 @@ const cardIn = (chatId: string) => {
 
 describe("ChatApprover.requested()", () => {
   it("sends a card with buttons to every approver's private chat and the agent's bound chat, not to members", async () => {
-    w.store.bind("demo", { platform: "fake", chatId: "g1" });
+    await w.store.bind("demo", { platform: "fake", chatId: "g1" });
     const { view } = await w.hold();
     for (const chat of ["1", "2", "3", "g1"]) {
       const { card } = cardIn(chat);
@@ -35,11 +35,11 @@ describe("ChatApprover.requested()", () => {
       expect(card.buttons.map((b) => b.label)).toEqual(["Approve", "Deny", "Approve for 15 min"]);
     }
     expect(w.fake.cardsIn("4")).toHaveLength(0);
-    expect(w.store.cardRefs(view.id)).toHaveLength(4);
+    expect(await w.store.cardRefs(view.id)).toHaveLength(4);
   });
 
   it("throws when no approver can be reached, so the gateway denies (fail closed)", async () => {
-    w.store.bind("demo", { platform: "fake", chatId: "g1" }); // a bound group does not count as an approver
+    await w.store.bind("demo", { platform: "fake", chatId: "g1" }); // a bound group does not count as an approver
     const { outcome } = await w.hold({ approvers: ["slack:U1", "role:nosuchrole"] });
     await expect(outcome).resolves.toMatchObject({ outcome: "unavailable" });
     expect(cardIn("g1").card.status).toBe("Withdrawn");
@@ -71,7 +71,7 @@ describe("ChatApprover.handleAction()", () => {
   });
 
   it("refuses a non-approver's tap and changes nothing", async () => {
-    w.store.bind("demo", { platform: "fake", chatId: "g1" });
+    await w.store.bind("demo", { platform: "fake", chatId: "g1" });
     const { view } = await w.hold();
     const updatesBefore = w.fake.updates.length;
     const replies = await w.fake.tap({
@@ -80,7 +80,7 @@ describe("ChatApprover.handleAction()", () => {
       data: actionData(view.id, "approve"),
     });
     expect(replies).toEqual(["You are not an approver for this request"]);
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
     expect(w.fake.updates.length).toBe(updatesBefore);
     expect(w.auditLog).toContainEqual(
       expect.objectContaining({ type: "approval_vote_refused", by: "fake:4" }),
@@ -88,7 +88,7 @@ describe("ChatApprover.handleAction()", () => {
   });
 
   it("refuses a stranger's tap (unknown identity) the same way", async () => {
-    w.store.bind("demo", { platform: "fake", chatId: "g1" });
+    await w.store.bind("demo", { platform: "fake", chatId: "g1" });
     const { view } = await w.hold();
     const replies = await w.fake.tap({
       from: "666",
@@ -96,7 +96,7 @@ describe("ChatApprover.handleAction()", () => {
       data: actionData(view.id, "deny"),
     });
     expect(replies).toEqual(["You are not an approver for this request"]);
-    expect(w.approvals.get(view.id)?.state).toBe("pending");
+    expect((await w.approvals.get(view.id))?.state).toBe("pending");
   });
 
   // biome-ignore format: a table reads best one row per line
@@ -111,15 +111,14 @@ describe("ChatApprover.handleAction()", () => {
     const { view } = await w.hold();
     const replies = await w.fake.tap({ from: "2", ref: cardIn("2").ref, data: data(view.id) });
     expect(replies).toEqual(["This button is not valid."]);
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
   });
 
   it("refuses valid data replayed on a message that never carried that approval's card", async () => {
     const a = await w.hold();
     const b = await w.hold();
-    const refOfB = w.fake
-      .cardsIn("2")
-      .find((c) => w.store.cardRefs(b.view.id).some((r) => r.ref.messageId === c.ref.messageId));
+    const refsOfB = await w.store.cardRefs(b.view.id);
+    const refOfB = w.fake.cardsIn("2").find((c) => refsOfB.some((r) => r.ref.messageId === c.ref.messageId));
     const replies = await w.fake.tap({
       from: "2",
       ref: refOfB?.ref ?? cardIn("2").ref,
@@ -130,19 +129,18 @@ describe("ChatApprover.handleAction()", () => {
     expect(await w.fake.tap({ from: "2", ref: forgedRef, data: actionData(a.view.id, "approve") })).toEqual([
       "This button is not valid.",
     ]);
-    expect(w.approvals.get(a.view.id)?.state).toBe("pending");
+    expect((await w.approvals.get(a.view.id))?.state).toBe("pending");
   });
 
   it("a bare verb on a card message (a reply or reaction, no buttons) decides that card's approval", async () => {
     const a = await w.hold();
     const b = await w.hold();
-    const cardOfB = w.fake
-      .cardsIn("2")
-      .find((c) => w.store.cardRefs(b.view.id).some((r) => r.ref.messageId === c.ref.messageId));
+    const refsOfB = await w.store.cardRefs(b.view.id);
+    const cardOfB = w.fake.cardsIn("2").find((c) => refsOfB.some((r) => r.ref.messageId === c.ref.messageId));
     if (!cardOfB) throw new Error("no card for b");
     expect(await w.fake.tap({ from: "2", ref: cardOfB.ref, data: "deny" })).toEqual(["Denied."]);
     await expect(b.outcome).resolves.toMatchObject({ outcome: "denied" });
-    expect(w.approvals.get(a.view.id)?.state).toBe("pending");
+    expect((await w.approvals.get(a.view.id))?.state).toBe("pending");
   });
 
   // biome-ignore format: a table reads best one row per line
@@ -155,16 +153,16 @@ describe("ChatApprover.handleAction()", () => {
     expect(await w.fake.tap({ from: "2", ref: ref ?? cardIn("2").ref, data })).toEqual([
       "This button is not valid.",
     ]);
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
   });
 
   it("refuses a member's bare verb on the card in a bound group (gateway decides who may vote)", async () => {
-    w.store.bind("demo", { platform: "fake", chatId: "g1" });
+    await w.store.bind("demo", { platform: "fake", chatId: "g1" });
     const { view } = await w.hold();
     expect(await w.fake.tap({ from: "4", ref: cardIn("g1").ref, data: "approve" })).toEqual([
       "You are not an approver for this request",
     ]);
-    expect(w.approvals.get(view.id)?.state).toBe("pending");
+    expect((await w.approvals.get(view.id))?.state).toBe("pending");
   });
 
   it("answers a double tap with the 409 message and counts the vote once", async () => {
@@ -176,7 +174,7 @@ describe("ChatApprover.handleAction()", () => {
     expect(await w.fake.tap({ from: "2", ref: cardIn("2").ref, data })).toEqual([
       "You already voted on this request",
     ]);
-    expect(w.approvals.get(view.id)?.approvals).toEqual(["fake:2"]);
+    expect((await w.approvals.get(view.id))?.approvals).toEqual(["fake:2"]);
     await w.fake.tap({ from: "3", ref: cardIn("3").ref, data });
     expect(await w.fake.tap({ from: "1", ref: cardIn("1").ref, data })).toEqual(["Already decided"]);
   });
@@ -205,13 +203,13 @@ describe("ChatApprover.handleAction()", () => {
     const statuses = w.fake.updates.filter((u) => u.ref.chatId === "1").map((u) => u.card.status);
     expect(statuses).toContain("Waiting for approval: 1 of 2");
     expect(statuses.at(-1)).toMatch(/^Approved by (Ann, Bob|Bob, Ann)$/);
-    expect(w.approvals.get(view.id)?.approvals).toHaveLength(2);
+    expect((await w.approvals.get(view.id))?.approvals).toHaveLength(2);
   });
 
   it("counts one person once even when they tap from two linked platforms", async () => {
-    const ann = w.store.personOf("fake:2");
-    w.store.linkIdentity("tg:20", ann?.id ?? "");
-    w.store.bind("demo", { platform: "fake", chatId: "g1" });
+    const ann = await w.store.personOf("fake:2");
+    await w.store.linkIdentity("tg:20", ann?.id ?? "");
+    await w.store.bind("demo", { platform: "fake", chatId: "g1" });
     const { view } = await w.hold({ needed: 2 });
     const data = actionData(view.id, "approve");
     // Ann linked tg last, so her private card went there; she also sees the card in a bound group.
@@ -224,16 +222,16 @@ describe("ChatApprover.handleAction()", () => {
     expect(await w.fake.tap({ from: "2", ref: cardIn("g1").ref, data })).toEqual([
       "You already voted on this request",
     ]);
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending" });
-    expect(w.approvals.get(view.id)?.approvals).toHaveLength(1);
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending" });
+    expect((await w.approvals.get(view.id))?.approvals).toHaveLength(1);
   });
 
   it("a linked identity votes as the person's allowed identity for explicit approver entries", async () => {
-    const ann = w.store.personOf("fake:2");
-    w.store.linkIdentity("tg:20", ann?.id ?? "");
+    const ann = await w.store.personOf("fake:2");
+    await w.store.linkIdentity("tg:20", ann?.id ?? "");
     const { view, outcome } = await w.hold({ approvers: ["fake:2"] });
     // The policy names fake:2, and the fake channel runs, so the card goes there; tapping from tg works too.
-    w.store.bind("demo", { platform: "tg", chatId: "tg-group" });
+    await w.store.bind("demo", { platform: "tg", chatId: "tg-group" });
     await w.bot.approver.requested(view);
     const card = w.tg.cardsIn("tg-group")[0];
     const replies = await w.tg.tap({

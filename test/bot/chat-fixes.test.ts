@@ -72,14 +72,14 @@ describe("a person's private chat is the DM, never a thread in it", () => {
       () => w.bot.stop(),
       () => fake.close(),
     );
-    w.store.createPerson("slack:U0OWNER", "Olive", "owner");
+    await w.store.createPerson("slack:U0OWNER", "Olive", "owner");
     const root = await slack.sendText(slack.privateChat("U0OWNER"), "Agent demo: talk to it in this thread.");
     const thread = { platform: "slack", chatId: "U0OWNER", threadId: root.messageId };
-    w.store.bind("demo", thread);
+    await w.store.bind("demo", thread);
 
     await fake.message({ user: "U0OWNER", text: "please file the report", thread_ts: root.messageId });
     await pollUntil("the agent told", () => (w.told.length > 0 ? true : undefined));
-    expect(w.store.privateChatOf("slack:U0OWNER")).toEqual({ platform: "slack", chatId: "U0OWNER" });
+    expect(await w.store.privateChatOf("slack:U0OWNER")).toEqual({ platform: "slack", chatId: "U0OWNER" });
 
     await w.hold({ approvers: ["role:owner"] });
     const cards = await pollUntil("two cards (the DM and the agent's thread)", () => {
@@ -93,9 +93,9 @@ describe("a person's private chat is the DM, never a thread in it", () => {
 
   it("telegram: a message in a private-chat topic is not remembered as the person's private chat", async () => {
     const { api, w, say } = await telegramWorld();
-    w.store.createPerson("telegram:4242", "Olive", "owner");
+    await w.store.createPerson("telegram:4242", "Olive", "owner");
     await say(4242, "/start", 77);
-    expect(w.store.privateChatOf("telegram:4242")).toEqual({ platform: "telegram", chatId: "4242" });
+    expect(await w.store.privateChatOf("telegram:4242")).toEqual({ platform: "telegram", chatId: "4242" });
     await w.hold({ approvers: ["role:owner"] });
     const [card] = await pollUntil("the card", () => {
       const c = cardsSent(api);
@@ -109,9 +109,9 @@ describe("a person's private chat is the DM, never a thread in it", () => {
 describe("logs carry command names only", () => {
   it("no claim token, invitation token, link code, wrong code, secret value or policy text in any log", async () => {
     const { w, say, allLogs } = await telegramWorld();
-    w.store.createPerson("telegram:4242", "Olive", "owner");
+    await w.store.createPerson("telegram:4242", "Olive", "owner");
 
-    const claim = w.store.issueToken("claim", { ttlMs: 60_000 });
+    const claim = await w.store.issueToken("claim", { ttlMs: 60_000 });
     await say(8181, `/start ${claim}`);
     const invite = /\/start (\S+)/.exec(await say(4242, "/invite member"))?.[1] ?? "";
     expect(invite.length).toBeGreaterThan(20);
@@ -137,7 +137,7 @@ describe("logs carry command names only", () => {
 describe("/link codes: wrong attempts are limited", () => {
   it("telegram: five wrong codes lock the sender out; a right code is then not even looked at (not burned)", async () => {
     const { w, say, allLogs } = await telegramWorld();
-    w.store.createPerson("telegram:4242", "Olive", "owner");
+    await w.store.createPerson("telegram:4242", "Olive", "owner");
     const wrong = ["AAAAAAAA", "BBBBBBBB", "CCCCCCCC", "DDDDDDDD"];
     for (const c of wrong) expect(await say(9191, `/link ${c}`)).toBe(UNKNOWN_PERSON_REPLY);
     expect(await say(9191, "/link EEEEEEEE")).toMatch(
@@ -145,7 +145,7 @@ describe("/link codes: wrong attempts are limited", () => {
     );
     const code = /\/link (\S+)/.exec(await say(4242, "/link"))?.[1] ?? "";
     expect(await say(9191, `/link ${code}`)).toMatch(/^Too many wrong link codes from you/);
-    expect(w.store.personOf("telegram:9191")).toBeUndefined();
+    expect(await w.store.personOf("telegram:9191")).toBeUndefined();
     // The code was not burned by the locked attempt: its rightful user can still use it.
     expect(await say(9292, `/link ${code}`)).toMatch(/^Linked/);
     const locked = w.logs.filter((l) => l.event === "bot_link_locked");
@@ -160,7 +160,7 @@ describe("/link codes: wrong attempts are limited", () => {
   it("many senders together: repeat guessers pause, a newcomer's right code still links", async () => {
     const w = createBotWorld();
     await w.bot.start();
-    w.person("1", "owner");
+    await w.person("1", "owner");
     const say = async (from: string, text: string) => {
       await w.fake.message({ from, text });
       return w.fake.textsIn(from).at(-1) ?? "";

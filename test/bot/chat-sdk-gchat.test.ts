@@ -50,11 +50,11 @@ async function setUp(): Promise<void> {
   }) as [Channel];
   w = createBotWorld({ channels: [channel] });
   await w.bot.start();
-  w.person("1", "owner");
-  w.store.createPerson(`gchat:${ANN.name}`, "Ann", "approver");
-  w.store.createPerson(`gchat:${MEL.name}`, "Mel", "member");
+  await w.person("1", "owner");
+  await w.store.createPerson(`gchat:${ANN.name}`, "Ann", "approver");
+  await w.store.createPerson(`gchat:${MEL.name}`, "Mel", "member");
   thread = `gchat:${ROOM}:${Buffer.from(`${ROOM}/threads/agent`).toString("base64url")}`;
-  w.store.bind("demo", { platform: "gchat", chatId: thread });
+  await w.store.bind("demo", { platform: "gchat", chatId: thread });
 }
 afterEach(async () => {
   await w?.bot.stop();
@@ -63,10 +63,14 @@ afterEach(async () => {
   await keys?.close();
 });
 
-async function until<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
+async function until<T>(
+  what: string,
+  f: () => T | undefined | Promise<T | undefined>,
+  ms = 10_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -119,7 +123,7 @@ describe("Chat SDK channel: Google Chat", () => {
     await until("card updated", () =>
       sent.edits.length > 0 && buttons(latest(sent)).every((b) => !b.onClick.action) ? true : undefined,
     );
-    expect(w.approvals.get(view.id)?.approvals).toEqual([`gchat:${ANN.name}`]);
+    expect((await w.approvals.get(view.id))?.approvals).toEqual([`gchat:${ANN.name}`]);
     // Ann's own card went to her DM, found through the API (not created by impersonation).
     expect(fake.sent.some((s) => s.space === "spaces/dm-111" && cardOf(s.body))).toBe(true);
     expect(fake.tokenRequests[0]).toMatchObject({
@@ -142,7 +146,7 @@ describe("Chat SDK channel: Google Chat", () => {
     await until("DM card updated", () =>
       mine.edits.length > 0 && buttons(latest(mine)).every((b) => !b.onClick.action) ? true : undefined,
     );
-    expect(w.approvals.get(view.id)?.approvals).toEqual([`gchat:${ANN.name}`]);
+    expect((await w.approvals.get(view.id))?.approvals).toEqual([`gchat:${ANN.name}`]);
   });
 
   it("the agent's words render nothing, on cards and in messages; the full request is a link button", async () => {
@@ -190,7 +194,7 @@ describe("Chat SDK channel: Google Chat", () => {
     );
     const said = await until("the refusal", () => textsAfter(n)[0]);
     expect(said).toContain("You are not an approver for this request");
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
     expect(w.auditLog).toContainEqual(
       expect.objectContaining({ type: "approval_vote_refused", by: `gchat:${MEL.name}` }),
     );
@@ -213,7 +217,7 @@ describe("Chat SDK channel: Google Chat", () => {
   it("forged and unsigned events are 401, a replay 409, an expired token 400; none reaches the bot", async () => {
     await setUp();
     const { view } = await w.hold({ needed: 2 });
-    w.store.createPerson(`gchat:${BOB.name}`, "Bob", "approver");
+    await w.store.createPerson(`gchat:${BOB.name}`, "Bob", "approver");
     const sent = await card();
     const tap = (who: typeof ANN) => fake.click(who, sent, params(latest(sent), "Approve"));
     expect((await fake.deliver(l.url, tap(BOB), { foreign: true })).status).toBe(401);
@@ -229,14 +233,19 @@ describe("Chat SDK channel: Google Chat", () => {
     expect((await fake.deliver(l.url, pubsub)).status).toBe(401);
     // A new second: the Pub/Sub attempt's genuine token (same claims) is spent.
     await new Promise((r) => setTimeout(r, 1100));
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
     const first = await fake.deliver(l.url, tap(ANN));
     expect(first.status).toBe(200);
-    await until("counted", () => (w.approvals.get(view.id)?.approvals.length === 1 ? true : undefined));
+    await until("counted", async () =>
+      (await w.approvals.get(view.id))?.approvals.length === 1 ? true : undefined,
+    );
     const again = await rawPost(l.url, "/webhooks/gchat", first.headers, first.sentBody);
     expect(again.status).toBe(409);
     await new Promise((r) => setTimeout(r, 200));
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [`gchat:${ANN.name}`] });
+    expect(await w.approvals.get(view.id)).toMatchObject({
+      state: "pending",
+      approvals: [`gchat:${ANN.name}`],
+    });
   });
 
   it("credentials errors never quote the key", () => {

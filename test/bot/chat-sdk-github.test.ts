@@ -38,10 +38,10 @@ async function setUp(): Promise<void> {
   }) as [Channel];
   w = createBotWorld({ channels: [channel] });
   await w.bot.start();
-  w.person("1", "owner"); // reachable elsewhere, so the hold does not fail closed
-  w.store.createPerson("github:701", "Ann", "approver");
-  w.store.createPerson("github:709", "Mel", "member");
-  w.store.bind("demo", { platform: "github", chatId: THREAD });
+  await w.person("1", "owner"); // reachable elsewhere, so the hold does not fail closed
+  await w.store.createPerson("github:701", "Ann", "approver");
+  await w.store.createPerson("github:709", "Mel", "member");
+  await w.store.bind("demo", { platform: "github", chatId: THREAD });
 }
 afterEach(async () => {
   await w?.bot.stop();
@@ -49,10 +49,14 @@ afterEach(async () => {
   await gh?.close();
 });
 
-async function until<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
+async function until<T>(
+  what: string,
+  f: () => T | undefined | Promise<T | undefined>,
+  ms = 10_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -82,7 +86,7 @@ describe("Chat SDK channel: GitHub", () => {
     const reply = await until("the reply", () => botRepliesAfter(n + 1)[0]);
     expect(readMarkdownCard(reply.body)).toBe("Approved.");
     await until("card updated", () => (card.body.includes("/approve ") ? undefined : true));
-    expect(w.approvals.get(view.id)?.approvals).toEqual(["github:701"]);
+    expect((await w.approvals.get(view.id))?.approvals).toEqual(["github:701"]);
   });
 
   it("a member's and a stranger's code reply are refused and audited", async () => {
@@ -96,7 +100,7 @@ describe("Chat SDK channel: GitHub", () => {
         "You are not an approver for this request",
       );
     }
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
     expect(w.auditLog).toContainEqual(
       expect.objectContaining({ type: "approval_vote_refused", by: "github:709" }),
     );
@@ -111,13 +115,13 @@ describe("Chat SDK channel: GitHub", () => {
     expect(readMarkdownCard((await until("the answer", () => botRepliesAfter(n + 1)[0])).body)).toBe(
       "This button is not valid.",
     );
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
   });
 
   it("a replayed approval webhook is 409; a forged one 401; neither reaches the bot", async () => {
     await setUp();
     const { view } = await w.hold({ needed: 2 });
-    w.store.createPerson("github:702", "Bob", "approver");
+    await w.store.createPerson("github:702", "Bob", "approver");
     const code = codeOf((await cardComment()).body);
     const body = JSON.stringify({
       action: "created",
@@ -134,7 +138,9 @@ describe("Chat SDK channel: GitHub", () => {
         body,
       );
     expect((await post(hubSignature(SECRET, body))).status).toBe(200);
-    await until("counted", () => (w.approvals.get(view.id)?.approvals.length === 1 ? true : undefined));
+    await until("counted", async () =>
+      (await w.approvals.get(view.id))?.approvals.length === 1 ? true : undefined,
+    );
     expect((await post(hubSignature(SECRET, body))).status).toBe(409);
     const forged = body.replace('"id":701', '"id":702');
     const r = await rawPost(
@@ -145,7 +151,7 @@ describe("Chat SDK channel: GitHub", () => {
     );
     expect(r.status).toBe(401);
     await new Promise((res) => setTimeout(res, 200));
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: ["github:701"] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: ["github:701"] });
   });
 });
 

@@ -33,9 +33,9 @@ async function setUp(): Promise<void> {
   }) as [Channel];
   w = createBotWorld({ channels: [channel] });
   await w.bot.start();
-  w.person("1", "owner");
-  w.store.createPerson(`linear:${ANN.id}`, "Ann", "approver");
-  w.store.bind("demo", { platform: "linear", chatId: `linear:${ISSUE}` });
+  await w.person("1", "owner");
+  await w.store.createPerson(`linear:${ANN.id}`, "Ann", "approver");
+  await w.store.bind("demo", { platform: "linear", chatId: `linear:${ISSUE}` });
 }
 afterEach(async () => {
   await w?.bot.stop();
@@ -43,10 +43,14 @@ afterEach(async () => {
   await fake?.close();
 });
 
-async function until<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
+async function until<T>(
+  what: string,
+  f: () => T | undefined | Promise<T | undefined>,
+  ms = 10_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -69,7 +73,7 @@ describe("Chat SDK channel: Linear", () => {
     );
     const eve = fake.comments.find((x) => x.userId === EVE.id)?.id ?? "";
     expect((await botReplyTo(eve)).body).toContain("You are not an approver for this request");
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
     expect((await fake.comment(l.url, { issueId: ISSUE, user: ANN, text: `/approve ${code}` })).status).toBe(
       200,
     );
@@ -91,6 +95,6 @@ describe("Chat SDK channel: Linear", () => {
     });
     expect(r.status).toBe(400);
     await new Promise((res) => setTimeout(res, 200));
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
   });
 });

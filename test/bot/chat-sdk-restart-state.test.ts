@@ -33,10 +33,14 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, f: () => T | undefined, ms = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  f: () => T | undefined | Promise<T | undefined>,
+  ms = 15_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -142,9 +146,9 @@ describe("webhook state across a restart", () => {
       inner.state.close();
     });
     await w.bot.start();
-    w.person("1", "owner");
-    w.store.createPerson("github:701", "Ann", "approver");
-    w.store.bind("demo", { platform: "github", chatId: THREAD });
+    await w.person("1", "owner");
+    await w.store.createPerson("github:701", "Ann", "approver");
+    await w.store.bind("demo", { platform: "github", chatId: THREAD });
     const { view, outcome } = await w.hold();
     const card = await until("the card", () =>
       gh.commentsIn(THREAD).find((c) => c.body.includes("/approve ")),
@@ -162,9 +166,9 @@ describe("webhook state across a restart", () => {
     await gh.comment(inner.listener.url, { user: EVE, text: `/approve ${code}` });
     const refusal = await until("Eve's refusal", () => gh.commentsIn(THREAD).slice(n + 1)[0]);
     expect(readMarkdownCard(refusal.body)).toBe("You are not an approver for this request");
-    expect(w.approvals.get(view.id)?.approvals).toEqual([]);
+    expect((await w.approvals.get(view.id))?.approvals).toEqual([]);
     expect((await gh.comment(inner.listener.url, { user: ANN, text: `/approve ${code}` })).status).toBe(200);
     await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
-    expect(w.approvals.get(view.id)?.approvals).toEqual(["github:701"]);
+    expect((await w.approvals.get(view.id))?.approvals).toEqual(["github:701"]);
   });
 });

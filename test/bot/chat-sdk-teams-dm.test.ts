@@ -27,10 +27,14 @@ afterEach(async () => {
   await keys?.close();
 });
 
-async function until<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
+async function until<T>(
+  what: string,
+  f: () => T | undefined | Promise<T | undefined>,
+  ms = 10_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -64,7 +68,7 @@ describe("Chat SDK channel: Teams 1:1 cards", () => {
     }) as [Channel];
     w = createBotWorld({ channels: [channel] });
     await w.bot.start();
-    w.store.createPerson(`teams:${ANN.aadObjectId}`, "Ann", "approver");
+    await w.store.createPerson(`teams:${ANN.aadObjectId}`, "Ann", "approver");
     const { view, outcome } = await w.hold();
     const card = await until("Ann's DM card", () =>
       fake.sent.find((s) => adaptive(s.activity)?.actions?.length),
@@ -82,7 +86,7 @@ describe("Chat SDK channel: Teams 1:1 cards", () => {
     // Attack first: Eve names Ann's card from her own 1:1 chat.
     expect((await tap(EVE, "a:eve-own-chat")).status).toBe(200);
     await new Promise((r) => setTimeout(r, 300));
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
 
     expect((await tap(ANN, card.conversationId)).status).toBe(200);
     await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
@@ -92,6 +96,6 @@ describe("Chat SDK channel: Teams 1:1 cards", () => {
         ? true
         : undefined,
     );
-    expect(w.approvals.get(view.id)?.approvals).toEqual([`teams:${ANN.aadObjectId}`]);
+    expect((await w.approvals.get(view.id))?.approvals).toEqual([`teams:${ANN.aadObjectId}`]);
   });
 });

@@ -50,11 +50,11 @@ async function setUp(): Promise<void> {
   }) as [Channel];
   w = createBotWorld({ channels: [channel] });
   await w.bot.start();
-  w.person("1", "owner");
-  w.store.createPerson(`teams:${ANN.aadObjectId}`, "Ann", "approver");
-  w.store.createPerson(`teams:${MEL.aadObjectId}`, "Mel", "member");
+  await w.person("1", "owner");
+  await w.store.createPerson(`teams:${ANN.aadObjectId}`, "Ann", "approver");
+  await w.store.createPerson(`teams:${MEL.aadObjectId}`, "Mel", "member");
   thread = `teams:${b64(CHANNEL_CONV)}:${b64(fake.url)}`;
-  w.store.bind("demo", { platform: "teams", chatId: thread });
+  await w.store.bind("demo", { platform: "teams", chatId: thread });
 }
 afterEach(async () => {
   await w?.bot.stop();
@@ -63,10 +63,14 @@ afterEach(async () => {
   await keys?.close();
 });
 
-async function until<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
+async function until<T>(
+  what: string,
+  f: () => T | undefined | Promise<T | undefined>,
+  ms = 10_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -121,7 +125,7 @@ describe("Chat SDK channel: Teams", () => {
         ? true
         : undefined,
     );
-    expect(w.approvals.get(view.id)?.approvals).toEqual([`teams:${ANN.aadObjectId}`]);
+    expect((await w.approvals.get(view.id))?.approvals).toEqual([`teams:${ANN.aadObjectId}`]);
     expect(fake.tokenRequests[0]?.get("client_secret")).toBe(PASSWORD);
     expect(fake.tokenRequests[0]?.get("grant_type")).toBe("client_credentials");
   });
@@ -156,7 +160,7 @@ describe("Chat SDK channel: Teams", () => {
     expect((await tap(MEL, sent.id, submit(latest(sent), "Approve"))).status).toBe(200);
     const said = await until("the refusal", () => textsAfter(n)[0]);
     expect(said).toContain("You are not an approver for this request");
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
     expect(w.auditLog).toContainEqual(
       expect.objectContaining({ type: "approval_vote_refused", by: `teams:${MEL.aadObjectId}` }),
     );
@@ -165,7 +169,7 @@ describe("Chat SDK channel: Teams", () => {
   it("forged, unsigned and re-aimed activities are 401 and a replay is 409; none reaches the bot", async () => {
     await setUp();
     const { view } = await w.hold({ needed: 2 });
-    w.store.createPerson("teams:33333333-3333-4333-8333-333333333333", "Bob", "approver");
+    await w.store.createPerson("teams:33333333-3333-4333-8333-333333333333", "Bob", "approver");
     const sent = await card();
     const data = submit(latest(sent), "Approve");
     const bob = { id: "29:bob", name: "Bob", aadObjectId: "33333333-3333-4333-8333-333333333333" };
@@ -182,16 +186,18 @@ describe("Chat SDK channel: Teams", () => {
     const reaimed = { ...act, serviceUrl: "http://127.0.0.1:9/" };
     expect((await fake.deliver(l.url, reaimed, { claims: { serviceurl: fake.url } })).status).toBe(401);
     await new Promise((r) => setTimeout(r, 200));
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
     const first = await fake.deliver(l.url, { ...act, from: ANN });
     expect(first.status).toBe(200);
-    await until("counted", () => (w.approvals.get(view.id)?.approvals.length === 1 ? true : undefined));
+    await until("counted", async () =>
+      (await w.approvals.get(view.id))?.approvals.length === 1 ? true : undefined,
+    );
     const again = await import("../fakes/webhook-client.js").then((m) =>
       m.rawPost(l.url, "/webhooks/teams", first.headers, first.sentBody),
     );
     expect(again.status).toBe(409);
     await new Promise((r) => setTimeout(r, 200));
-    expect(w.approvals.get(view.id)).toMatchObject({
+    expect(await w.approvals.get(view.id)).toMatchObject({
       state: "pending",
       approvals: [`teams:${ANN.aadObjectId}`],
     });

@@ -58,7 +58,7 @@ async function setUp(template?: WaTemplate): Promise<void> {
   }) as [Channel];
   w = createBotWorld({ channels: [channel] });
   await w.bot.start();
-  w.store.createPerson(`wacloud:${ANN}`, "Ann", "approver");
+  await w.store.createPerson(`wacloud:${ANN}`, "Ann", "approver");
 }
 async function tearDown(): Promise<void> {
   await w?.bot.stop();
@@ -73,10 +73,14 @@ afterEach(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, f: () => T | undefined, ms = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  f: () => T | undefined | Promise<T | undefined>,
+  ms = 15_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -105,7 +109,7 @@ describe("WhatsApp Cloud: the 24-hour window", () => {
     // card, so the engine fails closed: the request is refused (audited approval_undeliverable).
     expect(to(ANN)).toEqual([]);
     expect(fake.refused).toEqual([]);
-    expect(w!.approvals.get(view.id)).toMatchObject({ state: "denied", approvals: [] });
+    expect(await w!.approvals.get(view.id)).toMatchObject({ state: "denied", approvals: [] });
     // Nothing secret in what was logged.
     expect(JSON.stringify([logs, w!.logs])).not.toContain(TOKEN);
   });
@@ -118,7 +122,7 @@ describe("WhatsApp Cloud: the 24-hour window", () => {
     // The template's words are Meta-approved and fixed: no parameters, so nothing the agent wrote.
     expect(nudge.template).toEqual({ name: "warden_approval", language: "en_US" });
     expect(to(ANN).filter((m) => m.type !== "template")).toEqual([]);
-    expect(w!.approvals.get(view.id)?.state).toBe("pending");
+    expect((await w!.approvals.get(view.id))?.state).toBe("pending");
 
     // A stranger writing does not release Ann's card to anyone.
     await fake.text(l!.url, { from: EVE, text: "hi" });
@@ -134,23 +138,25 @@ describe("WhatsApp Cloud: the 24-hour window", () => {
     await until("Eve refused", () =>
       to(EVE).some((m) => m.text === "This button is not valid.") ? true : undefined,
     );
-    expect(w!.approvals.get(view.id)?.approvals).toEqual([]);
+    expect((await w!.approvals.get(view.id))?.approvals).toEqual([]);
     await fake.tap(l!.url, { from: ANN, cardId: card.id, buttonId: approve.id, title: approve.title });
     await expect(outcome).resolves.toMatchObject({ outcome: "approved" });
-    expect(w!.approvals.get(view.id)?.approvals).toEqual([`wacloud:${ANN}`]);
+    expect((await w!.approvals.get(view.id))?.approvals).toEqual([`wacloud:${ANN}`]);
   });
 
   it("Meta's own 131047 refusal (the window closed though Ann once wrote) is read the same way", async () => {
     dir = mkdtempSync(join(tmpdir(), "wa-window-"));
     await setUp(parseWaTemplate("warden_approval"));
     await fake.text(l!.url, { from: ANN, text: "hello" });
-    await until("Ann's message seen", () => (state!.stateGet("wacloud-window", ANN) ? true : undefined));
+    await until("Ann's message seen", async () =>
+      (await state!.stateGet("wacloud-window", ANN)) ? true : undefined,
+    );
     fake.closeWindow(ANN);
     const { view } = await w!.hold();
     const nudge = await until("the template", () => to(ANN).find((m) => m.type === "template"));
     expect(nudge.template).toEqual({ name: "warden_approval", language: "en" });
     expect(fake.refused.filter((r) => r.to === ANN).map((r) => r.type)).toContain("interactive");
-    expect(w!.approvals.get(view.id)?.state).toBe("pending");
+    expect((await w!.approvals.get(view.id))?.state).toBe("pending");
     // Texts are not templated: they fail, and say why, without retrying forever.
     await expect(channel.sendText(channel.privateChat(ANN), "later")).rejects.toThrow(/24-hour window/);
   });

@@ -41,7 +41,7 @@ async function setUp(): Promise<void> {
   }) as [Channel];
   w = createBotWorld({ channels: [channel] });
   await w.bot.start();
-  w.store.createPerson(`wacloud:${ANN}`, "Ann", "approver");
+  await w.store.createPerson(`wacloud:${ANN}`, "Ann", "approver");
 }
 afterEach(async () => {
   await w?.bot.stop();
@@ -49,10 +49,14 @@ afterEach(async () => {
   await fake?.close();
 });
 
-async function until<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
+async function until<T>(
+  what: string,
+  f: () => T | undefined | Promise<T | undefined>,
+  ms = 10_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -89,7 +93,7 @@ describe("Chat SDK channel: WhatsApp Cloud", () => {
         ? true
         : undefined,
     );
-    expect(w.approvals.get(view.id)?.approvals).toEqual([`wacloud:${ANN}`]);
+    expect((await w.approvals.get(view.id))?.approvals).toEqual([`wacloud:${ANN}`]);
   });
 
   it("a stranger's tap naming someone else's card, and a tap on a message that was no card, are refused", async () => {
@@ -105,6 +109,6 @@ describe("Chat SDK channel: WhatsApp Cloud", () => {
     const other = await channel.sendText(channel.privateChat(ANN), "just text");
     await fake.tap(l.url, { from: ANN, cardId: other.messageId, buttonId: approve.id, title: approve.title });
     await until("not valid", () => (textsTo(ANN).includes("This button is not valid.") ? true : undefined));
-    expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
   });
 });

@@ -13,9 +13,9 @@ const say = (from: string, text: string, extra: { chatId?: string; mentioned?: b
 beforeEach(async () => {
   w = createBotWorld();
   await w.bot.start();
-  w.person("1", "owner");
-  w.person("2", "admin");
-  w.person("4", "member");
+  await w.person("1", "owner");
+  await w.person("2", "admin");
+  await w.person("4", "member");
 });
 
 describe("router", () => {
@@ -42,14 +42,14 @@ describe("router", () => {
   });
 
   it("refuses a 100 KB message politely and does nothing with it", async () => {
-    w.store.bind("demo", { platform: "fake", chatId: "4" });
+    await w.store.bind("demo", { platform: "fake", chatId: "4" });
     await say("4", "x".repeat(100 * 1024));
     expect(last("4")).toBe("That message is too long for me (limit 16 KB).");
     expect(w.told).toEqual([]);
   });
 
   it("in groups answers only commands and mentions, and ignores /cmd@otherbot", async () => {
-    w.store.bind("demo", { platform: "fake", chatId: "g1" });
+    await w.store.bind("demo", { platform: "fake", chatId: "g1" });
     await say("4", "just chatting", { chatId: "g1" });
     await say("4", "/help@some_other_bot", { chatId: "g1" });
     expect(w.fake.textsIn("g1")).toEqual([]);
@@ -63,7 +63,7 @@ describe("router", () => {
 
 describe("createBot()", () => {
   it("drops an event whose sender claims another platform than the channel that delivered it", async () => {
-    w.store.createPerson("tg:5", "T", "owner");
+    await w.store.createPerson("tg:5", "T", "owner");
     await w.bot.handle(w.fake.channel, {
       kind: "message",
       from: { id: "tg:5", name: "T" },
@@ -95,7 +95,7 @@ describe("createBot()", () => {
     expect(await bot.start()).toEqual([
       { platform: "broken", error: "Slack start failed: invalid_auth (the bot token was rejected)" },
     ]);
-    w.store.createPerson("good:1", "G", "member");
+    await w.store.createPerson("good:1", "G", "member");
     await good.message({ from: "1", text: "/start" });
     expect(good.textsIn("1")).toEqual(["Hello G, you are member. Send /help to see what I can do."]);
     expect(logs).toContain("bot_channel_failed");
@@ -112,7 +112,7 @@ describe("createBot()", () => {
     });
     port = w.control;
     expect(bot.approver).toBeDefined();
-    expect(bot.claimUrl("http://x")).toBeNull();
+    expect(await bot.claimUrl("http://x")).toBeNull();
   });
 });
 
@@ -135,9 +135,11 @@ describe("/agent", () => {
     const thinking = { state: "thinking" as const, detail: null, at: "" };
     w.bot.mailboxEvents.status?.("demo", thinking);
     w.bot.mailboxEvents.status?.("demo", thinking);
+    await w.bot.mailboxEvents.flush(); // the bound chats are read from the (async) store first
     expect(w.fake.typing).toEqual([{ platform: "fake", chatId: "2" }]);
     w.clock.t += 4_000;
     w.bot.mailboxEvents.status?.("demo", thinking);
+    await w.bot.mailboxEvents.flush();
     expect(w.fake.typing).toHaveLength(2);
     w.bot.mailboxEvents.status?.("demo", { state: "error", detail: "model unreachable", at: "" });
     await w.bot.mailboxEvents.flush();
@@ -178,7 +180,7 @@ describe("/secret", () => {
   });
 
   it("on a platform that cannot delete, says so", async () => {
-    w.store.createPerson("tg:5", "T", "admin");
+    await w.store.createPerson("tg:5", "T", "admin");
     await w.tg.message({ from: "5", text: "/secret set GH_TOKEN abc", chatId: "tg-g" });
     expect(w.tg.textsIn("tg-g").at(-1)).toMatch(/could not delete your message; please delete it now/);
     expect(w.secrets.size).toBe(0);
@@ -255,7 +257,7 @@ describe("/policy", () => {
 
 describe("/approvals and /audit", () => {
   it("lists pending approvals with ids", async () => {
-    w.person("3", "approver");
+    await w.person("3", "approver");
     const { view } = await w.hold();
     await say("4", "/approvals");
     expect(last("4")).toContain(
@@ -264,7 +266,7 @@ describe("/approvals and /audit", () => {
   });
 
   it("shows the last N audit entries to admins only", async () => {
-    w.person("3", "approver");
+    await w.person("3", "approver");
     await w.hold();
     await say("4", "/audit");
     expect(last("4")).toBe("You need the admin role for that.");
@@ -277,7 +279,7 @@ describe("people", () => {
   it("the owner claim works once; the first claim wins and the token is burned", async () => {
     const fresh = createBotWorld();
     await fresh.bot.start();
-    const url = fresh.bot.claimUrl("http://127.0.0.1:7420/");
+    const url = await fresh.bot.claimUrl("http://127.0.0.1:7420/");
     const token = url?.split("/claim/")[1] ?? "";
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:7420\/claim\//);
     await fresh.fake.message({ from: "7", text: `/start ${token}`, name: "Olga" });
@@ -286,9 +288,9 @@ describe("people", () => {
     );
     await fresh.fake.message({ from: "8", text: `/start ${token}` });
     expect(fresh.fake.textsIn("8").at(-1)).toMatch(/^Sorry, I don't know you yet/);
-    expect(fresh.bot.roles.hasRole("fake:7", "owner")).toBe(true);
-    expect(fresh.bot.roles.hasRole("fake:8", "member")).toBe(false);
-    expect(fresh.bot.claimUrl("http://x")).toBeNull();
+    expect(await fresh.bot.roles.hasRole("fake:7", "owner")).toBe(true);
+    expect(await fresh.bot.roles.hasRole("fake:8", "member")).toBe(false);
+    expect(await fresh.bot.claimUrl("http://x")).toBeNull();
   });
 
   it("/invite makes a one-time token with a role", async () => {
@@ -305,9 +307,9 @@ describe("people", () => {
     const code = /\/link (\S+)/.exec(last("1"))?.[1] ?? "";
     await w.tg.message({ from: "11", text: `/link ${code.toLowerCase()}` });
     expect(w.tg.textsIn("11").at(-1)).toBe("Linked. I will message you on tg from now on.");
-    expect(w.bot.roles.hasRole("tg:11", "owner")).toBe(true);
+    expect(await w.bot.roles.hasRole("tg:11", "owner")).toBe(true);
     await w.tg.message({ from: "12", text: `/link ${code}` });
-    expect(w.bot.roles.hasRole("tg:12", "member")).toBe(false);
+    expect(await w.bot.roles.hasRole("tg:12", "member")).toBe(false);
   });
 
   it("/link refuses in groups, so a code is never typed where others can use it first", async () => {
@@ -325,6 +327,6 @@ describe("people", () => {
     await say("4", "/role fake:4 admin");
     expect(last("4")).toBe("You need the admin role for that.");
     await say("1", "/role tg:77 approver");
-    expect(w.bot.roles.hasRole("tg:77", "approver")).toBe(true);
+    expect(await w.bot.roles.hasRole("tg:77", "approver")).toBe(true);
   });
 });

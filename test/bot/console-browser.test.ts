@@ -96,7 +96,7 @@ describe.skipIf(noBrowser)(`operator console${noBrowser ? ` (skipped: ${noBrowse
     });
     cleanup.push(() => warden.close());
 
-    const token = warden.gateway.credentials.issueToken("a1");
+    const token = await warden.gateway.credentials.issueToken("a1");
     const [proxyHost, proxyPort] = warden.gateway.proxyAddress.split(":");
     const viaProxy = (method: string, path: string, headers: Record<string, string> = {}) =>
       new Promise<number>((resolve) => {
@@ -206,13 +206,13 @@ describe.skipIf(noBrowser)(`operator console${noBrowser ? ` (skipped: ${noBrowse
     await expect
       .poll(() => owner.locator("#secrets .secret .mono").allTextContents())
       .toContain("CONSOLE_TOKEN");
-    expect(warden.gateway.credentials.listSecrets()).toContain("CONSOLE_TOKEN");
+    expect(await warden.gateway.credentials.listSecrets()).toContain("CONSOLE_TOKEN");
     expect(await owner.locator("#secret-value").inputValue()).toBe("");
     expect(await owner.content()).not.toContain(SECRET_VALUE);
     await shoot(owner, "secrets");
     const del = owner.locator("#secrets .secret", { hasText: "CONSOLE_TOKEN" }).locator("button");
     await del.click();
-    expect(warden.gateway.credentials.listSecrets()).toContain("CONSOLE_TOKEN");
+    expect(await warden.gateway.credentials.listSecrets()).toContain("CONSOLE_TOKEN");
     await del.click();
     await expect.poll(() => owner.locator("#msg").textContent()).toBe("Deleted CONSOLE_TOKEN.");
 

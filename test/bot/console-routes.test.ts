@@ -52,7 +52,7 @@ async function setUp() {
   const secrets = new Map<string, string>([["GITHUB_TOKEN", "x"]]);
   const rows = auditRows(120);
   const control = {
-    listApprovals: () => [],
+    listApprovals: async () => [],
     listAgents: async () => [{ name: "mail", state: "running", provider: "demo" }],
     agentLogs: async (name: string) => {
       if (name !== "mail") throw new Error("no container /var/lib/docker/secret-path");
@@ -61,10 +61,10 @@ async function setUp() {
     listPolicies: () => [],
     readPolicy: async () => undefined,
     writePolicy: async () => ({ ok: true }),
-    setSecret: (name: string, value: string) => void secrets.set(name, value),
-    listSecrets: () => [...secrets.keys()],
-    deleteSecret: (name: string) => secrets.delete(name),
-    listAudit: (after: number, limit: number) => rows.filter((r) => r.seq > after).slice(0, limit),
+    setSecret: async (name: string, value: string) => void secrets.set(name, value),
+    listSecrets: async () => [...secrets.keys()],
+    deleteSecret: async (name: string) => secrets.delete(name),
+    listAudit: async (after: number, limit: number) => rows.filter((r) => r.seq > after).slice(0, limit),
   } as unknown as ControlPort;
   const users: Record<string, string> = { "tok-owner": "own1", "tok-admin": "adm1", "tok-member": "mem1" };
   const web: WebChannel = createWebChannel({
@@ -72,7 +72,7 @@ async function setUp() {
     port: 0,
     verifyToken: async (t) => (users[t] ? { userId: users[t], name: t } : undefined),
     log: (event, fields) => void logs.push(JSON.stringify({ event, ...fields })),
-    console: { mayUse: (id) => id === "own1" || id === "adm1", control: () => control },
+    console: { mayUse: async (id) => id === "own1" || id === "adm1", control: () => control },
   });
   await web.listen();
   return { web, logs, secrets };
@@ -228,14 +228,14 @@ describe("the operator console's HTTP edge", () => {
 describe("searchAudit()", () => {
   const rows = auditRows(2500);
   const control = {
-    listAudit: (after: number, limit: number) => rows.filter((r) => r.seq > after).slice(0, limit),
+    listAudit: async (after: number, limit: number) => rows.filter((r) => r.seq > after).slice(0, limit),
   };
 
-  it("pages newest first, 50 at a time, to the oldest row", () => {
+  it("pages newest first, 50 at a time, to the oldest row", async () => {
     const seen: number[] = [];
     let before: number | undefined;
     for (let i = 0; i < 100; i++) {
-      const page = searchAudit(control, { limit: 50, before });
+      const page = await searchAudit(control, { limit: 50, before });
       seen.push(...page.rows.map((r) => r.seq));
       if (page.older === null) break;
       before = page.older;
@@ -243,8 +243,8 @@ describe("searchAudit()", () => {
     expect(seen).toEqual(rows.map((r) => r.seq).reverse());
   });
 
-  it("filters by agent, host (case-insensitive parts) and decision", () => {
-    const page = searchAudit(control, { agent: "MAIL", host: "evil", decision: "deny", limit: 1000 });
+  it("filters by agent, host (case-insensitive parts) and decision", async () => {
+    const page = await searchAudit(control, { agent: "MAIL", host: "evil", decision: "deny", limit: 1000 });
     const want = rows
       .filter((r) => r.entry.agent === "mail" && r.entry.host === "evil.test" && r.entry.verdict === "deny")
       .map((r) => r.seq)

@@ -400,7 +400,7 @@ describe("discord channel", () => {
     const w = createBotWorld({ channels: [channel] });
     await w.bot.start();
     try {
-      w.store.createPerson("discord:4242", "Alice", "owner");
+      await w.store.createPerson("discord:4242", "Alice", "owner");
       api.dm("4242", "/secret set GH_TOKEN ghp_value");
       await pollUntil("the reply", async () =>
         api.messagesIn(api.dmChannelId("4242")).length >= 2 ? true : undefined,

@@ -65,7 +65,7 @@ describe.skipIf(!HAVE)("warden start: Email", () => {
         text: `/start ${w.claimToken}`,
       });
       await until("the owner", async () =>
-        w.bot.roles.hasRole(`email:${OWNER}`, "owner") ? true : undefined,
+        (await w.bot.roles.hasRole(`email:${OWNER}`, "owner")) ? true : undefined,
       );
       expect(w.logs.join("\n")).not.toContain(world.dovecot.password);
       expect(w.said.join("\n")).not.toContain(world.dovecot.password);

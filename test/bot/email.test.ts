@@ -46,9 +46,11 @@ describe.skipIf(!HAVE)("Email channel (real Dovecot + SMTP relay)", () => {
       h = emailHarness(world);
       w = createBotWorld({ channels: [h.channel] });
       await w.bot.start();
-      w.store.createPerson(`email:${ANN}`, "Ann", "approver");
+      await w.store.createPerson(`email:${ANN}`, "Ann", "approver");
       const held = await w.hold();
-      const ref = await until(() => w.store.cardRefs(held.view.id).find((c) => c.to.chatId === ANN)?.ref);
+      const ref = await until(
+        async () => (await w.store.cardRefs(held.view.id)).find((c) => c.to.chatId === ANN)?.ref,
+      );
       return { ...held, ref, card: await h.mailOf(ref) };
     }
     afterEach(async () => {
@@ -80,7 +82,7 @@ describe.skipIf(!HAVE)("Email channel (real Dovecot + SMTP relay)", () => {
         login: EVE, // Eve's own mailbox login: the relay does not tie From: to it, as many do not
       });
       expect(await h.answersTo(id)).toEqual(["This button is not valid."]);
-      expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+      expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
       expect(h.logs).toContainEqual({ event: "email.reply_unverified", fields: { reason: "no_token" } });
     });
 
@@ -105,7 +107,7 @@ describe.skipIf(!HAVE)("Email channel (real Dovecot + SMTP relay)", () => {
         login: EVE,
       });
       expect(await h.answersTo(id)).toEqual(["This button is not valid."]);
-      expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+      expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
       expect(h.logs).toContainEqual({ event: "email.reply_unverified", fields: { reason: "other_card" } });
     });
 
@@ -120,7 +122,7 @@ describe.skipIf(!HAVE)("Email channel (real Dovecot + SMTP relay)", () => {
         inReplyTo: note.messageId,
       });
       expect(await h.answersTo(id)).toEqual(["This button is not valid."]);
-      expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+      expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
     });
 
     it("an auto-reply or a bounce quoting the card, token and all, is ignored", async () => {
@@ -138,7 +140,7 @@ describe.skipIf(!HAVE)("Email channel (real Dovecot + SMTP relay)", () => {
         "auto_reply_header",
         "null_return_path",
       ]);
-      expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+      expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
       expect((await h.sent()).filter((m) => m.to === ANN)).toHaveLength(1); // the card only
     });
 

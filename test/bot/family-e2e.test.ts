@@ -84,7 +84,7 @@ describe.skipIf(skip)(`WhatsApp family assistant end to end${skip ? ` (skipped: 
     wa.react(MUM, dmOf(MUM), mumCard.message.key, "👍");
     await textIn(dmOf(MUM), /^Already decided$/);
     expect(wa.textsIn(GROUP).length).toBe(groupBefore);
-    const decided = running.gateway.approvals.list().filter((a) => a.agent === "family");
+    const decided = (await running.gateway.approvals.list()).filter((a) => a.agent === "family");
     // One approval, decided by Dad alone and used once for the booking.
     expect(decided.map((a) => [a.state, a.approvals])).toEqual([["used", ["whatsapp:447700900456"]]]);
   });

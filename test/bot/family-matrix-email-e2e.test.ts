@@ -104,8 +104,8 @@ describe.skipIf(skip)(
       expect(greeting.text).toMatch(/made you an approver for the family assistant/);
       hs.text(FAMILY, OWNER, `Sam matrix:${KID}`);
       await textIn(FAMILY, /I must ask a parent \(Parent 1, Parent 2\)/, 120_000);
-      expect(running.bot.roles.hasRole(`matrix:${KID}`, "member")).toBe(true);
-      expect(running.bot.roles.hasRole(`email:${DAD}`, "approver")).toBe(false); // a parent, not an approver
+      expect(await running.bot.roles.hasRole(`matrix:${KID}`, "member")).toBe(true);
+      expect(await running.bot.roles.hasRole(`email:${DAD}`, "approver")).toBe(false); // a parent, not an approver
 
       // Sam asks the assistant, in the room, to book something: held for a parent.
       hs.text(FAMILY, KID, `${hs.botId} book a swimming lesson on Saturday`, {
@@ -146,10 +146,7 @@ describe.skipIf(skip)(
       await dmTextOf(OWNER, /^You are not an approver for this request/);
       await dmTextOf(KID, /^You are not an approver for this request/);
       expect(
-        running.gateway.approvals
-          .list()
-          .filter((a) => a.agent === "family")
-          .map((a) => a.state),
+        (await running.gateway.approvals.list()).filter((a) => a.agent === "family").map((a) => a.state),
       ).toEqual(["pending"]);
       expect(
         hs
@@ -190,7 +187,7 @@ describe.skipIf(skip)(
       await textIn(mumRoom, /^Already decided$/);
       expect(hs.botTexts(FAMILY).length).toBe(roomBefore);
       // One approval, decided by Dad alone (by mail) and used once for the booking.
-      const decided = running.gateway.approvals.list().filter((a) => a.agent === "family");
+      const decided = (await running.gateway.approvals.list()).filter((a) => a.agent === "family");
       expect(decided.map((a) => [a.state, a.approvals])).toEqual([["used", [`email:${DAD}`]]]);
       expect(running.demo.family.filter((a) => a.kind === "bookings")).toHaveLength(1);
       // No secret reached a log line or a printed line.

@@ -22,8 +22,8 @@ beforeEach(async () => {
   wa = createFakeChannel({ platform: "whatsapp", unreachable: ["447700900999"] });
   w = createBotWorld({ channels: [wa.channel] });
   await w.bot.start();
-  w.store.createPerson("whatsapp:1", "Olivia", "owner");
-  w.store.createPerson("whatsapp:4", "Mel", "member");
+  await w.store.createPerson("whatsapp:1", "Olivia", "owner");
+  await w.store.createPerson("whatsapp:4", "Mel", "member");
 });
 
 describe("/setup family", () => {
@@ -35,7 +35,7 @@ describe("/setup family", () => {
     expect(lastIn(GROUP)).toMatch(/Who else in the family may ask me for things\?/);
     expect(await w.control.listAgents()).toEqual([]);
     await inGroup("1", "Sam: +44 7700 900789");
-    expect(w.store.personOf("whatsapp:447700900789")).toMatchObject({
+    expect(await w.store.personOf("whatsapp:447700900789")).toMatchObject({
       name: "Family member 1",
       role: "member",
     });
@@ -43,7 +43,7 @@ describe("/setup family", () => {
       ["447700900123", "Parent 1"],
       ["447700900456", "Parent 2"],
     ] as const) {
-      expect(w.store.personOf(`whatsapp:${id}`)).toMatchObject({ name, role: "member" });
+      expect(await w.store.personOf(`whatsapp:${id}`)).toMatchObject({ name, role: "member" });
       expect(lastIn(id)).toMatch(
         /^Hi! Olivia made you an approver for the family assistant in your family group\./,
       );
@@ -52,7 +52,7 @@ describe("/setup family", () => {
     expect(policy).toContain('approvers: ["whatsapp:447700900123", "whatsapp:447700900456"]');
     expect(w.control.listPolicies().find((p) => p.name === "family")?.hosts).toEqual(["family.warden.local"]);
     expect(await w.control.listAgents()).toEqual([{ name: "family", state: "running", provider: "demo" }]);
-    expect(w.store.bindingsOf("family")).toEqual([{ platform: "whatsapp", chatId: GROUP }]);
+    expect(await w.store.bindingsOf("family")).toEqual([{ platform: "whatsapp", chatId: GROUP }]);
     expect(lastIn(GROUP)).toMatch(/I must ask a parent \(Parent 1, Parent 2\) before I book anything/);
     // The setup is over: the next plain message is group chatter again.
     const before = wa.textsIn(GROUP).length;
@@ -62,7 +62,7 @@ describe("/setup family", () => {
 
   it("elsewhere takes full identities on running platforms, never typed numbers (they could be a stranger's user id)", async () => {
     await w.fake.message({ from: "9", text: "/setup family", chatId: "g", isPrivate: false });
-    w.store.createPerson("fake:9", "Fay", "owner");
+    await w.store.createPerson("fake:9", "Fay", "owner");
     await w.fake.message({ from: "9", text: "/setup family", chatId: "g", isPrivate: false });
     expect(w.fake.textsIn("g").at(-1)).toMatch(/name them with the app first/);
     await w.fake.message({
@@ -72,7 +72,7 @@ describe("/setup family", () => {
       isPrivate: false,
     });
     expect(w.fake.textsIn("g").at(-1)).toMatch(/^I could not find anyone in that/);
-    expect(w.store.personOf("fake:447700900123")).toBeUndefined();
+    expect(await w.store.personOf("fake:447700900123")).toBeUndefined();
     // One parent here, the other on WhatsApp: each greeted in their own private chat.
     await w.fake.message({
       from: "9",
@@ -97,8 +97,8 @@ describe("/setup family", () => {
       isPrivate: false,
       mentions: ["lid:123456789012345"],
     });
-    expect(w.store.personOf("whatsapp:lid:123456789012345")).toMatchObject({ name: "Parent 1" });
-    expect(w.store.personOf("whatsapp:123456789012345")).toBeUndefined();
+    expect(await w.store.personOf("whatsapp:lid:123456789012345")).toMatchObject({ name: "Parent 1" });
+    expect(await w.store.personOf("whatsapp:123456789012345")).toBeUndefined();
     expect(w.policyFiles.get("family")).toContain(
       'approvers: ["whatsapp:lid:123456789012345", "whatsapp:447700900456"]',
     );
@@ -110,7 +110,7 @@ describe("/setup family", () => {
     expect(lastIn(GROUP)).toBe(
       'I could not reach +447700900999 on WhatsApp. Check the numbers and send the parents again, or "cancel".',
     );
-    expect(w.store.personOf("whatsapp:447700900999")).toBeUndefined();
+    expect(await w.store.personOf("whatsapp:447700900999")).toBeUndefined();
     expect(w.policyFiles.has("family")).toBe(false);
     await inGroup("1", "+44 7700 900123 and +44 7700 900456");
     expect(lastIn(GROUP)).toMatch(/Who else in the family/);
@@ -126,19 +126,19 @@ describe("/setup family", () => {
     await inGroup("4", "/setup family");
     expect(lastIn(GROUP)).toBe("You need the admin role for that.");
     await inGroup("4", "+44 7700 900123");
-    expect(w.store.personOf("whatsapp:447700900123")).toBeUndefined();
+    expect(await w.store.personOf("whatsapp:447700900123")).toBeUndefined();
   });
 
   it("ignores someone else's numbers while it waits, re-asks on text without numbers, and can be cancelled", async () => {
     await inGroup("1", "/setup family");
     await inGroup("4", "+44 7700 900999", true);
-    expect(w.store.personOf("whatsapp:447700900999")).toBeUndefined();
+    expect(await w.store.personOf("whatsapp:447700900999")).toBeUndefined();
     await inGroup("1", "hmm, let me think");
     expect(lastIn(GROUP)).toMatch(/could not find a phone number/);
     await inGroup("1", "cancel");
     expect(lastIn(GROUP)).toBe("Family setup cancelled; nothing was changed.");
     await inGroup("1", "+44 7700 900123");
-    expect(w.store.personOf("whatsapp:447700900123")).toBeUndefined();
+    expect(await w.store.personOf("whatsapp:447700900123")).toBeUndefined();
     expect(w.policyFiles.has("family")).toBe(false);
   });
 
@@ -157,15 +157,15 @@ describe("/setup family", () => {
     await inGroup("1", "/setup family");
     w.clock.t += 11 * 60_000;
     await inGroup("1", "+44 7700 900123");
-    expect(w.store.personOf("whatsapp:447700900123")).toBeUndefined();
+    expect(await w.store.personOf("whatsapp:447700900123")).toBeUndefined();
   });
 
   it("keeps an existing person's name and higher role", async () => {
-    w.store.createPerson("whatsapp:447700900123", "Ann", "admin");
+    await w.store.createPerson("whatsapp:447700900123", "Ann", "admin");
     await inGroup("1", "/setup family");
     await inGroup("1", "+447700900123");
     await inGroup("1", "none");
-    expect(w.store.personOf("whatsapp:447700900123")).toMatchObject({ name: "Ann", role: "admin" });
+    expect(await w.store.personOf("whatsapp:447700900123")).toMatchObject({ name: "Ann", role: "admin" });
     expect(lastIn(GROUP)).toMatch(/\(Ann\)/);
   });
 
@@ -195,7 +195,7 @@ describe("/setup family", () => {
       status: "Approved by Parent 1",
       buttons: [],
     });
-    expect(w.approvals.get(view.id)?.approvals).toEqual(["whatsapp:447700900123"]);
+    expect((await w.approvals.get(view.id))?.approvals).toEqual(["whatsapp:447700900123"]);
   });
 });
 

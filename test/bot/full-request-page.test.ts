@@ -70,7 +70,8 @@ async function setUp() {
     },
   });
   world = createBotWorld({ channels: [web] });
-  for (const [name, p] of Object.entries(PEOPLE)) world.store.createPerson(`web:${p.userId}`, name, p.role);
+  for (const [name, p] of Object.entries(PEOPLE))
+    await world.store.createPerson(`web:${p.userId}`, name, p.role);
   const held = new Map<string, HeldRequest>();
   world.control.heldRequest = async (id) => held.get(id);
   await web.listen();
@@ -141,7 +142,7 @@ describe("the full-request page <web>/approvals/<id>", () => {
       body: '{"action":"approve"}',
     });
     expect(post.status).toBe(401);
-    expect(t.world.approvals.get(view.id)?.state).toBe("pending");
+    expect((await t.world.approvals.get(view.id))?.state).toBe("pending");
   });
 
   it("refuses (403, no data) someone signed in who may not decide it; unknown ids are 404", async () => {
@@ -208,16 +209,16 @@ describe("the full-request page <web>/approvals/<id>", () => {
     expect((await t.decide("approver", view.id, "approve", { "x-warden-csrf": "nope" })).status).toBe(403);
     expect((await t.decide("approver", view.id, "approve", { origin: "http://evil.test" })).status).toBe(403);
     expect((await t.decide("approver", view.id, "launch")).status).toBe(400);
-    expect(t.world.approvals.get(view.id)?.state).toBe("pending");
+    expect((await t.world.approvals.get(view.id))?.state).toBe("pending");
     // Not an approver: the gateway refuses the vote, exactly as for a tap.
     const refused = await t.decide("member", view.id, "approve");
     expect(JSON.parse(refused.body)).toEqual({ message: "You are not an approver for this request" });
-    expect(t.world.approvals.get(view.id)?.state).toBe("pending");
+    expect((await t.world.approvals.get(view.id))?.state).toBe("pending");
     const ok = await t.decide("approver", view.id, "approve");
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body)).toEqual({ message: "Approved." });
-    expect(t.world.approvals.get(view.id)?.approvals).toEqual(["web:appr1"]);
-    expect(["approved", "used"]).toContain(t.world.approvals.get(view.id)?.state);
+    expect((await t.world.approvals.get(view.id))?.approvals).toEqual(["web:appr1"]);
+    expect(["approved", "used"]).toContain((await t.world.approvals.get(view.id))?.state);
     expect(JSON.parse((await t.decide("owner", view.id, "deny")).body).message).toBe("Already decided");
     // Decided: the page still shows the card's facts, no longer the request or any button.
     const after = await t.page("approver", view.id);
@@ -247,7 +248,7 @@ describe("the full-request page <web>/approvals/<id>", () => {
         );
         await tab.locator('button[data-action="approve"]').click();
         await tab.getByText("Approved.").waitFor();
-        expect(["approved", "used"]).toContain(t.world.approvals.get(view.id)?.state);
+        expect(["approved", "used"]).toContain((await t.world.approvals.get(view.id))?.state);
         expect(await tab.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
       } finally {
         await browser.close();

@@ -55,10 +55,14 @@ async function world(password = PASSWORD): Promise<World> {
   };
 }
 
-async function until<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
+async function until<T>(
+  what: string,
+  f: () => T | undefined | Promise<T | undefined>,
+  ms = 10_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 15));
@@ -143,13 +147,14 @@ describe("iMessage webhooks (unsigned: path token + read-back)", () => {
     w = await world();
     bw = createBotWorld({ channels: [w.channel] });
     await bw.bot.start();
-    bw.store.createPerson("imessage:+15550000701", "Ann", "approver");
-    bw.store.createPerson("imessage:+15550000702", "Bob", "approver");
-    bw.store.createPerson("imessage:+15550000709", "Mel", "member");
+    await bw.store.createPerson("imessage:+15550000701", "Ann", "approver");
+    await bw.store.createPerson("imessage:+15550000702", "Bob", "approver");
+    await bw.store.createPerson("imessage:+15550000709", "Mel", "member");
     const held = await bw.hold({ needed: 2 });
     const ref = await until(
       "the card",
-      () => bw?.store.cardRefs(held.view.id).find((c) => c.to.chatId === dm("+15550000701"))?.ref,
+      async () =>
+        (await bw?.store.cardRefs(held.view.id))?.find((c) => c.to.chatId === dm("+15550000701"))?.ref,
     );
     return { w, bw, held, ref };
   }
@@ -165,7 +170,7 @@ describe("iMessage webhooks (unsigned: path token + read-back)", () => {
     expect((await w.fake.post(`${w.l.url}/webhooks/imessage`, like)).status).toBe(404);
     expect((await rawPost(w.l.url, `/webhooks/x/${TOKEN}`, {}, like)).status).toBe(404);
     expect(w.fake.messages.length).toBe(asked);
-    expect(bw.approvals.get(held.view.id)?.approvals).toEqual([]);
+    expect((await bw.approvals.get(held.view.id))?.approvals).toEqual([]);
     expect(ref.messageId).toMatch(/BB-GUID/);
   });
 
@@ -197,7 +202,7 @@ describe("iMessage webhooks (unsigned: path token + read-back)", () => {
     expect((await w.fake.post(w.hook, claimed)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 150));
     // Mel's tapbacks were in her chat, on a message id not of a card there: never a vote.
-    expect(bw.approvals.get(held.view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await bw.approvals.get(held.view.id)).toMatchObject({ state: "pending", approvals: [] });
     expect(w.fake.textsIn(dm("+15550000709")).length).toBe(before);
   });
 
@@ -205,7 +210,9 @@ describe("iMessage webhooks (unsigned: path token + read-back)", () => {
     const { w, bw, held, ref } = await setUp();
     const r = await w.fake.tapback(w.hook, "+15550000701", ref.messageId, "like", dm("+15550000701"));
     expect(r.status).toBe(200);
-    await until("counted", () => (bw.approvals.get(held.view.id)?.approvals.length === 1 ? true : undefined));
+    await until("counted", async () =>
+      (await bw.approvals.get(held.view.id))?.approvals.length === 1 ? true : undefined,
+    );
     const like = [...w.fake.messages].reverse().find((m) => m.associatedMessageType === "like")!;
     expect((await w.fake.post(w.hook, w.fake.eventBody(like))).status).toBe(409);
     const old = { ...like, guid: "OLD-LIKE", dateCreated: Date.now() - 6 * 60_000 };
@@ -213,13 +220,14 @@ describe("iMessage webhooks (unsigned: path token + read-back)", () => {
     expect((await w.fake.post(w.hook, w.fake.eventBody(old))).status).toBe(400);
     const bobCard = await until(
       "Bob's card",
-      () => bw.store.cardRefs(held.view.id).find((c) => c.to.chatId === dm("+15550000702"))?.ref,
+      async () =>
+        (await bw.store.cardRefs(held.view.id)).find((c) => c.to.chatId === dm("+15550000702"))?.ref,
     );
     await w.fake.tapback(w.hook, "+15550000702", bobCard.messageId, "-like", dm("+15550000702"));
     const other = await w.channel.sendText(w.channel.privateChat("+15550000702"), "just text");
     await w.fake.tapback(w.hook, "+15550000702", other.messageId, "like", dm("+15550000702"));
     await new Promise((res) => setTimeout(res, 150));
-    expect(bw.approvals.get(held.view.id)?.approvals).toEqual(["imessage:+15550000701"]);
+    expect((await bw.approvals.get(held.view.id))?.approvals).toEqual(["imessage:+15550000701"]);
     expect(answersTo(w.fake, "+15550000702", 0)).toEqual(["just text"]); // no answer to either tapback
     // Bob's 👍 on his card completes the quorum.
     await w.fake.tapback(w.hook, "+15550000702", bobCard.messageId, "like", dm("+15550000702"));
@@ -230,14 +238,14 @@ describe("iMessage webhooks (unsigned: path token + read-back)", () => {
     w = await world();
     bw = createBotWorld({ channels: [w.channel] });
     await bw.bot.start();
-    bw.store.createPerson("imessage:+15550000701", "Ann", "approver");
-    bw.store.createPerson("imessage:+15550000709", "Mel", "member");
+    await bw.store.createPerson("imessage:+15550000701", "Ann", "approver");
+    await bw.store.createPerson("imessage:+15550000709", "Mel", "member");
     const group = "iMessage;+;chat-family";
-    bw.store.bind("demo", { platform: "imessage", chatId: group });
+    await bw.store.bind("demo", { platform: "imessage", chatId: group });
     const held = await bw.hold();
     const card = await until(
       "the group card",
-      () => bw?.store.cardRefs(held.view.id).find((c) => c.to.chatId === group)?.ref,
+      async () => (await bw?.store.cardRefs(held.view.id))?.find((c) => c.to.chatId === group)?.ref,
     );
     await w.fake.tapback(w.hook, "+15550000709", card.messageId, "like", group);
     await until("refused", () =>
@@ -249,7 +257,7 @@ describe("iMessage webhooks (unsigned: path token + read-back)", () => {
     expect(bw.auditLog).toContainEqual(
       expect.objectContaining({ type: "approval_vote_refused", by: "imessage:+15550000709" }),
     );
-    expect(bw.approvals.get(held.view.id)).toMatchObject({ state: "pending", approvals: [] });
+    expect(await bw.approvals.get(held.view.id)).toMatchObject({ state: "pending", approvals: [] });
   });
 
   it("a wrong password: start fails with a stable code; the password is in no error or log", async () => {

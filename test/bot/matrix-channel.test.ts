@@ -99,7 +99,7 @@ describe("Matrix invites", () => {
   });
 
   it("a room invite from anyone mayInvite does not accept is declined; from one it accepts, joined", async () => {
-    const w = await setUp({ mayInvite: (id) => id === `matrix:${hs?.mxid("owner")}` });
+    const w = await setUp({ mayInvite: async (id) => id === `matrix:${hs?.mxid("owner")}` });
     const strangers = w.hs.invite(w.eve);
     await vi.waitFor(() => expect(w.logs.map((l) => l.event)).toContain("matrix.invite_declined"));
     expect(w.hs.isJoined(strangers, w.hs.botId)).toBe(false);

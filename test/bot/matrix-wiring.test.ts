@@ -43,7 +43,7 @@ describe("Matrix settings", () => {
         asked.push(name);
         return token;
       },
-      roleOf: (id) => (id === `matrix:${hs?.mxid("owner")}` ? "owner" : undefined),
+      roleOf: async (id) => (id === `matrix:${hs?.mxid("owner")}` ? "owner" : undefined),
     });
     if (!channel) throw new Error("no channel");
     await channel.start(async () => undefined);

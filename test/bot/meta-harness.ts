@@ -58,7 +58,7 @@ async function world(platform: MetaPlatform, seed = PEOPLE): Promise<World> {
   const listener = await startWebhookListener({ host: "127.0.0.1", port: 0, log: () => undefined });
   const window = memoryWindowStore();
   for (const u of seed) {
-    window.sawInbound(u, Date.now());
+    await window.sawInbound(u, Date.now());
     fake.openWindow(u);
   }
   const logs: string[] = [];
@@ -248,21 +248,21 @@ export function metaSuites(platform: MetaPlatform): void {
       // The bot: Ann (here, window closed) and Bob (another platform) approve; Bob's card goes out.
       const bw = createBotWorld({ channels: [w.channel] });
       await bw.bot.start();
-      bw.store.createPerson(`${platform}:701`, "Ann", "approver");
-      bw.store.createPerson("fake:702", "Bob", "approver");
+      await bw.store.createPerson(`${platform}:701`, "Ann", "approver");
+      await bw.store.createPerson("fake:702", "Bob", "approver");
       const { view } = await bw.hold();
-      await pollUntil("Bob's card", () =>
-        bw.store.cardRefs(view.id).some((c) => c.to.platform === "fake") ? true : undefined,
+      await pollUntil("Bob's card", async () =>
+        (await bw.store.cardRefs(view.id)).some((c) => c.to.platform === "fake") ? true : undefined,
       );
-      expect(bw.store.cardRefs(view.id).some((c) => c.to.platform === platform)).toBe(false);
+      expect((await bw.store.cardRefs(view.id)).some((c) => c.to.platform === platform)).toBe(false);
       expect(
         bw.logs.some((l) => l.event === "bot_card_send_failed" && l.fields.error === "MessagingWindowClosed"),
       ).toBe(true);
-      expect(bw.approvals.get(view.id)).toMatchObject({ state: "pending" });
+      expect(await bw.approvals.get(view.id)).toMatchObject({ state: "pending" });
       expect(w.fake.sent).toHaveLength(0);
       // Ann writes: her window opens, and what the bot sends now arrives.
       await w.fake.text(w.listener.url, "701", "hello");
-      await pollUntil("window open", () => (w.window.lastInbound("701") ? true : undefined));
+      await pollUntil("window open", async () => ((await w.window.lastInbound("701")) ? true : undefined));
       await w.channel.sendText(w.channel.privateChat("701"), "hi");
       expect(w.fake.sent.map((m) => m.text)).toContain("hi");
       await bw.bot.stop();
@@ -270,7 +270,7 @@ export function metaSuites(platform: MetaPlatform): void {
 
     it("Meta's own window refusal is read the same way (and the kept time forgotten)", async () => {
       await started([]);
-      w.window.sawInbound("701", Date.now()); // we think it is open; Meta knows better
+      await w.window.sawInbound("701", Date.now()); // we think it is open; Meta knows better
       await expect(
         w.channel.sendCard(w.channel.privateChat("701"), {
           title: "t",
@@ -281,13 +281,13 @@ export function metaSuites(platform: MetaPlatform): void {
         }),
       ).rejects.toBeInstanceOf(MessagingWindowClosed);
       expect(w.fake.refused[0]).toMatchObject({ to: "701", code: 10 });
-      expect(w.window.lastInbound("701")).toBeUndefined();
+      expect(await w.window.lastInbound("701")).toBeUndefined();
     });
 
     it("never logs the token, the app secret or the verify token", async () => {
       await started([]);
       await w.channel.sendText(w.channel.privateChat("701"), "x").catch(() => undefined);
-      w.window.sawInbound("701", Date.now());
+      await w.window.sawInbound("701", Date.now());
       await w.channel.sendText(w.channel.privateChat("701"), "x").catch(() => undefined);
       await w.fake.text(w.listener.url, "701", "x", { secret: "nope" });
       const all = w.logs.join("\n");

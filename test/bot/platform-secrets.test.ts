@@ -43,7 +43,7 @@ describe("warden start: a platform credential from the vault", () => {
     home = await mkdtemp(join(tmpdir(), "wdn-platform-secret-"));
     // First run: the owner stores the token as a secret (as `/secret set` or `warden secret set` do).
     const first = await startTestWarden("platform-secret", { home });
-    first.gateway.credentials.setSecret("MATRIX_ACCESS_TOKEN", server.token);
+    await first.gateway.credentials.setSecret("MATRIX_ACCESS_TOKEN", server.token);
     await first.close();
     // Second run: Matrix switched on without the token in the environment.
     const { matrix } = chatSettings({

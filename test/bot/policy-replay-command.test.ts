@@ -44,9 +44,9 @@ function audited(path: string, ageMs: number, more: Record<string, unknown> = {}
 beforeEach(async () => {
   w = createBotWorld();
   await w.bot.start();
-  w.person("1", "owner");
-  w.person("2", "admin");
-  w.person("4", "member");
+  await w.person("1", "owner");
+  await w.person("2", "admin");
+  await w.person("4", "member");
   audited("/x/1", 60_000);
   audited("/x/2", 2 * 3_600_000);
   audited("/y", 60_000);

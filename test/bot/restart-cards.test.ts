@@ -50,7 +50,7 @@ describe("warden start across a restart", () => {
     tg.injectText({ from: { id: OWNER, name: "Olive" }, text: `/start ${claim}` });
     await tg.waitForCall("sendMessage", (p) => String(p.text).startsWith("Welcome"));
 
-    const token = first.gateway.credentials.issueToken("a1");
+    const token = await first.gateway.credentials.issueToken("a1");
     const [host, port] = first.gateway.proxyAddress.split(":");
     const held = new Promise<number>((resolve) => {
       const req = http.request(
@@ -85,6 +85,6 @@ describe("warden start across a restart", () => {
     );
     expect(String(edit.chat_id)).toBe(String(OWNER));
     expect(JSON.stringify(edit.reply_markup ?? {})).not.toContain("Approve");
-    expect(second.gateway.approvals.list("expired")).toHaveLength(1);
+    expect(await second.gateway.approvals.list("expired")).toHaveLength(1);
   });
 });

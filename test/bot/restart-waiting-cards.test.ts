@@ -45,9 +45,9 @@ describe("quiet-hours cards across a restart", () => {
   const setup = async () => {
     w = createBotWorld();
     await w.bot.start();
-    const ann = w.person(ANN, "approver", "Ann");
-    w.person(BEN, "approver", "Ben");
-    w.store.setQuiet(ann.id, { start: 22 * 60, end: 7 * 60, tz: "UTC" }); // it is 00:00 UTC
+    const ann = await w.person(ANN, "approver", "Ann");
+    await w.person(BEN, "approver", "Ben");
+    await w.store.setQuiet(ann.id, { start: 22 * 60, end: 7 * 60, tz: "UTC" }); // it is 00:00 UTC
     const { view } = await w.hold({ timeoutMs: 12 * H });
     expect(w.fake.cardsIn(BEN)).toHaveLength(1);
     expect(w.fake.cardsIn(ANN)).toHaveLength(0); // hers waits in memory
@@ -65,12 +65,7 @@ describe("quiet-hours cards across a restart", () => {
     clock.advance(7 * H);
     await settle();
     expect(w.fake.cardsIn(ANN)).toHaveLength(1);
-    expect(
-      w.store
-        .cardRefs(view.id)
-        .map((c) => c.to.chatId)
-        .sort(),
-    ).toEqual([ANN, BEN]);
+    expect((await w.store.cardRefs(view.id)).map((c) => c.to.chatId).sort()).toEqual([ANN, BEN]);
   });
 
   it("quiet hours that ended while the bot was down: the card is sent at start, once", async () => {
@@ -82,7 +77,7 @@ describe("quiet-hours cards across a restart", () => {
     await settle();
     expect(w.fake.cardsIn(ANN)).toHaveLength(1);
     expect(w.fake.cardsIn(BEN)).toHaveLength(1);
-    expect(w.approvals.get(view.id)?.state).toBe("pending");
+    expect((await w.approvals.get(view.id))?.state).toBe("pending");
   });
 });
 
@@ -92,7 +87,7 @@ describe("WhatsApp window-close sends across a restart", () => {
     const frozen = { ...wa.channel, gesturesCarryNoCount: true };
     w = createBotWorld({ channels: [frozen], batchWindowMs: 5000 });
     await w.bot.start();
-    w.store.createPerson(`wa:${ANN}`, "Ann", "approver");
+    await w.store.createPerson(`wa:${ANN}`, "Ann", "approver");
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       ids.push((await w.hold()).view.id);
@@ -105,10 +100,14 @@ describe("WhatsApp window-close sends across a restart", () => {
     const cards = wa.cardsIn(ANN);
     expect(cards).toHaveLength(2);
     const second = (cards[1] as { ref: SentRef }).ref;
-    const on = (ref: SentRef) =>
-      ids.filter((id) => w.store.cardRefs(id).some((c) => c.ref.messageId === ref.messageId));
-    expect(on(second)).toEqual(ids.slice(1));
-    expect(on((cards[0] as { ref: SentRef }).ref)).toEqual(ids.slice(0, 1)); // still frozen
+    const on = async (ref: SentRef) => {
+      const out: string[] = [];
+      for (const id of ids)
+        if ((await w.store.cardRefs(id)).some((c) => c.ref.messageId === ref.messageId)) out.push(id);
+      return out;
+    };
+    expect(await on(second)).toEqual(ids.slice(1));
+    expect(await on((cards[0] as { ref: SentRef }).ref)).toEqual(ids.slice(0, 1)); // still frozen
     await bot.approver.resume();
     await settle();
     expect(wa.cardsIn(ANN)).toHaveLength(2);

@@ -29,8 +29,8 @@ describe("undeliverable cards", () => {
   it("the owner hears why on another platform, once; the request stays held", async () => {
     const w = createBotWorld({ channels: [windowedChannel("555", "they have not written in 24 hours")] });
     await w.bot.start();
-    const owner = w.person("olive", "owner", "Olive");
-    const dad = w.store.createPerson("wa:555", "Dad", "approver");
+    const owner = await w.person("olive", "owner", "Olive");
+    const dad = await w.store.createPerson("wa:555", "Dad", "approver");
     const { view } = await w.hold({ approvers: [`wa:555`] });
     expect(dad.id).toBeTruthy();
     const notes = w.fake.textsIn("olive").filter((t) => t.includes("could not show an approval card"));
@@ -38,7 +38,7 @@ describe("undeliverable cards", () => {
     expect(notes[0]).toContain("on wa: they have not written in 24 hours.");
     expect(notes[0]).toContain("stays held");
     expect(notes[0]).not.toContain("to create a thing"); // the agent's words are not in Warden's notice
-    expect(w.control.getApproval(view.id)?.state).not.toBe("approved");
+    expect((await w.control.getApproval(view.id))?.state).not.toBe("approved");
     // Another card is news again (once per card and chat, not once ever).
     await w.hold({ approvers: [`wa:555`] });
     expect(w.fake.textsIn("olive").filter((t) => t.includes("could not show"))).toHaveLength(2);
@@ -48,8 +48,8 @@ describe("undeliverable cards", () => {
   it("a send that fails for any other reason tells nobody", async () => {
     const w = createBotWorld({ channels: [windowedChannel("555", undefined)] });
     await w.bot.start();
-    w.person("olive", "owner", "Olive");
-    w.store.createPerson("wa:555", "Dad", "approver");
+    await w.person("olive", "owner", "Olive");
+    await w.store.createPerson("wa:555", "Dad", "approver");
     await w.hold({ approvers: [`wa:555`] });
     expect(w.fake.textsIn("olive").some((t) => t.includes("could not show"))).toBe(false);
     expect(w.logs.some((l) => l.event === "bot_card_send_failed")).toBe(true);

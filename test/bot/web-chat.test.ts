@@ -141,7 +141,7 @@ function postJson(base: string, path: string, s: { cookie: string; csrf?: string
 describe("createWebChannel()", () => {
   it("shows the WhatsApp pairing code only to a session the pairing option accepts (the owner)", async () => {
     let svg: string | undefined = '<svg xmlns="http://www.w3.org/2000/svg"><path d="M0 0h1v1H0z"/></svg>';
-    const { base } = await setup({ pairing: { svg: () => svg, mayView: (userId) => userId === "u1" } });
+    const { base } = await setup({ pairing: { svg: () => svg, mayView: async (userId) => userId === "u1" } });
     expect((await http(base, "GET", "/pair/whatsapp")).status).toBe(403);
     const invitee = await signIn(base, "/invite/invite-token-5678");
     const refused = await http(base, "GET", "/pair/whatsapp", { headers: { cookie: invitee.cookie } });

@@ -78,7 +78,11 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
     let w: BotWorld;
     const P = () => h.channel.platform;
     /** Voters as people: someone linked elsewhere votes as any of their identities. */
-    const people = (ids: readonly string[] = []) => ids.map((i) => w.store.personOf(i)?.id ?? i);
+    const people = async (ids: readonly string[] = []) => {
+      const out: string[] = [];
+      for (const i of ids) out.push((await w.store.personOf(i))?.id ?? i);
+      return out;
+    };
     /** The platform's form of one of the suite's user ids ("701"). */
     const U = (id: string): string => h.userIdOf?.(id) ?? id;
 
@@ -90,14 +94,14 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
         ["701", "Ann"],
         ["702", "Bob"],
       ] as const) {
-        const p = w.store.createPerson(`${P()}:${U(id)}`, name, "approver");
+        const p = await w.store.createPerson(`${P()}:${U(id)}`, name, "approver");
         if (!h.noPrivateChats) continue;
         // Reachable privately elsewhere, as the owner would set it up with /link.
-        w.store.linkIdentity(`fake:${id}`, p.id);
-        w.store.setPreferred(p.id, "fake");
+        await w.store.linkIdentity(`fake:${id}`, p.id);
+        await w.store.setPreferred(p.id, "fake");
       }
-      w.store.createPerson(`${P()}:${U("709")}`, "Mel", "member");
-      if (h.noPrivateChats) w.store.bind("demo", group());
+      await w.store.createPerson(`${P()}:${U("709")}`, "Mel", "member");
+      if (h.noPrivateChats) await w.store.bind("demo", group());
     }
     /** The bound group chat (the agent's thread where there are no private chats). */
     const group = (): Address => {
@@ -124,9 +128,10 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
 
     /** The card for `approval` in `userId`'s private chat on this platform (or the bound thread). */
     const cardOf = (approval: string, userId: string): Promise<SentRef> =>
-      until(`the card in ${userId}'s private chat`, () => {
+      until(`the card in ${userId}'s private chat`, async () => {
         const chatId = chatOf(userId);
-        return w.store.cardRefs(approval).find((c) => c.to.chatId === chatId && c.to.platform === P())?.ref;
+        return (await w.store.cardRefs(approval)).find((c) => c.to.chatId === chatId && c.to.platform === P())
+          ?.ref;
       });
 
     it("an approver's tap approves; the buttons go", async () => {
@@ -141,7 +146,9 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
         // The buttons may still be there: a late tap is answered and decides nothing more.
         const late = h.noPrivateChats ? ref : await cardOf(view.id, U("702"));
         expect(await h.tap(U("702"), late, actionData(view.id, "approve"))).toEqual(["Already decided"]);
-        expect(people(w.approvals.get(view.id)?.approvals)).toEqual(people([`${P()}:${U("701")}`]));
+        expect(await people((await w.approvals.get(view.id))?.approvals)).toEqual(
+          await people([`${P()}:${U("701")}`]),
+        );
       }
     });
 
@@ -157,21 +164,21 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
             ["This button is not valid."],
             ["You are not an approver for this request"],
           ]).toContainEqual(await h.tap(who, ref, actionData(view.id, "approve")));
-        expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+        expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
         return;
       }
       const bound = group();
-      w.store.bind("demo", bound);
+      await w.store.bind("demo", bound);
       const { view } = await w.hold();
       const ref = await until(
         "the group card",
-        () => w.store.cardRefs(view.id).find((c) => c.to.chatId === bound.chatId)?.ref,
+        async () => (await w.store.cardRefs(view.id)).find((c) => c.to.chatId === bound.chatId)?.ref,
       );
       for (const who of [U("709"), U("666")])
         expect(await h.tap(who, ref, actionData(view.id, "approve"))).toEqual([
           "You are not an approver for this request",
         ]);
-      expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+      expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
       expect(w.auditLog).toContainEqual(
         expect.objectContaining({ type: "approval_vote_refused", by: `${P()}:${U("709")}` }),
       );
@@ -187,7 +194,7 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       const answers = await h.tap(U("701"), other, actionData(view.id, "approve"));
       if (h.otherGesturesAreChat) expect(answers).not.toContain("Approved.");
       else expect(answers).toEqual(["This button is not valid."]);
-      expect(w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
+      expect(await w.approvals.get(view.id)).toMatchObject({ state: "pending", approvals: [] });
     });
 
     it("counts a double tap once", async () => {
@@ -197,7 +204,9 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       const data = actionData(view.id, "approve");
       expect(await h.tap(U("701"), ref, data)).toEqual(["Counted: 1 of 2 approvals."]);
       expect(await h.tap(U("701"), ref, data)).toEqual(["You already voted on this request"]);
-      expect(people(w.approvals.get(view.id)?.approvals)).toEqual(people([`${P()}:${U("701")}`]));
+      expect(await people((await w.approvals.get(view.id))?.approvals)).toEqual(
+        await people([`${P()}:${U("701")}`]),
+      );
     });
 
     it("answers a tap after expiry with Expired; the buttons go", async () => {
@@ -214,7 +223,7 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
     it("batches 12 requests held within 2 s onto one card per approver; a member's Approve all changes nothing; Approve all releases exactly the 12 drawn, not a 13th added later", async () => {
       await setUp(5000);
       const bound = group();
-      if (!h.noGroupChats) w.store.bind("demo", bound);
+      if (!h.noGroupChats) await w.store.bind("demo", bound);
       const held: Awaited<ReturnType<BotWorld["hold"]>>[] = [];
       for (let i = 0; i < 12; i++) {
         held.push(await w.hold());
@@ -223,10 +232,12 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       const ids = held.map((x) => x.view.id);
       if (h.gesturesCarryNoCount) return frozenBatch(held, bound);
       const onCards = (chatId: string) =>
-        until(`all 12 on the card in ${chatId}`, () => {
-          const refs = ids.map((id) =>
-            w.store.cardRefs(id).filter((c) => c.to.platform === P() && c.to.chatId === chatId),
-          );
+        until(`all 12 on the card in ${chatId}`, async () => {
+          const refs = [];
+          for (const id of ids)
+            refs.push(
+              (await w.store.cardRefs(id)).filter((c) => c.to.platform === P() && c.to.chatId === chatId),
+            );
           return refs.every((r) => r.length > 0)
             ? new Set(refs.flat().map((c) => c.ref.messageId))
             : undefined;
@@ -242,11 +253,14 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
         ? ref
         : await until(
             "the group card",
-            () => w.store.cardRefs(ids[0] as string).find((c) => c.to.chatId === bound.chatId)?.ref,
+            async () =>
+              (await w.store.cardRefs(ids[0] as string)).find((c) => c.to.chatId === bound.chatId)?.ref,
           );
-      const batch = w.store.batchOf(ids[0] as string) as string;
-      const drawn = (r: SentRef) => w.store.batchOfCardRef(r)?.drawn;
-      await until("12 drawn", () => (drawn(ref) === 12 && drawn(groupRef) === 12 ? true : undefined));
+      const batch = (await w.store.batchOf(ids[0] as string)) as string;
+      const drawn = async (r: SentRef) => (await w.store.batchOfCardRef(r))?.drawn;
+      await until("12 drawn", async () =>
+        (await drawn(ref)) === 12 && (await drawn(groupRef)) === 12 ? true : undefined,
+      );
       const allTwelve = batchActionData(batch, 12, "approve");
 
       // A member's "Approve all" on the group card: refused privately, audited, nothing counted.
@@ -258,17 +272,18 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
           w.auditLog.filter((e) => e.type === "approval_vote_refused" && e.by === `${P()}:${U("709")}`),
         ).toHaveLength(12);
       }
-      for (const id of ids) expect(w.approvals.get(id)).toMatchObject({ state: "pending", approvals: [] });
+      for (const id of ids)
+        expect(await w.approvals.get(id)).toMatchObject({ state: "pending", approvals: [] });
 
       // A 13th request joins after the card was drawn with 12.
       w.clock.t += 150;
       const late = await w.hold();
-      expect(w.store.batchOf(late.view.id)).toBe(batch);
-      await until("13 drawn", () => (drawn(ref) === 13 ? true : undefined));
+      expect(await w.store.batchOf(late.view.id)).toBe(batch);
+      await until("13 drawn", async () => ((await drawn(ref)) === 13 ? true : undefined));
       const answer = await h.tap(U("701"), ref, allTwelve);
       expect(answer).toEqual(["Approved: 12 of 12 requests"]);
       for (const x of held) await expect(x.outcome).resolves.toMatchObject({ outcome: "approved" });
-      expect(w.approvals.get(late.view.id)).toMatchObject({ state: "pending", approvals: [] });
+      expect(await w.approvals.get(late.view.id)).toMatchObject({ state: "pending", approvals: [] });
       expect(await h.buttonsOn(ref)).toBeGreaterThan(0); // the 13th keeps its buttons
     });
 
@@ -279,36 +294,41 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
      */
     async function frozenBatch(held: Awaited<ReturnType<BotWorld["hold"]>>[], group: Address): Promise<void> {
       const ids = held.map((x) => x.view.id);
-      const batch = w.store.batchOf(ids[0] as string) as string;
+      const batch = (await w.store.batchOf(ids[0] as string)) as string;
       const ann = chatOf(U("701"));
       const first = await cardOf(ids[0] as string, U("701"));
-      const onMessage = (ref: SentRef) =>
-        w.store
-          .batchItems(batch)
-          .filter((id) => w.store.cardRefs(id).some((c) => c.ref.messageId === ref.messageId));
+      const onMessage = async (ref: SentRef) => {
+        const out: string[] = [];
+        for (const id of await w.store.batchItems(batch))
+          if ((await w.store.cardRefs(id)).some((c) => c.ref.messageId === ref.messageId)) out.push(id);
+        return out;
+      };
       await settle();
-      const shownFirst = onMessage(first);
+      const shownFirst = await onMessage(first);
       expect(shownFirst.length).toBeGreaterThan(0);
       expect(shownFirst.length).toBeLessThan(12); // the later ones wait for the window
       // A 13th request joins the batch after the first message was sent: it never joins that message.
       w.clock.t += 150;
       const late = await w.hold();
-      expect(w.store.batchOf(late.view.id)).toBe(batch);
+      expect(await w.store.batchOf(late.view.id)).toBe(batch);
       await settle();
-      expect(onMessage(first)).toEqual(shownFirst);
+      expect(await onMessage(first)).toEqual(shownFirst);
       const k = shownFirst.length;
       const answer = await h.tap(U("701"), first, "approve");
       expect(answer).toEqual([k === 1 ? "Approved." : `Approved: ${k} of ${k} requests`]);
       for (const id of [...ids, late.view.id])
         if (shownFirst.includes(id))
-          expect(people(w.approvals.get(id)?.approvals)).toEqual(people([`${P()}:${U("701")}`]));
-        else expect(w.approvals.get(id)).toMatchObject({ state: "pending", approvals: [] });
+          expect(await people((await w.approvals.get(id))?.approvals)).toEqual(
+            await people([`${P()}:${U("701")}`]),
+          );
+        else expect(await w.approvals.get(id)).toMatchObject({ state: "pending", approvals: [] });
       // The window closes: the rest (including the 13th) arrive on ONE new message per chat.
       w.advance(5000);
       const all = [...ids, late.view.id];
       for (const chat of new Set([ann, chatOf(U("702")), ...(h.noGroupChats ? [] : [group.chatId])])) {
-        const messages = await until(`all 13 in ${chat}`, () => {
-          const refs = all.map((id) => w.store.cardRefs(id).filter((c) => c.to.chatId === chat));
+        const messages = await until(`all 13 in ${chat}`, async () => {
+          const refs = [];
+          for (const id of all) refs.push((await w.store.cardRefs(id)).filter((c) => c.to.chatId === chat));
           return refs.every((r) => r.length > 0)
             ? new Set(refs.flat().map((c) => c.ref.messageId))
             : undefined;
@@ -317,10 +337,10 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       }
       const second = await until(
         "the second message",
-        () => w.store.cardRefs(late.view.id).find((c) => c.to.chatId === ann)?.ref,
+        async () => (await w.store.cardRefs(late.view.id)).find((c) => c.to.chatId === ann)?.ref,
       );
       expect(second.messageId).not.toBe(first.messageId);
-      const rest = onMessage(second);
+      const rest = await onMessage(second);
       expect(rest).toEqual(all.filter((id) => !shownFirst.includes(id)));
       expect(await h.tap(U("701"), second, "approve")).toEqual([
         `Approved: ${rest.length} of ${rest.length} requests`,
@@ -341,7 +361,7 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
       // Before the window: Bob has no card, and his tap would not count.
       w.advance(10 * 60_000 - 1);
       await settle();
-      expect(w.store.cardRefs(view.id).some((c) => c.to.chatId === bobChat)).toBe(false);
+      expect((await w.store.cardRefs(view.id)).some((c) => c.to.chatId === bobChat)).toBe(false);
       w.advance(1);
       const second = await cardOf(view.id, U("702"));
       expect(await h.buttonsOn(second)).toBeGreaterThan(0);
@@ -364,7 +384,7 @@ export function approvalTapsContract(name: string, make: () => Promise<TapHarnes
 
     it("two approvers racing on a quorum of 2 are counted once each; a late tap is already decided", async () => {
       await setUp();
-      w.store.createPerson(`${P()}:${U("703")}`, "Cy", "approver");
+      await w.store.createPerson(`${P()}:${U("703")}`, "Cy", "approver");
       const { view, outcome } = await w.hold({ needed: 2 });
       const data = actionData(view.id, "approve");
       const [a, b] = await Promise.all([

@@ -134,7 +134,7 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
     const reply = (text: string) => postText(p, thread.id, text).then(() => undefined);
     const code = parseCodeReply(message.text);
     if (code && (platform === "github" || platform === "linear")) {
-      const target = codes.get(platform)?.lookup(code.code);
+      const target = await codes.get(platform)?.lookup(code.code);
       // An unknown code, or a verb the card never offered: the bot answers "not valid".
       await deliver(platform, {
         kind: "action",
@@ -255,15 +255,14 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
         }
         if (!markdown) throw new Error(`${platform}: native cards are not built yet`);
         reachable(to);
-        const drawn = [
-          codes.get(platform)!.fresh(),
-          ...(card.items ?? []).map(() => codes.get(platform)!.fresh()),
-        ];
+        const c = codes.get(platform)!;
+        const drawn = [await c.fresh()];
+        for (const _ of card.items ?? []) drawn.push(await c.fresh());
         const sent = await p.adapter.postMessage(to.chatId, {
           markdown: renderMarkdownCard(card, drawn, p.maxText),
         });
         const ref = { platform, chatId: to.chatId, messageId: sent.id };
-        bindCodes(ref, card, drawn);
+        await bindCodes(ref, card, drawn);
         return ref;
       },
       async updateCard(ref, card) {
@@ -284,19 +283,20 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
         // A code keeps meaning what the card said when someone read it: where a redraw changes what a
         // verb does ("Approve all" now covers 13, not 12), the new offer gets a new code and the old
         // one still covers the 12. A decided card (no buttons) keeps its codes: "Already decided".
-        const drawn = offers.map((buttons, i) => {
+        const drawn: string[] = [];
+        for (const [i, buttons] of offers.entries()) {
           const old = had[i];
-          const bound = old === undefined ? undefined : c.lookup(old)?.data;
+          const bound = old === undefined ? undefined : (await c.lookup(old))?.data;
           const same = buttons.every((b) => {
             const verb = verbOfData(b.data);
             return !verb || bound?.[verb] === b.data;
           });
-          return old !== undefined && same ? old : c.fresh();
-        });
+          drawn.push(old !== undefined && same ? old : await c.fresh());
+        }
         await p.adapter.editMessage(ref.chatId, ref.messageId, {
           markdown: renderMarkdownCard(card, drawn, p.maxText),
         });
-        bindCodes(ref, card, drawn);
+        await bindCodes(ref, card, drawn);
       },
       privateChat(userId) {
         if (p.dm) return { platform, chatId: p.dm(userId) };
@@ -306,11 +306,11 @@ export function createChatSdkChannels(o: ChatSdkOptions): Channel[] {
       },
     };
 
-    function bindCodes(ref: SentRef, card: Card, drawn: string[]): void {
+    async function bindCodes(ref: SentRef, card: Card, drawn: string[]): Promise<void> {
       cardCodes.set(`${platform}\0${ref.messageId}`, drawn);
       const c = codes.get(platform)!;
-      c.bind(drawn[0]!, ref, card.buttons);
-      for (const [i, it] of (card.items ?? []).entries()) c.bind(drawn[i + 1]!, ref, it.buttons);
+      await c.bind(drawn[0]!, ref, card.buttons);
+      for (const [i, it] of (card.items ?? []).entries()) await c.bind(drawn[i + 1]!, ref, it.buttons);
     }
   });
   return built.map((c, i) => o.platforms[i]?.wrap?.(c, o.log) ?? c);

@@ -118,12 +118,12 @@ describe("WhatsApp Cloud window", () => {
     expect(w.sent.map((s) => s.kind)).toEqual(["template", "outcome"]);
   });
 
-  it("a stored row that does not parse reads as absent", () => {
+  it("a stored row that does not parse reads as absent", async () => {
     const w = world();
-    w.rows.statePut("wacloud-withheld", "1555:n1", "{not json", w.clock.t + 60_000);
-    w.rows.statePut("wacloud-window", "1555", "yesterday", w.clock.t + 60_000);
+    await w.rows.statePut("wacloud-withheld", "1555:n1", "{not json", w.clock.t + 60_000);
+    await w.rows.statePut("wacloud-window", "1555", "yesterday", w.clock.t + 60_000);
     const store = waWindowStoreOf(w.rows, () => w.clock.t);
-    expect(store.withheld("1555")).toEqual([]);
-    expect(store.lastInbound("1555")).toBeUndefined();
+    expect(await store.withheld("1555")).toEqual([]);
+    expect(await store.lastInbound("1555")).toBeUndefined();
   });
 });

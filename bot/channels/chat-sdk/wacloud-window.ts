@@ -28,16 +28,16 @@ export interface WithheldCard {
 
 export interface WaWindowStore {
   /** When `user` (digits) last wrote to us, if within the window's life. */
-  lastInbound(user: string): number | undefined;
-  sawInbound(user: string, at: number): void;
+  lastInbound(user: string): Promise<number | undefined>;
+  sawInbound(user: string, at: number): Promise<void>;
   /** The window is known closed (the API said so). */
-  forget(user: string): void;
-  withheld(user: string): WithheldCard[];
-  putWithheld(w: WithheldCard): void;
-  dropWithheld(user: string, nudgeId: string): void;
+  forget(user: string): Promise<void>;
+  withheld(user: string): Promise<WithheldCard[]>;
+  putWithheld(w: WithheldCard): Promise<void>;
+  dropWithheld(user: string, nudgeId: string): Promise<void>;
   /** The template message a card later shown to `user` stands for. */
-  nudgeOf(user: string, shownId: string): string | undefined;
-  setShown(user: string, shownId: string, nudgeId: string): void;
+  nudgeOf(user: string, shownId: string): Promise<string | undefined>;
+  setShown(user: string, shownId: string, nudgeId: string): Promise<void>;
 }
 
 /** `WHATSAPP_CARD_TEMPLATE=name[:language]`. */
@@ -84,36 +84,36 @@ export function parseWaTemplate(s: string): WaTemplate {
 export function withWhatsAppWindow(inner: Channel, o: WaWindowOptions): Channel {
   const now = o.now ?? Date.now;
   const { store } = o;
-  const isOpen = (user: string): boolean => {
-    const last = store.lastInbound(user);
+  const isOpen = async (user: string): Promise<boolean> => {
+    const last = await store.lastInbound(user);
     return last !== undefined && now() - last < WINDOW_MS;
   };
-  const closed = (what: "card" | "text", user: string): WhatsAppWindowClosed => {
-    store.forget(user);
+  const closed = async (what: "card" | "text", user: string): Promise<WhatsAppWindowClosed> => {
+    await store.forget(user);
     o.log("wacloud_undeliverable", { what, reason: "outside_24h_window", template: false });
     return new WhatsAppWindowClosed();
   };
   /** Runs `send` inside the window; the API's own "window closed" refusal reads as closed. */
   async function inWindow<T>(what: "card" | "text", user: string, send: () => Promise<T>): Promise<T> {
-    if (!isOpen(user)) throw closed(what, user);
+    if (!(await isOpen(user))) throw await closed(what, user);
     try {
       return await send();
     } catch (err) {
-      if (isWindowRefusal(err)) throw closed(what, user);
+      if (isWindowRefusal(err)) throw await closed(what, user);
       throw err;
     }
   }
 
   /** The person wrote: the window is open again; cards that waited for them go now. */
   async function opened(user: string): Promise<void> {
-    store.sawInbound(user, now());
-    for (const w of store.withheld(user)) {
+    await store.sawInbound(user, now());
+    for (const w of await store.withheld(user)) {
       // Taken first, so a second message arriving meanwhile does not send the card twice.
-      store.dropWithheld(user, w.nudgeId);
+      await store.dropWithheld(user, w.nudgeId);
       try {
         if (w.card.buttons.length > 0) {
           const shown = await inner.sendCard(w.to, w.card);
-          store.setShown(user, shown.messageId, w.nudgeId);
+          await store.setShown(user, shown.messageId, w.nudgeId);
         } else {
           // Decided while it waited: the outcome, as for any WhatsApp Cloud card.
           await inner.updateCard(
@@ -122,7 +122,7 @@ export function withWhatsAppWindow(inner: Channel, o: WaWindowOptions): Channel 
           );
         }
       } catch (err) {
-        store.putWithheld(w);
+        await store.putWithheld(w);
         o.log("wacloud_withheld_send_failed", { error: (err as Error).name });
       }
     }
@@ -138,7 +138,7 @@ export function withWhatsAppWindow(inner: Channel, o: WaWindowOptions): Channel 
         if (event.kind === "action") {
           // A tap on a card shown after its template counts for the template message (the card the
           // bot recorded); only the person it was shown to can name it.
-          const nudge = store.nudgeOf(user, event.ref.messageId);
+          const nudge = await store.nudgeOf(user, event.ref.messageId);
           if (nudge) return handler({ ...event, ref: { ...event.ref, messageId: nudge } });
         }
         return handler(event);
@@ -157,13 +157,13 @@ export function withWhatsAppWindow(inner: Channel, o: WaWindowOptions): Channel 
         if (!(err instanceof WhatsAppWindowClosed) || !o.template) throw err;
       }
       const nudgeId = await o.sendTemplate(to.chatId, o.template);
-      store.putWithheld({ user, nudgeId, to: { platform: to.platform, chatId: to.chatId }, card });
+      await store.putWithheld({ user, nudgeId, to: { platform: to.platform, chatId: to.chatId }, card });
       o.log("wacloud_card_withheld", { reason: "outside_24h_window", template: true });
       return { platform: inner.platform, chatId: to.chatId, messageId: nudgeId } satisfies SentRef;
     },
     async updateCard(ref, card) {
       const user = o.userOf(ref.chatId);
-      const waiting = store.withheld(user).find((w) => w.nudgeId === ref.messageId);
+      const waiting = (await store.withheld(user)).find((w) => w.nudgeId === ref.messageId);
       // Still waiting for its person: they will see the card as it is when they write.
       if (waiting) return store.putWithheld({ ...waiting, card });
       // A card that still has buttons is not re-sent here (no edits): nothing goes out.

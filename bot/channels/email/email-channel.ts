@@ -129,8 +129,16 @@ export function createEmailChannel(o: EmailChannelOptions): Channel {
   }
 
   function tap(mail: Mail, verb: "approve" | "deny" | "grant"): void {
+    dispatch("action", (h) => tapWith(h, mail, verb));
+  }
+
+  async function tapWith(
+    h: (e: InboundEvent) => Promise<void>,
+    mail: Mail,
+    verb: "approve" | "deny" | "grant",
+  ): Promise<void> {
     const token = tokenIn(mail);
-    const bound = token ? tokens.lookup(token) : undefined;
+    const bound = token ? await tokens.lookup(token) : undefined;
     const verified = !!bound && mail.replyTo.includes(bound.messageId);
     if (!verified)
       log("email.reply_unverified", {
@@ -154,9 +162,14 @@ export function createEmailChannel(o: EmailChannelOptions): Channel {
       );
     };
     const from = { id: `email:${mail.from}`, name: oneLine(mail.name, 64) || mail.from };
-    dispatch("action", (h) =>
-      h({ kind: "action", from, chat: { platform: "email", chatId: ref.chatId }, data: verb, ref, reply }),
-    );
+    await h({
+      kind: "action",
+      from,
+      chat: { platform: "email", chatId: ref.chatId },
+      data: verb,
+      ref,
+      reply,
+    });
   }
 
   async function onMail(raw: Buffer): Promise<void> {
@@ -249,7 +262,7 @@ export function createEmailChannel(o: EmailChannelOptions): Channel {
       const subject = cardSubject(card);
       const id = newId("card");
       // Bound before it is sent: a reply can never arrive for a token we do not know yet.
-      tokens.bind(token, { messageId: id, chatId: addr, subject });
+      await tokens.bind(token, { messageId: id, chatId: addr, subject });
       remember(lastShown, id, `${offeredVerbs(card).join(",")}\n${oneLine(card.status, 300)}`);
       await send(addr, subject, renderCardMail(card), { replyTo: replyAddress(token) }, id);
       return { platform: "email", chatId: addr, messageId: id };
@@ -260,8 +273,8 @@ export function createEmailChannel(o: EmailChannelOptions): Channel {
       if (lastShown.get(ref.messageId) === shown) return;
       remember(lastShown, ref.messageId, shown);
       const body = renderFollowUp(card);
-      const token = tokens.tokenOf(ref.messageId);
-      const subject = tokens.lookup(token ?? "")?.subject ?? cardSubject(card);
+      const token = await tokens.tokenOf(ref.messageId);
+      const subject = (await tokens.lookup(token ?? ""))?.subject ?? cardSubject(card);
       // While it is pending, a reply to the follow-up still decides (References names the card).
       const replyTo = token && offeredVerbs(card).length > 0 ? { replyTo: replyAddress(token) } : {};
       await send(addr, `Re: ${subject}`, body, {

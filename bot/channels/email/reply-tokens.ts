@@ -23,10 +23,10 @@ export interface TokenBinding {
 
 export interface ReplyTokens {
   mint(): string;
-  bind(token: string, binding: TokenBinding): void;
-  lookup(token: string): TokenBinding | undefined;
+  bind(token: string, binding: TokenBinding): Promise<void>;
+  lookup(token: string): Promise<TokenBinding | undefined>;
   /** The token of a card message, for follow-ups in its thread. */
-  tokenOf(messageId: string): string | undefined;
+  tokenOf(messageId: string): Promise<string | undefined>;
 }
 
 /** 128 bits, lower-case hex: survives MTAs that lower-case local parts. */
@@ -45,15 +45,19 @@ export function createReplyTokens(opts: { rows?: StateRows; now?: () => number }
   const byToken = new Map<string, TokenBinding>();
   const byMessage = new Map<string, string>();
   const now = opts.now ?? Date.now;
-  for (const row of opts.rows?.stateList(NS) ?? []) {
-    if (!TOKEN.test(row.key)) continue;
-    try {
-      const b = Stored.safeParse(JSON.parse(row.value));
-      if (b.success) put(row.key, b.data);
-    } catch {
-      // an unreadable row is no token
+  // Stored tokens load once; every read waits for them (a reply to a card sent before a restart).
+  const ready = (async () => {
+    for (const row of (await opts.rows?.stateList(NS)) ?? []) {
+      if (!TOKEN.test(row.key)) continue;
+      try {
+        const b = Stored.safeParse(JSON.parse(row.value));
+        if (b.success) put(row.key, b.data);
+      } catch {
+        // an unreadable row is no token
+      }
     }
-  }
+  })();
+  ready.catch(() => undefined); // observed by each read: a failed load fails them (no silent "unknown")
 
   function put(token: string, b: TokenBinding): void {
     byToken.set(token, b);
@@ -67,12 +71,19 @@ export function createReplyTokens(opts: { rows?: StateRows; now?: () => number }
 
   return {
     mint: () => randomBytes(16).toString("hex"),
-    bind(token, binding) {
+    async bind(token, binding) {
       if (!TOKEN.test(token)) throw new Error("email: malformed reply token");
+      await ready;
       put(token, binding);
-      opts.rows?.statePut(NS, token, JSON.stringify(binding), now() + TTL);
+      await opts.rows?.statePut(NS, token, JSON.stringify(binding), now() + TTL);
     },
-    lookup: (token) => (TOKEN.test(token) ? byToken.get(token) : undefined),
-    tokenOf: (messageId) => byMessage.get(messageId),
+    async lookup(token) {
+      await ready;
+      return TOKEN.test(token) ? byToken.get(token) : undefined;
+    },
+    async tokenOf(messageId) {
+      await ready;
+      return byMessage.get(messageId);
+    },
   };
 }

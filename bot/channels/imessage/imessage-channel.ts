@@ -64,7 +64,7 @@ export function createIMessageChannel(o: IMessageChannelOptions): Channel {
   }
 
   /** The event for a confirmed message, or undefined when the bot has nothing to do with it. */
-  function eventOf(m: BbMessage): InboundEvent | undefined {
+  async function eventOf(m: BbMessage): Promise<InboundEvent | undefined> {
     if (m.isFromMe || !m.handle || !m.chatGuid) return undefined;
     const handle = m.handle.includes("@") ? m.handle.toLowerCase() : m.handle;
     const from = { id: `${platform}:${handle}`, name: handle };
@@ -80,7 +80,7 @@ export function createIMessageChannel(o: IMessageChannelOptions): Channel {
     }
     const code = parseCodeReply(m.text);
     if (code) {
-      const t = book.lookup(code.code);
+      const t = await book.lookup(code.code);
       const ref = t?.ref ?? { platform, chatId: m.chatGuid, messageId: m.guid };
       return { kind: "action", from, chat, data: t?.data[code.verb] ?? "", ref, reply };
     }
@@ -109,7 +109,7 @@ export function createIMessageChannel(o: IMessageChannelOptions): Channel {
         handle: async (d) => {
           const guid = (jsonObject(d.body)?.data as { guid?: unknown } | undefined)?.guid;
           const m = typeof guid === "string" ? verifier.take(guid) : undefined;
-          const event = m && eventOf(m);
+          const event = m ? await eventOf(m) : undefined;
           const current = handler;
           if (event && current)
             await current(event).catch((err: unknown) =>
@@ -132,10 +132,10 @@ export function createIMessageChannel(o: IMessageChannelOptions): Channel {
       return last;
     },
     async sendCard(to, card) {
-      const { text, codes } = book.draw(card);
+      const { text, codes } = await book.draw(card);
       const ref = await send(to.chatId, text);
       sentCards.add(`${ref.chatId}\0${ref.messageId}`);
-      book.sent(ref, card, codes);
+      await book.sent(ref, card, codes);
       return ref;
     },
     async updateCard(ref, card) {

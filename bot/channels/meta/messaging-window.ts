@@ -12,12 +12,13 @@
 /** Meta counts 24 h from the person's message; ours is dated ≤ 5 minutes late, so keep a margin. */
 export const WINDOW_MS = 24 * 3600_000 - 10 * 60_000;
 
+/** Async: the times may live in the bot store (any replica's webhook may have seen the message). */
 export interface WindowStore {
   /** When `user` last wrote to us (ms), if known. */
-  lastInbound(user: string): number | undefined;
-  sawInbound(user: string, at: number): void;
+  lastInbound(user: string): Promise<number | undefined>;
+  sawInbound(user: string, at: number): Promise<void>;
   /** The platform said the window is closed: forget the time we had. */
-  forget(user: string): void;
+  forget(user: string): Promise<void>;
 }
 
 /** Stable error: nothing was sent because the person's messaging window is closed. */
@@ -36,8 +37,8 @@ export class MessagingWindowClosed extends Error {
 export function memoryWindowStore(max = 100_000): WindowStore {
   const times = new Map<string, number>();
   return {
-    lastInbound: (user) => times.get(user),
-    sawInbound(user, at) {
+    lastInbound: async (user) => times.get(user),
+    async sawInbound(user, at) {
       times.delete(user);
       times.set(user, Math.max(at, 0));
       if (times.size > max) {
@@ -45,11 +46,11 @@ export function memoryWindowStore(max = 100_000): WindowStore {
         if (oldest !== undefined) times.delete(oldest);
       }
     },
-    forget: (user) => void times.delete(user),
+    forget: async (user) => void times.delete(user),
   };
 }
 
-export function windowOpen(store: WindowStore, user: string, now: number): boolean {
-  const at = store.lastInbound(user);
+export async function windowOpen(store: WindowStore, user: string, now: number): Promise<boolean> {
+  const at = await store.lastInbound(user);
   return at !== undefined && now - at < WINDOW_MS;
 }

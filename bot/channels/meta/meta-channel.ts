@@ -15,7 +15,7 @@
  * The 24-hour messaging window is enforced before every send (messaging-window.ts): fail closed.
  */
 import type { Log } from "../../../gateway/index.js";
-import type { Address, Card, Channel, InboundEvent, SentRef } from "../../channel.js";
+import type { Address, Channel, InboundEvent, SentRef } from "../../channel.js";
 import {
   actionableEvents,
   instagramVerifier,
@@ -92,7 +92,7 @@ export function createMetaChannel(o: MetaChannelOptions): Channel {
 
   /** Sends in order; refuses before the first byte when the window is closed, and on Meta's own word. */
   async function send(user: string, messages: GraphMessage[]): Promise<string> {
-    if (!windowOpen(window, user, now())) {
+    if (!(await windowOpen(window, user, now()))) {
       o.log("meta_window_closed", { platform });
       throw new MessagingWindowClosed(platform);
     }
@@ -102,7 +102,7 @@ export function createMetaChannel(o: MetaChannelOptions): Channel {
         last = await api.send(user, m);
       } catch (err) {
         if (err instanceof GraphApiError && err.windowClosed) {
-          window.forget(user);
+          await window.forget(user);
           o.log("meta_window_closed", { platform, by: "api" });
           throw new MessagingWindowClosed(platform);
         }
@@ -130,7 +130,7 @@ export function createMetaChannel(o: MetaChannelOptions): Channel {
     const mid = e.message?.mid ?? e.postback?.mid ?? "postback";
     if (payload !== undefined) {
       const p = parsePayload(payload);
-      const target = p && codes.lookup(p.code);
+      const target = p ? await codes.lookup(p.code) : undefined;
       // Only a code from a card sent to this very person is a tap on that card.
       const mine = target && target.ref.chatId === user ? target : undefined;
       await handler?.({
@@ -170,7 +170,8 @@ export function createMetaChannel(o: MetaChannelOptions): Channel {
           const t = now();
           const events = actionableEvents(body.data).map((x) => x.event);
           // The window opens with the person's message, whether or not the bot is listening now.
-          for (const e of events) window.sawInbound(e.sender.id, Math.min(e.timestamp ?? t, t));
+          // Recorded before the 200 and before the bot answers: its reply needs the window open.
+          for (const e of events) await window.sawInbound(e.sender.id, Math.min(e.timestamp ?? t, t));
           const task = (async () => {
             for (const e of events)
               await onEvent(e).catch((err: unknown) =>
@@ -189,10 +190,10 @@ export function createMetaChannel(o: MetaChannelOptions): Channel {
     },
     sendText: (to, text, opts) => sendText(to, text, opts?.agent),
     async sendCard(to, card) {
-      const code = codes.fresh();
+      const code = await codes.fresh();
       const id = await send(to.chatId, metaCardMessages(platform, card, code));
       const ref = { platform, chatId: to.chatId, messageId: id };
-      bind(code, ref, card);
+      await codes.bind(code, ref, card.buttons);
       return ref;
     },
     async updateCard(ref, card) {
@@ -204,8 +205,4 @@ export function createMetaChannel(o: MetaChannelOptions): Channel {
     },
     privateChat: (userId) => ({ platform, chatId: userId }),
   };
-
-  function bind(code: string, ref: SentRef, card: Card): void {
-    codes.bind(code, ref, card.buttons);
-  }
 }

@@ -78,11 +78,14 @@ function matches(item: AuditItem, q: AuditQuery): boolean {
  * in chunks from the start, keeping just the newest `limit + 1` matches below `before`: memory stays
  * small; time grows with the audit (fine for one person's gateway, and said in README).
  */
-export function searchAudit(control: Pick<ControlPort, "listAudit">, q: AuditQuery): AuditPage {
+export async function searchAudit(
+  control: Pick<ControlPort, "listAudit">,
+  q: AuditQuery,
+): Promise<AuditPage> {
   const kept: AuditItem[] = [];
   let after = 0;
   for (;;) {
-    const chunk = control.listAudit(after, CHUNK);
+    const chunk = await control.listAudit(after, CHUNK);
     for (const row of chunk) {
       if (q.before !== undefined && row.seq >= q.before) break;
       const item = itemOf(row);
@@ -114,8 +117,8 @@ export interface PendingItem {
   readonly approvals: number;
 }
 
-export function pendingItems(control: Pick<ControlPort, "listApprovals">): PendingItem[] {
-  return control.listApprovals("pending").map((a: ApprovalView) => ({
+export async function pendingItems(control: Pick<ControlPort, "listApprovals">): Promise<PendingItem[]> {
+  return (await control.listApprovals("pending")).map((a: ApprovalView) => ({
     id: a.id,
     agent: a.agent.slice(0, MAX_FIELD),
     method: a.method.slice(0, MAX_FIELD),

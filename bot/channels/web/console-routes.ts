@@ -60,14 +60,14 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
   }
 
   async function get(res: ServerResponse, control: ControlPort, path: string, query: URLSearchParams) {
-    if (path === "approvals") return sendJson(res, 200, { pending: pendingItems(control) });
+    if (path === "approvals") return sendJson(res, 200, { pending: await pendingItems(control) });
     if (path === "audit") {
       const q = AuditParams.safeParse(Object.fromEntries(query));
       if (!q.success) return sendJson(res, 400, { error: "bad_query" });
-      return sendJson(res, 200, searchAudit(control, { ...q.data, limit: PAGE_ROWS }));
+      return sendJson(res, 200, await searchAudit(control, { ...q.data, limit: PAGE_ROWS }));
     }
     if (path === "audit/verify") {
-      const v = control.verifyAudit?.();
+      const v = await control.verifyAudit?.();
       return sendJson(res, v ? 200 : 501, v ?? { error: "unavailable" });
     }
     if (path === "agents") return sendJson(res, 200, { agents: await control.listAgents() });
@@ -86,7 +86,7 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
       const yaml = await control.readPolicy(policy[1]!);
       return yaml === undefined ? sendJson(res, 404, { error: "not_found" }) : sendJson(res, 200, { yaml });
     }
-    if (path === "secrets") return sendJson(res, 200, { names: control.listSecrets() });
+    if (path === "secrets") return sendJson(res, 200, { names: await control.listSecrets() });
     sendJson(res, 404, { error: "not_found" });
   }
 
@@ -130,14 +130,14 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps) {
         const b = SecretSet.safeParse(body.value);
         // Never echo the body back: it may hold a value even when malformed.
         if (!b.success) return sendJson(res, 400, { error: "bad_fields" });
-        control.setSecret(b.data.name, b.data.value);
+        await control.setSecret(b.data.name, b.data.value);
         deps.log("web.console_secret_set", { ...by, secret: b.data.name });
         return sendJson(res, 200, { ok: true, name: b.data.name });
       }
       case "secrets/delete": {
         const b = SecretDelete.safeParse(body.value);
         if (!b.success) return sendJson(res, 400, { error: "bad_fields" });
-        const deleted = control.deleteSecret(b.data.name);
+        const deleted = await control.deleteSecret(b.data.name);
         deps.log("web.console_secret_deleted", { ...by, secret: b.data.name, deleted });
         return sendJson(res, deleted ? 200 : 404, deleted ? { ok: true } : { error: "not_found" });
       }

@@ -66,14 +66,14 @@ export function createXChannel(o: XChannelOptions): Channel {
       o.cursor.save(cursor);
       const h = handler;
       if (h)
-        await h(eventOf(e)).catch((err: unknown) =>
+        await h(await eventOf(e)).catch((err: unknown) =>
           o.log("x_handler_failed", { error: (err as Error).name }),
         );
     });
     return queue;
   }
 
-  function eventOf(e: XDmEvent): InboundEvent {
+  async function eventOf(e: XDmEvent): Promise<InboundEvent> {
     const ids = e.conversationId.split("-");
     const isPrivate = ids.length === 2 && !!me && ids.includes(me.id) && ids.includes(e.senderId);
     const chatId = isPrivate ? e.senderId : `conv:${e.conversationId}`;
@@ -82,7 +82,7 @@ export function createXChannel(o: XChannelOptions): Channel {
     const ref: SentRef = { platform, chatId, messageId: e.id };
     const code = parseCodeReply(e.text);
     if (code) {
-      const target = book.lookup(code.code);
+      const target = await book.lookup(code.code);
       // An unknown code, or a verb the card never offered: the bot answers "not valid".
       return {
         kind: "action",
@@ -195,9 +195,9 @@ export function createXChannel(o: XChannelOptions): Channel {
       return last;
     },
     async sendCard(addr, card) {
-      const { text, codes } = book.draw(card);
+      const { text, codes } = await book.draw(card);
       const ref = await send(addr.chatId, text);
-      book.sent(ref, card, codes);
+      await book.sent(ref, card, codes);
       return ref;
     },
     async updateCard(ref, card) {
