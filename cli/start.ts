@@ -73,6 +73,9 @@ export async function runStart(o: StartOptions) {
   const hooks: AgentHooks = {
     async started(name, provider) {
       if (!manager) throw new Error(noRuntime);
+      // Replicated, agents (and their restart and idle loop) are the leader's: one manager for all.
+      if (o.databaseUrl && !gateway.leadership.isLeader())
+        throw new Error(`agents are run by the leader replica; this is ${gateway.replica}, not the leader`);
       const p = (provider ?? "demo") as Provider;
       if (!PROVIDERS.includes(p)) throw new Error(`provider must be one of ${PROVIDERS.join(", ")}`);
       return { ...(await manager.start(name, { provider: p, env: o.agentEnv })) };
@@ -235,8 +238,17 @@ export async function runStart(o: StartOptions) {
       image: image.tag,
       log: o.log,
     });
-    const resumed = await manager.resume();
-    if (resumed.length > 0) o.say(`restarted agents that were running before: ${resumed.join(", ")}`);
+    const m = manager;
+    const resume = async (): Promise<void> => {
+      const resumed = await m.resume();
+      if (resumed.length > 0) o.say(`restarted agents that were running before: ${resumed.join(", ")}`);
+    };
+    if (gateway.leadership.isLeader()) await resume();
+    // A replica that becomes the leader takes over the agents; one that stops leading stops its own.
+    gateway.leadership.onChange((leader) => {
+      const next = leader ? resume() : m.stopAll();
+      void next.catch((err: unknown) => o.log("agents_handover_failed", { error: (err as Error).name }));
+    });
   } catch (err) {
     noRuntime = `agent containers are not available: ${(err as Error).message.split("\n")[0]}`;
     o.say(
