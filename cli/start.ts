@@ -211,10 +211,11 @@ export async function runStart(o: StartOptions) {
     if (s) platformSecrets.set(n, s);
   }
   platformSecret = (name) => revealPlatformSecret(name, (n) => platformSecrets.get(n));
-  for (const a of await gateway.approvals.list()) {
-    if (a.state !== "pending" && a.state !== "approved") continue;
-    for (const c of await botStore.cardRefs(a.id)) liveCards.add(cardKey(c.ref));
-  }
+  // Read the rows as stored: listing through the approvals engine would expire overdue ones now,
+  // before the bot can update their cards (that is resume()'s job, below).
+  for (const state of ["pending", "approved"] as const)
+    for (const a of await gateway.store.listApprovals(state))
+      for (const c of await botStore.cardRefs(a.id)) liveCards.add(cardKey(c.ref));
   // The demo key is a real secret for the demo service: agents only ever see its placeholder.
   await gateway.credentials.setSecret("DEMO_API_KEY", demoKey);
 
