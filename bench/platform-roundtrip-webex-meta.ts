@@ -74,7 +74,7 @@ async function metaDriver(platform: MetaPlatform, label: string): Promise<Approv
   const l = await startWebhookListener({ host: "127.0.0.1", port: 0, log: () => undefined });
   // The owner wrote to the page a moment ago: the window in which Meta lets the page answer is open.
   const window = memoryWindowStore();
-  window.sawInbound(OWNER, Date.now());
+  await window.sawInbound(OWNER, Date.now());
   fake.openWindow(OWNER);
   const channel: Channel = createMetaChannel({
     platform,

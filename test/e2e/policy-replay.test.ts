@@ -236,9 +236,7 @@ describe("policy replay over a recorded audit", () => {
       ],
       { env: { ...process.env, WARDEN_HOME: gw.home }, timeout: 30_000 },
     );
-    expect(stdout).toMatch(
-      /^Replay of shop over the last 1h: 11 requests audited, 4 decisions would change/,
-    );
+    expect(stdout).toMatch(/^Replay of shop over the last 1h: 11 requests audited, 4 decisions would change/);
     expect(stdout).toContain("allow → approve: 2");
     expect(stdout).toContain("approve → deny: 2");
     expect(stdout).toContain("Cannot replay 3:");
