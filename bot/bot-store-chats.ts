@@ -219,7 +219,9 @@ export function chatRows(sql: Sql, now: () => number): ChatRows {
           [ns, prefix.length, prefix, now()],
         )
       ).map((r) => ({ key: r.key, value: r.value, expiresAt: r.expires_at })),
-    stateDelete: (ns, key) => done(sql.run("DELETE FROM bot_state WHERE ns = ? AND key = ?", [ns, key])),
+    // True only for the caller whose DELETE removed the row: replicas racing to take it, one wins.
+    stateDelete: async (ns, key) =>
+      (await sql.run("DELETE FROM bot_state WHERE ns = ? AND key = ?", [ns, key])).changes > 0,
     statePrune: () => done(sql.run("DELETE FROM bot_state WHERE expires_at <= ?", [now()])),
   };
 }

@@ -103,7 +103,8 @@ export interface BotStore {
   stateGet(ns: string, key: string): Promise<string | undefined>;
   /** The live rows of `ns` (whose key starts with `prefix`), oldest expiry first. */
   stateList(ns: string, prefix?: string): Promise<{ key: string; value: string; expiresAt: number }[]>;
-  stateDelete(ns: string, key: string): Promise<void>;
+  /** True when this call deleted the row (first of racing callers). */
+  stateDelete(ns: string, key: string): Promise<boolean>;
   /** Deletes every expired row (all namespaces). */
   statePrune(): Promise<void>;
   /** Closes this store's hold on the database (a shared SQLite file closes with its last user). */

@@ -81,7 +81,7 @@ export function waWindowStoreOf(rows: StateRows, now: () => number = Date.now): 
       return Number.isFinite(v) && v > 0 ? v : undefined;
     },
     sawInbound: (user, at) => rows.statePut("wacloud-window", user, String(at), at + DAY),
-    forget: (user) => rows.stateDelete("wacloud-window", user),
+    forget: async (user) => void (await rows.stateDelete("wacloud-window", user)),
     async withheld(user) {
       return (await rows.stateList("wacloud-withheld", `${user}:`)).flatMap((r): WithheldCard[] => {
         const w = parsed(Withheld, r.value);
@@ -112,6 +112,6 @@ export function metaWindowStoreOf(rows: StateRows, platform: string): WindowStor
       return Number.isFinite(v) && v > 0 ? v : undefined;
     },
     sawInbound: (user, at) => rows.statePut(ns, user, String(at), at + DAY),
-    forget: (user) => rows.stateDelete(ns, user),
+    forget: async (user) => void (await rows.stateDelete(ns, user)),
   };
 }

@@ -49,7 +49,7 @@ function windowStoreOf(rows: StateRows, platform: MetaPlatform): WindowStore {
       return Number.isFinite(v) && v > 0 ? v : undefined;
     },
     sawInbound: (user, at) => rows.statePut(ns, user, String(at), at + DAY),
-    forget: (user) => rows.stateDelete(ns, user),
+    forget: async (user) => void (await rows.stateDelete(ns, user)),
   };
 }
 

@@ -34,7 +34,8 @@ export interface WaWindowStore {
   forget(user: string): Promise<void>;
   withheld(user: string): Promise<WithheldCard[]>;
   putWithheld(w: WithheldCard): Promise<void>;
-  dropWithheld(user: string, nudgeId: string): Promise<void>;
+  /** True for the one caller that took it (webhooks reach every replica: only one sends it). */
+  dropWithheld(user: string, nudgeId: string): Promise<boolean>;
   /** The template message a card later shown to `user` stands for. */
   nudgeOf(user: string, shownId: string): Promise<string | undefined>;
   setShown(user: string, shownId: string, nudgeId: string): Promise<void>;
@@ -108,8 +109,9 @@ export function withWhatsAppWindow(inner: Channel, o: WaWindowOptions): Channel 
   async function opened(user: string): Promise<void> {
     await store.sawInbound(user, now());
     for (const w of await store.withheld(user)) {
-      // Taken first, so a second message arriving meanwhile does not send the card twice.
-      await store.dropWithheld(user, w.nudgeId);
+      // Taken first, so a second message arriving meanwhile (here or on another replica) does not
+      // send the card twice: only the caller whose delete removed the row sends it.
+      if (!(await store.dropWithheld(user, w.nudgeId))) continue;
       try {
         if (w.card.buttons.length > 0) {
           const shown = await inner.sendCard(w.to, w.card);
