@@ -4,11 +4,15 @@
  * no capabilities, only the warden-gateway token), the RBAC refusal (no NetworkPolicy → the named
  * RuntimeUnavailable and no Pod), and the gateway's token identity on real TokenReviews: wrong audience
  * refused, another agent's token cannot act as this agent, a deleted Pod's token refused after the
- * cache window. With CI set a missing cluster fails instead of skipping.
+ * cache window; and socket identity end to end (a real gateway, the agent manager, a demo agent Pod
+ * using its hostPath socket, the real secret swapped in only at the gateway). With CI set a missing
+ * cluster fails instead of skipping.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,7 +23,10 @@ import {
   type KubernetesRuntime,
 } from "../../agents/kubernetes-runtime.js";
 import { podName } from "../../agents/pod-spec.js";
+import { gatewayPort } from "../../agents/gateway-port.js";
+import { createAgentManager } from "../../agents/manager.js";
 import { type AgentSpec, DEFAULT_LIMITS, RuntimeUnavailable } from "../../agents/runtime.js";
+import { startGateway } from "../../gateway/index.js";
 import { createTokenIdentity } from "../../gateway/token-review.js";
 import { runtimeContract } from "../contracts/runtime.contract.js";
 import { requireKube } from "../support/kube-binaries.js";
@@ -254,6 +261,61 @@ describe.skipIf(skip)(`KubernetesRuntime${skip ? ` (skipped: ${skip})` : ""}`, (
       expect(await identity.agentOf(token)).toBeUndefined();
     }, 90_000);
   });
+
+  it("socket identity: a demo agent Pod reaches a real gateway through its hostPath socket, secret swapped in there", async () => {
+    const REAL = `real-k8s-secret-${randomBytes(6).toString("hex")}`;
+    const seen: (string | undefined)[] = [];
+    const upstream = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.end("upstream-ok");
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
+    const home = join(dir, "sock-home");
+    await mkdir(join(home, "policies"), { recursive: true });
+    await writeFile(
+      join(home, "policies", "up.yaml"),
+      "hosts: [up.test]\nsecrets:\n  UP_TOKEN: {}\nrules:\n  - name: all\n    action: allow\n",
+    );
+    const gw = await startGateway({
+      home,
+      policiesDir: join(home, "policies"),
+      listen: { host: "127.0.0.1", port: 0 },
+      control: { host: "127.0.0.1", port: 0 },
+      resolve: new Map([["up.test", { host: "127.0.0.1", port: (upstream.address() as AddressInfo).port }]]),
+      masterKey: randomBytes(32).toString("hex"),
+      log: () => undefined,
+      drainMs: 500,
+    });
+    const socketRuntime = createKubernetesRuntime({
+      kubeconfigPath: cluster.kubeconfigPath,
+      namespace: NS,
+      identity: "socket",
+      instance: "sock",
+    });
+    const manager = createAgentManager({
+      runtime: socketRuntime,
+      gateway: await gatewayPort(gw),
+      dir: join(home, "agents"),
+      image,
+    });
+    try {
+      await gw.credentials.setSecret("UP_TOKEN", REAL);
+      await manager.start("sk", { provider: "demo" });
+      const r = await socketRuntime.exec("sk", [
+        "/bin/sh",
+        "-c",
+        'curl -s --max-time 10 -H "Authorization: Bearer $UP_TOKEN" http://up.test/hello; echo; echo "$UP_TOKEN"',
+      ]);
+      expect(r.output).toContain("upstream-ok");
+      expect(seen.at(-1)).toBe(`Bearer ${REAL}`);
+      expect(r.output).toMatch(/wdn_/);
+      expect(r.output).not.toContain(REAL);
+    } finally {
+      await manager.stopAll();
+      await gw.close();
+      upstream.close();
+    }
+  }, 180_000);
 
   it("refuses with RuntimeUnavailable naming the NetworkPolicy, and creates no Pod, without RBAC for it", async () => {
     const ns = "warden-limited";
