@@ -111,7 +111,13 @@ export function createControlServer(deps: ControlDeps): http.Server {
     readJson(req, 1024 * 1024)
       .then((body) => route(deps, req.method ?? "GET", new URL(req.url ?? "/", "http://control"), body))
       .then((reply) => send(res, reply))
-      .catch((err: Error) => send(res, fail(400, "bad_request", err.message)));
+      .catch((err: Error & { code?: unknown; resource?: unknown }) =>
+        // The agent runtime could not run agents safely (e.g. no right to create the NetworkPolicy):
+        // 503 naming what it could not create; nothing was started.
+        err.code === "runtime_unavailable"
+          ? send(res, fail(503, "runtime_unavailable", err.message, { resource: String(err.resource ?? "") }))
+          : send(res, fail(400, "bad_request", err.message)),
+      );
   });
 }
 

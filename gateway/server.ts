@@ -31,6 +31,7 @@ import { soleLeader } from "./leadership.js";
 import { electLeader } from "./postgres/leader.js";
 import { openPostgresStore } from "./postgres/postgres-store.js";
 import { openSqliteStore } from "./sqlite-store.js";
+import type { TokenIdentity } from "./token-review.js";
 import { loadMasterKey, Vault } from "./vault.js";
 import { writeOnce } from "./write-once.js";
 
@@ -74,6 +75,11 @@ export interface GatewayOptions {
   readonly databaseUrl?: string;
   /** This replica's name in logs, metrics and `/v1/health`. Default host name + pid. */
   readonly replicaId?: string;
+  /**
+   * Agents that present a projected service-account token (Kubernetes, `WARDEN_K8S_IDENTITY=token`)
+   * instead of Basic proxy credentials: checked by TokenReview (gateway/token-review.ts).
+   */
+  readonly tokenIdentity?: Pick<TokenIdentity, "listenerIdentity">;
   /** Leader election timing (tests shorten it). */
   readonly election?: { readonly retryMs?: number; readonly pingMs?: number };
 }
@@ -147,9 +153,14 @@ export async function startGateway(opts: GatewayOptions) {
     limits: opts.proxyLimits,
   });
 
-  const tcp = proxy.createListener((req) =>
-    basicAgent(req.headers["proxy-authorization"], credentials.authenticate),
-  );
+  const viaToken = opts.tokenIdentity?.listenerIdentity();
+  const tcp = proxy.createListener(async (req) => {
+    // A bearer token names a Pod's agent (later requests on its connection carry none: the
+    // connection stays that agent's); anything else is the Basic agent:token pair.
+    const header = req.headers["proxy-authorization"];
+    if (viaToken && (header === undefined || /^bearer\s/i.test(header))) return viaToken(req);
+    return basicAgent(req.headers["proxy-authorization"], credentials.authenticate);
+  });
   const proxyAddr = await listen(tcp, opts.listen);
   const agentEnv = async (name: string, agentToken: string): Promise<Record<string, string>> => {
     const proxyUrl = `http://${encodeURIComponent(name)}:${encodeURIComponent(agentToken)}@${proxyAddr}`;
