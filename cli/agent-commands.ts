@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { buildAgentImage } from "../agents/image/build-image.js";
+import { runDocker } from "../agents/image/docker-cli.js";
 import { UsageError } from "./args.js";
 
 const USAGE = `usage: warden agent start NAME [--provider demo|openai|claude]
@@ -97,14 +98,24 @@ export async function imageCommand(argv: string[], o: { repoRoot: string }): Pro
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { force: { type: "boolean" } },
+    options: { force: { type: "boolean" }, tag: { type: "string" } },
   });
-  if (positionals[0] !== "build") throw new UsageError("usage: warden image build [--force]");
+  if (positionals[0] !== "build")
+    throw new UsageError("usage: warden image build [--force] [--tag REGISTRY/NAME:TAG]");
+  // For a cluster: the same offline image under a registry name, to `docker push` from here.
+  if (values.tag !== undefined && !/^[a-z0-9][a-z0-9._/:@-]{0,254}$/.test(values.tag))
+    throw new UsageError("--tag is an image reference like registry.example.com/warden-agent:1");
   const r = await buildAgentImage({
     repoRoot: o.repoRoot,
     runnerDir: join(o.repoRoot, "dist", "agents", "runner"),
     force: values.force,
     onProgress: (line) => process.stderr.write(`${line}\n`),
   });
+  if (values.tag) {
+    const t = await runDocker(["tag", r.tag, values.tag]);
+    if (t.code !== 0) throw new Error(`docker tag ${r.tag} ${values.tag} failed: ${t.tail.join("\n")}`);
+    process.stdout.write(`${values.tag}\n`);
+    return;
+  }
   process.stdout.write(`${r.tag}${r.cached ? " (cached)" : ""}\n`);
 }

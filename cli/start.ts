@@ -7,6 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { startDemoService } from "../agents/demo-service.js";
 import { createDockerRuntime } from "../agents/docker-runtime.js";
+import { createKubernetesRuntime, createTokenReviewer } from "../agents/kubernetes-runtime.js";
 import { gatewayPort } from "../agents/gateway-port.js";
 import { buildAgentImage } from "../agents/image/build-image.js";
 import { type AgentManager, createAgentManager } from "../agents/manager.js";
@@ -30,6 +31,7 @@ import {
   startGateway,
 } from "../gateway/index.js";
 import type { Secret } from "../gateway/secret.js";
+import { createTokenIdentity } from "../gateway/token-review.js";
 import { createBotControl } from "./bot-control.js";
 import { type ChatSettings, chatChannels } from "./chat-channels.js";
 import { leaderOnly, replicaApprovals, SINGLE_CONSUMER } from "./replica-chat.js";
@@ -55,6 +57,18 @@ export interface StartOptions extends ChatSettings {
   readonly batchWindowMs?: number;
   /** DOCKER_HOST, so agents run on the engine `warden doctor` checked. */
   readonly dockerHost?: string;
+  /** WARDEN_RUNTIME=kubernetes: agents as Pods (agents/kubernetes-runtime.ts) instead of Docker. */
+  readonly kubernetes?: KubernetesSettings;
+}
+
+/** WARDEN_RUNTIME=kubernetes settings (cli/warden.ts reads them from the environment). */
+export interface KubernetesSettings {
+  readonly kubeconfigPath?: string;
+  readonly inCluster?: boolean;
+  readonly namespace?: string;
+  readonly identity?: "token" | "socket";
+  readonly gateway?: HostPort;
+  readonly image?: string;
 }
 
 const PROVIDERS: readonly Provider[] = ["demo", "openai", "claude"];
@@ -162,6 +176,20 @@ export async function runStart(o: StartOptions) {
     webUrl: () => web.url,
     batchWindowMs: o.batchWindowMs,
   });
+  // The agent runtime: Docker here, or Pods on a cluster. Built before the gateway, which checks
+  // Pods' tokens through it (TokenReview, then the Pod's agent).
+  const instance = createHash("sha256").update(o.home).digest("hex").slice(0, 8);
+  const k8s = o.kubernetes;
+  const kube = k8s ? createKubernetesRuntime({ ...k8s, instance }) : undefined;
+  const runtime = kube ?? createDockerRuntime({ dockerHost: o.dockerHost, instance });
+  const tokenIdentity =
+    kube && k8s?.identity !== "socket"
+      ? createTokenIdentity({
+          review: createTokenReviewer(k8s ?? {}),
+          namespace: k8s?.namespace,
+          agentOfPod: (name, uid) => kube.agentOfPod(name, uid),
+        })
+      : undefined;
   const relay = replicated
     ? replicaApprovals({
         gateway: () => gateway,
@@ -187,6 +215,7 @@ export async function runStart(o: StartOptions) {
     log: o.log,
     // Replicated, the leader draws every card from the store's announcements; else the bot directly.
     approver: relay?.approver ?? bot.approver,
+    tokenIdentity,
     deferResume: true,
     // People and roles come from the bot; the holder of the control token also counts as owner.
     roles: { hasRole: (id, role) => (role === "owner" && id === LOCAL_OWNER) || bot.roles.hasRole(id, role) },
@@ -219,24 +248,29 @@ export async function runStart(o: StartOptions) {
   // The demo key is a real secret for the demo service: agents only ever see its placeholder.
   await gateway.credentials.setSecret("DEMO_API_KEY", demoKey);
 
-  const runtime = createDockerRuntime({
-    dockerHost: o.dockerHost,
-    instance: createHash("sha256").update(o.home).digest("hex").slice(0, 8),
-  });
   try {
     const orphans = await runtime.cleanupOrphans();
-    if (orphans > 0) o.say(`removed ${orphans} agent container(s) left by a previous run`);
-    o.say("building the agent image (cached after the first time)…");
-    const image = await buildAgentImage({
-      repoRoot: o.repoRoot,
-      runnerDir: join(o.repoRoot, "dist", "agents", "runner"),
-      onProgress: (line) => o.say(`  ${line}`),
-    });
+    if (orphans > 0) o.say(`removed ${orphans} agent sandbox(es) left by a previous run`);
+    let image: string;
+    if (k8s) {
+      // A cluster pulls from a registry: `warden image build --tag REGISTRY/warden-agent:TAG`, push.
+      if (!k8s.image) throw new Error("WARDEN_AGENT_IMAGE is required with WARDEN_RUNTIME=kubernetes");
+      image = k8s.image;
+    } else {
+      o.say("building the agent image (cached after the first time)…");
+      image = (
+        await buildAgentImage({
+          repoRoot: o.repoRoot,
+          runnerDir: join(o.repoRoot, "dist", "agents", "runner"),
+          onProgress: (line) => o.say(`  ${line}`),
+        })
+      ).tag;
+    }
     manager = createAgentManager({
       runtime,
       gateway: await gatewayPort(gateway),
       dir: join(o.home, "agents"),
-      image: image.tag,
+      image,
       log: o.log,
     });
     const m = manager;

@@ -14,7 +14,7 @@ import { hostPort, resolveMap, UsageError } from "./args.js";
 import { chatSettings } from "./chat-settings.js";
 import { doctorCommand } from "./doctor.js";
 import { policyCommand } from "./policy-commands.js";
-import { runStart } from "./start.js";
+import { type KubernetesSettings, runStart } from "./start.js";
 import { databaseUrl, openInstallStore, setSecretCommand } from "./store-commands.js";
 
 const HELP = `warden — egress gateway and control plane for AI agents
@@ -25,7 +25,7 @@ Usage:
                  owner and admins get the operator console at <web>/console (approvals, audit,
                  agents, policies with validation and replay, secret names)
   warden agent start NAME [--provider demo|openai|claude] | stop NAME | list | logs NAME | exec NAME -- CMD…
-  warden image build [--force]
+  warden image build [--force] [--tag REGISTRY/NAME:TAG]
   warden policy test NAME --replay 24h [--file FILE] [--examples N] [--json] [--control HOST:PORT]
                  replays the audited requests of the window against NAME (as on disk, or FILE):
                  which decisions would change (allow→approve, approve→deny, …); writes nothing
@@ -39,6 +39,11 @@ Usage:
   warden help
 
 Environment: WARDEN_HOME (default ~/.warden), WARDEN_MASTER_KEY (else DIR/master.key).
+Agents on Kubernetes (warden start): WARDEN_RUNTIME=kubernetes, WARDEN_AGENT_IMAGE (pushed from
+  warden image build --tag REGISTRY/warden-agent:TAG), WARDEN_K8S_GATEWAY=IP:PORT (where Pods reach the
+  gateway; listen on it with --listen), WARDEN_K8S_IDENTITY=token|socket (token: projected
+  service-account token checked by TokenReview), WARDEN_K8S_NAMESPACE (warden-agents), KUBECONFIG or
+  in-cluster. Manifests for Warden itself: deploy/kubernetes/.
 Replicas: WARDEN_DATABASE_URL=postgres://… puts all state in PostgreSQL; several warden start or
   warden gateway processes on one database (same WARDEN_MASTER_KEY, same policies) act as one:
   decisions release requests held on any replica, one audit chain, shared rate limits; one elected
@@ -110,6 +115,28 @@ function onSignal(close: () => Promise<void>): void {
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 }
+/** WARDEN_RUNTIME=kubernetes and its WARDEN_K8S_* settings (DESIGN §8); undefined for Docker. */
+function kubernetesSettings(): KubernetesSettings | undefined {
+  const kind = env.WARDEN_RUNTIME ?? "docker";
+  if (kind === "docker") return undefined;
+  if (kind !== "kubernetes") throw new UsageError("WARDEN_RUNTIME is docker (default) or kubernetes");
+  const identity = env.WARDEN_K8S_IDENTITY ?? "token";
+  if (identity !== "token" && identity !== "socket")
+    throw new UsageError("WARDEN_K8S_IDENTITY is token (default) or socket");
+  if (identity === "token" && !env.WARDEN_K8S_GATEWAY)
+    throw new UsageError(
+      "WARDEN_K8S_GATEWAY=IP:PORT (where agent Pods reach this gateway) is required for token identity",
+    );
+  return {
+    kubeconfigPath: env.KUBECONFIG,
+    inCluster: !env.KUBECONFIG && !!env.KUBERNETES_SERVICE_HOST,
+    namespace: env.WARDEN_K8S_NAMESPACE,
+    identity,
+    gateway: env.WARDEN_K8S_GATEWAY ? hostPort(env.WARDEN_K8S_GATEWAY, "WARDEN_K8S_GATEWAY") : undefined,
+    image: env.WARDEN_AGENT_IMAGE,
+  };
+}
+
 /** `--replica-id`: a name for logs, metrics and /v1/health; letters, digits, `.`, `_`, `-`. */
 function replicaId(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -225,6 +252,7 @@ async function start(argv: string[]): Promise<void> {
     say,
     batchWindowMs,
     dockerHost: env.DOCKER_HOST,
+    kubernetes: kubernetesSettings(),
   });
   const gw = running.gateway;
   const listening = {
