@@ -11,6 +11,7 @@ import type { ServerResponse } from "node:http";
 import type { Card, Sender } from "../../channel.js";
 import { sseHeaders } from "./http-io.js";
 import type { WebSession } from "./sessions.js";
+import type { WebChatState } from "./web-chat-state.js";
 
 export const HISTORY_LIMIT = 500;
 /** The chat ids this channel knows: one private chat per person, one shared chat per agent. */
@@ -49,24 +50,46 @@ export class ChatRoom {
   readonly #chats = new Map<string, StoredMessage[]>();
   readonly #listeners = new Set<Listener>();
   readonly #now: () => number;
+  readonly #log: (event: string, fields?: Record<string, unknown>) => void;
   readonly #heartbeat: NodeJS.Timeout;
   #seq = 0;
   readonly #historyFile: string | undefined;
+  readonly #state: WebChatState | undefined;
+  /** Chats changed since the last save (the shared state is written per chat). */
+  readonly #dirty = new Set<string>();
   #saving: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
 
   /**
-   * `historyFile` keeps the history across restarts (cards included, so a card sent before a crash
-   * can still be updated and tapped). Saves are batched; a message deleted right after it arrived (a
-   * pasted secret) is gone before the batch is written.
+   * `history` (a file, or the shared WebChatState) keeps the history across restarts (cards included,
+   * so a card sent before a crash can still be updated and tapped). Saves are batched; a message
+   * deleted right after it arrived (a pasted secret) is gone before the batch is written. A file is
+   * read now; a WebChatState by `load()`.
    */
-  constructor(now: () => number = Date.now, historyFile?: string) {
+  constructor(
+    now: () => number = Date.now,
+    history?: string | WebChatState,
+    log: (event: string, fields?: Record<string, unknown>) => void = () => {},
+  ) {
     this.#now = now;
-    this.#historyFile = historyFile;
-    if (historyFile) this.#load(historyFile);
+    this.#log = log;
+    this.#historyFile = typeof history === "string" ? history : undefined;
+    this.#state = typeof history === "object" ? history : undefined;
+    if (this.#historyFile) this.#load(this.#historyFile);
     this.#heartbeat = setInterval(() => {
       for (const l of this.#listeners) l.res.write(": ping\n\n");
     }, HEARTBEAT_MS);
     this.#heartbeat.unref();
+  }
+
+  /** Reads the history kept in the shared state (messages that arrived meanwhile stay, after it). */
+  async load(): Promise<void> {
+    if (this.#state === undefined) return;
+    for (const [chatId, stored] of await this.#state.history()) {
+      const seen = new Set(stored.map((m) => m.id));
+      const live = (this.#chats.get(chatId) ?? []).filter((m) => !seen.has(m.id));
+      this.#chats.set(chatId, [...stored, ...live].slice(-HISTORY_LIMIT));
+    }
   }
 
   hasChat(chatId: string): boolean {
@@ -91,7 +114,7 @@ export class ChatRoom {
     if (list.length > HISTORY_LIMIT) list.splice(0, list.length - HISTORY_LIMIT);
     this.#chats.set(chatId, list);
     this.#broadcast(chatId, "msg", { message });
-    this.#save();
+    this.#save(chatId);
     return message;
   }
 
@@ -107,7 +130,7 @@ export class ChatRoom {
     const message: StoredMessage = { ...list[index]!, card };
     list[index] = message;
     this.#broadcast(chatId, "card", { message });
-    this.#save();
+    this.#save(chatId);
     return true;
   }
 
@@ -117,7 +140,7 @@ export class ChatRoom {
     if (list === undefined || index < 0) return false;
     list.splice(index, 1);
     this.#broadcast(chatId, "del", { chatId, messageId: id });
-    this.#save();
+    this.#save(chatId);
     return true;
   }
 
@@ -155,15 +178,17 @@ export class ChatRoom {
     for (const l of this.#listeners) if (l.session.key === session.key) l.res.end();
   }
 
-  close(): void {
+  /** Ends every stream; resolves once pending history is written. */
+  close(): Promise<void> {
     if (this.#saving) {
       clearTimeout(this.#saving);
       this.#saving = undefined;
-      void this.#flush();
+      this.#queueFlush();
     }
     clearInterval(this.#heartbeat);
     for (const l of this.#listeners) l.res.end();
     this.#listeners.clear();
+    return this.#flushing;
   }
 
   #load(file: string): void {
@@ -183,16 +208,34 @@ export class ChatRoom {
     }
   }
 
-  #save(): void {
-    if (!this.#historyFile || this.#saving) return;
+  #save(chatId: string): void {
+    if (!this.#historyFile && !this.#state) return;
+    this.#dirty.add(chatId);
+    if (this.#saving) return;
     this.#saving = setTimeout(() => {
       this.#saving = undefined;
-      void this.#flush();
+      this.#queueFlush();
     }, 250);
     this.#saving.unref();
   }
 
+  /** Writes one batch after the previous one (never two writers of the same rows at once). */
+  #queueFlush(): void {
+    this.#flushing = this.#flushing.then(() =>
+      this.#flush().catch((err: unknown) =>
+        this.#log("web.history_write_failed", { error: (err as Error).name }),
+      ),
+    );
+  }
+
   async #flush(): Promise<void> {
+    const state = this.#state;
+    if (state !== undefined) {
+      const chats = [...this.#dirty];
+      this.#dirty.clear();
+      for (const chatId of chats) await state.saveChat(chatId, this.#chats.get(chatId) ?? []);
+      return;
+    }
     const file = this.#historyFile;
     if (!file) return;
     const tmp = `${file}.tmp`;

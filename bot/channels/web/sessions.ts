@@ -1,16 +1,22 @@
 /**
  * Web chat sessions. The session cookie (32 random bytes, HttpOnly, SameSite=Strict, Path=/) is the
  * only credential after sign-in; we keep just its SHA-256, in memory and, when a session file is
- * configured, in that file (mode 0600), so a leaked file cannot be replayed as a cookie. Each session
- * has its own CSRF token that every state-changing request must echo in `x-warden-csrf`. Malformed,
- * unknown or expired cookies count as no session; an unreadable session file means no sessions.
+ * configured, in that file (mode 0600) or in a WebChatState (the bot store's rows, shared by replicas),
+ * so a leaked file or row cannot be replayed as a cookie. Each session has its own CSRF token that every
+ * state-changing request must echo in `x-warden-csrf`. Malformed, unknown or expired cookies count as no
+ * session; an unreadable session file means no sessions. With a shared state, a cookie unknown here is
+ * looked up there (made on another replica), and a known one is re-checked every few seconds, so a
+ * sign-out on one replica ends the session on all of them.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFile, rename, writeFile } from "node:fs/promises";
+import type { WebChatState } from "./web-chat-state.js";
 
 export const SESSION_COOKIE = "warden_session";
 const COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
-const TTL_MS = 30 * 24 * 60 * 60 * 1000;
+export const TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** How long a session read from the shared state is trusted before it is read again. */
+const RECHECK_MS = 3_000;
 
 /** A signed-in person on this browser. `key` is the SHA-256 of the cookie value. */
 export interface WebSession {
@@ -23,6 +29,8 @@ export interface WebSession {
 
 export interface WebSessionsOptions {
   readonly file?: string;
+  /** Shared persistence (replicas); takes precedence over `file`. */
+  readonly state?: WebChatState;
   readonly now?: () => number;
   readonly log?: (event: string, fields?: Record<string, unknown>) => void;
 }
@@ -31,18 +39,30 @@ export interface WebSessionsOptions {
 export class WebSessions {
   readonly #byKey = new Map<string, WebSession>();
   readonly #file: string | undefined;
+  readonly #state: WebChatState | undefined;
+  /** When each cached session was last confirmed by the shared state. */
+  readonly #checkedAt = new Map<string, number>();
   readonly #now: () => number;
   readonly #log: (event: string, fields?: Record<string, unknown>) => void;
   #writing: Promise<void> = Promise.resolve();
 
-  constructor({ file, now = Date.now, log = () => {} }: WebSessionsOptions = {}) {
-    this.#file = file;
+  constructor({ file, state, now = Date.now, log = () => {} }: WebSessionsOptions = {}) {
+    this.#file = state === undefined ? file : undefined;
+    this.#state = state;
     this.#now = now;
     this.#log = log;
   }
 
   /** Loads the session file, if any; a missing file is an empty table, a broken one is logged and ignored. */
   async load(): Promise<void> {
+    if (this.#state !== undefined) {
+      try {
+        for (const s of await this.#state.sessions()) this.#remember(s);
+      } catch (err) {
+        this.#log("web.sessions_unreadable", { error: (err as Error).name });
+      }
+      return;
+    }
     if (this.#file === undefined) return;
     let raw: string;
     try {
@@ -84,19 +104,20 @@ export class WebSessions {
       createdAt: this.#now(),
     };
     this.#byKey.set(session.key, session);
-    this.#persist();
+    this.#checkedAt.set(session.key, this.#now());
+    this.#persist({ put: session });
     const setCookie = `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${TTL_MS / 1000}`;
     return { setCookie, session };
   }
 
   /** The session named by a request's Cookie header, or undefined. */
-  fromCookieHeader(header: string | undefined): WebSession | undefined {
+  async fromCookieHeader(header: string | undefined): Promise<WebSession | undefined> {
     for (const part of (header ?? "").split(";")) {
       const eq = part.indexOf("=");
       if (eq < 0 || part.slice(0, eq).trim() !== SESSION_COOKIE) continue;
       const value = part.slice(eq + 1).trim();
       if (!COOKIE_VALUE.test(value)) continue;
-      const session = this.#byKey.get(hash(value));
+      const session = await this.#lookup(hash(value));
       if (session === undefined) continue;
       if (this.#expired(session.createdAt)) {
         this.remove(session);
@@ -116,7 +137,9 @@ export class WebSessions {
   }
 
   remove(session: WebSession): void {
-    if (this.#byKey.delete(session.key)) this.#persist();
+    this.#checkedAt.delete(session.key);
+    // Shared: delete the row even when this replica never cached it (signed out elsewhere first).
+    if (this.#byKey.delete(session.key) || this.#state !== undefined) this.#persist({ remove: session.key });
   }
 
   /** Resolves once pending writes of the session file are done. */
@@ -133,7 +156,48 @@ export class WebSessions {
     return this.#now() - createdAt > TTL_MS;
   }
 
-  #persist(): void {
+  /** A session by key: from memory, re-checked against (or read from) the shared state when stale. */
+  async #lookup(key: string): Promise<WebSession | undefined> {
+    const cached = this.#byKey.get(key);
+    const state = this.#state;
+    if (state === undefined) return cached;
+    if (cached !== undefined && this.#now() - (this.#checkedAt.get(key) ?? 0) < RECHECK_MS) return cached;
+    let stored: WebSession | undefined;
+    try {
+      stored = await state.session(key);
+    } catch (err) {
+      // Fail closed: a session we cannot confirm is no session (the page asks to sign in again).
+      this.#log("web.sessions_unreadable", { error: (err as Error).name });
+      return undefined;
+    }
+    if (stored === undefined) {
+      this.#byKey.delete(key);
+      this.#checkedAt.delete(key);
+      return undefined;
+    }
+    this.#remember(stored);
+    return stored;
+  }
+
+  #remember(s: WebSession): void {
+    if (this.#expired(s.createdAt)) return;
+    this.#byKey.set(s.key, s);
+    this.#checkedAt.set(s.key, this.#now());
+  }
+
+  #persist(change: { put: WebSession } | { remove: string }): void {
+    const state = this.#state;
+    if (state !== undefined) {
+      this.#writing = this.#writing.then(async () => {
+        try {
+          if ("put" in change) await state.putSession(change.put, change.put.createdAt + TTL_MS);
+          else await state.deleteSession(change.remove);
+        } catch (err) {
+          this.#log("web.sessions_write_failed", { error: (err as Error).name });
+        }
+      });
+      return;
+    }
     const file = this.#file;
     if (file === undefined) return;
     const text = JSON.stringify({ sessions: [...this.#byKey.values()] });

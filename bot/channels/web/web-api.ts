@@ -118,6 +118,7 @@ export function createWebApi(deps: WebApiDeps) {
     if (path === "/api/signout") {
       sessions.remove(session);
       room.drop(session);
+      await sessions.flush(); // the row is gone before the page hears so (other replicas re-check it)
       return sendJson(res, 200, {}, { "set-cookie": WebSessions.clearCookie() });
     }
     sendJson(res, 404, { error: "not_found" });

@@ -18,6 +18,7 @@ import { sendHtml, sendJson } from "./http-io.js";
 import { chatPage, pairingPage, signInPage } from "./page.js";
 import { WebSessions } from "./sessions.js";
 import { createWebApi } from "./web-api.js";
+import type { WebChatState } from "./web-chat-state.js";
 
 /** The person a sign-in token stands for. */
 export interface WebPerson {
@@ -35,6 +36,11 @@ export interface WebChannelOptions {
   readonly log?: WebLog;
   /** Burns a one-time claim/invite token and returns its person, or undefined when it is not valid. */
   readonly verifyToken: (token: string) => Promise<WebPerson | undefined>;
+  /**
+   * Sessions (hashed ids) and chat history in the bot store, shared by replicas (web-chat-state.ts);
+   * takes precedence over `sessionFile` and `historyFile`.
+   */
+  readonly state?: WebChatState;
   /** Where to keep sessions across restarts (mode 0600, hashed ids); memory only when absent. */
   readonly sessionFile?: string;
   /** Where to keep chat history across restarts (mode 0600); memory only when absent. */
@@ -67,8 +73,13 @@ const MAX_OUT_CHARS = 20_000;
 /** Creates the web chat channel. Nothing listens until `listen()` or `start()`. */
 export function createWebChannel(options: WebChannelOptions): WebChannel {
   const log = options.log ?? (() => {});
-  const sessions = new WebSessions({ file: options.sessionFile, now: options.now, log });
-  const room = new ChatRoom(options.now, options.historyFile);
+  const sessions = new WebSessions({
+    file: options.sessionFile,
+    state: options.state,
+    now: options.now,
+    log,
+  });
+  const room = new ChatRoom(options.now, options.state ?? options.historyFile, log);
   let handler: ((event: InboundEvent) => Promise<void>) | undefined;
   let port = options.port;
   let listening: Promise<void> | undefined;
@@ -105,6 +116,8 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
     }
     if (person === undefined) return page(res, 403, false);
     const { setCookie } = sessions.create(person);
+    // Stored before the browser follows the redirect, which may reach another replica.
+    await sessions.flush();
     log("web.signed_in", { userId: person.userId });
     res.writeHead(303, {
       location: "/",
@@ -124,7 +137,7 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
     // DNS rebinding: a foreign site resolving to 127.0.0.1 still sends its own name as Host.
     if (!hosts().includes(req.headers.host ?? "")) return sendJson(res, 421, { error: "bad_host" });
     const path = (req.url ?? "/").split("?")[0]!;
-    const session = sessions.fromCookieHeader(req.headers.cookie);
+    const session = await sessions.fromCookieHeader(req.headers.cookie);
     const claimMatch = /^\/(?:claim|invite)\/([^/]*)$/.exec(path);
     if (req.method === "GET" && claimMatch) return claim(res, claimMatch[1]!);
     if (req.method === "GET" && path === "/")
@@ -134,7 +147,8 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
     if (await consoleRoutes(req, res, path, session)) return;
     if (req.method === "GET" && path === "/pair/whatsapp") {
       const pairing = options.pairing;
-      if (!session || !pairing || (await pairing.mayView(session.userId)) !== true) return page(res, 403, false);
+      if (!session || !pairing || (await pairing.mayView(session.userId)) !== true)
+        return page(res, 403, false);
       const nonce = randomBytes(16).toString("base64url");
       return sendHtml(res, 200, pairingPage(nonce, pairing.svg()), nonce);
     }
@@ -152,6 +166,7 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
   function listen(): Promise<void> {
     listening ??= (async () => {
       await sessions.load();
+      await room.load();
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(options.port, options.host, () => {
@@ -184,7 +199,7 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
     },
     async stop() {
       handler = undefined;
-      room.close();
+      const saved = room.close();
       if (listening !== undefined) {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -192,6 +207,7 @@ export function createWebChannel(options: WebChannelOptions): WebChannel {
         });
       }
       await sessions.flush();
+      await saved;
     },
     async sendText(to, text, opts) {
       const chatId = chatOf(to);
