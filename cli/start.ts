@@ -12,7 +12,7 @@ import { gatewayPort } from "../agents/gateway-port.js";
 import { buildAgentImage } from "../agents/image/build-image.js";
 import { type AgentManager, createAgentManager } from "../agents/manager.js";
 import type { Provider } from "../agents/runtime.js";
-import { createWebChannel } from "../bot/channels/web/index.js";
+import { createWebChannel, openWebChatState } from "../bot/channels/web/index.js";
 import type { SentRef } from "../bot/channel.js";
 import {
   type Channel,
@@ -106,8 +106,8 @@ export async function runStart(o: StartOptions) {
   const web = createWebChannel({
     host: o.web.host,
     port: o.web.port,
-    sessionFile: join(o.home, "web-sessions.json"),
-    historyFile: join(o.home, "web-history.json"),
+    // Sessions and history in the bot store, shared by replicas (older JSON files move in once).
+    state: await openWebChatState(botStore, o.home, o.log),
     // Only the owner sees the WhatsApp pairing code: scanning it links a phone to this Warden.
     pairing: {
       svg: () => chat?.pairingSvg(),

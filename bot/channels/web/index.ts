@@ -6,3 +6,4 @@ export {
   type WebLog,
   type WebPerson,
 } from "./web-channel.js";
+export { openWebChatState, storeWebChatState, type WebChatState } from "./web-chat-state.js";

@@ -6,10 +6,11 @@
  * with zod and reads as absent, never as something else) and the old JSON files we import once.
  */
 import { readFile, rename } from "node:fs/promises";
+import { join } from "node:path";
 import { z } from "zod";
 import type { StateRows } from "../../persisted-state.js";
 import { CHAT_ID, HISTORY_LIMIT, type StoredMessage } from "./chat-room.js";
-import type { WebSession } from "./sessions.js";
+import { TTL_MS, type WebSession } from "./sessions.js";
 
 /** What a web channel persists; absent, it keeps everything in memory. */
 export interface WebChatState {
@@ -127,4 +128,16 @@ export async function importWebChatFiles(
     await rename(files.historyFile, `${files.historyFile}.imported`);
     log("web.history_imported", {});
   }
+}
+
+/** `warden start`'s state: the bot store's rows, after a one-time import of `home`'s old JSON files. */
+export async function openWebChatState(
+  rows: StateRows,
+  home: string,
+  log?: (event: string, fields?: Record<string, unknown>) => void,
+): Promise<WebChatState> {
+  const state = storeWebChatState(rows);
+  const files = { sessionFile: join(home, "web-sessions.json"), historyFile: join(home, "web-history.json") };
+  await importWebChatFiles(state, { ...files, ttlMs: TTL_MS }, log);
+  return state;
 }
