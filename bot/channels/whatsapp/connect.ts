@@ -3,14 +3,16 @@
  * dependency: it pulls in GPL-3.0 libsignal). Load it lazily (index.ts `loadWhatsAppConnect`).
  *
  * `connectWhatsApp` builds one socket; the channel calls it again for every reconnect (backoff is
- * the channel's supervisor.ts). The credentials in `authDir` are the WhatsApp account itself: the
- * directory is created 0700 and cleared when the phone unlinks us (then the next connect shows a
- * new QR). baileys' logs go through a quiet logger that keeps only the static message string and
+ * the channel's supervisor.ts). The credentials are the WhatsApp account itself: in the bot store,
+ * sealed (`authStore`, store-auth.ts; replicas share them, so a new leader keeps the linked device),
+ * or in `authDir` (created 0700). Either is cleared when the phone unlinks us (then the next connect
+ * shows a new QR). baileys' logs go through a quiet logger that keeps only the static message string and
  * an error's class name, never the objects it passes (they can hold message contents and numbers).
  */
 import { rmSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import makeWASocket, {
+  type AuthenticationState,
   DisconnectReason,
   type proto,
   type SocketConfig,
@@ -19,13 +21,16 @@ import makeWASocket, {
   type WASocket,
 } from "baileys";
 import type { WhatsAppSocket } from "./socket.js";
+import { type StoreAuthOptions, storeAuthState } from "./store-auth.js";
 import { statusCodeOf } from "./socket.js";
 
 export type WhatsAppStatus = "pairing" | "open" | "closed" | "logged_out";
 
 export interface ConnectWhatsAppOptions {
-  /** Where the WhatsApp credentials live (created 0700; cleared on logout). */
-  readonly authDir: string;
+  /** Keep the credentials sealed in the bot store's rows (cleared on logout); wins over `authDir`. */
+  readonly authStore?: StoreAuthOptions;
+  /** Or keep them in this directory (created 0700; cleared on logout). */
+  readonly authDir?: string;
   /** Called with every pairing QR baileys emits (render with qr.ts); QRs rotate every ~20 s. */
   readonly onQr: (qr: string) => void;
   readonly onStatus?: (status: WhatsAppStatus, detail: string) => void;
@@ -71,14 +76,28 @@ export function quietLogger(log: NonNullable<ConnectWhatsAppOptions["log"]>): IL
   return logger;
 }
 
+/** The credentials from the store or the directory, and how to delete them on logout. */
+async function openAuth(o: ConnectWhatsAppOptions): Promise<{
+  state: AuthenticationState;
+  saveCreds(): Promise<void>;
+  clear(): Promise<void>;
+}> {
+  if (o.authStore) return storeAuthState(o.authStore);
+  const dir = o.authDir;
+  if (dir === undefined) throw new Error("connectWhatsApp needs authStore or authDir");
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700); // an existing directory may have been created looser
+  const auth = await useMultiFileAuthState(dir);
+  // Synchronous on purpose: the removal finishes before any reconnect can read the old creds.
+  return { ...auth, clear: async () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** Opens one WhatsApp Web connection with the credentials in `authDir` (or a pairing QR). */
 export async function connectWhatsApp(o: ConnectWhatsAppOptions): Promise<WhatsAppSocket> {
   const log = o.log ?? (() => undefined);
-  await mkdir(o.authDir, { recursive: true, mode: 0o700 });
-  await chmod(o.authDir, 0o700); // an existing directory may have been created looser
   if (o.wsUrl !== undefined && !/^wss?:$/.test(new URL(o.wsUrl).protocol))
     throw new Error("WHATSAPP_WS_URL must be a ws:// or wss:// URL");
-  const { state, saveCreds } = await useMultiFileAuthState(o.authDir);
+  const { state, saveCreds, clear } = await openAuth(o);
   let loggedOut = false;
   // Our recent messages, for baileys to re-encrypt when a recipient's device asks for a retry.
   const sent = new Map<string, proto.IMessage>();
@@ -107,9 +126,8 @@ export async function connectWhatsApp(o: ConnectWhatsAppOptions): Promise<WhatsA
     if (u.connection !== "close") return;
     if (statusCodeOf(u.lastDisconnect?.error) === DisconnectReason.loggedOut) {
       loggedOut = true;
-      // Synchronous on purpose: the removal finishes before any reconnect can read the old creds.
-      rmSync(o.authDir, { recursive: true, force: true });
-      log("whatsapp.logged_out", { authDir: o.authDir });
+      clear().catch((err: unknown) => log("whatsapp.creds_clear_failed", { error: (err as Error).name }));
+      log("whatsapp.logged_out", {});
       o.onStatus?.("logged_out", "WhatsApp unlinked this device; scan the new QR code to pair again.");
     } else o.onStatus?.("closed", "WhatsApp connection closed; reconnecting.");
   });
