@@ -312,13 +312,21 @@ export function createProxy(deps: ProxyDeps) {
     const server = limitedServer(SERVER_OPTIONS);
     // Identity may need the store (token hash) or the cluster (TokenReview): asynchronous. The
     // request is not read, and the tunnel not answered, until it is known; a failing check is a 407.
-    const who = async (req: IncomingMessage): Promise<string | GatewayError> => {
-      const agent = await Promise.resolve()
-        .then(() => identify(req))
-        .catch(() => undefined);
-      if (agent === undefined)
-        return new GatewayError("proxy_auth_required", "proxy credentials missing or wrong");
-      return connections.admit(agent, req.socket) ? agent : tooManyConnections();
+    // Requests pipelined on one connection are identified in arrival order, so each one's handling
+    // starts in order too: a refusal that poisons the connection comes before anything behind it.
+    const order = new WeakMap<Socket, Promise<unknown>>();
+    const who = (req: IncomingMessage): Promise<string | GatewayError> => {
+      const check = async (): Promise<string | GatewayError> => {
+        const agent = await Promise.resolve()
+          .then(() => identify(req))
+          .catch(() => undefined);
+        if (agent === undefined)
+          return new GatewayError("proxy_auth_required", "proxy credentials missing or wrong");
+        return connections.admit(agent, req.socket) ? agent : tooManyConnections();
+      };
+      const mine = (order.get(req.socket) ?? Promise.resolve()).then(check);
+      order.set(req.socket, mine.catch(() => undefined));
+      return mine;
     };
     if (socketAgent !== undefined) {
       server.on("connection", (socket: Socket) => {
