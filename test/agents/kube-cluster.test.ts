@@ -141,13 +141,21 @@ describe.skipIf(skip)(
       const created = await core.createNamespacedPod({ namespace: NS, body: smokePod() });
       podUid = created.metadata?.uid ?? "";
       let pod: V1Pod = created;
-      while (pod.status?.phase !== "Running" && Date.now() - t0 < 60_000) {
-        expect(pod.status?.phase ?? "Pending", c.logTail("kubelet", 30)).toBe("Pending");
+      while ((pod.status?.phase ?? "Pending") === "Pending" && Date.now() - t0 < 60_000) {
         await new Promise((r) => setTimeout(r, 200));
         pod = await core.readNamespacedPod({ name: "smoke", namespace: NS });
       }
-      console.log(`kube-cluster: Pod Running ${Date.now() - t0} ms after create`);
-      expect(pod.status?.phase, c.logTail("kubelet", 30)).toBe("Running");
+      console.log(`kube-cluster: Pod ${pod.status?.phase} ${Date.now() - t0} ms after create`);
+      // With the loopback-only CNI the sandbox has no address, and kubelet 1.20 replaces such a
+      // sandbox at its next sync: on a loaded machine a poll can see the Pod only after it ended.
+      // What this checks is that it ran: Running, or ended after its container had started.
+      const started = pod.status?.containerStatuses?.[0]?.state;
+      expect(
+        pod.status?.phase === "Running" ||
+          started?.running !== undefined ||
+          started?.terminated?.startedAt !== undefined,
+        c.logTail("kubelet", 30),
+      ).toBe(true);
       expect(pod.spec?.nodeName).toBe("localhost");
       // apiserver → kubelet (logs, exec) reaches the node by its hostname `localhost` on the kubelet's port.
       const logs = await c.api("GET", `/api/v1/namespaces/${NS}/pods/smoke/log`);
@@ -156,7 +164,7 @@ describe.skipIf(skip)(
       const ids = (host?: string) =>
         execFileSync(
           "docker",
-          [...(host ? ["-H", host] : []), "ps", "-q", "--filter", "label=io.kubernetes.pod.name=smoke"],
+          [...(host ? ["-H", host] : []), "ps", "-aq", "--filter", "label=io.kubernetes.pod.name=smoke"],
           {
             encoding: "utf8",
           },
