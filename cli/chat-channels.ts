@@ -4,6 +4,7 @@
  * printed in the terminal and shown to the owner at `<web>/pair/whatsapp`. baileys is optional
  * (GPL-3.0 libsignal), so it is loaded only when WhatsApp is switched on.
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Channel, SentRef } from "../bot/channel.js";
 import {
@@ -110,6 +111,11 @@ export async function chatChannels(
     state?: StateRows;
     /** A Warden secret's value by name (a channel's own long-lived password), read when needed. */
     secret?: (name: string) => string | undefined;
+    /**
+     * Seals WhatsApp Web's credentials (the vault's key), asked when the channel connects: with
+     * `state`, they are kept sealed in the store, shared by replicas (a new leader keeps the device).
+     */
+    whatsappSealer?: () => Promise<{ seal(b: Buffer): Buffer; open(b: Buffer): Buffer }>;
   },
 ): Promise<ChatChannels> {
   const channels: Channel[] = [];
@@ -141,9 +147,17 @@ export async function chatChannels(
     if (!connect) {
       const { connectWhatsApp } = await loadWhatsAppConnect();
       const authDir = join(o.home, "whatsapp");
-      connect = () =>
+      const rows = o.state;
+      const sealer = o.whatsappSealer;
+      // A device linked by an older version stays in its directory until it is unlinked (its files
+      // cannot all be mapped back to keys); after that, and on a fresh home, the store holds it.
+      const inStore = async () =>
+        rows && sealer && !existsSync(join(authDir, "creds.json"))
+          ? { authStore: { rows, sealer: await sealer() } }
+          : { authDir };
+      connect = async () =>
         connectWhatsApp({
-          authDir,
+          ...(await inStore()),
           log: o.log,
           makeSocket: s.whatsapp?.makeSocket,
           wsUrl: s.whatsapp?.wsUrl,

@@ -31,6 +31,7 @@ import {
   startGateway,
 } from "../gateway/index.js";
 import type { Secret } from "../gateway/secret.js";
+import { loadMasterKey, Vault } from "../gateway/vault.js";
 import { createTokenIdentity } from "../gateway/token-review.js";
 import { createBotControl } from "./bot-control.js";
 import { type ChatSettings, chatChannels } from "./chat-channels.js";
@@ -150,6 +151,14 @@ export async function runStart(o: StartOptions) {
     isCard: (ref) => liveCards.has(cardKey(ref)),
     roleOf: async (identity) => (await botStore.personOf(identity))?.role,
     state: botStore,
+    // WhatsApp Web's credentials, sealed with the vault's key (read once the gateway has loaded it).
+    whatsappSealer: async () => {
+      const vault = Vault.fromKey(await loadMasterKey({ envValue: o.masterKey, home: o.home }));
+      return {
+        seal: (b) => vault.sealBytes(b, "whatsapp-auth"),
+        open: (b) => vault.openBytes(b, "whatsapp-auth"),
+      };
+    },
     // Read when a channel starts (after the gateway opened the vault below), never earlier.
     secret: (name) => platformSecret?.(name),
   });

@@ -23,7 +23,8 @@ describe("WhatsApp pairing (warden start)", () => {
     const running = await startTestWarden("wa-pair", { whatsapp: { makeSocket: wa.makeSocket as never } });
     const { home, said } = running;
     cleanup.push(() => running.close());
-    expect((await stat(join(home, "whatsapp"))).mode & 0o777).toBe(0o700);
+    // The credentials are kept sealed in the bot store (whatsapp-store-auth.test.ts), not in a directory.
+    await expect(stat(join(home, "whatsapp"))).rejects.toMatchObject({ code: "ENOENT" });
 
     wa.qr("2@pairing-ref,noise-key,identity-key,adv-secret");
     const printed = await pollUntil("the QR in the terminal", () =>
