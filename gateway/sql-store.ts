@@ -309,10 +309,15 @@ function rawStore(sql: Sql, ready: Promise<void>): Omit<Store, "ready"> {
     },
     verifyAudit: async () => {
       await flush();
-      return verifyAuditRows(
-        await sql.all<AuditDbRow>("SELECT * FROM audit ORDER BY seq"),
-        await sql.get<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_head WHERE id = 1"),
+      // The head first, then the rows up to it: another replica may commit a batch in between, and
+      // its rows (past this head) must not read as a chain whose head is missing.
+      const head = await sql.get<{ seq: number; hash: string }>(
+        "SELECT seq, hash FROM audit_head WHERE id = 1",
       );
+      const rows = await sql.all<AuditDbRow>("SELECT * FROM audit WHERE seq <= ? ORDER BY seq", [
+        head?.seq ?? 0,
+      ]);
+      return verifyAuditRows(rows, head);
     },
     takeRate: async (key, windowStart) =>
       (
