@@ -315,7 +315,7 @@ function rawStore(sql: Sql, ready: Promise<void>): Omit<Store, "ready"> {
         "SELECT seq, hash FROM audit_head WHERE id = 1",
       );
       const rows = await sql.all<AuditDbRow>("SELECT * FROM audit WHERE seq <= ? ORDER BY seq", [
-        head?.seq ?? 0,
+        head?.seq ?? Number.MAX_SAFE_INTEGER, // no head row (removed, or an old log): check every row
       ]);
       return verifyAuditRows(rows, head);
     },
