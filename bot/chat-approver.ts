@@ -70,6 +70,9 @@ export interface ChatApprover extends Required<Approver> {
 const key = (a: Address): string => `${a.platform}\u0000${a.chatId}\u0000${a.threadId ?? ""}`;
 
 /** Creates the chat approver. */
+/** How many times (50 ms apart) a bare verb waits for its card's ref to be recorded: 2 s. */
+const CARD_RECORD_WAITS = 40;
+
 export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
   const { channels, control, store, roles, log } = opts;
   /**
@@ -335,7 +338,13 @@ export function createChatApprover(opts: ChatApproverOptions): ChatApprover {
           ? { batch: onBatch.batch, count: onBatch.drawn, action: verb === "deny" ? "deny" : "approve" }
           : undefined);
       if (all) return reply(event, await drawer.tapAll(event, all));
-      const byRef = verb ? await store.approvalOfCardRef(event.ref) : undefined;
+      // A gesture can arrive (a reaction over /sync) before the send that made its card returned and
+      // the card's ref was stored: a bare verb on an unknown message waits a moment for that record.
+      let byRef = verb ? await store.approvalOfCardRef(event.ref) : undefined;
+      for (let i = 0; verb && !byRef && i < CARD_RECORD_WAITS; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        byRef = await store.approvalOfCardRef(event.ref);
+      }
       const parsed =
         parseCardAction(event.data) ?? (verb && byRef ? { approvalId: byRef, action: verb } : undefined);
       const view = parsed ? await control.getApproval(parsed.approvalId) : undefined;
