@@ -52,6 +52,19 @@ export function startForwarder(options: ForwarderOptions): Promise<Forwarder> {
     upstream.pipe(client);
   });
 
+  return listenForwarder(server, listen, open, onError);
+}
+
+/**
+ * Listens on `listen`; resolves once bound with the bound address and a `close` that destroys every
+ * socket in `open` (both forwarders track theirs) before the server stops.
+ */
+export function listenForwarder(
+  server: net.Server,
+  listen: { readonly host: string; readonly port: number },
+  open: ReadonlySet<net.Socket>,
+  onError: (err: Error) => void,
+): Promise<Forwarder> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(listen.port, listen.host, () => {

@@ -10,7 +10,7 @@
  */
 import { readFile } from "node:fs/promises";
 import net from "node:net";
-import type { Forwarder } from "./forwarder.js";
+import { type Forwarder, listenForwarder } from "./forwarder.js";
 
 export interface TokenForwarderOptions {
   readonly listen: { readonly host: string; readonly port: number };
@@ -108,20 +108,5 @@ export function startTokenForwarder(options: TokenForwarderOptions): Promise<For
     client.resume();
   }
 
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off("error", reject);
-      server.on("error", onError);
-      const bound = server.address() as net.AddressInfo;
-      resolve({
-        address: { host: bound.address, port: bound.port },
-        close: () =>
-          new Promise<void>((done) => {
-            for (const socket of open) socket.destroy();
-            server.close(() => done());
-          }),
-      });
-    });
-  });
+  return listenForwarder(server, listen, open, onError);
 }
