@@ -1,10 +1,10 @@
 /**
  * The Kubernetes objects for agents, as plain data (DESIGN §8): the Pod of one agent, the two
  * NetworkPolicies that isolate every agent Pod, and the ConfigMap holding the public CA bundle. Pure:
- * kubernetes-runtime.ts sends them, tests check every field. The agent inside the Pod is hostile: it
- * runs as uid 1000 with a read-only root, no capabilities, no privilege escalation, RuntimeDefault
- * seccomp, limits, no host namespace and no service-account token but the projected one whose only
- * audience is the gateway (token identity). Its env is `spec.env` (proxy settings and placeholders,
+ * kubernetes/kubernetes-runtime.ts sends them, tests check every field. The agent inside the Pod is
+ * hostile: it runs as uid 1000 with a read-only root, no capabilities, no privilege escalation,
+ * RuntimeDefault seccomp, limits, no host namespace and no service-account token but the projected one
+ * whose only audience is the gateway (token identity). Its env is `spec.env` (proxy settings and placeholders,
  * never a real secret) plus the gateway's address; nothing here reads or adds a secret.
  */
 import { createHash } from "node:crypto";

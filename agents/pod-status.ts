@@ -1,7 +1,7 @@
 /**
- * Reads what kubernetes-runtime.ts needs out of a Pod's status: whether it ended and with which code,
- * its state in the `Runtime` vocabulary, and why it will never start. Pure; the Pod object comes from
- * the API server and its strings are only compared or quoted, never interpreted.
+ * Reads what kubernetes/kubernetes-runtime.ts needs out of a Pod's status: whether it ended and with
+ * which code, its state in the `Runtime` vocabulary, and why it will never start. Pure; the Pod object
+ * comes from the API server and its strings are only compared or quoted, never interpreted.
  */
 import type { V1Pod } from "@kubernetes/client-node";
 

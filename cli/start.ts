@@ -7,7 +7,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { startDemoService } from "../agents/demo-service.js";
 import { createDockerRuntime } from "../agents/docker-runtime.js";
-import { createKubernetesRuntime, createTokenReviewer } from "../agents/kubernetes-runtime.js";
+import { createKubernetesRuntime } from "../agents/kubernetes/kubernetes-runtime.js";
+import { createTokenReviewer } from "../agents/kubernetes/token-reviewer.js";
 import { gatewayPort } from "../agents/gateway-port.js";
 import { buildAgentImage } from "../agents/image/build-image.js";
 import { type AgentManager, createAgentManager } from "../agents/manager.js";
@@ -58,7 +59,7 @@ export interface StartOptions extends ChatSettings {
   readonly batchWindowMs?: number;
   /** DOCKER_HOST, so agents run on the engine `warden doctor` checked. */
   readonly dockerHost?: string;
-  /** WARDEN_RUNTIME=kubernetes: agents as Pods (agents/kubernetes-runtime.ts) instead of Docker. */
+  /** WARDEN_RUNTIME=kubernetes: agents as Pods (agents/kubernetes/) instead of Docker. */
   readonly kubernetes?: KubernetesSettings;
 }
 

@@ -36,7 +36,8 @@ function code(file: string): string {
 
 /** Runtime imports only: `import type` lines vanish at compile time and load no package. */
 function importsOf(file: string): string[] {
-  const src = code(file).replace(/^import type .*$/gm, "");
+  // Up to the `;`: a long type import spans several lines (agents/pod-spec.ts's from client-node).
+  const src = code(file).replace(/^import type [^;]*;/gm, "");
   return [...src.matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)].map((m) => m[1] as string);
 }
 

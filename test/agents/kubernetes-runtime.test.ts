@@ -19,9 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgentImage } from "../../agents/image/build-image.js";
 import {
   createKubernetesRuntime,
-  createTokenReviewer,
   type KubernetesRuntime,
-} from "../../agents/kubernetes-runtime.js";
+} from "../../agents/kubernetes/kubernetes-runtime.js";
+import { createTokenReviewer } from "../../agents/kubernetes/token-reviewer.js";
 import { podName } from "../../agents/pod-spec.js";
 import { gatewayPort } from "../../agents/gateway-port.js";
 import { createAgentManager } from "../../agents/manager.js";

@@ -1,24 +1,19 @@
 /**
- * `Runtime` on a Kubernetes cluster (DESIGN §8): the only file that imports @kubernetes/client-node.
- * Each agent is one Pod shaped by pod-spec.ts. Before any Pod it ensures the namespace, the agents'
- * ServiceAccount (no API token mounted) and the two NetworkPolicies that isolate agent Pods; when one
- * of them cannot be ensured (RBAC) it throws `RuntimeUnavailable` naming it and creates no Pod. The
- * agent inside is hostile; the API server's answers are trusted only as far as the credentials Warden
- * was given. Also here: the TokenReview call and the Pod lookup the gateway's token identity uses.
+ * `Runtime` on a Kubernetes cluster (DESIGN §8); agents/kubernetes/ is the only folder that imports
+ * @kubernetes/client-node. Each agent is one Pod shaped by ../pod-spec.ts. Before any Pod it ensures
+ * the namespace, the agents' ServiceAccount (no API token mounted) and the two NetworkPolicies that
+ * isolate agent Pods; when one of them cannot be ensured (RBAC) it throws `RuntimeUnavailable` naming
+ * it and creates no Pod. The agent inside is hostile; the API server's answers are trusted only as far
+ * as the credentials Warden was given. Also here: the Pod lookup the gateway's token identity uses
+ * (the TokenReview itself is token-reviewer.ts).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import {
-  ApiException,
-  AuthenticationV1Api,
   CoreV1Api,
-  Exec,
-  KubeConfig,
   NetworkingV1Api,
   type V1NetworkPolicyPeer,
   type V1Pod,
-  type V1Status,
   Watch,
 } from "@kubernetes/client-node";
 import {
@@ -31,14 +26,13 @@ import {
   INSTANCE_LABEL,
   podName,
   podSpec,
-} from "./pod-spec.js";
-import { podExitCode, podState, podStuck, podSummary } from "./pod-status.js";
-import { type AgentHandle, type AgentSpec, type Runtime, RuntimeUnavailable } from "./runtime.js";
+} from "../pod-spec.js";
+import { podExitCode, podState, podStuck, podSummary } from "../pod-status.js";
+import { type AgentHandle, type AgentSpec, type Runtime, RuntimeUnavailable } from "../runtime.js";
+import { apiStatus as status, apiWhy as why, type KubeCredentials, kubeConfig } from "./kube-config.js";
+import { execInPod } from "./pod-exec.js";
 
-export interface KubernetesRuntimeOptions {
-  /** A kubeconfig file (the CLI passes KUBECONFIG); else in-cluster, else the library's default. */
-  readonly kubeconfigPath?: string;
-  readonly inCluster?: boolean;
+export interface KubernetesRuntimeOptions extends KubeCredentials {
   /** Default `warden-agents`; created when missing unless `createNamespace` is false. */
   readonly namespace?: string;
   readonly createNamespace?: boolean;
@@ -60,29 +54,7 @@ export interface KubernetesRuntime extends Runtime {
   agentOfPod(name: string, uid: string): Promise<string | undefined>;
 }
 
-const status = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
-const why = (err: unknown): string => {
-  if (!(err instanceof ApiException)) return (err as Error).message;
-  const m = (err.body as { message?: string } | string | undefined) ?? "";
-  const msg = typeof m === "string" ? (safeJson(m)?.message ?? "") : (m.message ?? "");
-  return `HTTP ${err.code}${msg ? `: ${msg}` : ""}`;
-};
-const safeJson = (s: string): { message?: string } | undefined => {
-  try {
-    return JSON.parse(s) as { message?: string };
-  } catch {
-    return undefined;
-  }
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function kubeConfig(o: Pick<KubernetesRuntimeOptions, "kubeconfigPath" | "inCluster">): KubeConfig {
-  const kc = new KubeConfig();
-  if (o.kubeconfigPath) kc.loadFromFile(o.kubeconfigPath);
-  else if (o.inCluster) kc.loadFromCluster();
-  else kc.loadFromDefault();
-  return kc;
-}
 
 export function createKubernetesRuntime(opts: KubernetesRuntimeOptions = {}): KubernetesRuntime {
   const kc = kubeConfig(opts);
@@ -293,32 +265,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions = {}): Ku
     async logs(name: string, tail = 200): Promise<string> {
       return core.readNamespacedPodLog({ name: podName(instance, name), namespace, tailLines: tail });
     },
-    async exec(name: string, cmd: readonly string[]) {
-      // The runner's own user (uid 1000): a Pod's exec cannot change it.
-      const out = new PassThrough();
-      const chunks: Buffer[] = [];
-      out.on("data", (c: Buffer) => chunks.push(c));
-      const exitCode = await new Promise<number>((resolve, reject) => {
-        new Exec(kc)
-          .exec(
-            namespace,
-            podName(instance, name),
-            "runner",
-            [...cmd],
-            out,
-            out,
-            null,
-            false,
-            (s: V1Status) => {
-              if (s.status === "Success") return resolve(0);
-              const code = s.details?.causes?.find((c) => c.reason === "ExitCode")?.message;
-              resolve(code === undefined ? -1 : Number(code));
-            },
-          )
-          .then((ws) => ws.on("close", () => setTimeout(() => resolve(-1), 100)), reject);
-      });
-      return { exitCode, output: Buffer.concat(chunks).toString("utf8") };
-    },
+    exec: (name: string, cmd: readonly string[]) => execInPod(kc, namespace, podName(instance, name), cmd),
     async cleanupOrphans(): Promise<number> {
       const pods = await ours();
       await Promise.all(pods.map((p) => remove(p.metadata?.name as string)));
@@ -334,24 +281,5 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions = {}): Ku
         return undefined;
       }
     },
-  };
-}
-
-/**
- * The gateway's TokenReview (authentication/v1), with the credentials in `opts` (they need
- * `system:auth-delegator`). Returns what gateway/token-review.ts consumes; never the token itself.
- */
-export function createTokenReviewer(opts: Pick<KubernetesRuntimeOptions, "kubeconfigPath" | "inCluster">) {
-  const auth = kubeConfig(opts).makeApiClient(AuthenticationV1Api);
-  return async (token: string, audiences: readonly string[]) => {
-    const r = await auth.createTokenReview({ body: { spec: { token, audiences: [...audiences] } } });
-    const extra = r.status?.user?.extra ?? {};
-    return {
-      authenticated: r.status?.authenticated === true,
-      user: r.status?.user?.username,
-      podName: extra["authentication.kubernetes.io/pod-name"]?.[0],
-      podUid: extra["authentication.kubernetes.io/pod-uid"]?.[0],
-      audiences: r.status?.audiences ?? [],
-    };
   };
 }
