@@ -49,9 +49,21 @@ export async function checkNode(repoRoot: string, version = process.versions.nod
   };
 }
 
-/** The engine answers and the agent image exists (`warden start` builds it when missing). */
-export async function checkDocker(dockerHost: string | undefined): Promise<Check[]> {
+/**
+ * The engine answers and the agent image exists (`warden start` builds it when missing). With agents
+ * on Kubernetes (`forAgents` false) Docker only builds the image to push: no engine is a warning.
+ */
+export async function checkDocker(dockerHost: string | undefined, forAgents = true): Promise<Check[]> {
   const p = await probeDocker({ dockerHost, image: AGENT_IMAGE });
+  if (p.engine === "unreachable" && !forAgents)
+    return [
+      {
+        status: "warn",
+        item: "docker",
+        message: `no Docker engine answers at ${p.where} (${p.code}); agents run on Kubernetes`,
+        fix: "Docker is only needed here for warden image build (the agent image to push)",
+      },
+    ];
   if (p.engine === "unreachable") {
     const fix =
       p.code === "EACCES"
@@ -68,8 +80,11 @@ export async function checkDocker(dockerHost: string | undefined): Promise<Check
       },
     ];
   }
+  const engine: Check = { status: "ok", item: "docker", message: `engine ${p.version} at ${p.where}` };
+  // On Kubernetes the Pods' image is WARDEN_AGENT_IMAGE in a registry, not this engine's.
+  if (!forAgents) return [engine];
   return [
-    { status: "ok", item: "docker", message: `engine ${p.version} at ${p.where}` },
+    engine,
     p.image
       ? { status: "ok", item: "agent image", message: `${AGENT_IMAGE} present` }
       : {

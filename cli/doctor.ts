@@ -1,6 +1,7 @@
 /**
  * `warden doctor`: checks what `warden start` needs (Node, Docker and the agent image, free ports,
- * WARDEN_HOME permissions, valid policies, each configured chat platform's token) and prints one
+ * WARDEN_HOME permissions, valid policies, each configured chat platform's token, the database, the
+ * cluster with WARDEN_RUNTIME=kubernetes) and prints one
  * line per check, `ok`, `warn` or `FAIL`, each problem with the item it is about and what to do.
  * Exit code: exactly 1 if any check failed, else 0. Untrusted: everything it reads (home, policies,
  * the engine, the platforms); tokens come from the environment and are never printed.
@@ -11,7 +12,9 @@ import { hostPort } from "./args.js";
 import type { ChatSettings } from "./chat-channels.js";
 import { type Check, checkDocker, checkHome, checkNode, checkPolicies, checkPorts } from "./doctor-checks.js";
 import { checkDatabase } from "./doctor-database.js";
+import { checkKubernetes } from "./doctor-kubernetes.js";
 import { checkPlatforms } from "./doctor-platforms.js";
+import type { KubernetesSettings } from "./start.js";
 
 /** What cli/warden.ts read from the environment for this run. */
 export interface DoctorEnv {
@@ -24,6 +27,8 @@ export interface DoctorEnv {
   /** WARDEN_DATABASE_URL, when set (replicas on PostgreSQL). */
   readonly databaseUrl?: string;
   readonly dockerHost?: string;
+  /** WARDEN_RUNTIME=kubernetes settings; undefined: agents run on Docker. */
+  readonly kubernetes?: KubernetesSettings;
   readonly write: (text: string) => void;
 }
 
@@ -62,7 +67,7 @@ export async function doctorCommand(argv: string[], env: DoctorEnv): Promise<num
       "node",
       checkNode(env.repoRoot).then((c) => [c]),
     ),
-    guard("docker", checkDocker(env.dockerHost)),
+    guard("docker", checkDocker(env.dockerHost, !env.kubernetes)),
     guard("ports", checkPorts(ports)),
     guard("home", checkHome(home, env.masterKeyFromEnv)),
     guard(
@@ -71,6 +76,7 @@ export async function doctorCommand(argv: string[], env: DoctorEnv): Promise<num
     ),
     guard("chat", checkPlatforms(env.chat, { home })),
     guard("database", checkDatabase(env.databaseUrl, env.masterKeyFromEnv)),
+    guard("kubernetes", checkKubernetes(env.kubernetes)),
   ]);
   const checks = groups.flat();
   for (const c of checks) env.write(formatCheck(c));

@@ -115,15 +115,18 @@ function onSignal(close: () => Promise<void>): void {
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 }
-/** WARDEN_RUNTIME=kubernetes and its WARDEN_K8S_* settings (DESIGN §8); undefined for Docker. */
-function kubernetesSettings(): KubernetesSettings | undefined {
+/**
+ * WARDEN_RUNTIME=kubernetes and its WARDEN_K8S_* settings (DESIGN §8); undefined for Docker. `doctor`
+ * takes them as they are, so a missing WARDEN_K8S_GATEWAY is one of its report lines, not a stop.
+ */
+function kubernetesSettings(forDoctor = false): KubernetesSettings | undefined {
   const kind = env.WARDEN_RUNTIME ?? "docker";
   if (kind === "docker") return undefined;
   if (kind !== "kubernetes") throw new UsageError("WARDEN_RUNTIME is docker (default) or kubernetes");
   const identity = env.WARDEN_K8S_IDENTITY ?? "token";
   if (identity !== "token" && identity !== "socket")
     throw new UsageError("WARDEN_K8S_IDENTITY is token (default) or socket");
-  if (identity === "token" && !env.WARDEN_K8S_GATEWAY)
+  if (identity === "token" && !env.WARDEN_K8S_GATEWAY && !forDoctor)
     throw new UsageError(
       "WARDEN_K8S_GATEWAY=IP:PORT (where agent Pods reach this gateway) is required for token identity",
     );
@@ -283,6 +286,7 @@ async function doctor(argv: string[]): Promise<void> {
     masterKeyFromEnv: !!env.WARDEN_MASTER_KEY,
     databaseUrl: databaseUrl(env.WARDEN_DATABASE_URL),
     dockerHost: env.DOCKER_HOST,
+    kubernetes: kubernetesSettings(true),
     write: (text) => void process.stdout.write(text),
   });
 }
