@@ -34,8 +34,9 @@ Usage:
   warden secret set NAME [--home DIR]     value on stdin
   warden audit verify [--home DIR]
   warden doctor [--home DIR] [--web HOST:PORT] [--control HOST:PORT] [--listen HOST:PORT]
-                 checks Node, Docker + agent image, free ports, WARDEN_HOME permissions, policies and
-                 each configured chat platform's token; says what to do; exit 1 if anything fails
+                 checks Node, Docker + agent image, free ports, WARDEN_HOME permissions, policies,
+                 each configured chat platform's token and, with WARDEN_RUNTIME=kubernetes, the
+                 cluster (API, namespace, each RBAC permission); says what to do; exit 1 on a failure
   warden help
 
 Environment: WARDEN_HOME (default ~/.warden), WARDEN_MASTER_KEY (else DIR/master.key).
