@@ -14,15 +14,15 @@ import { buildAgentImage } from "../agents/image/build-image.js";
 import { createAgentManager } from "../agents/manager.js";
 import { startGateway } from "../gateway/index.js";
 
-const median = (xs: number[]): number =>
+export const median = (xs: number[]): number =>
   [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
-/** Runs the agent benchmarks; returns report lines (or why they were skipped). */
-export async function benchAgents(repoRoot: string, runs = 5): Promise<string[]> {
+/** Runs the agent benchmarks; report lines (or why they were skipped) and the cold-start median. */
+export async function benchAgents(repoRoot: string, runs = 5): Promise<{ lines: string[]; coldMs?: number }> {
   try {
     execFileSync("docker", ["info"], { stdio: "ignore", timeout: 10_000 });
   } catch {
-    return ["agent containers: skipped (no Docker engine answers)"];
+    return { lines: ["agent containers: skipped (no Docker engine answers)"] };
   }
   const home = await mkdtemp(join(tmpdir(), "wdn-bench-agents-"));
   await mkdir(join(home, "policies"));
@@ -78,12 +78,15 @@ export async function benchAgents(repoRoot: string, runs = 5): Promise<string[]>
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => Number(m[1]) * (m[2] === "GiB" ? 1024 : m[2] === "KiB" ? 1 / 1024 : 1));
     await manager.stopAll();
-    return [
-      `agent cold start to ready (demo provider, image cached): median ${Math.round(median(starts))} ms of ${runs} (min ${Math.round(Math.min(...starts))}, max ${Math.round(Math.max(...starts))})`,
-      `agent idle memory per container: median ${median(mib).toFixed(1)} MiB (${mib.map((m) => m.toFixed(1)).join(", ")} MiB)`,
-    ];
+    return {
+      coldMs: median(starts),
+      lines: [
+        `agent cold start to ready (demo provider, image cached): median ${Math.round(median(starts))} ms of ${runs} (min ${Math.round(Math.min(...starts))}, max ${Math.round(Math.max(...starts))})`,
+        `agent idle memory per container: median ${median(mib).toFixed(1)} MiB (${mib.map((m) => m.toFixed(1)).join(", ")} MiB)`,
+      ],
+    };
   } catch (err) {
-    return [`agent containers: failed (${(err as Error).message.split("\n")[0]})`];
+    return { lines: [`agent containers: failed (${(err as Error).message.split("\n")[0]})`] };
   } finally {
     await runtime.cleanupOrphans().catch(() => 0);
     await gateway.close();

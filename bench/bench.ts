@@ -10,7 +10,7 @@
  * Env: BENCH_SECONDS (5, measured per run), BENCH_WARMUP (1), BENCH_CONCURRENCY (16), BENCH_RATE
  * (200 req/s; BENCH_FRESH_RATE, 50, for new-connection runs), BENCH_PEERS=0 (skip mitmproxy and
  * squid), BENCH_PROFILE=DIR (gateway runs with --cpu-prof into DIR), BENCH_KEEP=1 (keep the temp
- * dir with every process's logs), BENCH_AGENTS=0 (skip the agent container figures),
+ * dir with every process's logs), BENCH_AGENTS=0 (skip the agent container and Pod figures), BENCH_PODS=0 (skip only the Pod figure),
  * BENCH_BASELINE=DIR (another built checkout of Warden, e.g. the last release: its gateway is measured
  * in the same run right after this one's, so before/after ratios come from one run on one machine),
  * BENCH_FLOOD=0 (skip the held-request flood's memory figures). With BENCH_BASELINE, both gateways
@@ -22,6 +22,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchAgents } from "./agents.js";
+import { benchPods } from "./pods.js";
 import { benchApprovals } from "./approval.js";
 import { type CpuComparison, compareCpu } from "./cpu-compare.js";
 import { benchCardCounts } from "./card-count.js";
@@ -241,7 +242,10 @@ async function main(): Promise<void> {
   }
   if (process.env.BENCH_AGENTS !== "0") {
     console.log("");
-    for (const line of await benchAgents(REPO_ROOT)) console.log(line);
+    const docker = await benchAgents(REPO_ROOT);
+    for (const line of docker.lines) console.log(line);
+    if (process.env.BENCH_PODS !== "0")
+      for (const line of await benchPods(REPO_ROOT, docker.coldMs)) console.log(line);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * The Kubernetes runtime against a real v1.20.2 apiserver + etcd + kubelet (test/support/kube-cluster.ts):
- * the shared Runtime contract, logs and exec in a real agent Pod (uid 1000, only `lo`, read-only root,
+ * the shared Runtime contract, logs and exec in a real agent Pod (uid 1000, `lo` and eth0 on the test's Pod bridge with no route out, read-only root,
  * no capabilities, only the warden-gateway token), the RBAC refusal (no NetworkPolicy → the named
  * RuntimeUnavailable and no Pod), and the gateway's token identity on real TokenReviews: wrong audience
  * refused, another agent's token cannot act as this agent, a deleted Pod's token refused after the
@@ -8,7 +8,6 @@
  * using its hostPath socket, the real secret swapped in only at the gateway). With CI set a missing
  * cluster fails instead of skipping.
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
@@ -60,31 +59,10 @@ async function specFor(name: string): Promise<AgentSpec> {
   };
 }
 
-/**
- * Pods need an address on eth0: with the harness's loopback-only CNI, kubelet 1.20 finds "no IP" on
- * the sandbox at its next sync and kills the runner (SIGTERM ~0.5 s after start; with restartPolicy
- * Never the Pod ends Completed). So this file gives its node a bridge CNI network instead: a bridge
- * the test creates, with no address on the host, no gateway, no masquerade, so a Pod gets eth0 and
- * a route to its own /24 only: nothing on the host or beyond is reachable. Removed in afterAll.
- */
-const BRIDGE = `wk2${randomBytes(3).toString("hex")}`;
-async function podNetwork(): Promise<void> {
-  const conf = {
-    cniVersion: "0.4.0",
-    name: "warden-k2",
-    plugins: [
-      {
-        type: "bridge",
-        bridge: BRIDGE,
-        isGateway: false,
-        ipMasq: false,
-        ipam: { type: "host-local", subnet: "10.244.7.0/24", dataDir: join(cluster.dir, "cni", "ipam") },
-      },
-    ],
-  };
-  // Sorted first, so the kubelet (which re-reads the directory every few seconds) takes it.
-  await writeFile(join(cluster.dir, "cni", "net.d", "05-warden-k2.conflist"), JSON.stringify(conf));
-  await new Promise((r) => setTimeout(r, 7_000));
+/** /proc/net/route's destination for x.y.z.0 (little-endian hex), from the bridge's x.y.z.1. */
+function routeHex(gateway: string): string {
+  const [a, b, c] = gateway.split(".").map(Number);
+  return [0, c, b, a].map((n) => (n ?? 0).toString(16).padStart(2, "0").toUpperCase()).join("");
 }
 
 /** A kubeconfig for a ServiceAccount that may do everything the runtime needs except NetworkPolicies. */
@@ -137,7 +115,6 @@ describe.skipIf(skip)(`KubernetesRuntime${skip ? ` (skipped: ${skip})` : ""}`, (
       .tag;
     cluster = await startKubeCluster({ kubelet: true });
     cluster.loadImage(image);
-    await podNetwork();
     instance = `k${randomBytes(3).toString("hex")}`;
     runtime = createKubernetesRuntime({
       kubeconfigPath: cluster.kubeconfigPath,
@@ -150,11 +127,6 @@ describe.skipIf(skip)(`KubernetesRuntime${skip ? ` (skipped: ${skip})` : ""}`, (
   afterAll(async () => {
     await runtime?.cleanupOrphans().catch(() => 0);
     await cluster?.stop();
-    try {
-      execFileSync("ip", ["link", "del", BRIDGE], { stdio: "ignore" });
-    } catch {
-      // never created
-    }
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 120_000);
 
@@ -190,9 +162,11 @@ describe.skipIf(skip)(`KubernetesRuntime${skip ? ` (skipped: ${skip})` : ""}`, (
       );
       expect(r.exitCode).toBe(0);
       expect(r.output).toMatch(/^1000\n/);
-      // No default route (destination 00000000): only the Pod's own /24 on an address-less bridge.
+      // No default route (destination 00000000): only the Pod bridge's own /24 (kube-node.ts).
       expect(r.output).not.toMatch(/^\w+\t00000000\t/m);
-      expect(r.output).toMatch(/^eth0\t0007F40A\t00000000\t/m);
+      expect(r.output).toMatch(
+        new RegExp(`^eth0\\t${routeHex(cluster.podGateway ?? "")}\\t00000000\\t`, "m"),
+      );
       expect(r.output).toMatch(/CapEff:\s+0{16}/);
       expect(r.output).toMatch(/NoNewPrivs:\s+1/);
       expect(r.output).toMatch(/exit=1/);

@@ -23,8 +23,9 @@ export type TestWardenOptions = Partial<
     | "imessage"
     | "databaseUrl"
     | "replicaId"
+    | "kubernetes"
   >
->;
+> & { readonly listen?: StartOptions["listen"] };
 
 /**
  * Starts Warden; `prefix` names its temporary home. With `home`, that directory is used and kept
@@ -42,7 +43,7 @@ export async function startTestWarden(prefix: string, opts: TestWardenOptions & 
       ...rest,
       home,
       repoRoot: REPO,
-      listen: loopback,
+      listen: opts.listen ?? loopback,
       control: loopback,
       web: loopback,
       masterKey: "e".repeat(64),

@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kubeBinaries } from "./kube-binaries.js";
-import { type KubeNode, loadImageInto, startNode, stopNode } from "./kube-node.js";
+import { type KubeNode, loadImageInto, removePodBridge, startNode, stopNode } from "./kube-node.js";
 import { startBinder } from "./kube-binder.js";
 import { makePki, writeKubeconfig } from "./kube-pki.js";
 import { type Daemon, freePort, removeScratch, startDaemon, stopDaemon, waitFor } from "./kube-procs.js";
@@ -44,6 +44,8 @@ export interface KubeCluster {
   readonly dockerSock?: string;
   /** The kubelet's root dir: pods/<uid>/volumes/kubernetes.io~projected/<volume>/<path>. */
   readonly kubeletDir?: string;
+  /** The Pod bridge's host address (with a kubelet): a gateway listening here is reachable from Pods. */
+  readonly podGateway?: string;
   readonly timings: { apiserverReadyMs: number; nodeReadyMs?: number };
   /** Raw API call (JSON), as admin unless another bearer token is given. */
   api(method: string, path: string, body?: unknown, token?: string): Promise<ApiAnswer>;
@@ -67,6 +69,7 @@ export async function startKubeCluster(opts: { kubelet?: boolean } = {}): Promis
   const daemons: Daemon[] = [];
   const track = (d: Daemon) => void daemons.push(d);
   let node: KubeNode | undefined;
+  let bridge: string | undefined;
   let stopBinder: (() => Promise<void>) | undefined;
   let stopped = false;
   const stop = async () => {
@@ -75,6 +78,9 @@ export async function startKubeCluster(opts: { kubelet?: boolean } = {}): Promis
     const find = (n: string) => daemons.find((d) => d.name === n);
     await stopBinder?.();
     if (node) await stopNode(node, find("dockerd"), find("kubelet"));
+    else if (find("kubelet")) await stopDaemon(find("kubelet") as Daemon);
+    if (find("dockerd") && !node) await stopDaemon(find("dockerd") as Daemon);
+    removePodBridge(bridge);
     for (const n of ["kube-apiserver", "etcd"]) {
       const d = find(n);
       if (d) await stopDaemon(d);
@@ -156,7 +162,16 @@ export async function startKubeCluster(opts: { kubelet?: boolean } = {}): Promis
         "node",
         pki.tokens.node,
       );
-      node = await startNode({ dir, logDir, bins, nodeKubeconfig, onDaemon: track });
+      node = await startNode({
+        dir,
+        logDir,
+        bins,
+        nodeKubeconfig,
+        onDaemon: track,
+        onBridge: (name) => {
+          bridge = name;
+        },
+      });
       await waitFor(
         "node localhost Ready",
         async () => {
@@ -196,6 +211,7 @@ export async function startKubeCluster(opts: { kubelet?: boolean } = {}): Promis
       dockerHost: n?.dockerHost,
       dockerSock: n?.dockerSock,
       kubeletDir: n?.kubeletDir,
+      podGateway: n?.podGateway,
       timings: { apiserverReadyMs, nodeReadyMs },
       api,
       async createNamespace(name) {

@@ -3,11 +3,16 @@
  * bridge, no iptables changes, so the machine's main Docker engine is untouched) and a kubelet using
  * it through dockershim, as measured in ../shared/SCALE-OUT.md §1. Two workarounds from there: a runc
  * wrapper that clamps negative oom_score_adj (this VM has no CAP_SYS_RESOURCE, the kubelet asks -998
- * for pause containers) and a loopback-only CNI config (a pod gets a network namespace with `lo` and
- * nothing else). The pause image is built FROM scratch around the cached static pause binary, since
- * no registry is reachable; test images are loaded from the main engine with `docker save | load`.
+ * for pause containers). Pod network: a bridge this node creates itself (Debian's CNI `bridge` +
+ * `host-local` plugins, as the issue allows), because with a loopback-only config kubelet 1.20 finds
+ * "no IP" on the sandbox at its next sync and kills the Pod within about a second. The bridge has one
+ * host address, `podGateway` (x.x.x.1), where a test gateway listens; Pods get eth0 on the bridge's
+ * /24 and no default route, no masquerade and no uplink, so traffic never leaves this machine. The
+ * pause image is built FROM scratch around the cached static pause binary, since no registry is
+ * reachable; test images are loaded from the main engine with `docker save | load`.
  */
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { KubeBinaries } from "./kube-binaries.js";
@@ -23,6 +28,9 @@ export interface KubeNode {
   /** The kubelet's --root-dir (pods/<uid>/volumes/… live here). */
   readonly kubeletDir: string;
   readonly kubeletPort: number;
+  /** The Pod bridge's interface name and its host address (Pods reach a gateway listening there). */
+  readonly bridge: string;
+  readonly podGateway: string;
   readonly daemons: Daemon[];
 }
 
@@ -100,8 +108,11 @@ export async function startNode(opts: {
   bins: KubeBinaries;
   nodeKubeconfig: string;
   onDaemon: (d: Daemon) => void;
+  /** Called as soon as the bridge exists, so a failed start still removes it. */
+  onBridge?: (name: string) => void;
 }): Promise<KubeNode> {
   const { dir, logDir, bins } = opts;
+  const onBridge = opts.onBridge ?? (() => undefined);
   const d = (p: string) => {
     mkdirSync(join(dir, p), { recursive: true });
     return join(dir, p);
@@ -155,9 +166,29 @@ export async function startNode(opts: {
   importStaticImage(dockerHost, bins.pause, PAUSE_IMAGE);
 
   const cniConf = d("cni/net.d");
+  const { bridge, podGateway, subnet } = createPodBridge();
+  onBridge(bridge);
   writeFileSync(
-    join(cniConf, "10-lo-only.conflist"),
-    JSON.stringify({ cniVersion: "0.4.0", name: "lo-only", plugins: [{ type: "loopback" }] }),
+    join(cniConf, "10-warden-pods.conflist"),
+    JSON.stringify({
+      cniVersion: "0.4.0",
+      name: "warden-pods",
+      plugins: [
+        {
+          type: "bridge",
+          bridge,
+          // The host address is ours (createPodBridge); the plugin must not make it the Pods' router.
+          isGateway: false,
+          ipMasq: false,
+          ipam: {
+            type: "host-local",
+            subnet,
+            rangeStart: subnet.replace(/0\/24$/, "10"),
+            dataDir: d("cni/ipam"),
+          },
+        },
+      ],
+    }),
   );
   const kubeletDir = d("kubelet");
   // The kubelet mounts pod volumes (tmpfs tokens) under its root dir; it runs in a mount namespace of
@@ -202,7 +233,43 @@ export async function startNode(opts: {
     logDir,
   );
   opts.onDaemon(kubelet);
-  return { dockerHost, dockerSock, kubeletDir, kubeletPort, daemons: [dockerd, kubelet] };
+  return { dockerHost, dockerSock, kubeletDir, kubeletPort, bridge, podGateway, daemons: [dockerd, kubelet] };
+}
+
+/**
+ * A fresh bridge `wk<hex>` holding x.1 of a 10.244.N.0/24 no route on this machine uses yet (test
+ * files run in parallel, each with its own node). Never a route beyond the bridge itself.
+ */
+function createPodBridge(): { bridge: string; podGateway: string; subnet: string } {
+  const used = execFileSync("ip", ["-4", "route", "show"], { encoding: "utf8" });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const n = 1 + Math.floor(Math.random() * 250);
+    const subnet = `10.244.${n}.0/24`;
+    if (used.includes(`10.244.${n}.`)) continue;
+    const bridge = `wk${randomBytes(4).toString("hex")}`;
+    execFileSync("ip", ["link", "add", bridge, "type", "bridge"]);
+    try {
+      execFileSync("ip", ["addr", "add", `10.244.${n}.1/24`, "dev", bridge]);
+    } catch (err) {
+      // Another node took this /24 between our read and now: try the next one.
+      execFileSync("ip", ["link", "del", bridge]);
+      if (attempt === 49) throw err;
+      continue;
+    }
+    execFileSync("ip", ["link", "set", bridge, "up"]);
+    return { bridge, podGateway: `10.244.${n}.1`, subnet };
+  }
+  throw new Error("no free 10.244.N.0/24 for the Pod bridge");
+}
+
+/** Removes the node's Pod bridge (and with it its address and route); gone already is fine. */
+export function removePodBridge(bridge: string | undefined): void {
+  if (!bridge) return;
+  try {
+    execFileSync("ip", ["link", "del", bridge], { stdio: "ignore" });
+  } catch {
+    // already removed
+  }
 }
 
 /** Kubelet first (so it stops restarting pods), then every container, then dockerd and its containerd. */

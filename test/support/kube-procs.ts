@@ -10,9 +10,10 @@ import { rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
-export async function freePort(): Promise<number> {
+/** A free TCP port on `host` (127.0.0.1, or the Pod bridge's address for a gateway Pods reach). */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
   const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => s.listen(0, host, r));
   const port = (s.address() as { port: number }).port;
   await new Promise((r) => s.close(r));
   return port;
