@@ -297,7 +297,9 @@ export async function runStart(o: StartOptions) {
   } catch (err) {
     noRuntime = `agent containers are not available: ${(err as Error).message.split("\n")[0]}`;
     o.say(
-      `${noRuntime}\n  Install and start Docker (Debian: apt-get install docker.io && dockerd &), then restart warden.`,
+      k8s
+        ? `${noRuntime}\n  Run warden doctor with the same WARDEN_RUNTIME/WARDEN_K8S_* settings: it names what is missing.`
+        : `${noRuntime}\n  Install and start Docker (Debian: apt-get install docker.io && dockerd &), then restart warden.`,
     );
   }
 
