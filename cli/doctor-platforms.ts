@@ -1,26 +1,29 @@
 /**
  * The chat-platform checks of `warden doctor`: for each configured platform, one harmless
  * authenticated call (Telegram getMe, Slack auth.test, Discord GET /users/@me) or, for WhatsApp
- * Web, the paired auth state on disk. Untrusted: the platform's answer (any status, any body) and
- * the configured API roots. A token never reaches the output: errors are reduced to a code, and
+ * Web, the paired auth state in the store (cli/doctor-whatsapp.ts). Untrusted: the platform's
+ * answer (any status, any body) and the configured API roots. A token never reaches the output: errors are reduced to a code, and
  * the platform's own words are shown only when short, plain and free of the token.
  *
  * The seam: `PLATFORM_CHECKS` holds one entry per platform; a platform added to `ChatSettings`
  * (e.g. the Chat SDK webhook platforms) adds its entry here and nothing else changes.
  */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { z } from "zod";
 import { checkEmail } from "../bot/channels/email/index.js";
 import type { ChatSettings } from "./chat-channels.js";
 import { CHAT_SDK_CHECKS } from "./doctor-chat-sdk.js";
 import { matrixCheck } from "./doctor-matrix.js";
 import { WEBEX_META_CHECKS } from "./doctor-webex-meta.js";
+import { whatsappCheck } from "./doctor-whatsapp.js";
 import { X_IMESSAGE_CHECKS } from "./doctor-x-imessage.js";
 import type { Check } from "./doctor-checks.js";
 
 export interface PlatformContext {
   readonly home: string;
+  /** WARDEN_DATABASE_URL (WhatsApp Web's pairing is in the store). */
+  readonly databaseUrl?: string;
+  /** WARDEN_MASTER_KEY, to open the stored WhatsApp pairing as start would; never printed. */
+  readonly masterKey?: string;
   /** Per call; default 10 s. */
   readonly timeoutMs?: number;
 }
@@ -258,28 +261,6 @@ const discord: PlatformCheck = {
   },
 };
 
-/** WhatsApp Web has no token: the pairing lives in `home/whatsapp/creds.json` (baileys' auth state). */
-const whatsapp: PlatformCheck = {
-  platform: "whatsapp",
-  configured: (s) => s.whatsapp !== undefined,
-  async check(_s, ctx) {
-    const path = join(ctx.home, "whatsapp", "creds.json");
-    const paired = await readFile(path, "utf8")
-      .then((t) => z.object({ me: z.object({ id: z.string() }) }).safeParse(JSON.parse(t)).success)
-      .catch(() => false);
-    return [
-      paired
-        ? { status: "ok", item: "whatsapp", message: `paired (${path})` }
-        : {
-            status: "warn",
-            item: "whatsapp",
-            message: `not paired yet (no paired auth state in ${path})`,
-            fix: "run warden start with WHATSAPP=1 and scan the QR it prints (or <web>/pair/whatsapp as the owner)",
-          },
-    ];
-  },
-};
-
 /**
  * Email: an IMAP login (INBOX opened) and an SMTP login, through the channel's own libraries
  * (bot/channels/email/email-check.ts: codes only, never the server's words or the password).
@@ -320,7 +301,7 @@ export const PLATFORM_CHECKS: readonly PlatformCheck[] = [
   telegram,
   slack,
   discord,
-  whatsapp,
+  whatsappCheck,
   email,
   matrixCheck,
   // Teams, Google Chat, GitHub, Linear, WhatsApp Cloud and the webhook listener's public address.

@@ -24,6 +24,8 @@ export interface DoctorEnv {
   /** The chat platforms `warden start` would run (same settings). */
   readonly chat: ChatSettings;
   readonly masterKeyFromEnv: boolean;
+  /** WARDEN_MASTER_KEY, only to open the stored WhatsApp pairing as start would; never printed. */
+  readonly masterKey?: string;
   /** WARDEN_DATABASE_URL, when set (replicas on PostgreSQL). */
   readonly databaseUrl?: string;
   readonly dockerHost?: string;
@@ -74,7 +76,7 @@ export async function doctorCommand(argv: string[], env: DoctorEnv): Promise<num
       "policies",
       checkPolicies(join(home, "policies")).then((c) => [c]),
     ),
-    guard("chat", checkPlatforms(env.chat, { home })),
+    guard("chat", checkPlatforms(env.chat, { home, databaseUrl: env.databaseUrl, masterKey: env.masterKey })),
     guard("database", checkDatabase(env.databaseUrl, env.masterKeyFromEnv)),
     guard("kubernetes", checkKubernetes(env.kubernetes)),
   ]);

@@ -285,6 +285,7 @@ async function doctor(argv: string[]): Promise<void> {
     repoRoot: REPO_ROOT,
     chat: chatSettings(env),
     masterKeyFromEnv: !!env.WARDEN_MASTER_KEY,
+    masterKey: env.WARDEN_MASTER_KEY,
     databaseUrl: databaseUrl(env.WARDEN_DATABASE_URL),
     dockerHost: env.DOCKER_HOST,
     kubernetes: kubernetesSettings(true),
