@@ -12,6 +12,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { openBotStore } from "../../bot/bot-store.js";
+import { storeAuthState } from "../../bot/channels/whatsapp/store-auth.js";
+import { Vault } from "../../gateway/index.js";
 import { type FakeDiscord, startFakeDiscord } from "../fakes/discord-api.js";
 import { WARDEN_BIN } from "../fakes/gateway-process.js";
 import { type FakeSlack, startFakeSlack } from "../fakes/slack-api.js";
@@ -328,10 +331,34 @@ describe("warden doctor", SLOW, () => {
     expect(r.code).toBe(1);
   });
 
-  it("WhatsApp unpaired warns with what to do; paired auth state passes", async () => {
+  it("WhatsApp unpaired warns with what to do; paired in the store or a legacy creds.json passes", async () => {
     const unpaired = await doctor({ WHATSAPP: "1" });
     expect(unpaired.out).toMatch(/^warn {2}whatsapp: not paired yet/m);
     expect(unpaired.fails.sort()).toEqual(expected());
+    // Linked since the move into the store: the sealed creds row in warden.db, opened with
+    // WARDEN_MASTER_KEY as start would (it wins over master.key).
+    const key = "cd".repeat(32);
+    const vault = Vault.fromKey(Buffer.from(key, "hex"));
+    const rows = openBotStore(join(home, "warden.db"));
+    const auth = await storeAuthState({
+      rows,
+      sealer: {
+        seal: (b) => vault.sealBytes(b, "whatsapp-auth"),
+        open: (b) => vault.openBytes(b, "whatsapp-auth"),
+      },
+    });
+    auth.state.creds.me = { id: "491700000000:2@s.whatsapp.net" };
+    await auth.saveCreds();
+    await rows.close();
+    const stored = await doctor({ WHATSAPP: "1", WARDEN_MASTER_KEY: key });
+    expect(stored.out).toMatch(/^ok {4}whatsapp: paired \(linked device in WARDEN_HOME\/warden.db\)/m);
+    expect(stored.fails.sort(), stored.out).toEqual(expected());
+    for (const secret of [
+      "491700000000",
+      key,
+      Buffer.from(auth.state.creds.noiseKey.private).toString("base64"),
+    ])
+      expect(stored.out).not.toContain(secret);
     await mkdir(join(home, "whatsapp"));
     await writeFile(
       join(home, "whatsapp", "creds.json"),
