@@ -5,10 +5,14 @@
  * its projected `warden-gateway` token on every connection. The owner claims Warden in Telegram (grammy
  * against the fake Bot API), the agent is asked to send the report, the held request's card reaches the
  * owner, Approve is tapped, the demo service receives the mail with the real key swapped in, and the
- * agent's answer is in its outbox. Then the isolation checks of escape.test.ts run inside that same Pod.
+ * agent's answer is in its outbox. Then the isolation checks of escape.test.ts run inside that same Pod,
+ * and the manager's behaviour on Pods: a Pod deleted under the agent is replaced (a new uid whose token
+ * works), and after Warden restarts on the same home the agent is resumed as a Pod.
  * With CI set a missing cluster fails instead of skipping.
  */
+import { mkdtemp, rm } from "node:fs/promises";
 import { request } from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAgentImage } from "../../agents/image/build-image.js";
@@ -27,6 +31,8 @@ let cluster: KubeCluster;
 let tg: FakeTelegram;
 let warden: Awaited<ReturnType<typeof startTestWarden>>;
 let gatewayAt = { host: "", port: 0 };
+let image = "";
+let home = "";
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers of the control API.
 async function control(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -73,15 +79,17 @@ async function sh(script: string): Promise<{ exitCode: number; output: string }>
 
 describe.skipIf(skip)(`quick start on Kubernetes, token identity${skip ? ` (skipped: ${skip})` : ""}`, () => {
   beforeAll(async () => {
-    const image = (
-      await buildAgentImage({ repoRoot: REPO, runnerDir: join(REPO, "dist", "agents", "runner") })
-    ).tag;
+    image = (await buildAgentImage({ repoRoot: REPO, runnerDir: join(REPO, "dist", "agents", "runner") }))
+      .tag;
     cluster = await startKubeCluster({ kubelet: true });
     cluster.loadImage(image);
     tg = await startFakeTelegram();
     const host = cluster.podGateway ?? "";
     gatewayAt = { host, port: await freePort(host) };
+    // A home of the test's own: it must outlive the first Warden for the restart below.
+    home = await mkdtemp(join(tmpdir(), "wdn-k8s-qs-"));
     warden = await startTestWarden("k8s-qs", {
+      home,
       telegram: { token: tg.token, apiRoot: tg.apiRoot },
       listen: gatewayAt,
       kubernetes: {
@@ -98,6 +106,7 @@ describe.skipIf(skip)(`quick start on Kubernetes, token identity${skip ? ` (skip
     await warden?.close();
     await tg?.close();
     await cluster?.stop();
+    if (home) await rm(home, { recursive: true, force: true });
   }, 180_000);
 
   it("card in Telegram, Approve, the mail goes out with the real key, the agent answers", async () => {
@@ -235,4 +244,79 @@ describe.skipIf(skip)(`quick start on Kubernetes, token identity${skip ? ` (skip
       expect(await control("GET", "/v1/agents/demo/logs").then((l) => String(l.body))).not.toContain(real);
     });
   });
+  /** The demo agent's Pod, as the API server has it. */
+  // biome-ignore lint/suspicious/noExplicitAny: a Pod object.
+  async function demoPod(): Promise<any> {
+    const pods = await cluster.api("GET", `/api/v1/namespaces/${NS}/pods`);
+    return pods.body.items.find(
+      (p: { metadata: { labels?: Record<string, string> } }) =>
+        p.metadata.labels?.["warden.agent"] === "demo",
+    );
+  }
+
+  /** "check my inbox" is allowed without a card: an answer proves the Pod's token still identifies it. */
+  async function inboxAnswered(): Promise<void> {
+    const before = ((await control("GET", "/v1/agents/demo/outbox")).body as unknown[]).length;
+    expect((await control("POST", "/v1/agents/demo/messages", { text: "check my inbox" })).status).toBe(202);
+    await pollUntil(
+      "the agent's inbox answer",
+      async () => {
+        const out = (await control("GET", "/v1/agents/demo/outbox")).body as { text: string }[];
+        return out.slice(before).find((m) => /Quarterly report draft/.test(m.text));
+      },
+      120_000,
+    );
+  }
+
+  it("a Pod deleted under the agent is replaced by the manager, and the new Pod's token works", async () => {
+    const old = await demoPod();
+    const del = await cluster.api(
+      "DELETE",
+      `/api/v1/namespaces/${NS}/pods/${old.metadata.name}?gracePeriodSeconds=0`,
+    );
+    expect(del.status).toBe(200);
+    await pollUntil(
+      "a new running demo Pod",
+      async () => {
+        const agents = (await control("GET", "/v1/agents")).body as {
+          name: string;
+          state: string;
+          restarts: number;
+        }[];
+        const demo = agents.find((a) => a.name === "demo");
+        const pod = await demoPod();
+        return demo?.state === "running" && demo.restarts >= 1 && pod && pod.metadata.uid !== old.metadata.uid
+          ? true
+          : undefined;
+      },
+      120_000,
+    );
+    await inboxAnswered();
+  }, 300_000);
+
+  it("after warden restarts, the agent is resumed as a Pod and answers", async () => {
+    await warden.close();
+    warden = await startTestWarden("k8s-qs", {
+      home,
+      telegram: { token: tg.token, apiRoot: tg.apiRoot },
+      listen: gatewayAt,
+      kubernetes: {
+        kubeconfigPath: cluster.kubeconfigPath,
+        namespace: NS,
+        identity: "token",
+        gateway: gatewayAt,
+        image,
+      },
+    });
+    await pollUntil(
+      "the resumed demo agent",
+      async () => {
+        const agents = (await control("GET", "/v1/agents")).body as { name: string; state: string }[];
+        return agents.find((a) => a.name === "demo")?.state === "running" ? true : undefined;
+      },
+      120_000,
+    );
+    expect((await demoPod())?.status?.phase).toBe("Running");
+    await inboxAnswered();
+  }, 300_000);
 });
