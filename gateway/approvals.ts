@@ -5,7 +5,9 @@
  * through, carrying exactly the held body it was made for; only listed approvers count, each once;
  * any deny, an expiry, an approver that cannot be told, a lost body, or a shutdown refuses the
  * request. Per agent at most `maxPending` approvals wait, and held bodies stay under `maxHeldBytes`
- * in total: beyond that the request is refused before any card is sent.
+ * in total: beyond that the request is refused before any card is sent. Requests waiting on this
+ * replica are released by `approval-waiters.ts`; expiry, escalation and reminders are in
+ * `approval-timers.ts`.
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -18,8 +20,9 @@ import {
   type HoldOutcome,
   type HoldRequest,
 } from "./approval-types.js";
+import { createApprovalTimers } from "./approval-timers.js";
 import { toView } from "./approval-view.js";
-import { attend, nextStep } from "./escalation.js";
+import { createApprovalWaiters } from "./approval-waiters.js";
 import type { ApprovalView } from "./approver.js";
 import { bodyDigest, memoryHeldBodies } from "./held-bodies.js";
 import type { ApprovalRecord, ApprovalState } from "./store.js";
@@ -28,21 +31,10 @@ export * from "./approval-types.js";
 
 const EMPTY = Buffer.alloc(0);
 
-/** The default `schedule`: a timer that does not keep the process alive. */
-function unrefTimer(fn: () => void, ms: number): () => void {
-  const t = setTimeout(fn, ms);
-  t.unref();
-  return () => clearTimeout(t);
-}
-
-type Waiter = (o: HoldOutcome) => void;
-
 /** Store topic on which every change of an approval's state is announced, with its id. */
 export const APPROVALS_TOPIC = "approvals";
 /** Compare-and-set retries before a vote gives up as a conflict (each retry re-reads the row). */
 const MAX_RACES = 8;
-/** How often rows with requests waiting on this replica are re-read (the NOTIFY backstop). */
-const SWEEP_MS = 1000;
 
 /**
  * Creates the approvals engine; call `resume()` once at start to re-arm timers of stored approvals.
@@ -54,10 +46,6 @@ export function createApprovals(opts: ApprovalsOptions) {
   const { store, audit, approver, roles, now = Date.now, newId = randomUUID } = opts;
   const bodies = opts.bodies ?? memoryHeldBodies();
   const limits = opts.limits ?? (() => DEFAULT_LIMITS);
-  const schedule = opts.schedule ?? unrefTimer;
-  const waiters = new Map<string, Waiter[]>();
-  /** One wake-up per approval (escalation, reminder or expiry, whichever is next): its cancel. */
-  const timers = new Map<string, () => void>();
   let closing = false;
 
   function announce(rec: ApprovalRecord, event: string, extra: Record<string, unknown>, tell = true): void {
@@ -86,133 +74,11 @@ export function createApprovals(opts: ApprovalsOptions) {
     announce(next, event, extra, tell);
     return next;
   }
-  const attendDeps = {
-    change: (prev: ApprovalRecord, next: ApprovalRecord, event: string, extra: Record<string, unknown>) =>
-      change(prev, next, event, extra, false),
-    audit,
-    approver,
-    now,
-  };
-
-  /**
-   * The row `id` may have changed (here or on another replica): answer the requests waiting here.
-   * Pending: nothing to do. Approved: one compare-and-set to used releases the first waiter; when
-   * another replica won it, ours are refused. Anything else refuses them with its outcome.
-   */
-  async function wake(id: string): Promise<void> {
-    const rec = await store.getApproval(id);
-    if (!rec || rec.state === "pending") return;
-    timers.get(id)?.();
-    timers.delete(id);
-    const list = waiters.get(id) ?? [];
-    if (list.length === 0) return; // nobody here: the next identical request (any replica) uses it
-    waiters.delete(id);
-    if (rec.state === "approved") {
-      const used = await change(rec, { ...rec, state: "used" }, "approval_used");
-      const [first, ...rest] = list;
-      // Single use: identical requests that joined do not ride on the same approval.
-      if (used && first) first({ outcome: "approved", approval: id, via: "vote" });
-      for (const w of used ? rest : list) w({ outcome: "denied", approval: id });
-    } else {
-      if (rec.state !== "used") void bodies.drop(id);
-      const outcome = rec.state === "expired" ? "expired" : "denied";
-      for (const w of list) w({ outcome, approval: id });
-    }
-    // Requests that joined while we were reading wait on a decided row: answer them too.
-    if (waiters.get(id)?.length) await wake(id);
-  }
-  const unlisten = store.listen(APPROVALS_TOPIC, (id) => void wake(id).catch(() => undefined));
-  // A notification can be lost (the database connection dropped at that moment): while requests wait
-  // here, their rows are also re-read every second, so a decision releases them within 2 s anyway.
-  let sweeper: NodeJS.Timeout | undefined;
-  const sweep = (): void => {
-    if (waiters.size === 0 || closing) {
-      if (sweeper) clearInterval(sweeper);
-      sweeper = undefined;
-      return;
-    }
-    for (const id of waiters.keys()) void wake(id).catch(() => undefined);
-  };
-  const watchWaiters = (): void => {
-    sweeper ??= setInterval(sweep, SWEEP_MS).unref();
-  };
-
-  /**
-   * Attaches the held body to an approval a waiter won; a body that is gone or altered refuses,
-   * unless the request itself carried the same bytes (a retry through another replica, whose spool
-   * the held copy may be in: same fingerprint, so same digest — checked again here).
-   */
-  async function collect(o: HoldOutcome, own?: Buffer): Promise<HoldOutcome> {
-    if (o.outcome !== "approved" || !o.approval) return o;
-    const rec = await store.getApproval(o.approval);
-    // Rows from before held bodies (no digest): the request's own body, as then.
-    if (rec?.bodyDigest === undefined) return { ...o, body: own };
-    try {
-      return { ...o, body: await bodies.take(o.approval, rec.bodyAt ?? "none", rec.bodyDigest) };
-    } catch {
-      if (own && bodyDigest(own) === rec.bodyDigest) return { ...o, body: own };
-      audit({ type: "approval_body_lost", approval: o.approval, agent: rec.agent });
-      return { outcome: "unavailable", approval: o.approval };
-    } finally {
-      void bodies.drop(o.approval);
-    }
-  }
-
-  function arm(rec: ApprovalRecord): void {
-    if (timers.has(rec.id) || closing) return;
-    const delay = Math.max(0, nextStep(rec).at - now());
-    // setTimeout overflows past ~24.8 days; re-arm in steps so long timeouts still fire.
-    const cancel = schedule(
-      () => {
-        timers.delete(rec.id);
-        void due(rec.id).catch(() => undefined);
-      },
-      Math.min(delay, 2 ** 31 - 1),
-    );
-    timers.set(rec.id, cancel);
-  }
-
-  /** A timer fired: expire, escalate or remind, whichever is due (every replica may try; one wins). */
-  async function due(id: string): Promise<void> {
-    const cur = await store.getApproval(id);
-    if (!cur || (cur.state !== "pending" && cur.state !== "approved")) return;
-    if (cur.expiresAt <= now()) {
-      await expireIfDue(cur);
-      return;
-    }
-    const step = nextStep(cur);
-    if (step.at > now() || step.kind === "expire") return arm(cur);
-    const done = await attend(cur, step.kind, attendDeps);
-    arm(done ?? (await store.getApproval(id)) ?? cur);
-  }
-
-  /** The row as it stands once an overdue approval is expired (by us or by whoever was first). */
-  async function expireIfDue(rec: ApprovalRecord): Promise<ApprovalRecord> {
-    if ((rec.state !== "pending" && rec.state !== "approved") || rec.expiresAt > now()) return rec;
-    const expired = await change(rec, { ...rec, state: "expired" }, "approval_expired");
-    return expired ?? (await store.getApproval(rec.id)) ?? rec;
-  }
-
-  function wait(id: string, signal?: AbortSignal): Promise<HoldOutcome> {
-    return new Promise((resolve) => {
-      const waiter: Waiter = (o) => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve(o);
-      };
-      // The agent hung up: drop the waiter, keep the approval pending so a retry can join it.
-      const onAbort = (): void => {
-        const list = waiters.get(id)?.filter((w) => w !== waiter) ?? [];
-        if (list.length > 0) waiters.set(id, list);
-        else waiters.delete(id);
-        resolve({ outcome: "denied", approval: id });
-      };
-      waiters.set(id, [...(waiters.get(id) ?? []), waiter]);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      watchWaiters();
-      // Decided between our read and this registration (another replica is fast): catch up.
-      void wake(id).catch(() => undefined);
-    });
-  }
+  const timers = createApprovalTimers({ store, audit, approver, now, schedule: opts.schedule, change });
+  const { arm, expireIfDue } = timers;
+  const waiters = createApprovalWaiters({ store, bodies, audit, change, disarm: timers.disarm });
+  const { wait, collect } = waiters;
+  const unlisten = store.listen(APPROVALS_TOPIC, (id) => void waiters.wake(id).catch(() => undefined));
 
   async function isAllowed(by: string, approvers: readonly string[]): Promise<boolean> {
     for (const a of approvers) {
@@ -424,11 +290,8 @@ export function createApprovals(opts: ApprovalsOptions) {
     shutdown(): void {
       closing = true;
       unlisten();
-      if (sweeper) clearInterval(sweeper);
-      for (const cancel of timers.values()) cancel();
-      timers.clear();
-      for (const [id, list] of waiters) for (const w of list) w({ outcome: "shutting_down", approval: id });
-      waiters.clear();
+      timers.shutdown();
+      waiters.shutdown();
     },
   };
 }
