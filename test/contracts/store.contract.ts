@@ -110,6 +110,26 @@ export function storeContract(name: string, h: StoreHarness): void {
       await s.close();
     });
 
+    it("stores hostile strings as data: SQL, quotes, NUL-free control bytes and unicode come back as sent", async () => {
+      // Agent-controlled values (names via the control API, reasons, URLs in the audit) reach SQL only
+      // as bound parameters (sql-store.ts, sql-audit.ts): a value that would break a quoted literal
+      // must round-trip unchanged and leave every table intact.
+      const s = await h.open();
+      const evil = `x'); DROP TABLE audit; -- "\\ \u2028 $1 ? :a \u{1F600}`;
+      await s.putAgent({ name: evil, tokenHash: "h", createdAt: 1 });
+      expect((await s.getAgent(evil))?.name).toBe(evil);
+      expect(await s.placeholder(evil, "K", () => "wdn_evil")).toBe("wdn_evil");
+      s.appendAudit({ type: "request", agent: evil, reason: evil }, 1);
+      s.appendAudit({ type: "request", n: 2 }, 2);
+      const rows = await s.listAudit(0, 10);
+      expect(rows.map((r) => r.entry.reason)).toEqual([evil, undefined]);
+      expect(await s.verifyAudit()).toEqual({ ok: true, entries: 2 });
+      expect(await s.takeRate(evil, 60_000)).toBe(1);
+      expect(await s.deleteAgent(evil)).toBe(true);
+      expect(await s.listAgents()).toEqual([]);
+      await s.close();
+    });
+
     it("rate windows count per key and window; shared blobs: first writer wins", async () => {
       const s = await h.open();
       expect(await s.takeRate("k", 60_000)).toBe(1);
