@@ -1,4 +1,4 @@
-import { mkdtemp } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
@@ -52,6 +52,20 @@ describe("createAgentManager()", () => {
     });
     expect(gw.sockets.has("a1")).toBe(true);
     expect(manager.state("a1")?.state).toBe("running");
+  });
+
+  it("replaces a symlink planted at ca.pem instead of writing through it", async () => {
+    const { manager, dir } = await setup();
+    const victim = join(dir, "warden.db");
+    await writeFile(victim, "host data");
+    await mkdir(join(dir, "a1", "run"), { recursive: true });
+    await symlink(victim, join(dir, "a1", "run", "ca.pem"));
+    await manager.start("a1", { provider: "demo", env: {} });
+    expect(await readFile(victim, "utf8")).toBe("host data");
+    expect((await lstat(join(dir, "a1", "run", "ca.pem"))).isFile()).toBe(true);
+    expect(await readFile(join(dir, "a1", "run", "ca.pem"), "utf8")).toBe("PEM");
+    expect(await readdir(join(dir, "a1", "run"))).toEqual(["ca.pem"]);
+    await manager.stopAll();
   });
 
   it("restarts a crashed agent with backoff and counts the restarts", async () => {

@@ -3,7 +3,8 @@
  * its sandbox through a `Runtime`, restarts it with backoff when it crashes, and stops it when asked
  * or when idle. The container's env holds proxy settings and placeholders only, never a real secret.
  */
-import { chmod, chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { chmod, chown, mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { proxyEnv } from "../gateway/index.js";
 import { type AgentHandle, DEFAULT_LIMITS, type Limits, type Provider, type Runtime } from "./runtime.js";
@@ -115,7 +116,11 @@ export function createAgentManager(opts: AgentManagerOptions) {
     await chmod(socketDir, 0o755);
     // The container runs as uid 1000; when we are root give it the workspace, else open it up.
     await chown(workspaceDir, 1000, 1000).catch(() => chmod(workspaceDir, 0o777));
-    await writeFile(join(socketDir, "ca.pem"), gateway.bundlePem, { mode: 0o644 });
+    // A fresh file renamed over ca.pem: rename replaces a symlink planted there, writeFile would follow it.
+    // A random name created exclusively (O_EXCL follows no symlink either).
+    const tmp = join(socketDir, `.ca.pem.${randomBytes(6).toString("hex")}`);
+    await writeFile(tmp, gateway.bundlePem, { mode: 0o644, flag: "wx" });
+    await rename(tmp, join(socketDir, "ca.pem"));
     await gateway.listenAgentSocket(name, join(socketDir, "gateway.sock"));
     return { socketDir, workspaceDir };
   }
