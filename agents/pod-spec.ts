@@ -41,12 +41,22 @@ export interface HostPort {
   readonly port: number;
 }
 
+/** `host:port`, with brackets around an IPv6 address (`[fd00::1]:7480`), as the runner parses it. */
+export function hostPortString(hp: HostPort): string {
+  return isIP(hp.host) === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+
+/** The workspace emptyDir's size and the container's ephemeral-storage limit (Docker parity). */
+export const WORKSPACE_SIZE = "1Gi";
+/** Workspace + /tmp (memory, counted against `memory`) + the runner's logs and writable layer. */
+export const EPHEMERAL_STORAGE = "2Gi";
+
 export interface PodSpecOptions {
   /** Installation name, label-safe; Pods of other instances are never touched. */
   readonly instance: string;
   readonly namespace: string;
   readonly identity: Identity;
-  /** token identity: where the runner's forwarder connects (WARDEN_K8S_GATEWAY). */
+  /** token identity: where the runner's forwarder connects (WARDEN_K8S_GATEWAY); an IP, no DNS in Pods. */
   readonly gateway?: HostPort;
   /** Default 3600 s; the kubelet rewrites the file at 80 % of it, the runner re-reads it per connection. */
   readonly tokenExpirationSeconds?: number;
@@ -70,6 +80,18 @@ export function agentLabel(agent: string): string {
   return agent.length <= 63 && LABEL_VALUE.test(agent) ? agent : `h-${short(agent)}`;
 }
 
+/**
+ * The agent a Pod of `instance` runs, or undefined. The annotation and labels are set by whoever
+ * creates the Pod, and anyone who may create Pods in the namespace may set them: the Pod's name must
+ * also be the one Warden gives that agent's Pod, so a Pod named otherwise never speaks as the agent.
+ */
+export function podAgent(pod: V1Pod, instance: string): string | undefined {
+  const m = pod.metadata;
+  const agent = m?.annotations?.[AGENT_LABEL];
+  if (!agent || m?.labels?.[INSTANCE_LABEL] !== instance) return undefined;
+  return m.name === podName(instance, agent) ? agent : undefined;
+}
+
 export const caConfigMapName = (instance: string): string => `warden-ca-${instance}`;
 
 /** The public CA bundle (system roots + Warden CA) the agent trusts; a certificate, not a secret. */
@@ -88,7 +110,7 @@ export function podSpec(spec: AgentSpec, opts: PodSpecOptions): V1Pod {
   if (identity === "token" && !opts.gateway) throw new Error("token identity needs the gateway's host:port");
   const extra: Record<string, string> =
     identity === "token" && opts.gateway
-      ? { WARDEN_K8S_GATEWAY: `${opts.gateway.host}:${opts.gateway.port}`, WARDEN_K8S_TOKEN_FILE: TOKEN_PATH }
+      ? { WARDEN_K8S_GATEWAY: hostPortString(opts.gateway), WARDEN_K8S_TOKEN_FILE: TOKEN_PATH }
       : {};
   // Ours last: the spec cannot point the runner at another gateway or token file.
   const envMap = { ...spec.env, ...extra };
@@ -123,8 +145,10 @@ export function podSpec(spec: AgentSpec, opts: PodSpecOptions): V1Pod {
           { name: "warden-ca", mountPath: "/run/warden", readOnly: true },
           { name: "gateway-token", mountPath: TOKEN_DIR, readOnly: true },
         ]
-      : // The gateway's socket lives here; the runner connects, so the mount cannot be read-only.
-        [{ name: "warden-socket", mountPath: "/run/warden" }];
+      : // Read-only: connect(2) to a Unix socket needs no write access to the mount, and a writable
+        // mount would let the agent plant files or symlinks (ca.pem -> a host file) the host then
+        // writes through.
+        [{ name: "warden-socket", mountPath: "/run/warden", readOnly: true }];
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -165,7 +189,12 @@ export function podSpec(spec: AgentSpec, opts: PodSpecOptions): V1Pod {
           imagePullPolicy: "IfNotPresent",
           workingDir: "/workspace",
           env,
-          resources: { limits: { cpu, memory }, requests: { cpu, memory } },
+          // No pids limit here: Kubernetes v1.20 has none per Pod, only the kubelet's per-node
+          // podPidsLimit (--pod-max-pids), so spec.limits.pids is for the Docker runtime only.
+          resources: {
+            limits: { cpu, memory, "ephemeral-storage": EPHEMERAL_STORAGE },
+            requests: { cpu, memory, "ephemeral-storage": EPHEMERAL_STORAGE },
+          },
           securityContext: {
             runAsNonRoot: true,
             runAsUser: 1000,
@@ -184,7 +213,8 @@ export function podSpec(spec: AgentSpec, opts: PodSpecOptions): V1Pod {
         },
       ],
       volumes: [
-        { name: "workspace", emptyDir: {} },
+        // The kubelet evicts the Pod when the workspace outgrows this (Docker: the volume's quota).
+        { name: "workspace", emptyDir: { sizeLimit: WORKSPACE_SIZE } },
         { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
         ...gatewayVolumes,
       ],
@@ -193,24 +223,33 @@ export function podSpec(spec: AgentSpec, opts: PodSpecOptions): V1Pod {
 }
 
 /**
- * Default-deny for the whole namespace, and egress for agent Pods only to the gateway: its IP when
- * WARDEN_K8S_GATEWAY is one, and `peers` (default the gateway Pods of deploy/kubernetes). No DNS:
- * the runner dials the address it is given, and a DNS server would be a way out.
+ * Default-deny for the whole namespace, and egress for agent Pods only to the gateway: its IP (`host`
+ * when it is one, else `address`, what Warden resolved the name to), and `peers`. Without `peers` the
+ * gateway Pods of deploy/kubernetes are allowed only when `host` is a name (the in-cluster Service);
+ * an IP gateway gets exactly that IP. No DNS: the runner dials the IP it is given, and a DNS server
+ * would be a way out.
  */
 export function agentNetworkPolicies(
   namespace: string,
   gateway?: {
     readonly port: number;
     readonly host?: string;
+    /** The IP a host name resolved to (kubernetes-runtime.ts); ignored when `host` is an IP. */
+    readonly address?: string;
     readonly peers?: readonly V1NetworkPolicyPeer[];
   },
 ): [V1NetworkPolicy, V1NetworkPolicy] {
-  const ip = gateway?.host ? isIP(gateway.host) : 0;
+  const named = !!gateway?.host && isIP(gateway.host) === 0;
+  const addr = named ? gateway?.address : gateway?.host;
+  const ip = addr ? isIP(addr) : 0;
   const to: V1NetworkPolicyPeer[] = [
-    ...(ip ? [{ ipBlock: { cidr: `${gateway?.host}/${ip === 4 ? 32 : 128}` } }] : []),
-    // Also the gateway Pods: many CNIs match egress after a Service's DNAT, i.e. on the Pod address.
-    ...(gateway?.peers ?? [DEFAULT_GATEWAY_PEER]),
+    ...(ip ? [{ ipBlock: { cidr: `${addr}/${ip === 4 ? 32 : 128}` } }] : []),
+    // A name is a Service: many CNIs match egress after its DNAT, i.e. on the gateway Pods' address.
+    ...(gateway?.peers ?? (named ? [DEFAULT_GATEWAY_PEER] : [])),
   ];
+  // An empty `to` means every destination: fail closed rather than open the port to the world.
+  if (gateway && to.length === 0)
+    throw new Error("the gateway NetworkPolicy needs the gateway's IP or peers");
   const meta = (name: string) => ({ name, namespace, labels: { "app.kubernetes.io/managed-by": "warden" } });
   return [
     {

@@ -3,9 +3,12 @@
  * @kubernetes/client-node. Each agent is one Pod shaped by ../pod-spec.ts. Before any Pod it ensures
  * the namespace, the agents' ServiceAccount (no API token mounted) and the two NetworkPolicies that
  * isolate agent Pods; when one of them cannot be ensured (RBAC) it throws `RuntimeUnavailable` naming
- * it and creates no Pod. The agent inside is hostile; the API server's answers are trusted only as far
- * as the credentials Warden was given. Also here: the Pod lookup the gateway's token identity uses
- * (the TokenReview itself is token-reviewer.ts).
+ * it and creates no Pod. A gateway named by host is resolved first (gateway-address.ts): Pods and the
+ * policy get its IP, since Pods have no DNS. The agent inside is hostile; the API server's answers
+ * are trusted only as far as the credentials Warden was given. Also here: the Pod lookup the
+ * gateway's token identity uses (the TokenReview itself is token-reviewer.ts); it trusts a Pod's
+ * annotation only on the Pod named after that agent (podAgent), since anyone who may create Pods
+ * in the namespace can set annotations.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -24,11 +27,13 @@ import {
   type HostPort,
   type Identity,
   INSTANCE_LABEL,
+  podAgent,
   podName,
   podSpec,
 } from "../pod-spec.js";
 import { podExitCode, podState, podStuck, podSummary } from "../pod-status.js";
 import { type AgentHandle, type AgentSpec, type Runtime, RuntimeUnavailable } from "../runtime.js";
+import { gatewayResolver, type Lookup } from "./gateway-address.js";
 import { apiStatus as status, apiWhy as why, type KubeCredentials, kubeConfig } from "./kube-config.js";
 import { execInPod } from "./pod-exec.js";
 
@@ -39,9 +44,12 @@ export interface KubernetesRuntimeOptions extends KubeCredentials {
   readonly image?: string;
   /** Default `token`; `socket` mounts the agent's socket directory from the node (hostPath). */
   readonly identity?: Identity;
-  /** WARDEN_K8S_GATEWAY: required for token identity. */
+  /** WARDEN_K8S_GATEWAY: required for token identity; a host name is resolved to an IP by `lookup`. */
   readonly gateway?: HostPort;
-  /** Who agent Pods may reach besides the gateway's IP; default the gateway Pods of deploy/kubernetes. */
+  /** Resolves a gateway host name (default the system resolver); injectable for tests. */
+  readonly lookup?: Lookup;
+  /** Who agent Pods may reach besides the gateway's IP; default the gateway Pods of deploy/kubernetes
+   * when the gateway is a host name, none when it is an IP. */
   readonly gatewayPeers?: readonly V1NetworkPolicyPeer[];
   /** Label-safe installation name; Pods of other instances are never listed or removed. */
   readonly instance?: string;
@@ -68,6 +76,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions = {}): Ku
   if (identity === "token" && !opts.gateway) throw new Error("token identity needs the gateway's HOST:PORT");
   const readyTimeoutMs = opts.readyTimeoutMs ?? 120_000;
   const mine = `${INSTANCE_LABEL}=${instance}`;
+  const gatewayIp = opts.gateway ? gatewayResolver(opts.gateway, opts.lookup) : undefined;
 
   /** Create, or replace when it exists; any refusal names the object and stops the start. */
   async function ensure(
@@ -92,7 +101,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions = {}): Ku
     }
   }
 
-  async function prepare(spec: AgentSpec): Promise<void> {
+  async function prepare(spec: AgentSpec, gatewayAt: HostPort | undefined): Promise<void> {
     try {
       await core.readNamespace({ name: namespace });
     } catch (err) {
@@ -113,10 +122,8 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions = {}): Ku
       }),
     );
     // Isolation first: no Pod exists unless both policies do.
-    for (const policy of agentNetworkPolicies(
-      namespace,
-      identity === "token" ? { ...opts.gateway!, peers: opts.gatewayPeers } : undefined,
-    )) {
+    const gw = gatewayAt && { ...gatewayAt, host: opts.gateway?.host, address: gatewayAt.host };
+    for (const policy of agentNetworkPolicies(namespace, gw && { ...gw, peers: opts.gatewayPeers })) {
       const name = policy.metadata?.name as string;
       await ensure(
         "NetworkPolicy",
@@ -237,12 +244,13 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions = {}): Ku
 
   return {
     async start(spec: AgentSpec): Promise<AgentHandle> {
-      await prepare(spec);
+      const gatewayAt = identity === "token" ? await gatewayIp?.() : undefined;
+      await prepare(spec, gatewayAt);
       const name = podName(instance, spec.name);
       await remove(name);
       const body = podSpec(
         { ...spec, image: opts.image ?? spec.image },
-        { instance, namespace, identity, gateway: opts.gateway },
+        { instance, namespace, identity, gateway: gatewayAt },
       );
       const created = await core.createNamespacedPod({ namespace, body });
       const uid = created.metadata?.uid as string;
@@ -275,8 +283,8 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions = {}): Ku
       try {
         const p = await core.readNamespacedPod({ name, namespace });
         const live = !p.metadata?.deletionTimestamp && podExitCode(p) === undefined;
-        const same = p.metadata?.uid === uid && p.metadata?.labels?.[INSTANCE_LABEL] === instance;
-        return live && same ? p.metadata?.annotations?.[AGENT_LABEL] : undefined;
+        const same = p.metadata?.uid === uid && p.metadata?.name === name;
+        return live && same ? podAgent(p, instance) : undefined;
       } catch {
         return undefined;
       }

@@ -48,6 +48,18 @@ describe("loadRunnerConfig()", () => {
     });
   });
 
+  it("reads WARDEN_K8S_GATEWAY as HOST:PORT, an IPv6 host in brackets", () => {
+    const k8s = (g: string) => loadRunnerConfig({ WARDEN_K8S_GATEWAY: g }).k8s;
+    expect(k8s("10.0.0.7:7480")).toEqual({
+      gateway: { host: "10.0.0.7", port: 7480 },
+      tokenFile: "/var/run/secrets/warden/token",
+    });
+    expect(k8s("[fd00::1]:7480")?.gateway).toEqual({ host: "fd00::1", port: 7480 });
+    // Unbracketed, the last colon would be ambiguous: refused rather than guessed.
+    for (const bad of ["fd00::1:7480", "[fd00::1]", "h:0", "h:70000", "a b:1"])
+      expect(() => k8s(bad)).toThrow(/WARDEN_K8S_GATEWAY/);
+  });
+
   it("rejects an unknown provider", () => {
     expect(() => loadRunnerConfig({ WARDEN_PROVIDER: "gpt" })).toThrow(/WARDEN_PROVIDER/);
   });

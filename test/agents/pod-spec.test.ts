@@ -16,9 +16,12 @@ import {
   caConfigMap,
   DEFAULT_GATEWAY_PEER,
   GATEWAY_AUDIENCE,
+  hostPortString,
+  podAgent,
   podName,
   podSpec,
 } from "../../agents/pod-spec.js";
+import { loadRunnerConfig } from "../../agents/runner/config.js";
 import type { AgentSpec } from "../../agents/runtime.js";
 import { startGateway } from "../../gateway/index.js";
 import { createFakeRuntime } from "../fakes/fake-runtime.js";
@@ -83,9 +86,10 @@ describe("podSpec() in token identity", () => {
       capabilities: { drop: ["ALL"] },
       seccompProfile: { type: "RuntimeDefault" },
     });
+    // No pids: Kubernetes v1.20 limits them per node (podPidsLimit), not per Pod.
     expect(c.resources).toEqual({
-      limits: { cpu: "500m", memory: "256Mi" },
-      requests: { cpu: "500m", memory: "256Mi" },
+      limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "2Gi" },
+      requests: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "2Gi" },
     });
   });
 
@@ -97,7 +101,7 @@ describe("podSpec() in token identity", () => {
       { name: "gateway-token", mountPath: "/var/run/secrets/warden", readOnly: true },
     ]);
     expect(p.volumes).toEqual([
-      { name: "workspace", emptyDir: {} },
+      { name: "workspace", emptyDir: { sizeLimit: "1Gi" } },
       { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
       { name: "warden-ca", configMap: { name: "warden-ca-i1" } },
       {
@@ -123,6 +127,14 @@ describe("podSpec() in token identity", () => {
     ]);
   });
 
+  it("writes an IPv6 gateway in brackets, and the runner reads it back as that host and port", () => {
+    const v6 = podSpec(spec, { ...token, gateway: { host: "fd00::1", port: 7480 } });
+    const env = Object.fromEntries((v6.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    expect(env.WARDEN_K8S_GATEWAY).toBe("[fd00::1]:7480");
+    expect(loadRunnerConfig(env).k8s?.gateway).toEqual({ host: "fd00::1", port: 7480 });
+    expect(loadRunnerConfig({ WARDEN_K8S_GATEWAY: hostPortString(gateway) }).k8s?.gateway).toEqual(gateway);
+  });
+
   it("refuses token identity without a gateway address", () => {
     expect(() => podSpec(spec, token)).toThrow(/gateway/);
   });
@@ -130,12 +142,13 @@ describe("podSpec() in token identity", () => {
 
 describe("podSpec() in socket identity", () => {
   const pod = podSpec(spec, { ...token, identity: "socket" });
-  it("mounts the agent's socket directory from the node and carries no token at all", () => {
+  it("mounts the agent's socket directory from the node read-only and carries no token at all", () => {
     expect(pod.spec?.volumes?.slice(2)).toEqual([
       { name: "warden-socket", hostPath: { path: "/home/w/agents/a1/run", type: "Directory" } },
     ]);
     expect(pod.spec?.containers[0]?.volumeMounts?.slice(2)).toEqual([
-      { name: "warden-socket", mountPath: "/run/warden" },
+      // Read-only: connecting to the socket needs no write, and the agent can plant no file or symlink.
+      { name: "warden-socket", mountPath: "/run/warden", readOnly: true },
     ]);
     expect(JSON.stringify(pod)).not.toMatch(/serviceAccountToken|WARDEN_K8S_TOKEN_FILE/);
     expect(pod.spec?.automountServiceAccountToken).toBe(false);
@@ -156,6 +169,28 @@ describe("names", () => {
   });
 });
 
+describe("podAgent()", () => {
+  const pod = podSpec(spec, { ...token, gateway });
+  const meta = pod.metadata as NonNullable<typeof pod.metadata>;
+  const as = (m: Partial<typeof meta>) => ({ ...pod, metadata: { ...meta, ...m } });
+
+  it("is the agent of the Pod Warden made for it", () => {
+    expect(podAgent(pod, "i1")).toBe("a1");
+  });
+
+  it("trusts no annotation on a Pod named otherwise, of another instance, or without one", () => {
+    // Anyone who may create Pods in the namespace can copy the annotation and labels.
+    expect(podAgent(as({ name: "attacker" }), "i1")).toBeUndefined();
+    expect(podAgent(as({ annotations: { "warden.agent": "admin" } }), "i1")).toBeUndefined();
+    expect(podAgent(pod, "i2")).toBeUndefined();
+    expect(podAgent(as({ labels: {} }), "i1")).toBeUndefined();
+    expect(podAgent(as({ annotations: {} }), "i1")).toBeUndefined();
+    const odd = podSpec({ ...spec, name: "a_b" }, { ...token, gateway });
+    expect(podAgent(odd, "i1")).toBe("a_b");
+    expect(podAgent({ ...odd, metadata: { ...odd.metadata, name: "warden-i1-a-b" } }, "i1")).toBeUndefined();
+  });
+});
+
 describe("agentNetworkPolicies()", () => {
   it("denies everything in the namespace and lets agent Pods reach only the gateway's IP and port", () => {
     const [deny, allow] = agentNetworkPolicies("warden-agents", gateway);
@@ -169,7 +204,7 @@ describe("agentNetworkPolicies()", () => {
       policyTypes: ["Egress"],
       egress: [
         {
-          to: [{ ipBlock: { cidr: "10.0.0.7/32" } }, DEFAULT_GATEWAY_PEER],
+          to: [{ ipBlock: { cidr: "10.0.0.7/32" } }],
           ports: [{ protocol: "TCP", port: 8080 }],
         },
       ],
@@ -179,8 +214,35 @@ describe("agentNetworkPolicies()", () => {
   it("selects the gateway Pods when the gateway is a name, and allows no egress in socket identity", () => {
     const [, byName] = agentNetworkPolicies("ns", { host: "warden.warden.svc", port: 8080 });
     expect(byName.spec?.egress?.[0]?.to).toEqual([DEFAULT_GATEWAY_PEER]);
+    const [, resolved] = agentNetworkPolicies("ns", {
+      host: "warden.warden.svc",
+      address: "10.96.0.9",
+      port: 8080,
+    });
+    expect(resolved.spec?.egress?.[0]?.to).toEqual([
+      { ipBlock: { cidr: "10.96.0.9/32" } },
+      DEFAULT_GATEWAY_PEER,
+    ]);
     const [, socket] = agentNetworkPolicies("ns");
     expect(socket.spec?.egress).toEqual([]);
+  });
+
+  it("an IP gateway gets exactly its IP (v4 /32, v6 /128), no Pods of the warden namespace", () => {
+    const [, v4] = agentNetworkPolicies("ns", { ...gateway, address: "10.9.9.9" });
+    expect(v4.spec?.egress?.[0]?.to).toEqual([{ ipBlock: { cidr: "10.0.0.7/32" } }]);
+    const [, v6] = agentNetworkPolicies("ns", { host: "fd00::1", port: 7480 });
+    expect(v6.spec?.egress?.[0]?.to).toEqual([{ ipBlock: { cidr: "fd00::1/128" } }]);
+    expect(JSON.stringify([v4, v6])).not.toContain("namespaceSelector");
+  });
+
+  it("explicit peers replace the default, and an empty destination list is refused (it would allow all)", () => {
+    const peer = { podSelector: { matchLabels: { app: "gw" } } };
+    const [, ip] = agentNetworkPolicies("ns", { ...gateway, peers: [peer] });
+    expect(ip.spec?.egress?.[0]?.to).toEqual([{ ipBlock: { cidr: "10.0.0.7/32" } }, peer]);
+    const [, named] = agentNetworkPolicies("ns", { host: "gw.local", port: 1, peers: [peer] });
+    expect(named.spec?.egress?.[0]?.to).toEqual([peer]);
+    expect(() => agentNetworkPolicies("ns", { host: "gw.local", port: 1, peers: [] })).toThrow(/IP or peers/);
+    expect(() => agentNetworkPolicies("ns", { port: 1 })).toThrow(/IP or peers/);
   });
 });
 
