@@ -2,7 +2,7 @@
  * deploy/kubernetes/ against a real v1.20.2 API server: `kubectl apply --dry-run=server` of the whole
  * directory must pass validation and admission, and the manifests keep the promises of DESIGN §8
  * (no Secret values, agents' token not mounted, the runtime's RBAC limited to the agents' namespace
- * and to no Secrets, TokenReview through system:auth-delegator). With CI set, a missing cluster or
+ * and to no Secrets, no `create namespaces`, TokenReview through a role granting only that). With CI set, a missing cluster or
  * kubectl fails instead of skipping.
  */
 import { execFileSync } from "node:child_process";
@@ -48,7 +48,17 @@ describe("deploy/kubernetes manifests", () => {
     const role = find("Role", "warden-runtime");
     expect(role.metadata.namespace).toBe("warden-agents");
     expect(JSON.stringify(objects.filter((o) => /Role$/.test(o.kind)))).not.toMatch(/secrets|"\*"/);
-    expect(find("ClusterRoleBinding", "warden-tokenreview").roleRef.name).toBe("system:auth-delegator");
+    expect(find("ClusterRoleBinding", "warden-tokenreview").roleRef.name).toBe("warden-tokenreview");
+    expect(find("ClusterRole", "warden-tokenreview").rules).toEqual([
+      { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },
+    ]);
+    // `create namespaces` cannot be limited by name: 00-namespaces.yaml makes warden-agents instead.
+    const clusterRules = objects.filter((o) => o.kind === "ClusterRole").flatMap((o) => o.rules as Obj[]);
+    for (const r of clusterRules.filter((r) => r.resources.includes("namespaces"))) {
+      expect(r.verbs).toEqual(["get"]);
+      expect(r.resourceNames).toEqual(["warden-agents"]);
+    }
+    expect(find("Namespace", "warden-agents")).toBeDefined();
   });
 
   it("carry the agents' NetworkPolicies with the names the runtime ensures", () => {
