@@ -42,7 +42,7 @@ Usage:
 Environment: WARDEN_HOME (default ~/.warden), WARDEN_MASTER_KEY (else DIR/master.key).
 Agents on Kubernetes (warden start): WARDEN_RUNTIME=kubernetes, WARDEN_AGENT_IMAGE (pushed from
   warden image build --tag REGISTRY/warden-agent:TAG), WARDEN_K8S_GATEWAY=HOST:PORT (where Pods reach the
-  gateway, [v6]:PORT; a name is resolved by Warden, Pods get the IP), WARDEN_K8S_IDENTITY=token|socket (token: projected
+  gateway; listen on it with --listen; Warden resolves a name, Pods get the IP), WARDEN_K8S_IDENTITY=token|socket (token: projected
   service-account token checked by TokenReview), WARDEN_K8S_NAMESPACE (warden-agents), KUBECONFIG or
   in-cluster. Manifests for Warden itself: deploy/kubernetes/.
 Replicas: WARDEN_DATABASE_URL=postgres://… puts all state in PostgreSQL; several warden start or
