@@ -148,7 +148,7 @@ function permissionChecks(access: readonly KubernetesAccess[], identity: Identit
       status: "fail",
       item: ITEM,
       message: `may not ${permissionName(m.permission)} cluster-wide (the gateway's TokenReview, token identity)`,
-      fix: "bind this identity to the ClusterRole system:auth-delegator (deploy/kubernetes/20-rbac.yaml does)",
+      fix: "bind this identity to a ClusterRole allowing create tokenreviews (deploy/kubernetes/20-rbac.yaml's warden-tokenreview)",
     });
   return lines;
 }
