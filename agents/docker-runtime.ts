@@ -38,7 +38,9 @@ export function containerConfig(spec: AgentSpec, instance = "default"): Docker.C
       NetworkMode: "none",
       ReadonlyRootfs: true,
       Tmpfs: { "/tmp": "rw,noexec,nosuid,nodev,size=64m" },
-      Binds: [`${spec.socketDir}:/run/warden:rw`, `${spec.workspaceDir}:/workspace:rw`],
+      // The socket dir is read-only: connecting to a Unix socket needs no write access, and a writable
+      // dir would let the agent plant symlinks (ca.pem → the host's warden.db) for the host to follow.
+      Binds: [`${spec.socketDir}:/run/warden:ro`, `${spec.workspaceDir}:/workspace:rw`],
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],
       Memory: spec.limits.memoryMb * 1024 * 1024,

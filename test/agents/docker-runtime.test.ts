@@ -36,7 +36,7 @@ describe("containerConfig()", () => {
       Memory: 256 * 1024 * 1024,
       NanoCpus: 500_000_000,
       PidsLimit: 64,
-      Binds: ["/s:/run/warden:rw", "/w:/workspace:rw"],
+      Binds: ["/s:/run/warden:ro", "/w:/workspace:rw"],
     });
     expect(c.HostConfig?.Tmpfs?.["/tmp"]).toContain("noexec");
     expect(c.Env).toEqual(["X=1"]);
