@@ -15,6 +15,17 @@ import { createTokenIdentity } from "../../gateway/token-review.js";
 
 let gw: Gateway;
 let home: string;
+// Shaped like a projected token of the agents' ServiceAccount (the identity pre-checks these claims).
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+const mint = (pod: string) =>
+  `${b64({ alg: "RS256" })}.${b64({
+    aud: ["warden-gateway"],
+    sub: "system:serviceaccount:warden-agents:warden-agent",
+    exp: Math.floor(Date.now() / 1000) + 3600,
+    "kubernetes.io": { pod: { name: pod, uid: "uid-1" } },
+  })}.c2ln`;
+const GOOD = mint("warden-i-a1");
+const FORGED = mint("forged");
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), "wdn-k8s-wiring-"));
@@ -22,7 +33,7 @@ beforeAll(async () => {
   await writeFile(join(home, "policies", "x.yaml"), "hosts: [x.test]\nrules: []\n");
   const identity = createTokenIdentity({
     review: async (token) =>
-      token === "good.token.sig"
+      token === GOOD
         ? {
             authenticated: true,
             user: "system:serviceaccount:warden-agents:warden-agent",
@@ -84,8 +95,8 @@ function inbox(auth: string | undefined): Promise<number> {
 describe("Kubernetes wiring of the gateway", () => {
   it("a Pod's bearer token names its agent; a wrong token or none is 407", async () => {
     await gw.credentials.issueToken("a1");
-    expect(await inbox("Bearer good.token.sig")).toBe(200);
-    expect(await inbox("Bearer forged.token.sig")).toBe(407);
+    expect(await inbox(`Bearer ${GOOD}`)).toBe(200);
+    expect(await inbox(`Bearer ${FORGED}`)).toBe(407);
     expect(await inbox(undefined)).toBe(407);
   });
 
