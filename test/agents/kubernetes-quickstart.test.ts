@@ -216,6 +216,12 @@ describe.skipIf(skip)(`quick start on Kubernetes, token identity${skip ? ` (skip
       expect(r.output).toContain("wrote");
     });
 
+    it("its warden-gateway token is useless against the API server (401)", async () => {
+      const token = (await sh("cat /var/run/secrets/warden/token")).output.trim();
+      expect(token.split(".")).toHaveLength(3);
+      expect((await cluster.api("GET", `/api/v1/namespaces/${NS}/pods`, undefined, token)).status).toBe(401);
+    });
+
     it("holds no API token and no Docker socket, only the warden-gateway token", async () => {
       const r = await sh(
         "ls /var/run/secrets/kubernetes.io /var/run/docker.sock /run/docker.sock 2>&1; ls /var/run/secrets/warden",

@@ -20,7 +20,7 @@ import { startBinder } from "./kube-binder.js";
 import { makePki, writeKubeconfig } from "./kube-pki.js";
 import { type Daemon, freePort, removeScratch, startDaemon, stopDaemon, waitFor } from "./kube-procs.js";
 
-/** The audience the gateway reviews projected tokens for (DESIGN §8); the apiserver accepts it. */
+/** The audience the gateway reviews projected tokens for (DESIGN §8); the apiserver itself refuses it. */
 export const GATEWAY_AUDIENCE = "warden-gateway";
 const ISSUER = "https://kubernetes.default.svc.cluster.local";
 
@@ -123,10 +123,9 @@ export async function startKubeCluster(opts: { kubelet?: boolean } = {}): Promis
             `--service-account-signing-key-file=${pki.saKey}`,
             `--service-account-key-file=${pki.saPub}`,
           ])
-          .concat([
-            `--api-audiences=${ISSUER},${GATEWAY_AUDIENCE}`,
-            "--service-cluster-ip-range=10.96.0.0/24",
-          ])
+          // The API server accepts only its own audience: a Pod's warden-gateway token must be useless
+          // against it (the quick start checks 401); TokenReview names the audience it asks about.
+          .concat([`--api-audiences=${ISSUER}`, "--service-cluster-ip-range=10.96.0.0/24"])
           .concat(["--allow-privileged=false", "--kubelet-preferred-address-types=Hostname,InternalIP"])
           .concat(["--profiling=false"]),
         logDir,
